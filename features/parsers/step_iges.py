@@ -1,0 +1,172 @@
+"""STEP and IGES through OpenCASCADE (`OCP`, from cadquery-ocp-novtk).
+
+Reader status is checked, all roots are transferred, unique sub-shapes are counted with
+`TopExp.MapShapes_s` (an explorer alone counts shared edges once per face), the bounding box comes from
+`BRepBndLib.Add_s` read with `CornerMin()`/`CornerMax()`, and volume/area only where solids/faces exist.
+OCCT converts lengths to its session unit, millimetres. This module runs inside parse worker processes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+
+from .document import CadDocument
+from .errors import corrupt, empty
+
+PARSER = "occt"
+
+_KINDS = ("SOLID", "SHELL", "FACE", "EDGE", "VERTEX")
+
+
+def _ocp():
+    """Import the OCP names once (the worker process pre-imports this module at start)."""
+    from OCP.Bnd import Bnd_Box
+    from OCP.BRepBndLib import BRepBndLib
+    from OCP.BRepGProp import BRepGProp
+    from OCP.GProp import GProp_GProps
+    from OCP.IFSelect import IFSelect_RetDone
+    from OCP.IGESControl import IGESControl_Reader
+    from OCP.OCP.collections import IndexedMap_TopoDS_Shape_TopTools_ShapeMapHasher as ShapeMap
+    from OCP.STEPControl import STEPControl_Reader
+    from OCP.TopAbs import TopAbs_EDGE, TopAbs_FACE, TopAbs_SHELL, TopAbs_SOLID, TopAbs_VERTEX
+    from OCP.TopExp import TopExp, TopExp_Explorer
+
+    return {
+        "Bnd_Box": Bnd_Box,
+        "BRepBndLib": BRepBndLib,
+        "BRepGProp": BRepGProp,
+        "GProp_GProps": GProp_GProps,
+        "RetDone": IFSelect_RetDone,
+        "readers": {"step": STEPControl_Reader, "iges": IGESControl_Reader},
+        "ShapeMap": ShapeMap,
+        "TopExp": TopExp,
+        "TopExp_Explorer": TopExp_Explorer,
+        "types": {
+            "SOLID": TopAbs_SOLID,
+            "SHELL": TopAbs_SHELL,
+            "FACE": TopAbs_FACE,
+            "EDGE": TopAbs_EDGE,
+            "VERTEX": TopAbs_VERTEX,
+        },
+    }
+
+
+_OCP_CACHE: dict | None = None
+
+
+def preload() -> None:
+    """Import OCP now (called once when a worker process starts)."""
+    global _OCP_CACHE
+    if _OCP_CACHE is None:
+        _OCP_CACHE = _ocp()
+
+
+def _names() -> dict:
+    preload()
+    assert _OCP_CACHE is not None
+    return _OCP_CACHE
+
+
+def read_shape(fmt: str, path: str):
+    """Read and transfer all roots; return the compound shape or raise CadParseError."""
+    ocp = _names()
+    reader = ocp["readers"][fmt]()
+    status = reader.ReadFile(path)
+    if status != ocp["RetDone"]:
+        raise corrupt(f"OpenCASCADE could not read the {fmt.upper()} file", reader_status=str(status).split(".")[-1])
+    roots = reader.NbRootsForTransfer()
+    if roots == 0:
+        raise empty(f"the {fmt.upper()} file has no transferable roots (no geometry)", roots=0)
+    reader.TransferRoots()
+    if reader.NbShapes() == 0:
+        raise empty(f"the {fmt.upper()} file transferred no shapes (no geometry)", roots=roots)
+    shape = reader.OneShape()
+    if shape is None or shape.IsNull():
+        raise empty(f"the {fmt.upper()} file transferred a null shape (no geometry)", roots=roots)
+    return shape
+
+
+def count_subshapes(shape) -> dict[str, int]:
+    ocp = _names()
+    counts = {}
+    for kind in _KINDS:
+        shape_map = ocp["ShapeMap"]()
+        ocp["TopExp"].MapShapes_s(shape, ocp["types"][kind], shape_map)
+        counts[kind] = shape_map.Size()
+    return counts
+
+
+def bounding_box(shape):
+    ocp = _names()
+    box = ocp["Bnd_Box"]()
+    ocp["BRepBndLib"].Add_s(shape, box, True)
+    if box.IsVoid():
+        return None
+    lo, hi = box.CornerMin(), box.CornerMax()
+    values = (lo.X(), lo.Y(), lo.Z(), hi.X(), hi.Y(), hi.Z())
+    if not all(math.isfinite(v) and abs(v) < 1e100 for v in values):
+        return None  # an infinite (open) box: no usable extent
+    return (values[:3], values[3:])
+
+
+def _solid_volume(shape) -> float:
+    ocp = _names()
+    total = 0.0
+    explorer = ocp["TopExp_Explorer"](shape, ocp["types"]["SOLID"])
+    while explorer.More():
+        props = ocp["GProp_GProps"]()
+        ocp["BRepGProp"].VolumeProperties_s(explorer.Current(), props)
+        total += abs(props.Mass())
+        explorer.Next()
+    return total
+
+
+def _surface_area(shape) -> float:
+    ocp = _names()
+    props = ocp["GProp_GProps"]()
+    ocp["BRepGProp"].SurfaceProperties_s(shape, props)
+    return abs(props.Mass())
+
+
+def parse_occt(fmt: str, data: bytes) -> CadDocument:
+    if fmt not in ("step", "iges"):
+        raise ValueError(f"parse_occt handles step and iges, not {fmt!r}")
+    with tempfile.TemporaryDirectory(prefix="cadml-occt-") as folder:
+        path = os.path.join(folder, "upload." + ("stp" if fmt == "step" else "igs"))
+        with open(path, "wb") as handle:
+            handle.write(data)
+        shape = read_shape(fmt, path)
+    counts = count_subshapes(shape)
+    if counts["FACE"] == 0 and counts["EDGE"] == 0 and counts["VERTEX"] == 0:
+        raise empty(f"the {fmt.upper()} file holds no geometry", **counts)
+    warnings: list[str] = []
+    volume = _solid_volume(shape) if counts["SOLID"] else None
+    area = _surface_area(shape) if counts["FACE"] else None
+    for name, value in (("volume", volume), ("area", area)):
+        if value is not None and not math.isfinite(value):
+            warnings.append(f"{name} could not be computed")
+    volume = volume if volume is not None and math.isfinite(volume) else None
+    area = area if area is not None and math.isfinite(area) else None
+    box = bounding_box(shape)
+    if box is None:
+        warnings.append("no finite bounding box")
+    kinds = {kind: count for kind, count in counts.items() if count}
+    return CadDocument(
+        format=fmt,
+        parser=PARSER,
+        entity_count=sum(kinds.values()),
+        entity_kinds=kinds,
+        layers={},
+        bbox=box,
+        solids=counts["SOLID"],
+        shells=counts["SHELL"],
+        faces=counts["FACE"],
+        edges=counts["EDGE"],
+        volume=volume,
+        area=area,
+        units="mm",
+        warnings=tuple(warnings),
+        metadata={"vertices": counts["VERTEX"]},
+    )

@@ -1,0 +1,90 @@
+"""The body of a parse worker process. Imported by the forkserver (`set_forkserver_preload`) so that
+OCP, ezdxf and trimesh are imported once and every forked worker starts warm.
+
+Protocol on the duplex pipe: the worker sends ("ready", pid) once, then answers each (task_id, fmt, data)
+with ("ok", task_id, summary_dict) or ("error", task_id, error_payload, recycle). None means "exit".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import resource
+import sys
+import traceback
+
+from .dispatch import parse_format
+from .errors import CadParseError
+from .step_iges import preload as preload_occt
+
+# Heavy imports happen here, once per forkserver (inherited by every worker it forks).
+preload_occt()
+import ezdxf  # noqa: E402,F401
+import trimesh.exchange.obj  # noqa: E402,F401
+from ezdxf import bbox as _ezdxf_bbox  # noqa: E402,F401
+from ezdxf import recover as _ezdxf_recover  # noqa: E402,F401
+
+
+def _limit_memory(limit_bytes: int | None) -> None:
+    if limit_bytes:
+        resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+
+def _quiet_stdout() -> None:
+    """OpenCASCADE prints progress to stdout; keep it out of the server's logs."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    logging.getLogger("ezdxf").setLevel(logging.ERROR)
+
+
+def worker_main(conn, memory_limit_bytes: int | None, options: dict) -> None:
+    _quiet_stdout()
+    _limit_memory(memory_limit_bytes)
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        task_id, fmt, data = message
+        recycle = False
+        try:
+            document = parse_format(fmt, data, **options)
+            reply = ("ok", task_id, document.to_dict())
+        except CadParseError as exc:
+            reply = ("error", task_id, exc.to_payload(), False)
+        except MemoryError:
+            recycle = True
+            reply = (
+                "error",
+                task_id,
+                CadParseError(
+                    "parsing exceeded the worker memory limit",
+                    code="parse_memory_limit",
+                    context={"memory_limit_bytes": memory_limit_bytes},
+                ).to_payload(),
+                True,
+            )
+        except RecursionError:
+            reply = ("error", task_id, CadParseError("the file nests too deeply to parse").to_payload(), False)
+        except Exception as exc:  # a parser library failing on hostile input: corrupt file, logged
+            traceback.print_exc(file=sys.stderr)
+            reply = (
+                "error",
+                task_id,
+                CadParseError(
+                    f"the {fmt} parser failed: {type(exc).__name__}",
+                    context={"error": type(exc).__name__},
+                ).to_payload(),
+                False,
+            )
+        del data, message
+        try:
+            conn.send(reply)
+        except (BrokenPipeError, OSError):
+            return
+        if recycle:
+            return
