@@ -1,0 +1,80 @@
+"""Helpers for the vectors tests: random vectors and an in-memory ``IndexSource`` for the Django-free holder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vectors.index.holder import ChangeSet, SourceState
+
+
+def make_vectors(n: int, d: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((n, d)).astype(np.float32)
+
+
+def brute_force_top_k(vectors: np.ndarray, ids: np.ndarray, query: np.ndarray, k: int):
+    """The referee: float64 cosine similarity, sorted by score descending then id ascending."""
+    v = vectors.astype(np.float64)
+    v = v / np.where(np.linalg.norm(v, axis=1, keepdims=True) == 0, 1, np.linalg.norm(v, axis=1, keepdims=True))
+    q = query.astype(np.float64) / (np.linalg.norm(query) or 1.0)
+    scores = v @ q
+    order = np.lexsort((ids, -scores))[:k]
+    return ids[order], scores[order]
+
+
+class InMemorySource:
+    """A complete ``IndexSource`` kept in dicts: rows, generations, a deletion log and a degraded flag."""
+
+    def __init__(self, dimension: int = 24):
+        self.dimension = dimension
+        self.generation = 0
+        self.epoch = 0
+        self.degraded = False
+        self.snapshot_generation: int | None = None
+        self.rows: dict[int, tuple[np.ndarray, int, int]] = {}  # id -> (values, created_gen, gen)
+        self.deleted: list[tuple[int, int]] = []  # (id, gen)
+        self.reports: list[tuple[str, str]] = []
+
+    def upsert(self, ids, vectors) -> int:
+        self.generation += 1
+        for i, v in zip(ids, vectors):
+            created = self.rows[int(i)][1] if int(i) in self.rows else self.generation
+            self.rows[int(i)] = (np.asarray(v, np.float32), created, self.generation)
+        return self.generation
+
+    def delete(self, ids) -> int:
+        self.generation += 1
+        for i in ids:
+            self.rows.pop(int(i), None)
+            self.deleted.append((int(i), self.generation))
+        return self.generation
+
+    def state(self, feature_version):
+        return SourceState(self.generation, self.epoch, self.degraded, self.snapshot_generation)
+
+    def _rows(self, pred):
+        items = [(i, r[0]) for i, r in sorted(self.rows.items()) if pred(r)]
+        ids = np.array([i for i, _ in items], dtype=np.int64)
+        vectors = np.array([v for _, v in items], dtype=np.float32).reshape(len(items), self.dimension)
+        return ids, vectors
+
+    def load_all(self, feature_version):
+        ids, vectors = self._rows(lambda r: True)
+        return ChangeSet(self.generation, np.empty(0, np.int64), ids, vectors)
+
+    def changes_since(self, feature_version, generation):
+        ids, vectors = self._rows(lambda r: r[2] > generation)
+        replaced = [i for i in ids if self.rows[int(i)][1] <= generation]
+        removed = [i for i, g in self.deleted if g > generation] + replaced
+        return ChangeSet(self.generation, np.array(removed, dtype=np.int64), ids, vectors)
+
+    def report_degraded(self, feature_version, reason, error):
+        self.reports.append((reason, error))
+        self.degraded = True
+        self.epoch += 1
+        return self.epoch
+
+
+@pytest.fixture
+def memory_source():
+    return InMemorySource()

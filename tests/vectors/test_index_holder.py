@@ -1,0 +1,120 @@
+import sys
+
+import numpy as np
+import pytest
+
+from tests.vectors.conftest import InMemorySource, brute_force_top_k, make_vectors
+from vectors.index.errors import FaissUnavailableError
+from vectors.index.faiss_store import FaissStore, IndexConfig
+from vectors.index.holder import GenerationNotReachedError, IndexHolder, build_snapshot
+from vectors.index.snapshot import read_manifest
+
+D = 24
+
+
+def _holder(source, tmp_path, **kw):
+    return IndexHolder(source, snapshot_root=tmp_path, dimension_of=lambda v: D, **kw)
+
+
+def _seeded(n=500):
+    source = InMemorySource()
+    vectors = make_vectors(n, D)
+    source.upsert(range(1, n + 1), vectors)
+    return source, vectors
+
+
+def test_faiss_and_memory_backends_return_brute_force_top_k(tmp_path):
+    source, vectors = _seeded()
+    ids = np.arange(1, 501, dtype=np.int64)
+    queries = make_vectors(10, D, seed=5)
+    healthy = _holder(source, tmp_path).search("v4", queries, 10)
+    assert (healthy.backend, healthy.degraded) == ("faiss", False)
+    source.degraded, source.epoch = True, source.epoch + 1
+    degraded = _holder(source, tmp_path).search("v4", queries, 10)
+    assert (degraded.backend, degraded.degraded) == ("memory", True)
+    for query, a, b in zip(queries, healthy.hits, degraded.hits):
+        want, scores = brute_force_top_k(vectors, ids, query, 10)
+        assert a.ids.tolist() == want.tolist() == b.ids.tolist()
+        np.testing.assert_allclose(a.scores, scores, atol=1e-5)
+
+
+def test_writes_converge_through_generations_and_deletes_vanish(tmp_path):
+    source, vectors = _seeded()
+    holder = _holder(source, tmp_path)
+    holder.search("v4", vectors[:1], 1)
+    new = make_vectors(1, D, seed=77)
+    generation = source.upsert([1000], new)
+    out = holder.search("v4", new, 1, min_generation=generation)
+    assert out.hits[0].ids.tolist() == [1000] and out.generation == generation
+    source.delete([1000])
+    assert 1000 not in holder.search("v4", new, 20).hits[0].ids.tolist()
+    moved = make_vectors(1, D, seed=78)
+    source.upsert([2], moved)  # replace an existing vector
+    hits = holder.search("v4", np.vstack([moved, vectors[1]]), 1).hits
+    assert hits[0].ids.tolist() == [2] and hits[1].ids.tolist() != [2]
+
+
+def test_min_generation_in_the_future_is_refused(tmp_path):
+    source, _ = _seeded(10)
+    with pytest.raises(GenerationNotReachedError):
+        _holder(source, tmp_path).search("v4", make_vectors(1, D), 1, min_generation=source.generation + 1)
+
+
+def test_exclude_ids_still_returns_k(tmp_path):
+    source, vectors = _seeded(100)
+    hits = _holder(source, tmp_path).search("v4", vectors[:1], 5, exclude_ids=np.array([1])).hits[0]
+    assert len(hits) == 5 and 1 not in hits.ids.tolist()
+
+
+def test_faiss_import_failure_degrades_to_memory(tmp_path, monkeypatch):
+    source, vectors = _seeded()
+    monkeypatch.setitem(sys.modules, "faiss", None)  # a real ImportError from the import system
+    out = _holder(source, tmp_path).search("v4", vectors[:1], 3)
+    assert (out.backend, out.degraded) == ("memory", True)
+    assert out.hits[0].ids.tolist()[0] == 1
+    assert source.reports[0][0] == "faiss_unavailable"
+
+
+def test_search_failure_degrades_and_still_answers(tmp_path, monkeypatch):
+    source, vectors = _seeded()
+    holder = _holder(source, tmp_path)
+    holder.search("v4", vectors[:1], 3)
+
+    def broken(self, *a, **k):
+        raise RuntimeError("faiss exploded")
+
+    monkeypatch.setattr(FaissStore, "search", broken)
+    out = holder.search("v4", vectors[:1], 3)
+    assert (out.backend, out.hits[0].ids.tolist()[0]) == ("memory", 1)
+    assert source.reports == [("search_failed", "RuntimeError: faiss exploded")]
+
+
+def test_corrupt_snapshot_degrades_and_a_rebuild_restores(tmp_path):
+    source, vectors = _seeded()
+    manifest = build_snapshot(source, feature_version="v4", snapshot_root=tmp_path, dimension=D, config=IndexConfig())
+    source.snapshot_generation = manifest.generation
+    source.upsert([900], make_vectors(1, D, seed=9))  # a write after the snapshot is applied on load
+    out = _holder(source, tmp_path).search("v4", make_vectors(1, D, seed=9), 1)
+    assert out.backend == "faiss" and out.hits[0].ids.tolist() == [900]
+
+    path = tmp_path / "v4" / manifest.index_file
+    path.write_bytes(path.read_bytes()[:-10])
+    out = _holder(source, tmp_path).search("v4", vectors[:1], 1)
+    assert out.backend == "memory" and source.reports[-1][0] == "snapshot_corrupt"
+
+    manifest = build_snapshot(source, feature_version="v4", snapshot_root=tmp_path, dimension=D, config=IndexConfig())
+    source.degraded, source.epoch, source.snapshot_generation = False, source.epoch + 1, manifest.generation
+    assert read_manifest(tmp_path, "v4").count == 501
+    out = _holder(source, tmp_path).search("v4", vectors[:1], 1)
+    assert (out.backend, out.hits[0].ids.tolist()) == ("faiss", [1])
+
+
+def test_build_snapshot_raises_without_faiss(tmp_path):
+    source, _ = _seeded(5)
+
+    def no_faiss():
+        raise FaissUnavailableError("no faiss")
+
+    with pytest.raises(FaissUnavailableError):
+        build_snapshot(source, feature_version="v4", snapshot_root=tmp_path, dimension=D, config=IndexConfig(),
+                       faiss_loader=no_faiss)

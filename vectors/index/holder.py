@@ -1,0 +1,235 @@
+"""The process-local index holder: one store per feature version, converging on the database through generations.
+
+Django-free: the holder talks to the database through an ``IndexSource`` (implemented in
+``vectors.index_source``). Before answering, ``prepare`` compares the process's generation and epoch with the
+source's: a new generation applies the rows changed since (read-your-writes across processes), a new epoch
+(restore, rebuild, drill) reloads the version. Any failure to import Faiss, read a verified snapshot, build,
+load or search is reported to the source as a degradation, and the version is then served exactly by numpy
+from the same rows.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Protocol
+
+import numpy as np
+
+from vectors.index.errors import (
+    FaissUnavailableError,
+    IndexCoreError,
+    SnapshotCorruptError,
+    SnapshotError,
+    SnapshotMissingError,
+)
+from vectors.index.faiss_store import FaissStore, IndexConfig, import_faiss
+from vectors.index.hits import Hits
+from vectors.index.memory_store import MemoryStore
+from vectors.index.snapshot import SnapshotManifest, read_snapshot, write_snapshot
+from vectors.index.vector_math import normalized
+
+logger = logging.getLogger("cadml.vectors.index")
+
+
+class GenerationNotReachedError(IndexCoreError):
+    """A search asked for a generation the database has not committed."""
+
+    def __init__(self, requested: int, current: int):
+        super().__init__(f"generation {requested} is not committed yet (current {current})")
+        self.requested = requested
+        self.current = current
+
+
+@dataclass(frozen=True)
+class SourceState:
+    generation: int
+    epoch: int
+    degraded: bool
+    snapshot_generation: int | None
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """Rows to apply to reach ``generation``: remove ``removed_ids`` first, then add the (raw) vectors."""
+
+    generation: int
+    removed_ids: np.ndarray
+    added_ids: np.ndarray
+    added_vectors: np.ndarray
+
+
+class IndexSource(Protocol):
+    def state(self, feature_version: str) -> SourceState: ...
+
+    def load_all(self, feature_version: str) -> ChangeSet: ...
+
+    def changes_since(self, feature_version: str, generation: int) -> ChangeSet: ...
+
+    def report_degraded(self, feature_version: str, reason: str, error: str) -> int:
+        """Records the degradation; returns the new epoch."""
+
+
+def degradation_reason(exc: BaseException, stage: str) -> str:
+    """A bounded reason code for a failure at ``stage`` (load, build, search)."""
+    if isinstance(exc, FaissUnavailableError):
+        return "faiss_unavailable"
+    if isinstance(exc, SnapshotMissingError):
+        return "snapshot_missing"
+    if isinstance(exc, SnapshotCorruptError):
+        return "snapshot_corrupt"
+    return f"{stage}_failed"
+
+
+@dataclass
+class VersionIndex:
+    feature_version: str
+    store: FaissStore | MemoryStore
+    generation: int
+    epoch: int
+
+    @property
+    def backend(self) -> str:
+        return "memory" if isinstance(self.store, MemoryStore) else "faiss"
+
+
+@dataclass(frozen=True)
+class SearchOutcome:
+    hits: list[Hits]
+    backend: str
+    degraded: bool
+    generation: int
+
+
+def _apply(store, changes: ChangeSet) -> None:
+    vectors = normalized(changes.added_vectors) if changes.added_ids.size else changes.added_vectors
+    store.apply(remove_ids=changes.removed_ids, add_ids=changes.added_ids, add_vectors=vectors)
+
+
+class IndexHolder:
+    """Process-local stores for every feature version, kept in step with an ``IndexSource``."""
+
+    def __init__(self, source: IndexSource, *, snapshot_root: Path, dimension_of: Callable[[str], int],
+                 config: IndexConfig | None = None, faiss_loader: Callable[[], ModuleType] = import_faiss):
+        self.source = source
+        self.snapshot_root = Path(snapshot_root)
+        self.dimension_of = dimension_of
+        self.config = config or IndexConfig()
+        self.faiss_loader = faiss_loader
+        self._versions: dict[str, VersionIndex] = {}
+        self._lock = threading.RLock()
+
+    # ---- convergence -------------------------------------------------------------------------------------------
+    def prepare(self, feature_version: str, *, min_generation: int | None = None) -> VersionIndex:
+        """Brings the version up to the source's generation and epoch and returns it."""
+        with self._lock:
+            state = self.source.state(feature_version)
+            if min_generation is not None and state.generation < min_generation:
+                raise GenerationNotReachedError(min_generation, state.generation)
+            current = self._versions.get(feature_version)
+            if current is None or current.epoch != state.epoch:
+                current = self._load(feature_version, state)
+            elif state.generation > current.generation:
+                changes = self.source.changes_since(feature_version, current.generation)
+                try:
+                    _apply(current.store, changes)
+                    current.generation = changes.generation
+                except Exception as exc:
+                    current = self._degrade(feature_version, exc, "build")
+            return current
+
+    def _load(self, feature_version: str, state: SourceState) -> VersionIndex:
+        if state.degraded:
+            return self._load_memory(feature_version, state.epoch)
+        try:
+            faiss = self.faiss_loader()
+            dimension = self.dimension_of(feature_version)
+            if state.snapshot_generation is not None:
+                manifest, index_bytes, ids = read_snapshot(self.snapshot_root, feature_version, dimension=dimension)
+                try:
+                    store = FaissStore.from_bytes(faiss, manifest.kind, index_bytes, ids, dimension, self.config)
+                except Exception as exc:
+                    raise SnapshotCorruptError(f"snapshot does not load: {exc!r}") from exc
+                if store.count != manifest.count:
+                    raise SnapshotCorruptError(f"snapshot index holds {store.count}, manifest {manifest.count}")
+                changes = self.source.changes_since(feature_version, manifest.generation)
+                _apply(store, changes)
+            else:
+                changes = self.source.load_all(feature_version)
+                store = FaissStore.build(faiss, dimension, changes.added_ids, normalized(changes.added_vectors),
+                                         self.config)
+        except Exception as exc:
+            stage = "load" if isinstance(exc, (SnapshotError, FaissUnavailableError)) else "build"
+            return self._degrade(feature_version, exc, stage)
+        version = VersionIndex(feature_version, store, changes.generation, state.epoch)
+        self._versions[feature_version] = version
+        return version
+
+    def _load_memory(self, feature_version: str, epoch: int) -> VersionIndex:
+        changes = self.source.load_all(feature_version)
+        store = MemoryStore(self.dimension_of(feature_version), changes.added_ids, normalized(changes.added_vectors))
+        version = VersionIndex(feature_version, store, changes.generation, epoch)
+        self._versions[feature_version] = version
+        return version
+
+    def _degrade(self, feature_version: str, exc: BaseException, stage: str) -> VersionIndex:
+        reason = degradation_reason(exc, stage)
+        logger.warning("Vector index %s degraded (%s): %r", feature_version, reason, exc)
+        epoch = self.source.report_degraded(feature_version, reason, f"{type(exc).__name__}: {exc}")
+        return self._load_memory(feature_version, epoch)
+
+    def forget(self, feature_version: str | None = None) -> None:
+        """Drops the process-local store(s); the next ``prepare`` reloads."""
+        with self._lock:
+            if feature_version is None:
+                self._versions.clear()
+            else:
+                self._versions.pop(feature_version, None)
+
+    def loaded(self) -> dict[str, VersionIndex]:
+        with self._lock:
+            return dict(self._versions)
+
+    # ---- search ------------------------------------------------------------------------------------------------
+    def search(self, feature_version: str, queries: np.ndarray, k: int, *, allowed_ids: np.ndarray | None = None,
+               exclude_ids: np.ndarray | None = None, min_generation: int | None = None) -> SearchOutcome:
+        """Top-k hits for each (raw) query vector after converging on the source."""
+        queries = normalized(queries)
+        excluded = 0 if exclude_ids is None else int(np.asarray(exclude_ids).size)
+        with self._lock:
+            version = self.prepare(feature_version, min_generation=min_generation)
+            try:
+                hits = version.store.search(queries, k + excluded, allowed_ids)
+            except Exception as exc:
+                if version.backend == "memory":
+                    raise
+                version = self._degrade(feature_version, exc, "search")
+                hits = version.store.search(queries, k + excluded, allowed_ids)
+        if excluded:
+            hits = [_without(h, exclude_ids, k) for h in hits]
+        return SearchOutcome(hits, version.backend, version.backend == "memory", version.generation)
+
+
+def _without(hits: Hits, exclude_ids: np.ndarray, k: int) -> Hits:
+    keep = ~np.isin(hits.ids, exclude_ids)
+    return Hits(ids=hits.ids[keep][:k], scores=hits.scores[keep][:k])
+
+
+def build_snapshot(source: IndexSource, *, feature_version: str, snapshot_root: Path, dimension: int,
+                   config: IndexConfig, faiss_loader: Callable[[], ModuleType] = import_faiss) -> SnapshotManifest:
+    """Builds a fresh index from every row, writes it atomically and proves it loads back; raises on failure."""
+    faiss = faiss_loader()
+    changes = source.load_all(feature_version)
+    store = FaissStore.build(faiss, dimension, changes.added_ids, normalized(changes.added_vectors), config)
+    index_bytes, ids = store.to_bytes()
+    manifest = write_snapshot(snapshot_root, feature_version=feature_version, generation=changes.generation,
+                              dimension=dimension, kind=store.kind, index_bytes=index_bytes, ids=ids)
+    check_manifest, check_bytes, check_ids = read_snapshot(snapshot_root, feature_version, dimension=dimension)
+    reloaded = FaissStore.from_bytes(faiss, check_manifest.kind, check_bytes, check_ids, dimension, config)
+    if reloaded.count != manifest.count:
+        raise SnapshotCorruptError(f"snapshot reloads with {reloaded.count} vectors, expected {manifest.count}")
+    return manifest

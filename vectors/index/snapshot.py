@@ -1,0 +1,142 @@
+"""Atomic index snapshots with a verified JSON manifest.
+
+Layout: ``<root>/<feature_version>/manifest.json`` naming ``index-<generation>-<token>.faiss`` and
+``ids-<generation>-<token>.bin`` (little-endian int64). Every file is written to a temporary name in the same
+folder, fsynced and renamed; the manifest is renamed last, so a reader sees either the old snapshot or the new
+one, never a mix. ``read_snapshot`` checks the sha256 of both files, the count, dimension and feature version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vectors.index.errors import SnapshotCorruptError, SnapshotError, SnapshotMissingError
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+_VERSION_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+
+
+@dataclass(frozen=True)
+class SnapshotManifest:
+    feature_version: str
+    generation: int
+    count: int
+    dimension: int
+    kind: str
+    index_file: str
+    index_sha256: str
+    ids_file: str
+    ids_sha256: str
+    created_at: float
+    format: int = FORMAT
+
+
+def version_dir(root: Path, feature_version: str) -> Path:
+    if not _VERSION_RE.match(feature_version):
+        raise SnapshotError(f"unsafe feature version name {feature_version!r}")
+    return Path(root) / feature_version
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Writes ``data`` to ``path`` through a fsynced temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(path.parent)
+
+
+def write_snapshot(root: Path, *, feature_version: str, generation: int, dimension: int, kind: str,
+                   index_bytes: bytes, ids: np.ndarray) -> SnapshotManifest:
+    """Writes a snapshot atomically and removes the files of the one it replaces."""
+    folder = version_dir(root, feature_version)
+    folder.mkdir(parents=True, exist_ok=True)
+    ids_bytes = np.ascontiguousarray(ids, dtype="<i8").tobytes()
+    token = secrets.token_hex(4)
+    manifest = SnapshotManifest(
+        feature_version=feature_version, generation=int(generation), count=len(ids_bytes) // 8,
+        dimension=int(dimension), kind=kind,
+        index_file=f"index-{generation}-{token}.faiss", index_sha256=hashlib.sha256(index_bytes).hexdigest(),
+        ids_file=f"ids-{generation}-{token}.bin", ids_sha256=hashlib.sha256(ids_bytes).hexdigest(),
+        created_at=time.time(),
+    )
+    atomic_write(folder / manifest.index_file, index_bytes)
+    atomic_write(folder / manifest.ids_file, ids_bytes)
+    atomic_write(folder / MANIFEST, json.dumps(asdict(manifest), indent=2).encode())
+    for stale in folder.iterdir():
+        if stale.name not in (MANIFEST, manifest.index_file, manifest.ids_file) and not stale.name.startswith("."):
+            stale.unlink(missing_ok=True)
+    return manifest
+
+
+def read_manifest(root: Path, feature_version: str) -> SnapshotManifest:
+    path = version_dir(root, feature_version) / MANIFEST
+    try:
+        raw = json.loads(path.read_bytes())
+    except FileNotFoundError as exc:
+        raise SnapshotMissingError(f"no snapshot manifest at {path}") from exc
+    except (OSError, ValueError) as exc:
+        raise SnapshotCorruptError(f"unreadable snapshot manifest {path}: {exc}") from exc
+    try:
+        manifest = SnapshotManifest(**raw)
+    except TypeError as exc:
+        raise SnapshotCorruptError(f"malformed snapshot manifest {path}: {exc}") from exc
+    if manifest.format != FORMAT or manifest.feature_version != feature_version:
+        raise SnapshotCorruptError(f"snapshot manifest {path} is for {manifest.feature_version!r} format "
+                                   f"{manifest.format}, expected {feature_version!r} format {FORMAT}")
+    for name in (manifest.index_file, manifest.ids_file):
+        if "/" in name or name.startswith("."):
+            raise SnapshotCorruptError(f"snapshot manifest {path} names an unsafe file {name!r}")
+    return manifest
+
+
+def _read_verified(folder: Path, name: str, sha256: str) -> bytes:
+    try:
+        data = (folder / name).read_bytes()
+    except FileNotFoundError as exc:
+        raise SnapshotMissingError(f"snapshot file {folder / name} is missing") from exc
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise SnapshotCorruptError(f"snapshot file {folder / name} fails its sha256 check")
+    return data
+
+
+def read_snapshot(root: Path, feature_version: str, *, dimension: int) -> tuple[SnapshotManifest, bytes, np.ndarray]:
+    """Returns (manifest, index bytes, ids) after verifying checksums, count, dimension and version."""
+    manifest = read_manifest(root, feature_version)
+    if manifest.dimension != dimension:
+        raise SnapshotCorruptError(f"snapshot dimension {manifest.dimension} != expected {dimension}")
+    folder = version_dir(root, feature_version)
+    index_bytes = _read_verified(folder, manifest.index_file, manifest.index_sha256)
+    ids_bytes = _read_verified(folder, manifest.ids_file, manifest.ids_sha256)
+    ids = np.frombuffer(ids_bytes, dtype="<i8").astype(np.int64)
+    if ids.shape[0] != manifest.count:
+        raise SnapshotCorruptError(f"snapshot holds {ids.shape[0]} ids, manifest says {manifest.count}")
+    return manifest, index_bytes, ids
