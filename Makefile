@@ -1,0 +1,66 @@
+# Two commands: `make run` and `make test`. Everything else here serves them.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+VAR := var
+STAMP := $(VENV)/.installed
+SECRET := $(VAR)/secret_key
+export OMP_NUM_THREADS ?= 1
+export DJANGO_SETTINGS_MODULE := cadml_site.settings
+DJANGO_ENV = DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET))}"
+MANAGE = $(DJANGO_ENV) $(BIN)/python manage.py
+DEMO_COUNT ?= 12
+
+.PHONY: run test install migrate credentials demo static serve worker beat check clean
+
+## run: set up everything (virtualenv, dependencies, database, credentials, demo data) and serve on 127.0.0.1:8000
+run: install $(SECRET) migrate credentials demo static serve
+
+## test: set up the virtualenv and run the whole suite (SQLite; Postgres when DATABASE_URL is set)
+test: install
+	$(BIN)/pytest
+
+install: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+$(SECRET):
+	mkdir -p $(VAR)
+	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > $(SECRET)
+
+migrate: install $(SECRET)
+	$(MANAGE) migrate --noinput
+	$(MANAGE) createcachetable
+
+credentials: migrate
+	$(MANAGE) bootstrap_credentials
+
+demo: migrate
+
+static: install $(SECRET)
+	$(MANAGE) collectstatic --noinput --verbosity 0
+
+serve: install $(SECRET)
+	rm -rf $(VAR)/prometheus && mkdir -p $(VAR)/prometheus
+	@echo "Serving on http://$${GUNICORN_BIND:-127.0.0.1:8000}/ (credentials: $(VAR)/credentials)"
+	$(DJANGO_ENV) PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/$(VAR)/prometheus $(BIN)/gunicorn -c gunicorn.conf.py
+
+## worker / beat: Celery processes, for when CELERY_BROKER_URL names a real broker
+worker: install $(SECRET)
+	$(DJANGO_ENV) $(BIN)/celery -A cadml_site worker --loglevel INFO --concurrency 2
+
+beat: install $(SECRET)
+	$(DJANGO_ENV) $(BIN)/celery -A cadml_site beat --loglevel INFO --schedule $(VAR)/celerybeat-schedule
+
+check: install $(SECRET)
+	$(MANAGE) check
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class ApiConfig(AppConfig):
+    name = "cadml_site.api"
+    label = "cadml_api"
+    verbose_name = "API access"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from cadml_site import checks  # noqa: F401  (registers the system checks)
+        from cadml_site.api import health_sections, schema  # noqa: F401  (schema registers the auth extension)
+
+        health_sections.register()

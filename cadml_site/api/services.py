@@ -1,0 +1,69 @@
+"""Writes for API credentials."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from cadml_site.api.exceptions import BadRequest, Conflict, NotFound
+from cadml_site.api.models import AdminToken, ApiKey, CredentialAuditRecord, new_credential
+from cadml_site.request_context import current_request_id
+
+
+@transaction.atomic
+def api_key_create(*, name: str) -> tuple[ApiKey, str]:
+    """Creates an API key; returns it with the secret, which is never stored and cannot be shown again."""
+    name = name.strip()
+    if not name:
+        raise BadRequest("An API key needs a name.", code="name_required", stage="credentials")
+    if ApiKey.objects.filter(name=name).exists():
+        raise Conflict(f"An API key named {name!r} already exists.", code="name_taken", stage="credentials",
+                       context={"name": name})
+    prefix, secret, digest = new_credential()
+    key = ApiKey.objects.create(name=name, prefix=prefix, secret_hash=digest)
+    return key, secret
+
+
+@transaction.atomic
+def admin_token_create(*, username: str, name: str = "") -> tuple[AdminToken, str]:
+    """Creates an admin token bound to an active staff user; returns it with the secret (shown once)."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        raise NotFound(f"No user named {username!r}.", code="user_not_found", stage="credentials",
+                       context={"username": username})
+    if not (user.is_active and user.is_staff):
+        raise BadRequest(f"User {username!r} must be an active staff user to hold an admin token.",
+                         code="user_not_staff", stage="credentials", context={"username": username})
+    prefix, secret, digest = new_credential()
+    token = AdminToken.objects.create(user=user, name=name, prefix=prefix, secret_hash=digest)
+    return token, secret
+
+
+def _key_state(api_key: ApiKey) -> dict:
+    return {"name": api_key.name, "prefix": api_key.prefix,
+            "revoked_at": api_key.revoked_at.isoformat() if api_key.revoked_at else None}
+
+
+@transaction.atomic
+def api_key_issue(*, name: str, actor: str, reason: str = "") -> tuple[ApiKey, str]:
+    """An operator issues a key through the API: created like ``api_key_create`` and audited."""
+    key, secret = api_key_create(name=name)
+    CredentialAuditRecord.objects.create(actor=actor, request_id=current_request_id(), action="api_key_issue",
+                                         reason=reason, before=None, after=_key_state(key))
+    return key, secret
+
+
+@transaction.atomic
+def api_key_revoke(*, prefix: str, actor: str, reason: str = "") -> ApiKey:
+    api_key = ApiKey.objects.select_for_update().filter(prefix=prefix).first()
+    if api_key is None:
+        raise NotFound(f"No API key with prefix {prefix!r}.", code="api_key_not_found", stage="credentials",
+                       context={"prefix": prefix})
+    before = _key_state(api_key)
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+    CredentialAuditRecord.objects.create(actor=actor, request_id=current_request_id(), action="api_key_revoke",
+                                         reason=reason, before=before, after=_key_state(api_key))
+    return api_key

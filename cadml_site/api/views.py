@@ -1,0 +1,87 @@
+"""Health, readiness and liveness endpoints, the metrics export and the landing page."""
+
+from __future__ import annotations
+
+import os
+
+import prometheus_client
+from django.db import connection
+from django.http import HttpResponse
+from django.shortcuts import render
+from drf_spectacular.utils import extend_schema, inline_serializer
+from prometheus_client import CollectorRegistry, multiprocess
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cadml_site.api.exceptions import ServiceUnavailable
+from cadml_site.health import health_report
+from cadml_site.metrics import DATABASE_GAUGE_COLLECTOR
+
+_status_only = inline_serializer("HealthStatus", fields={"status": serializers.CharField()})
+
+
+class HealthApi(APIView):
+    """Overall status with one section per subsystem. Always 200 while the process answers; read ``status``."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes: list = []
+
+    @extend_schema(
+        operation_id="health",
+        responses=inline_serializer("Health", fields={"status": serializers.CharField(),
+                                                      "sections": serializers.DictField()}),
+        tags=["health"],
+    )
+    def get(self, request):
+        return Response(health_report())
+
+
+class HealthLiveApi(APIView):
+    """Liveness: the process serves requests."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes: list = []
+
+    @extend_schema(operation_id="health_live", responses=_status_only, tags=["health"])
+    def get(self, request):
+        return Response({"status": "ok"})
+
+
+class HealthReadyApi(APIView):
+    """Readiness: 200 when the database answers, 503 otherwise."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+    throttle_classes: list = []
+
+    @extend_schema(operation_id="health_ready", responses=_status_only, tags=["health"])
+    def get(self, request):
+        try:
+            connection.ensure_connection()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        except Exception as exc:
+            raise ServiceUnavailable("The database is unreachable.", code="database_unreachable",
+                                     stage="readiness", context={"error": type(exc).__name__}) from exc
+        return Response({"status": "ok"})
+
+
+def metrics_view(request):
+    """Prometheus exposition: process metrics (summed over workers in multiprocess mode) + database gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        process_registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(process_registry)
+    else:
+        process_registry = prometheus_client.REGISTRY
+    database_registry = CollectorRegistry(auto_describe=False)
+    database_registry.register(DATABASE_GAUGE_COLLECTOR)
+    body = prometheus_client.generate_latest(process_registry) + prometheus_client.generate_latest(database_registry)
+    return HttpResponse(body, content_type=prometheus_client.CONTENT_TYPE_LATEST)
+
+
+def landing_view(request):
+    return render(request, "landing.html", {})

@@ -1,0 +1,23 @@
+"""Start-up checks of the configuration (``manage.py check``, run by ``migrate`` and ``runserver`` too)."""
+
+from __future__ import annotations
+
+import os
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+
+@register()
+def cadml_configuration(app_configs, **kwargs):
+    problems = []
+    multiproc = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if multiproc and not os.access(multiproc, os.W_OK):
+        problems.append(Error(f"PROMETHEUS_MULTIPROC_DIR={multiproc!r} is not writable", id="cadml.E001"))
+    if settings.DEBUG and any(host not in ("127.0.0.1", "localhost", "::1") for host in settings.ALLOWED_HOSTS):
+        problems.append(Warning("DJANGO_DEBUG is on while DJANGO_ALLOWED_HOSTS names non-local hosts",
+                                id="cadml.W001"))
+    if settings.CELERY_BROKER_URL and not settings.CELERY_RESULT_BACKEND:
+        problems.append(Error("CELERY_BROKER_URL is set but no result backend could be chosen; set "
+                              "CELERY_RESULT_BACKEND", id="cadml.E002"))
+    return problems

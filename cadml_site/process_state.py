@@ -1,0 +1,46 @@
+"""Per-process initialisers, run after fork in every gunicorn and Celery worker process.
+
+Apps register a function (load the Faiss index, the active model, the cache settings...) in ``AppConfig.ready()``.
+gunicorn's ``post_fork`` hook and Celery's ``worker_process_init`` signal call ``run_process_initializers()``, so
+nothing heavy is inherited across fork and every process converges on the database's truth on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+
+logger = logging.getLogger("cadml.process")
+
+_initializers: dict[str, Callable[[], None]] = {}
+_lock = threading.Lock()
+_ran_in_pid: int | None = None
+
+
+def register_process_initializer(name: str, fn: Callable[[], None]) -> None:
+    with _lock:
+        _initializers[name] = fn
+
+
+def run_process_initializers() -> dict[str, str]:
+    """Runs every initialiser once in this process; one failing does not stop the others."""
+    global _ran_in_pid
+    results: dict[str, str] = {}
+    with _lock:
+        items = list(_initializers.items())
+        _ran_in_pid = os.getpid()
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    for name, fn in items:
+        try:
+            fn()
+            results[name] = "ok"
+        except Exception as exc:
+            logger.exception("Process initialiser %s failed in pid %s", name, os.getpid())
+            results[name] = f"error: {type(exc).__name__}: {exc}"
+    return results
+
+
+def initialised_in_this_process() -> bool:
+    return _ran_in_pid == os.getpid()

@@ -1,0 +1,274 @@
+"""Settings of the CAD ML Platform: one module, driven by the environment.
+
+Every variable read here is listed, with a one-line comment, in ``.env.example``. Malformed values raise
+``ImproperlyConfigured`` at start-up (see ``cadml_site/env.py``). Secrets have no defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from cadml_site.env import env_bool, env_choice, env_float, env_int, env_list, env_str, env_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("CADML_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+
+# ---- core -------------------------------------------------------------------------------------------------
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+if len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 32 characters long")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+CADML_BUILD_VERSION = env_str("CADML_BUILD_VERSION", "0.1.0")
+CADML_BUILD_COMMIT = env_str("CADML_BUILD_COMMIT", "")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_prometheus",
+    "cadml_site.api",
+    "features",
+    "vectors",
+    "modelops",
+    "cachectl",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "cadml_site.api.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "cadml_site.urls"
+WSGI_APPLICATION = "cadml_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ---- database ---------------------------------------------------------------------------------------------
+DATABASE_URL = env_url("DATABASE_URL", None, ("postgres", "postgresql", "sqlite"))
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "db.sqlite3",
+            # Several gunicorn and Celery processes share the file: WAL lets readers run beside one writer, and
+            # IMMEDIATE transactions take the write lock up front instead of failing on a lock upgrade.
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+            # A file, not memory, so that tests can start other processes (workers, gunicorn) on the same data.
+            "TEST": {"NAME": str(VAR_DIR / "test_db.sqlite3")},
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ---- shared cache (throttling) and Redis ---------------------------------------------------------------------
+REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss"))
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cadml_cache"}}
+
+# ---- auth, i18n, static ---------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+# Static files (admin, Swagger UI from drf-spectacular-sidecar) are served by WhiteNoise from the installed
+# packages: no CDN, no internet access needed. Collected into STATIC_ROOT by `make run` for speed.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# ---- API ------------------------------------------------------------------------------------------------------
+_RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def _rate(name: str, default: str) -> str:
+    value = env_str(name, default)
+    if not _RATE.match(value):
+        raise ImproperlyConfigured(f"{name} must look like 100/min (number/s|m|h|d), got {value!r}")
+    return value
+
+
+CADML_THROTTLE_RATES = {
+    "default": _rate("CADML_THROTTLE_DEFAULT", "1200/min"),
+    "upload": _rate("CADML_THROTTLE_UPLOAD", "300/min"),
+    "sensitive": _rate("CADML_THROTTLE_SENSITIVE", "120/min"),
+}
+CADML_API_MAX_PAGE_SIZE = env_int("CADML_API_MAX_PAGE_SIZE", 500, min_value=1, max_value=10_000)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["cadml_site.api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["cadml_site.api.permissions.HasApiKey"],
+    "DEFAULT_THROTTLE_CLASSES": ["cadml_site.api.throttling.ApiKeyScopedThrottle"],
+    "DEFAULT_THROTTLE_RATES": CADML_THROTTLE_RATES,
+    "DEFAULT_PAGINATION_CLASS": "cadml_site.api.pagination.OrderedLimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "cadml_site.api.exceptions.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CAD ML Platform API",
+    "DESCRIPTION": (
+        "CAD files in, versioned feature vectors out; similar-part search; part classification; runtime controls. "
+        "Every endpoint except health needs `X-API-Key`; sensitive operations also need `X-Admin-Token`."
+    ),
+    "VERSION": CADML_BUILD_VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# ---- Celery -----------------------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", None, ("redis", "rediss", "amqp", "amqps", "pyamqp"))
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL is None
+CELERY_TASK_EAGER_PROPAGATES = True
+if CELERY_BROKER_URL and CELERY_BROKER_URL.startswith(("redis", "rediss")):
+    _default_result_backend = CELERY_BROKER_URL
+else:
+    _default_result_backend = "rpc://" if CELERY_BROKER_URL else None
+CELERY_RESULT_BACKEND = env_url(
+    "CELERY_RESULT_BACKEND", _default_result_backend, ("redis", "rediss", "rpc", "db+postgresql", "db+sqlite")
+)
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The beat schedule: one dict; each app adds its periodic tasks here.
+CELERY_BEAT_SCHEDULE: dict = {}
+
+# ---- metrics ---------------------------------------------------------------------------------------------------
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", None)
+if PROMETHEUS_MULTIPROC_DIR and not os.path.isdir(PROMETHEUS_MULTIPROC_DIR):
+    raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR!r} is not an existing directory")
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# ---- serving ---------------------------------------------------------------------------------------------------
+GUNICORN_WORKERS = env_int("GUNICORN_WORKERS", 2, min_value=1, max_value=64)
+GUNICORN_BIND = env_str("GUNICORN_BIND", "127.0.0.1:8000")
+GUNICORN_TIMEOUT = env_int("GUNICORN_TIMEOUT", 120, min_value=5, max_value=3600)
+
+# ---- logging ---------------------------------------------------------------------------------------------------
+LOG_LEVEL = env_choice("CADML_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"request_id": {"()": "cadml_site.request_context.RequestIdLogFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}
+
+# ---- features ----------------------------------------------------------------------------------------------------
+CADML_FEATURE_VERSION = env_choice("CADML_FEATURE_VERSION", "v4", ("v1", "v2", "v3", "v4"))
+CADML_UPLOAD_MAX_BYTES = env_int("CADML_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, min_value=1024)
+CADML_PARSE_TIMEOUT_SECONDS = env_float("CADML_PARSE_TIMEOUT_SECONDS", 30.0, min_value=0.5, max_value=3600)
+CADML_PARSE_MEMORY_LIMIT_BYTES = env_int("CADML_PARSE_MEMORY_LIMIT_BYTES", 2 * 1024**3, min_value=256 * 1024**2)
+CADML_PARSE_WORKERS = env_int("CADML_PARSE_WORKERS", 2, min_value=1, max_value=64)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# ---- end features ------------------------------------------------------------------------------------------------
+
+# ---- vectors -----------------------------------------------------------------------------------------------------
+CADML_INDEX_DIR = Path(env_str("CADML_INDEX_DIR", str(VAR_DIR / "index"))).resolve()
+CADML_SIMILARITY_MAX_K = env_int("CADML_SIMILARITY_MAX_K", 100, min_value=1, max_value=10_000)
+CADML_HNSW_THRESHOLD = env_int("CADML_HNSW_THRESHOLD", 200_000, min_value=1)
+CADML_HNSW_EF_SEARCH = env_int("CADML_HNSW_EF_SEARCH", 128, min_value=1, max_value=100_000)
+CADML_RECOVERY_BASE_SECONDS = env_float("CADML_RECOVERY_BASE_SECONDS", 10.0, min_value=0.01)
+CADML_RECOVERY_FACTOR = env_float("CADML_RECOVERY_FACTOR", 2.0, min_value=1.0)
+CADML_RECOVERY_CAP_SECONDS = env_float("CADML_RECOVERY_CAP_SECONDS", 300.0, min_value=0.01)
+CADML_FLAP_THRESHOLD = env_int("CADML_FLAP_THRESHOLD", 3, min_value=1)
+CADML_FLAP_WINDOW_SECONDS = env_float("CADML_FLAP_WINDOW_SECONDS", 900.0, min_value=1)
+CADML_FLAP_PAUSE_SECONDS = env_float("CADML_FLAP_PAUSE_SECONDS", 300.0, min_value=0)
+# ---- end vectors -------------------------------------------------------------------------------------------------
+
+# ---- modelops ----------------------------------------------------------------------------------------------------
+CADML_MODEL_DIR = Path(env_str("CADML_MODEL_DIR", str(VAR_DIR / "models"))).resolve()
+CADML_MODEL_MAX_BYTES = env_int("CADML_MODEL_MAX_BYTES", 200 * 1024 * 1024, min_value=1024)
+CADML_MODEL_HASH_ALLOWLIST = [h.lower() for h in env_list("CADML_MODEL_HASH_ALLOWLIST", [])]
+for _sha in CADML_MODEL_HASH_ALLOWLIST:
+    if not re.fullmatch(r"[0-9a-f]{64}", _sha):
+        raise ImproperlyConfigured(f"CADML_MODEL_HASH_ALLOWLIST entries must be sha256 hex digests, got {_sha!r}")
+CADML_MODEL_OPCODE_MODE = env_choice("CADML_MODEL_OPCODE_MODE", "blacklist", ("blacklist", "audit", "whitelist"))
+# ---- end modelops ------------------------------------------------------------------------------------------------
+
+# ---- cachectl ----------------------------------------------------------------------------------------------------
+CADML_CACHE_CAPACITY = env_int("CADML_CACHE_CAPACITY", 2000, min_value=1, max_value=10_000_000)
+CADML_CACHE_TTL_SECONDS = env_int("CADML_CACHE_TTL_SECONDS", 3600, min_value=1, max_value=30 * 86400)
+CADML_CACHE_ROLLBACK_WINDOW_SECONDS = env_int("CADML_CACHE_ROLLBACK_WINDOW_SECONDS", 300, min_value=1)
+CADML_CACHE_REDIS_URL = env_url("CADML_CACHE_REDIS_URL", REDIS_URL, ("redis", "rediss"))
+# ---- end cachectl ------------------------------------------------------------------------------------------------

@@ -1,0 +1,38 @@
+"""gunicorn configuration: ``gunicorn -c gunicorn.conf.py cadml_site.wsgi``.
+
+Workers, bind address and timeout come from Django settings (``GUNICORN_*`` variables). Heavy per-process state
+(Faiss indexes, the active model, cache settings) is loaded in ``post_fork``, never inherited from the master.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cadml_site.settings")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+
+bind = settings.GUNICORN_BIND
+workers = settings.GUNICORN_WORKERS
+timeout = settings.GUNICORN_TIMEOUT
+graceful_timeout = 30
+accesslog = "-"
+preload_app = False
+wsgi_app = "cadml_site.wsgi:application"
+
+
+def post_fork(server, worker):
+    from cadml_site.process_state import run_process_initializers
+
+    results = run_process_initializers()
+    server.log.info("worker %s initialised: %s", worker.pid, results)
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,118 @@
+"""Shared fixtures: personas and the shared CAD samples.
+
+Personas:
+- ``anon_client``: no credentials.
+- ``key_client``: a valid ``X-API-Key`` (API client "acme-cad").
+- ``ops_client``: ``X-API-Key`` + ``X-Admin-Token`` of the active staff user ``ops-alice``.
+- ``wrong_key_client``: an ``X-API-Key`` that does not exist.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def cad_samples_dir() -> Path:
+    path = Path(os.environ.get("CADML_SAMPLES_DIR", PROJECT_ROOT.parent / "shared" / "cad-samples")).resolve()
+    if not path.is_dir():
+        raise RuntimeError(f"Shared CAD samples not found at {path}; set CADML_SAMPLES_DIR")
+    return path
+
+
+@pytest.fixture
+def make_api_key(db):
+    from cadml_site.api.services import api_key_create
+
+    counter = {"n": 0}
+
+    def make(name: str | None = None):
+        counter["n"] += 1
+        return api_key_create(name=name or f"client-{counter['n']}")
+
+    return make
+
+
+@pytest.fixture
+def make_staff_user(db, django_user_model):
+    def make(username: str = "ops-alice", *, is_staff: bool = True, is_active: bool = True):
+        return django_user_model.objects.create_user(username=username, password=None, is_staff=is_staff,
+                                                     is_active=is_active)
+
+    return make
+
+
+@pytest.fixture
+def make_admin_token(db):
+    from cadml_site.api.services import admin_token_create
+
+    def make(user):
+        return admin_token_create(username=user.username)
+
+    return make
+
+
+@pytest.fixture
+def anon_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def api_key_secret(make_api_key) -> str:
+    return make_api_key("acme-cad")[1]
+
+
+@pytest.fixture
+def key_client(api_key_secret) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=api_key_secret)
+    return client
+
+
+@pytest.fixture
+def ops_user(make_staff_user):
+    return make_staff_user("ops-alice")
+
+
+@pytest.fixture
+def admin_token_secret(ops_user, make_admin_token) -> str:
+    return make_admin_token(ops_user)[1]
+
+
+@pytest.fixture
+def ops_client(api_key_secret, admin_token_secret) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=api_key_secret, HTTP_X_ADMIN_TOKEN=admin_token_secret)
+    return client
+
+
+@pytest.fixture
+def wrong_key_client(db) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY="deadbeef.this-key-does-not-exist")
+    return client
+
+
+@pytest.fixture(autouse=True)
+def celery_in_process(request):
+    """Tasks run in process in ordinary tests, even when CELERY_BROKER_URL names a real broker (as in CI).
+
+    Tests marked ``integration`` talk to the real broker and a real worker instead.
+    """
+    from cadml_site.celery import app
+
+    if request.node.get_closest_marker("integration"):
+        yield
+        return
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = previous
