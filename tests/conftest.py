@@ -116,3 +116,31 @@ def celery_in_process(request):
         yield
     finally:
         app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def django_subprocess_env(transactional_db) -> dict[str, str]:
+    """Environment for a child process (worker, gunicorn, manage.py) that must use this test's database.
+
+    Needs committed data, hence ``transactional_db``. Works for the SQLite file test database and for Postgres.
+    """
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{settings_dict['NAME']}"
+    else:
+        user = settings_dict.get("USER") or "postgres"
+        password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+        host = settings_dict.get("HOST") or "127.0.0.1"
+        port = settings_dict.get("PORT") or 5432
+        url = f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
+    return {**os.environ, "DATABASE_URL": url, "OMP_NUM_THREADS": "1"}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

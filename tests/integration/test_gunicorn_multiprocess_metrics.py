@@ -1,0 +1,64 @@
+"""With several gunicorn workers, /metrics reports the sum over the workers."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wait_ready(base: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"gunicorn exited with {proc.returncode}")
+        try:
+            if requests.get(base + "/api/v1/health/live/", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("gunicorn did not become ready")
+
+
+@pytest.mark.integration
+def test_metrics_are_summed_over_two_workers(django_subprocess_env, make_api_key, tmp_path):
+    _, secret = make_api_key("metrics-client")
+    port = free_port()
+    multiproc = tmp_path / "prom"
+    multiproc.mkdir()
+    env = {**django_subprocess_env, "GUNICORN_WORKERS": "2", "GUNICORN_BIND": f"127.0.0.1:{port}",
+           "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, proc)
+        session_pids = set()
+        for _ in range(40):
+            # a fresh connection each time, so both workers serve some of the requests
+            response = requests.get(base + "/api/v1/auth/whoami/", headers={"X-API-Key": secret,
+                                                                             "Connection": "close"}, timeout=10)
+            assert response.status_code == 200
+        body = requests.get(base + "/metrics", timeout=10).text
+        match = re.search(r'django_http_requests_total_by_view_transport_method_total\{method="GET",'
+                          r'transport="http",view="v1:auth-whoami"\} ([0-9.]+)', body)
+        assert match and float(match.group(1)) == 40.0
+        per_worker_files = list(multiproc.glob("counter_*.db"))
+        session_pids.update(f.stem.split("_")[-1] for f in per_worker_files)
+        assert len(session_pids) >= 2, "expected samples from at least two worker processes"
+    finally:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
