@@ -157,3 +157,40 @@ class DatabaseGaugeCollector(Collector):
 
 
 DATABASE_GAUGE_COLLECTOR = DatabaseGaugeCollector()
+
+# ---- observability (issue 7) ------------------------------------------------------------------------------------
+# Memory and garbage-collector activity of the web worker processes, published by
+# cadml_site.observability.process_stats at most once a second per process (at the end of a request). With several
+# workers the scrape reports the sum (or the largest worker) over the live processes.
+PROCESS_RESIDENT_MEMORY = Gauge(
+    "cadml_process_resident_memory_bytes", "Resident memory of the web worker processes (sum over live workers).",
+    multiprocess_mode="livesum",
+)
+PROCESS_RESIDENT_MEMORY_MAX = Gauge(
+    "cadml_process_resident_memory_max_bytes", "Resident memory of the largest live web worker process.",
+    multiprocess_mode="livemax",
+)
+GC_COLLECTIONS_TOTAL = Counter(
+    "cadml_gc_collections", "Garbage-collector runs in the web worker processes, by generation.", ["generation"],
+)
+GC_OBJECTS_TOTAL = Counter(
+    "cadml_gc_objects", "Objects found by the garbage collector, by generation and outcome (collected, "
+    "uncollectable).", ["generation", "outcome"],
+)
+GC_GENERATIONS = ("0", "1", "2")
+GC_OUTCOMES = ("collected", "uncollectable")
+
+# Labelled counters that alert rules read with increase() exist at 0 for every value of their bounded vocabulary,
+# so that the first failure is an increase from 0 rather than a series born at 1 (which increase() cannot see).
+PREINITIALISED_LABELS: dict[Counter, tuple[str, ...]] = {
+    FAISS_RECOVERY_ATTEMPTS_TOTAL: ("success", "error", "skipped", "suppressed"),
+    SIMILARITY_DEGRADED_TOTAL: ("degraded", "restored", "recovery_failed", "suppressed", "manual_override", "drill"),
+    VECTOR_MIGRATE_TOTAL: ("success", "failed", "dry_run", "resumed"),
+    MODEL_RELOAD_TOTAL: ("success", "size_exceeded", "magic_invalid", "hash_mismatch", "opcode_blocked",
+                         "opcode_scan_error", "rollback"),
+    FEATURE_CACHE_PREWARM_TOTAL: ("loaded", "skipped", "failed"),
+}
+for _counter, _values in PREINITIALISED_LABELS.items():
+    for _value in _values:
+        _counter.labels(_value)
+# ---- end observability ------------------------------------------------------------------------------------------

@@ -272,3 +272,8 @@ CADML_CACHE_TTL_SECONDS = env_int("CADML_CACHE_TTL_SECONDS", 3600, min_value=1, 
 CADML_CACHE_ROLLBACK_WINDOW_SECONDS = env_int("CADML_CACHE_ROLLBACK_WINDOW_SECONDS", 300, min_value=1)
 CADML_CACHE_REDIS_URL = env_url("CADML_CACHE_REDIS_URL", REDIS_URL, ("redis", "rediss"))
 # ---- end cachectl ------------------------------------------------------------------------------------------------
+
+# ---- observability (issue 7) -------------------------------------------------------------------------------------
+# Per-process memory and garbage-collector metrics (cadml_site.observability.process_stats).
+INSTALLED_APPS += ["cadml_site.observability"]
+# ---- end observability -------------------------------------------------------------------------------------------

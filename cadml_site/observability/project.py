@@ -43,8 +43,10 @@ def project_consistency_report(
     if not dashboard_files:
         raise FileNotFoundError(f"no dashboards under {base_dir / 'grafana' / 'dashboards'}")
     runbooks = base_dir / "docs" / "runbooks.md"
+    # The declaring module and the checker itself mention every metric name; neither counts as a use.
     observability_dir = Path(__file__).resolve().parent
-    exclude = {Path(metrics.__file__).resolve(), *(p.resolve() for p in observability_dir.glob("*.py"))}
+    checker_modules = ("catalogue.py", "consistency.py", "project.py", "promql.py")
+    exclude = {Path(metrics.__file__).resolve(), *(observability_dir / name for name in checker_modules)}
     return check_consistency(
         declared=declared,
         rule_files=rule_files,
