@@ -190,7 +190,17 @@ PREINITIALISED_LABELS: dict[Counter, tuple[str, ...]] = {
                          "opcode_scan_error", "rollback"),
     FEATURE_CACHE_PREWARM_TOTAL: ("loaded", "skipped", "failed"),
 }
-for _counter, _values in PREINITIALISED_LABELS.items():
-    for _value in _values:
-        _counter.labels(_value)
+
+
+def preinitialise_labels() -> None:
+    """Creates the zero-valued series; run after fork in each worker (never in the gunicorn master)."""
+    for counter, values in PREINITIALISED_LABELS.items():
+        for value in values:
+            counter.labels(value)
+    for generation in GC_GENERATIONS:
+        GC_COLLECTIONS_TOTAL.labels(generation=generation)
+        for outcome in GC_OUTCOMES:
+            GC_OBJECTS_TOTAL.labels(generation=generation, outcome=outcome)
+
+
 # ---- end observability ------------------------------------------------------------------------------------------

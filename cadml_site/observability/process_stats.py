@@ -79,10 +79,7 @@ def _start_in_process() -> None:
     """After fork: the child starts from the parent's tallies, which the parent publishes itself."""
     for generation in range(_GENERATIONS):
         _published[generation] = list(_tally[generation])
-    for generation in metrics.GC_GENERATIONS:  # series exist at 0, so increase() sees the first collections
-        metrics.GC_COLLECTIONS_TOTAL.labels(generation=generation)
-        for outcome in metrics.GC_OUTCOMES:
-            metrics.GC_OBJECTS_TOTAL.labels(generation=generation, outcome=outcome)
+    metrics.preinitialise_labels()  # series exist at 0, so increase() sees the first event
     publish(force=True)
 
 

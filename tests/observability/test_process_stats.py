@@ -84,3 +84,20 @@ def test_the_end_of_a_request_publishes(anon_client, monkeypatch, no_automatic_g
     response = anon_client.get("/api/v1/health/live/")
     assert response.status_code == 200
     assert sample("cadml_gc_collections_total", generation="2") - before == 1
+
+
+def test_the_worker_initialiser_creates_zero_series_for_alerted_counters():
+    from cadml_site.process_state import _initializers
+
+    process_stats.install()
+    assert "observability.process_stats" in _initializers
+    _initializers["observability.process_stats"]()
+    for series, labels in [
+        ("model_reload_total", {"code": "hash_mismatch"}),
+        ("faiss_recovery_attempts_total", {"result": "error"}),
+        ("vector_migrate_total", {"status": "failed"}),
+        ("similarity_degraded_total", {"event": "drill"}),
+        ("feature_cache_prewarm_total", {"result": "failed"}),
+        ("cadml_gc_objects_total", {"generation": "0", "outcome": "uncollectable"}),
+    ]:
+        assert REGISTRY.get_sample_value(series, labels) is not None, (series, labels)
