@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,13 +35,18 @@ INSUNITS = {
 }
 
 
+Graph = dict[str, tuple[int, list[tuple[str, int]]]]  # block -> (direct entities, [(child, multiplicity)])
+
+
 @dataclass
 class DxfScan:
-    """What the group-code scan finds in the ENTITIES section (model space only)."""
+    """What the group-code scan finds: model-space kinds and layers, and the block-insert graph."""
 
     kinds: Counter = field(default_factory=Counter)
     layers: Counter = field(default_factory=Counter)
     sections: list[str] = field(default_factory=list)
+    blocks: Graph = field(default_factory=dict)
+    modelspace_refs: list[tuple[str, int]] = field(default_factory=list)
     has_eof: bool = False
 
     @property
@@ -52,42 +58,110 @@ def is_binary_dxf(data: bytes) -> bool:
     return data.startswith(BINARY_DXF_SENTINEL)
 
 
+def _first_value(codes: list[bytes], values: list[bytes], begin: int, limit: int, code: bytes) -> bytes | None:
+    for row in range(begin + 1, limit):
+        if codes[row] == code:
+            return values[row].strip()
+    return None
+
+
+def _int_value(raw: bytes | None, default: int = 1) -> int:
+    try:
+        return int(raw) if raw is not None else default
+    except ValueError:
+        return default
+
+
+def _insert_refs(kind: bytes, codes, values, begin: int, limit: int) -> list[tuple[str, int]]:
+    if kind in (b"INSERT", b"MINSERT"):
+        name = _first_value(codes, values, begin, limit, b"2")
+        columns = max(1, _int_value(_first_value(codes, values, begin, limit, b"70")))
+        rows = max(1, _int_value(_first_value(codes, values, begin, limit, b"71")))
+        return [(name.decode("utf-8", "replace").upper(), rows * columns)] if name else []
+    if kind in (b"DIMENSION", b"ARC_DIMENSION", b"LARGE_RADIAL_DIMENSION"):
+        name = _first_value(codes, values, begin, limit, b"2")
+        return [(name.decode("utf-8", "replace").upper(), 1)] if name else []
+    return []
+
+
+_ACADVER_RE = re.compile(rb"\$ACADVER[ \t]*\r?\n[ \t]*1[ \t]*\r?\n([^\r\n]*)")
+_CODEPAGE_RE = re.compile(rb"\$DWGCODEPAGE[ \t]*\r?\n[ \t]*3[ \t]*\r?\n([^\r\n]*)")
+
+
+def _text_decoder(data: bytes):
+    """Decoder of DXF strings: UTF-8 from R2007 (AC1021) on, else the declared code page; \\U+XXXX escapes."""
+    from ezdxf.lldxf.encoding import decode_dxf_unicode, has_dxf_unicode
+    from ezdxf.tools.codepage import toencoding
+
+    head = data[:65536]
+    version = _ACADVER_RE.search(head)
+    codepage = _CODEPAGE_RE.search(head)
+    encoding = "utf-8"
+    if not (version and version.group(1).strip() >= b"AC1021"):
+        encoding = toencoding(codepage.group(1).strip().decode("ascii", "replace")) if codepage else "cp1252"
+
+    def decode(raw: bytes) -> str:
+        text = raw.decode(encoding, "replace")
+        return decode_dxf_unicode(text) if has_dxf_unicode(text) else text
+
+    return decode
+
+
 def scan_dxf(data: bytes) -> DxfScan:
-    """Fast scan of an ASCII DXF: pairs of lines (group code, value), vectorised with list/numpy ops.
+    """Fast scan of an ASCII DXF as pairs of lines (group code, value), vectorised with list/numpy ops.
 
     Counts model-space entities of the ENTITIES section by kind and by layer (group code 8); entities
     flagged paper space (group code 67 = 1) and sub-entities (VERTEX, SEQEND, ATTRIB) are not counted.
+    Also records the block graph of the BLOCKS section (INSERT/MINSERT/DIMENSION references) so that
+    cycles, depth and expansion are checked before ezdxf loads anything.
     """
     lines = data.split(b"\n")
     codes = list(map(bytes.strip, lines[0::2]))
     values = lines[1::2]
     pairs = min(len(codes), len(values))
+    del codes[pairs:]
     scan = DxfScan()
-    zero_at = [i for i, code in enumerate(codes[:pairs]) if code == b"0"]
+    zero_at = [i for i, code in enumerate(codes) if code == b"0"]
     if not zero_at:
         return scan
-    # Locate the ENTITIES section between "0 SECTION / 2 ENTITIES" and the next "0 ENDSEC".
     zero_values = [values[i].strip() for i in zero_at]
-    start = end = None
-    for position, (index, value) in enumerate(zip(zero_at, zero_values)):
-        if value == b"SECTION" and index + 1 < pairs:
-            name = values[index + 1].strip()
+    zero_at.append(pairs)
+    section = None
+    entity_positions: list[int] = []
+    block_name: str | None = None
+    for position, value in enumerate(zero_values):
+        begin, limit = zero_at[position], zero_at[position + 1]
+        if value == b"SECTION":
+            name = _first_value(codes, values, begin, limit, b"2") or b""
+            section = name
             scan.sections.append(name.decode("ascii", "replace"))
-            if name == b"ENTITIES" and start is None:
-                start = position + 1
-        elif value == b"ENDSEC" and start is not None and end is None:
-            end = position
-        elif value == b"EOF":
+            continue
+        if value == b"ENDSEC":
+            section = None
+            continue
+        if value == b"EOF":
             scan.has_eof = True
             break
-    if start is None:
+        if section == b"ENTITIES":
+            entity_positions.append(position)
+        elif section == b"BLOCKS":
+            if value == b"BLOCK":
+                raw = _first_value(codes, values, begin, limit, b"2") or b""
+                block_name = raw.decode("utf-8", "replace").upper()
+                scan.blocks.setdefault(block_name, (0, []))
+            elif value == b"ENDBLK":
+                block_name = None
+            elif block_name is not None and value not in _SUB_ENTITIES:
+                direct, children = scan.blocks[block_name]
+                refs = _insert_refs(value, codes, values, begin, limit)
+                if refs:
+                    children.extend(refs)
+                else:
+                    scan.blocks[block_name] = (direct + 1, children)
+    if not entity_positions:
         return scan
-    if end is None:
-        end = len(zero_at)
-    entity_rows = np.array(zero_at[start:end] + [zero_at[end] if end < len(zero_at) else pairs], dtype=np.int64)
-    if entity_rows.size <= 1:
-        return scan
-    begins, limits = entity_rows[:-1], entity_rows[1:]
+    begins = np.array([zero_at[p] for p in entity_positions], dtype=np.int64)
+    limits = np.array([zero_at[p + 1] for p in entity_positions], dtype=np.int64)
     lo, hi = int(begins[0]), int(limits[-1])
     section_codes = codes[lo:hi]
     layer_rows = np.array([lo + i for i, code in enumerate(section_codes) if code == b"8"], dtype=np.int64)
@@ -97,18 +171,21 @@ def scan_dxf(data: bytes) -> DxfScan:
     )
     layer_pick = np.searchsorted(layer_rows, begins)
     paper_pick = np.searchsorted(paper_rows, begins)
+    raw_layers: Counter = Counter()
     for k, (begin, limit) in enumerate(zip(begins.tolist(), limits.tolist())):
-        kind = zero_values[start + k]
+        kind = zero_values[entity_positions[k]]
         if kind in _SUB_ENTITIES:
             continue
         p = int(paper_pick[k])
         if p < paper_rows.size and paper_rows[p] < limit:
             continue
-        name = kind.decode("ascii", "replace")
-        scan.kinds[name] += 1
+        scan.kinds[kind.decode("ascii", "replace")] += 1
         j = int(layer_pick[k])
-        layer = values[layer_rows[j]].strip().decode("utf-8", "replace") if j < layer_rows.size and layer_rows[j] < limit else "0"
-        scan.layers[layer] += 1
+        raw_layers[values[layer_rows[j]].strip() if j < layer_rows.size and layer_rows[j] < limit else b"0"] += 1
+        scan.modelspace_refs.extend(_insert_refs(kind, codes, values, begin, limit))
+    decode = _text_decoder(data)
+    for raw, count in raw_layers.items():  # decode each distinct layer name once
+        scan.layers[decode(raw)] += count
     return scan
 
 
@@ -117,19 +194,16 @@ def _block_children(entity) -> list[tuple[str, int]]:
     if kind == "INSERT":
         rows = max(1, int(entity.dxf.get("row_count", 1) or 1))
         cols = max(1, int(entity.dxf.get("column_count", 1) or 1))
-        return [(entity.dxf.get("name", ""), rows * cols)]
+        return [(entity.dxf.get("name", "").upper(), rows * cols)]
     if kind in ("DIMENSION", "ARC_DIMENSION", "LARGE_RADIAL_DIMENSION"):
         name = entity.dxf.get("geometry")
-        return [(name, 1)] if name else []
+        return [(name.upper(), 1)] if name else []
     return []
 
 
-def check_block_graph(doc, *, entity_budget: int, max_depth: int) -> int:
-    """Refuse cyclic, too deep or too large block structures; return the expanded model-space size.
-
-    Iterative post-order DFS with memoisation: each block is expanded once, in O(blocks + inserts).
-    """
-    graph: dict[str, tuple[int, list[tuple[str, int]]]] = {}
+def document_block_graph(doc) -> tuple[Graph, int, list[tuple[str, int]]]:
+    """The same graph as `scan_dxf` builds, read from a loaded ezdxf document (binary DXF)."""
+    graph: Graph = {}
     for block in doc.blocks:
         direct = 0
         children: list[tuple[str, int]] = []
@@ -139,8 +213,31 @@ def check_block_graph(doc, *, entity_budget: int, max_depth: int) -> int:
                 children.extend(refs)
             else:
                 direct += 1
-        graph[block.name.upper()] = (direct, [(name.upper(), mult) for name, mult in children])
+        graph[block.name.upper()] = (direct, children)
+    msp_direct = 0
+    msp_refs: list[tuple[str, int]] = []
+    for entity in doc.modelspace():
+        refs = _block_children(entity)
+        if refs:
+            msp_refs.extend(refs)
+        else:
+            msp_direct += 1
+    return graph, msp_direct, msp_refs
 
+
+def check_block_graph(
+    graph: Graph,
+    modelspace_direct: int,
+    modelspace_refs: list[tuple[str, int]],
+    *,
+    entity_budget: int,
+    max_depth: int,
+) -> int:
+    """Refuse cyclic, too deep or too large block structures; return the expanded model-space size.
+
+    Iterative post-order DFS with memoisation: each block is expanded once, in O(blocks + inserts),
+    and no Python recursion is involved whatever the nesting.
+    """
     sizes: dict[str, int] = {}
     depth: dict[str, int] = {}
     on_path: set[str] = set()
@@ -190,15 +287,9 @@ def check_block_graph(doc, *, entity_budget: int, max_depth: int) -> int:
             sizes[name] = total
             depth[name] = deepest
 
-    expanded = 0
-    for entity in doc.modelspace():
-        refs = _block_children(entity)
-        if not refs:
-            expanded += 1
-        for child, mult in refs:
-            expanded += mult * sizes.get(child.upper(), 0)
-        if expanded > entity_budget:
-            break
+    expanded = modelspace_direct
+    for child, mult in modelspace_refs:
+        expanded = min(cap, expanded + mult * sizes.get(child, 0))
     if expanded > entity_budget:
         raise CadParseError(
             f"block inserts expand to more than {entity_budget} entities",
@@ -233,6 +324,15 @@ def parse_dxf(
 ) -> CadDocument:
     from ezdxf import bbox as ezbbox
 
+    binary = is_binary_dxf(data)
+    scan = None
+    expanded = None
+    if not binary:
+        scan = scan_dxf(data)
+        msp_direct = scan.entity_count - sum(1 for _ in scan.modelspace_refs)
+        expanded = check_block_graph(
+            scan.blocks, msp_direct, scan.modelspace_refs, entity_budget=entity_budget, max_depth=max_depth
+        )
     try:
         doc, warnings = _load(data)
     except CadParseError:
@@ -242,25 +342,21 @@ def parse_dxf(
     except Exception as exc:  # ezdxf raises many types on corrupt input; all mean "corrupt file"
         raise corrupt(f"ezdxf could not read the DXF: {str(exc)[:300]}", error=type(exc).__name__) from None
 
-    expanded = check_block_graph(doc, entity_budget=entity_budget, max_depth=max_depth)
+    # The loaded document is checked too: recover may have repaired the structure the scan saw.
+    graph, msp_direct, msp_refs = document_block_graph(doc)
+    expanded = check_block_graph(graph, msp_direct, msp_refs, entity_budget=entity_budget, max_depth=max_depth)
     msp = doc.modelspace()
-    if is_binary_dxf(data):
-        kinds: Counter = Counter(entity.dxftype() for entity in msp)
-        layers: Counter = Counter(entity.dxf.get("layer", "0") for entity in msp)
-        scanned = False
-    else:
-        scan = scan_dxf(data)
+    counted_by = "ezdxf"
+    if scan is not None and scan.entity_count == len(msp):
         kinds, layers = scan.kinds, scan.layers
-        scanned = True
-        if not scan.has_eof:
-            warnings.append("no EOF marker: the file may be truncated")
-        msp_count = len(msp)
-        if scan.entity_count != msp_count:
-            # recover repaired or dropped entities: the loaded document is the truth
-            kinds = Counter(entity.dxftype() for entity in msp)
-            layers = Counter(entity.dxf.get("layer", "0") for entity in msp)
-            warnings.append(f"scan found {scan.entity_count} entities, recovered document has {msp_count}")
-            scanned = False
+        counted_by = "scan"
+    else:
+        kinds = Counter(entity.dxftype() for entity in msp)
+        layers = Counter(entity.dxf.get("layer", "0") for entity in msp)
+        if scan is not None:
+            warnings.append(f"scan found {scan.entity_count} entities, recovered document has {len(msp)}")
+    if scan is not None and not scan.has_eof:
+        warnings.append("no EOF marker: the file may be truncated")
     if sum(kinds.values()) == 0:
         raise empty("the DXF model space holds no entities")
     try:
@@ -290,8 +386,8 @@ def parse_dxf(
         warnings=tuple(warnings),
         metadata={
             "dxfversion": doc.dxfversion,
-            "encoding": "binary" if is_binary_dxf(data) else "ascii",
+            "encoding": "binary" if binary else "ascii",
             "expanded_entities": expanded,
-            "counted_by": "scan" if scanned else "ezdxf",
+            "counted_by": counted_by,
         },
     )

@@ -43,10 +43,14 @@ def parse_obj(data: bytes) -> CadDocument:
         faces = np.asarray(mesh.get("faces", np.zeros((0, 3))), dtype=np.int64)
         if faces.size == 0:
             continue
-        if faces.ndim != 2 or faces.shape[1] != 3 or vertices.ndim != 2 or vertices.shape[1] != 3:
+        if faces.ndim != 2 or faces.shape[1] < 3 or vertices.ndim != 2 or vertices.shape[1] != 3:
             raise corrupt("OBJ geometry has an unexpected shape", faces=list(faces.shape))
         if faces.min() < 0 or faces.max() >= len(vertices):
             raise corrupt("OBJ face index out of range", reason="index_out_of_range")
+        if faces.shape[1] > 3:  # quads and n-gons: fan triangulation, vectorised
+            corners = faces.shape[1]
+            fan = np.stack([np.zeros(corners - 2, int), np.arange(1, corners - 1), np.arange(2, corners)], axis=1)
+            faces = faces[:, fan].reshape(-1, 3)
         parts.append(vertices[faces])
         layers[str(name)[:200]] = int(len(faces))
     if not parts:

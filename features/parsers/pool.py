@@ -217,12 +217,10 @@ class ParsePool:
         started = time.monotonic()
         deadline = started + timeout
         try:
-            worker.conn.send((task_id, fmt, data))
+            worker.conn.send((task_id, fmt))
+            worker.conn.send_bytes(data)
         except (BrokenPipeError, OSError):
-            # died while idle: replace it and report a crash of the service side, not of the file
-            exitcode = worker.process.exitcode
-            self._replace(worker, reason="dead_idle")
-            raise ParsePoolUnavailable(f"a parse worker died while idle ({_signal_name(exitcode)})") from None
+            pass  # the worker died while receiving (e.g. the upload alone broke its memory limit): see below
         while True:
             remaining = deadline - time.monotonic()
             try:
@@ -255,7 +253,7 @@ class ParsePool:
             if kind == "ready":
                 worker.ready = True
                 continue
-            if reply[1] != task_id:  # a stale answer cannot happen with one task per worker; be strict
+            if reply[1] not in (task_id, None):  # one task per worker: a stale answer is a protocol error
                 self._replace(worker, reason="protocol")
                 raise ParsePoolUnavailable("a parse worker answered out of turn")
             break

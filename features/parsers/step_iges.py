@@ -130,9 +130,38 @@ def _surface_area(shape) -> float:
     return abs(props.Mass())
 
 
+def check_iges_directory(data: bytes) -> list[str]:
+    """Check the IGES directory's parameter-data pointers before OCCT sees them.
+
+    Every directory entry (two 80-column lines, section letter D in column 73) points at its first
+    parameter line (columns 9-16). When no pointer lands inside the parameter section the file is corrupt;
+    when only some do, OCCT may still salvage geometry and the summary carries a warning.
+    """
+    lines = data.splitlines()
+    parameter_lines = sum(1 for line in lines if line[72:73] == b"P")
+    directory = [line for line in lines if line[72:73] == b"D"]
+    pointers = []
+    for line in directory[0::2]:
+        try:
+            pointers.append(int(line[8:16]))
+        except ValueError:
+            pointers.append(-1)
+    if not pointers:
+        raise empty("the IGES file has no directory entries (no geometry)")
+    bad = sum(1 for p in pointers if not 1 <= p <= parameter_lines)
+    if bad == len(pointers):
+        raise corrupt(
+            "every IGES directory entry points outside the parameter section",
+            directory_entries=len(pointers),
+            parameter_lines=parameter_lines,
+        )
+    return [f"{bad} of {len(pointers)} IGES directory pointers are out of range"] if bad else []
+
+
 def parse_occt(fmt: str, data: bytes) -> CadDocument:
     if fmt not in ("step", "iges"):
         raise ValueError(f"parse_occt handles step and iges, not {fmt!r}")
+    warnings: list[str] = check_iges_directory(data) if fmt == "iges" else []
     with tempfile.TemporaryDirectory(prefix="cadml-occt-") as folder:
         path = os.path.join(folder, "upload." + ("stp" if fmt == "step" else "igs"))
         with open(path, "wb") as handle:
@@ -141,7 +170,6 @@ def parse_occt(fmt: str, data: bytes) -> CadDocument:
     counts = count_subshapes(shape)
     if counts["FACE"] == 0 and counts["EDGE"] == 0 and counts["VERTEX"] == 0:
         raise empty(f"the {fmt.upper()} file holds no geometry", **counts)
-    warnings: list[str] = []
     volume = _solid_volume(shape) if counts["SOLID"] else None
     area = _surface_area(shape) if counts["FACE"] else None
     for name, value in (("volume", volume), ("area", area)):

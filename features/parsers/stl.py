@@ -104,12 +104,19 @@ def _length_error(data: bytes) -> CadParseError:
     )
 
 
-def _longest_line(data: bytes) -> int:
-    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
-    if newlines.size == 0:
-        return len(data)
-    gaps = np.diff(newlines, prepend=-1, append=len(data))
-    return int(gaps.max()) - 1
+def _longest_line(data: bytes, chunk: int = 1 << 22) -> int:
+    """Length of the longest line, scanning 4 MiB chunks so memory stays bounded whatever the input."""
+    longest = 0
+    line_start = 0
+    view = np.frombuffer(data, dtype=np.uint8)
+    for offset in range(0, len(data), chunk):
+        newlines = np.flatnonzero(view[offset : offset + chunk] == 0x0A) + offset
+        if newlines.size:
+            longest = max(longest, int(newlines[0]) - line_start)
+            if newlines.size > 1:
+                longest = max(longest, int(np.diff(newlines).max()) - 1)
+            line_start = int(newlines[-1]) + 1
+    return max(longest, len(data) - line_start)
 
 
 def parse_ascii_stl(data: bytes) -> CadDocument:

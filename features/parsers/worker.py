@@ -1,8 +1,9 @@
 """The body of a parse worker process. Imported by the forkserver (`set_forkserver_preload`) so that
 OCP, ezdxf and trimesh are imported once and every forked worker starts warm.
 
-Protocol on the duplex pipe: the worker sends ("ready", pid) once, then answers each (task_id, fmt, data)
-with ("ok", task_id, summary_dict) or ("error", task_id, error_payload, recycle). None means "exit".
+Protocol on the duplex pipe: the worker sends ("ready", pid) once, then answers each task, sent as
+(task_id, fmt) followed by the raw bytes (send_bytes: no pickled copy of the upload), with
+("ok", task_id, summary_dict) or ("error", task_id | None, error_payload, recycle). None means "exit".
 """
 
 from __future__ import annotations
@@ -38,6 +39,14 @@ def _quiet_stdout() -> None:
     logging.getLogger("ezdxf").setLevel(logging.ERROR)
 
 
+def _memory_error(limit: int | None) -> dict:
+    return CadParseError(
+        "parsing exceeded the worker memory limit",
+        code="parse_memory_limit",
+        context={"memory_limit_bytes": limit},
+    ).to_payload()
+
+
 def worker_main(conn, memory_limit_bytes: int | None, options: dict) -> None:
     _quiet_stdout()
     _limit_memory(memory_limit_bytes)
@@ -45,29 +54,22 @@ def worker_main(conn, memory_limit_bytes: int | None, options: dict) -> None:
     while True:
         try:
             message = conn.recv()
+            if message is None:
+                return
+            task_id, fmt = message
+            data = conn.recv_bytes()
         except (EOFError, OSError):
             return
-        if message is None:
+        except MemoryError:  # the upload alone does not fit under the limit
+            conn.send(("error", None, _memory_error(memory_limit_bytes), True))
             return
-        task_id, fmt, data = message
-        recycle = False
         try:
             document = parse_format(fmt, data, **options)
             reply = ("ok", task_id, document.to_dict())
         except CadParseError as exc:
             reply = ("error", task_id, exc.to_payload(), False)
         except MemoryError:
-            recycle = True
-            reply = (
-                "error",
-                task_id,
-                CadParseError(
-                    "parsing exceeded the worker memory limit",
-                    code="parse_memory_limit",
-                    context={"memory_limit_bytes": memory_limit_bytes},
-                ).to_payload(),
-                True,
-            )
+            reply = ("error", task_id, _memory_error(memory_limit_bytes), True)
         except RecursionError:
             reply = ("error", task_id, CadParseError("the file nests too deeply to parse").to_payload(), False)
         except Exception as exc:  # a parser library failing on hostile input: corrupt file, logged
@@ -86,5 +88,5 @@ def worker_main(conn, memory_limit_bytes: int | None, options: dict) -> None:
             conn.send(reply)
         except (BrokenPipeError, OSError):
             return
-        if recycle:
+        if reply[0] == "error" and reply[3]:
             return
