@@ -254,6 +254,18 @@ CADML_RECOVERY_CAP_SECONDS = env_float("CADML_RECOVERY_CAP_SECONDS", 300.0, min_
 CADML_FLAP_THRESHOLD = env_int("CADML_FLAP_THRESHOLD", 3, min_value=1)
 CADML_FLAP_WINDOW_SECONDS = env_float("CADML_FLAP_WINDOW_SECONDS", 900.0, min_value=1)
 CADML_FLAP_PAUSE_SECONDS = env_float("CADML_FLAP_PAUSE_SECONDS", 300.0, min_value=0)
+CADML_HNSW_M = env_int("CADML_HNSW_M", 16, min_value=4, max_value=128)
+CADML_HNSW_EF_CONSTRUCTION = env_int("CADML_HNSW_EF_CONSTRUCTION", 64, min_value=8, max_value=4096)
+CADML_VECTOR_BULK_MAX = env_int("CADML_VECTOR_BULK_MAX", 10_000, min_value=1, max_value=100_000)
+CADML_SIMILARITY_BATCH_MAX = env_int("CADML_SIMILARITY_BATCH_MAX", 1000, min_value=1, max_value=10_000)
+CADML_INDEX_LEASE_SECONDS = env_int("CADML_INDEX_LEASE_SECONDS", 900, min_value=10, max_value=86_400)
+CADML_DRILL_SECONDS = env_int("CADML_DRILL_SECONDS", 300, min_value=1, max_value=86_400)
+CADML_RECOVERY_TICK_SECONDS = env_float("CADML_RECOVERY_TICK_SECONDS", 5.0, min_value=1.0, max_value=300.0)
+CADML_MIGRATION_BATCH_SIZE = env_int("CADML_MIGRATION_BATCH_SIZE", 500, min_value=1, max_value=100_000)
+CELERY_BEAT_SCHEDULE["vectors-index-recovery"] = {
+    "task": "vectors.tasks.index_recovery_tick_task",
+    "schedule": CADML_RECOVERY_TICK_SECONDS,
+}
 # ---- end vectors -------------------------------------------------------------------------------------------------
 
 # ---- modelops ----------------------------------------------------------------------------------------------------
@@ -271,6 +283,12 @@ CADML_CACHE_CAPACITY = env_int("CADML_CACHE_CAPACITY", 2000, min_value=1, max_va
 CADML_CACHE_TTL_SECONDS = env_int("CADML_CACHE_TTL_SECONDS", 3600, min_value=1, max_value=30 * 86400)
 CADML_CACHE_ROLLBACK_WINDOW_SECONDS = env_int("CADML_CACHE_ROLLBACK_WINDOW_SECONDS", 300, min_value=1)
 CADML_CACHE_REDIS_URL = env_url("CADML_CACHE_REDIS_URL", REDIS_URL, ("redis", "rediss"))
+CADML_CACHE_POLICY = env_choice("CADML_CACHE_POLICY", "w-tinylfu", ("w-tinylfu", "lru"))
+CADML_CACHE_MAX_CAPACITY = env_int("CADML_CACHE_MAX_CAPACITY", 1_000_000, min_value=1, max_value=10_000_000)
+CADML_CACHE_MAX_TTL_SECONDS = env_int("CADML_CACHE_MAX_TTL_SECONDS", 30 * 86400, min_value=1, max_value=365 * 86400)
+if CADML_CACHE_CAPACITY > CADML_CACHE_MAX_CAPACITY or CADML_CACHE_TTL_SECONDS > CADML_CACHE_MAX_TTL_SECONDS:
+    raise ImproperlyConfigured("CADML_CACHE_CAPACITY/TTL_SECONDS exceed CADML_CACHE_MAX_CAPACITY/MAX_TTL_SECONDS")
+CELERY_BEAT_SCHEDULE["cachectl-prune-recent-hits"] = {"task": "cachectl.prune_recent_hits", "schedule": 3600.0}
 # ---- end cachectl ------------------------------------------------------------------------------------------------
 
 # ---- observability (issue 7) -------------------------------------------------------------------------------------

@@ -1,0 +1,134 @@
+"""Read-only history of cache settings changes, snapshots, prewarm runs and the audit trail, with the
+"Roll back" and "Restore" actions (a confirmation page asking for a reason, then the service, then
+``log_change``) and the current rollback window with its countdown."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+
+from cachectl import selectors, services
+from cachectl.models import (
+    CacheAuditRecord,
+    CachePrewarmRun,
+    CacheRecentHit,
+    CacheSettings,
+    CacheSettingsChange,
+    CacheSnapshot,
+)
+from cadml_site.admin_base import ReadOnlyAdmin
+from cadml_site.api.exceptions import DomainError
+
+CONFIRM_TEMPLATE = "admin/cachectl/confirm_action.html"
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=2000,
+                             help_text="Recorded in the audit trail.")
+
+
+def _confirm_then(modeladmin, request, queryset, *, title: str, description: str, action: str, run):
+    """delete_selected-style flow: one object, a reason on a confirmation page, the service, log_change."""
+    if queryset.count() != 1:
+        modeladmin.message_user(request, "Select exactly one row.", messages.ERROR)
+        return None
+    obj = queryset.first()
+    form = ReasonForm(request.POST if request.POST.get("post") else None)
+    if request.POST.get("post") and form.is_valid():
+        try:
+            change = run(obj, actor=request.user.get_username(), reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{exc.message} ({exc.code})", messages.ERROR)
+            return None
+        modeladmin.log_change(request, obj, f"{action}: {form.cleaned_data['reason']}")
+        modeladmin.message_user(request, f"{title}: done (change #{change.pk}, settings {change.after}).",
+                                messages.SUCCESS)
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "description": description,
+        "object": obj,
+        "form": form,
+        "action": action,
+        "opts": modeladmin.model._meta,
+        "queryset": queryset,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "rollback_window": selectors.cache_rollback_window(),
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+
+
+@admin.action(description="Roll back the selected change (inside its window)")
+def roll_back(modeladmin, request, queryset):
+    def run(change, *, actor, reason):
+        window = selectors.cache_window_change()
+        if window is None or window.pk != change.pk:
+            from cadml_site.api.exceptions import Conflict
+            raise Conflict(f"Change #{change.pk} is not the change with the open rollback window.",
+                           code="not_the_window_change")
+        return services.cache_settings_rollback(actor=actor, reason=reason)
+
+    return _confirm_then(modeladmin, request, queryset, title="Roll back a cache settings change",
+                         description="Restores the settings this change replaced, in every process within 5 s.",
+                         action="roll_back", run=run)
+
+
+@admin.action(description="Restore the selected snapshot's settings")
+def restore(modeladmin, request, queryset):
+    def run(snapshot, *, actor, reason):
+        return services.cache_snapshot_restore(snapshot_id=snapshot.pk, actor=actor, reason=reason)
+
+    return _confirm_then(modeladmin, request, queryset, title="Restore a cache snapshot",
+                         description="Applies the snapshot's settings (opens a new rollback window).",
+                         action="restore", run=run)
+
+
+class WindowCountdownMixin:
+    change_list_template = "admin/cachectl/change_list_with_window.html"
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "rollback_window": selectors.cache_rollback_window()}
+        return super().changelist_view(request, extra_context=extra_context)
+
+
+@admin.register(CacheSettingsChange)
+class CacheSettingsChangeAdmin(WindowCountdownMixin, ReadOnlyAdmin):
+    list_display = ("id", "created_at", "kind", "actor", "before", "after", "outcome", "deadline", "resolved_by")
+    list_filter = ("kind", "outcome")
+    search_fields = ("actor", "reason")
+    actions = [roll_back]
+
+
+@admin.register(CacheSnapshot)
+class CacheSnapshotAdmin(WindowCountdownMixin, ReadOnlyAdmin):
+    list_display = ("id", "created_at", "capacity", "ttl_seconds", "policy", "generation", "taken_by", "reason")
+    search_fields = ("taken_by", "reason")
+    actions = [restore]
+
+
+@admin.register(CacheSettings)
+class CacheSettingsAdmin(WindowCountdownMixin, ReadOnlyAdmin):
+    list_display = ("capacity", "ttl_seconds", "policy", "generation", "prewarm_generation", "updated_at")
+
+
+@admin.register(CacheAuditRecord)
+class CacheAuditRecordAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "action", "actor", "reason", "request_id")
+    list_filter = ("action",)
+    search_fields = ("actor", "reason", "request_id")
+
+
+@admin.register(CachePrewarmRun)
+class CachePrewarmRunAdmin(ReadOnlyAdmin):
+    list_display = ("generation", "created_at", "actor", "limit", "tiers", "loaded", "skipped", "failed")
+    exclude = ("entries",)
+
+
+@admin.register(CacheRecentHit)
+class CacheRecentHitAdmin(ReadOnlyAdmin):
+    list_display = ("sha256", "version", "hits", "last_hit_at")
+    search_fields = ("sha256",)

@@ -1,0 +1,105 @@
+"""Input and output serializers of the cache endpoints (bounds are checked by the services)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from cachectl.runtime import POLICIES
+
+REASON = {"max_length": 2000}
+
+
+class CacheSettingsOutput(serializers.Serializer):
+    capacity = serializers.IntegerField()
+    ttl_seconds = serializers.IntegerField()
+    policy = serializers.CharField()
+    generation = serializers.IntegerField()
+    prewarm_generation = serializers.IntegerField()
+
+
+class CacheWindowOutput(serializers.Serializer):
+    change_id = serializers.IntegerField()
+    kind = serializers.CharField()
+    opened_at = serializers.DateTimeField()
+    deadline = serializers.DateTimeField()
+    seconds_left = serializers.FloatField()
+    expired = serializers.BooleanField()
+    age_seconds = serializers.FloatField()
+    before = serializers.JSONField()
+    after = serializers.JSONField()
+    actor = serializers.CharField()
+
+
+class CacheChangeOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    actor = serializers.CharField()
+    reason = serializers.CharField()
+    before = serializers.JSONField()
+    after = serializers.JSONField()
+    generation = serializers.IntegerField()
+    snapshot_id = serializers.IntegerField()
+    restored_from_id = serializers.IntegerField(allow_null=True)
+    deadline = serializers.DateTimeField(allow_null=True)
+    outcome = serializers.CharField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    resolved_by = serializers.CharField()
+
+
+class CacheSnapshotOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    capacity = serializers.IntegerField()
+    ttl_seconds = serializers.IntegerField()
+    policy = serializers.CharField()
+    generation = serializers.IntegerField()
+    stats = serializers.JSONField()
+    taken_by = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class CacheStatusOutput(serializers.Serializer):
+    settings = CacheSettingsOutput()
+    bounds = serializers.JSONField()
+    stats = serializers.JSONField(help_text="This process's tiers: hits, misses, ratios (since start and last "
+                                            "hour), size, capacity, evictions, expirations, shared tier.")
+    rollback_window = CacheWindowOutput(allow_null=True)
+    rollback_window_seconds = serializers.IntegerField()
+    recent_changes = CacheChangeOutput(many=True)
+
+
+class CacheApplyInput(serializers.Serializer):
+    capacity = serializers.IntegerField(required=False)
+    ttl_seconds = serializers.IntegerField(required=False)
+    policy = serializers.ChoiceField(choices=POLICIES, required=False)
+    reason = serializers.CharField(**REASON)
+
+
+class CacheReasonInput(serializers.Serializer):
+    reason = serializers.CharField(**REASON)
+
+
+class CacheConfirmInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", **REASON)
+
+
+class CacheChangeResultOutput(serializers.Serializer):
+    change = CacheChangeOutput()
+    settings = CacheSettingsOutput()
+    rollback_window = CacheWindowOutput(allow_null=True)
+
+
+class CachePrewarmInput(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, help_text="Default and maximum: the cache capacity.")
+    reason = serializers.CharField(required=False, allow_blank=True, default="", **REASON)
+
+
+class CachePrewarmOutput(serializers.Serializer):
+    generation = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    tiers = serializers.DictField(child=serializers.IntegerField(),
+                                  help_text="Planned entries per priority tier.")
+    loaded = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    failed = serializers.IntegerField()

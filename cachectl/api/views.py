@@ -1,0 +1,123 @@
+"""Cache endpoints: one APIView per operation; sensitive ones need ops staff."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cachectl import selectors, services
+from cachectl.api import serializers as s
+from cadml_site.api.pagination import OrderedLimitOffsetPagination
+from cadml_site.api.permissions import IsOpsStaff, actor_name
+
+TAGS = ["cache"]
+CONFLICT = OpenApiResponse(description="application/problem+json: rollback_window_active, "
+                                       "rollback_window_expired, nothing_to_rollback or no_open_window; "
+                                       "context has change_id and deadline.")
+BAD = OpenApiResponse(description="application/problem+json: out_of_bounds, reason_required, ...")
+
+
+def _change_result(change) -> dict:
+    state = selectors.cache_settings_state()
+    window = selectors.cache_rollback_window()
+    return s.CacheChangeResultOutput({
+        "change": change,
+        "settings": {**state.settings_dict(), "generation": state.generation,
+                     "prewarm_generation": state.prewarm_generation},
+        "rollback_window": window,
+    }).data
+
+
+class CacheStatusApi(APIView):
+    """Settings, this process's statistics, the open rollback window and the recent changes."""
+
+    @extend_schema(operation_id="cache_status", responses=s.CacheStatusOutput, tags=TAGS)
+    def get(self, request):
+        return Response(s.CacheStatusOutput(selectors.cache_status()).data)
+
+
+class CacheSettingsApplyApi(APIView):
+    """Snapshot the current settings, apply new ones everywhere (within 5 s) and open a rollback window."""
+
+    permission_classes = [IsOpsStaff]
+    throttle_scope = "sensitive"
+
+    @extend_schema(operation_id="cache_apply", request=s.CacheApplyInput,
+                   responses={200: s.CacheChangeResultOutput, 400: BAD, 409: CONFLICT}, tags=TAGS)
+    def post(self, request):
+        data = s.CacheApplyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        change = services.cache_settings_apply(actor=actor_name(request), **data.validated_data)
+        return Response(_change_result(change))
+
+
+class CacheSettingsRollbackApi(APIView):
+    """Restore the settings the last change replaced, inside its rollback window."""
+
+    permission_classes = [IsOpsStaff]
+    throttle_scope = "sensitive"
+
+    @extend_schema(operation_id="cache_rollback", request=s.CacheReasonInput,
+                   responses={200: s.CacheChangeResultOutput, 409: CONFLICT}, tags=TAGS)
+    def post(self, request):
+        data = s.CacheReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        change = services.cache_settings_rollback(actor=actor_name(request), **data.validated_data)
+        return Response(_change_result(change))
+
+
+class CacheSettingsConfirmApi(APIView):
+    """Close the rollback window early: the change stands."""
+
+    permission_classes = [IsOpsStaff]
+    throttle_scope = "sensitive"
+
+    @extend_schema(operation_id="cache_confirm", request=s.CacheConfirmInput,
+                   responses={200: s.CacheChangeResultOutput, 409: CONFLICT}, tags=TAGS)
+    def post(self, request):
+        data = s.CacheConfirmInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        change = services.cache_settings_confirm(actor=actor_name(request), **data.validated_data)
+        return Response(_change_result(change))
+
+
+class CacheSnapshotListApi(APIView):
+    """Snapshots (settings plus statistics when they were replaced), newest first, paginated."""
+
+    @extend_schema(operation_id="cache_snapshot_list", responses=s.CacheSnapshotOutput(many=True), tags=TAGS)
+    def get(self, request):
+        paginator = OrderedLimitOffsetPagination()
+        page = paginator.paginate_queryset(selectors.cache_snapshot_list(), request, view=self)
+        return paginator.get_paginated_response(s.CacheSnapshotOutput(page, many=True).data)
+
+
+class CacheSnapshotRestoreApi(APIView):
+    """Apply a snapshot's settings (same window rules as apply: opens a new rollback window)."""
+
+    permission_classes = [IsOpsStaff]
+    throttle_scope = "sensitive"
+
+    @extend_schema(operation_id="cache_snapshot_restore", request=s.CacheReasonInput,
+                   responses={200: s.CacheChangeResultOutput, 404: BAD, 409: CONFLICT}, tags=TAGS)
+    def post(self, request, snapshot_id: int):
+        data = s.CacheReasonInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        change = services.cache_snapshot_restore(snapshot_id=snapshot_id, actor=actor_name(request),
+                                                 **data.validated_data)
+        return Response(_change_result(change))
+
+
+class CachePrewarmApi(APIView):
+    """Load entries from the stored features in priority order, in every worker process."""
+
+    permission_classes = [IsOpsStaff]
+    throttle_scope = "sensitive"
+
+    @extend_schema(operation_id="cache_prewarm", request=s.CachePrewarmInput,
+                   responses={200: s.CachePrewarmOutput, 400: BAD}, tags=TAGS)
+    def post(self, request):
+        data = s.CachePrewarmInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = services.cache_prewarm(actor=actor_name(request), **data.validated_data)
+        return Response(s.CachePrewarmOutput(run).data)

@@ -1,0 +1,35 @@
+"""``manage.py cache_prewarm [--limit N] [--reason TEXT]``: prewarm the feature cache in every process."""
+
+from __future__ import annotations
+
+import getpass
+
+from django.core.management.base import BaseCommand, CommandError
+
+from cachectl.services import cache_prewarm
+from cadml_site.api.exceptions import DomainError
+
+
+class Command(BaseCommand):
+    help = ("Load feature cache entries from the stored features in priority order (recent hits, recently "
+            "referenced vectors, low-dimension high-frequency entries). Every worker process replays the "
+            "same plan within a second of its next lookup.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--limit", type=int, default=None, help="Entries to load (default: the capacity).")
+        parser.add_argument("--reason", default="", help="Why (recorded in the audit trail).")
+
+    def handle(self, *args, limit, reason, **options):
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
+        try:
+            run = cache_prewarm(actor=f"manage.py:{user}", limit=limit, reason=reason)
+        except DomainError as exc:
+            raise CommandError(f"{exc.code}: {exc.message}") from exc
+        tiers = ", ".join(f"{tier}={count}" for tier, count in run.tiers.items())
+        self.stdout.write(self.style.SUCCESS(
+            f"prewarm generation {run.generation}: limit {run.limit}; planned {tiers}; "
+            f"loaded {run.loaded}, skipped {run.skipped}, failed {run.failed}"
+        ))

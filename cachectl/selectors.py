@@ -1,0 +1,182 @@
+"""Reads: current settings, the rollback window, status, history and the prewarm plan."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from cachectl.models import (
+    CacheRecentHit,
+    CacheSettings,
+    CacheSettingsChange,
+    CacheSnapshot,
+)
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+RECENT_CHANGES = 10
+
+TIER_RECENT_HITS = "recent_hits"
+TIER_RECENTLY_REFERENCED = "recently_referenced"
+TIER_LOW_DIMENSION_HIGH_FREQUENCY = "low_dimension_high_frequency"
+PREWARM_TIERS = (TIER_RECENT_HITS, TIER_RECENTLY_REFERENCED, TIER_LOW_DIMENSION_HIGH_FREQUENCY)
+
+
+@dataclass(frozen=True)
+class CacheSettingsState:
+    capacity: int
+    ttl_seconds: int
+    policy: str
+    generation: int
+    prewarm_generation: int
+
+    def settings_dict(self) -> dict:
+        return {"capacity": self.capacity, "ttl_seconds": self.ttl_seconds, "policy": self.policy}
+
+
+def cache_settings_defaults() -> dict:
+    return {"capacity": settings.CADML_CACHE_CAPACITY, "ttl_seconds": settings.CADML_CACHE_TTL_SECONDS,
+            "policy": settings.CADML_CACHE_POLICY}
+
+
+def cache_settings_state() -> CacheSettingsState:
+    """The settings every process converges on (the environment defaults until the first change)."""
+    row = (CacheSettings.objects.filter(pk=CacheSettings.SINGLETON_ID)
+           .values_list("capacity", "ttl_seconds", "policy", "generation", "prewarm_generation").first())
+    if row is None:
+        return CacheSettingsState(**cache_settings_defaults(), generation=0, prewarm_generation=0)
+    return CacheSettingsState(*row)
+
+
+def cache_window_change() -> CacheSettingsChange | None:
+    """The change whose rollback window is unresolved (open, or past its deadline but not yet confirmed)."""
+    return (CacheSettingsChange.objects.filter(outcome=CacheSettingsChange.Outcome.OPEN)
+            .select_related("snapshot").order_by("-created_at", "-id").first())
+
+
+def window_dict(change: CacheSettingsChange, *, now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    seconds_left = max(0.0, (change.deadline - now).total_seconds())
+    return {
+        "change_id": change.pk,
+        "kind": change.kind,
+        "opened_at": change.created_at,
+        "deadline": change.deadline,
+        "seconds_left": round(seconds_left, 3),
+        "expired": seconds_left <= 0,
+        "age_seconds": round((now - change.created_at).total_seconds(), 3),
+        "before": change.before,
+        "after": change.after,
+        "actor": change.actor,
+    }
+
+
+def cache_rollback_window() -> dict | None:
+    change = cache_window_change()
+    return window_dict(change) if change is not None else None
+
+
+def cache_rollback_window_age_seconds() -> float:
+    """Seconds since the unresolved rollback window opened (0 when none): the "open too long" gauge."""
+    change = cache_window_change()
+    if change is None:
+        return 0.0
+    return max(0.0, (timezone.now() - change.created_at).total_seconds())
+
+
+def cache_recent_changes(*, limit: int = RECENT_CHANGES) -> list[CacheSettingsChange]:
+    return list(CacheSettingsChange.objects.order_by("-created_at", "-id")[:limit])
+
+
+def cache_snapshot_list() -> QuerySet[CacheSnapshot]:
+    return CacheSnapshot.objects.order_by("-created_at", "-id")
+
+
+def cache_process_stats() -> dict:
+    """Statistics of this process's cache tiers."""
+    from cachectl.holder import holder
+
+    cache = holder.cache()
+    stats = cache.stats().as_dict()
+    shared = holder.shared_tier()
+    lookups = stats["hits"] + stats["misses"]
+    hits = stats["hits"] + holder.shared_hits
+    stats.update({
+        "pid": os.getpid(),
+        "settings_generation": holder.generation,
+        "prewarm_generation": holder.prewarm_generation,
+        "shared_tier_hits": holder.shared_hits,
+        "overall_hit_ratio": hits / lookups if lookups else None,
+        "shared_tier": shared.status() if shared is not None else {"configured": False},
+    })
+    return stats
+
+
+def cache_status() -> dict:
+    state = cache_settings_state()
+    return {
+        "settings": {**state.settings_dict(), "generation": state.generation,
+                     "prewarm_generation": state.prewarm_generation},
+        "bounds": cache_settings_bounds(),
+        "stats": cache_process_stats(),
+        "rollback_window": cache_rollback_window(),
+        "rollback_window_seconds": settings.CADML_CACHE_ROLLBACK_WINDOW_SECONDS,
+        "recent_changes": cache_recent_changes(),
+    }
+
+
+def cache_settings_bounds() -> dict:
+    return {"capacity": {"min": 1, "max": settings.CADML_CACHE_MAX_CAPACITY},
+            "ttl_seconds": {"min": 1, "max": settings.CADML_CACHE_MAX_TTL_SECONDS}}
+
+
+# -- prewarm plan ------------------------------------------------------------------------------------
+def _recent_hit_keys(limit: int) -> list[tuple[str, str]]:
+    rows = CacheRecentHit.objects.order_by("-last_hit_at", "-hits", "id").values_list("sha256", "version")
+    return list(rows[:limit])
+
+
+def _recently_referenced_keys(limit: int) -> list[tuple[str, str]]:
+    from vectors.models import Vector
+
+    rows = (Vector.objects.filter(last_referenced_at__isnull=False)
+            .order_by("-last_referenced_at", "id").values_list("key", "feature_version"))
+    return [(key, version) for key, version in rows[: limit * 2] if SHA256_RE.match(key)][:limit]
+
+
+def _low_dimension_high_frequency_keys(limit: int) -> list[tuple[str, str]]:
+    """Stored vectors of analysed files, smallest dimension first, then the most often requested."""
+    from vectors.models import Vector
+
+    rows = (Vector.objects.order_by("dimension", "-last_referenced_at", "-updated_at", "id")
+            .values_list("key", "feature_version"))
+    return [(key, version) for key, version in rows[: limit * 2] if SHA256_RE.match(key)][:limit]
+
+
+def cache_prewarm_plan(*, limit: int) -> list[tuple[str, str, str]]:
+    """Up to ``limit`` distinct ``(sha256, version, tier)`` in priority order: recent hits, then recently
+    referenced vectors, then low-dimension high-frequency entries."""
+    plan: list[tuple[str, str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    sources = (
+        (TIER_RECENT_HITS, _recent_hit_keys),
+        (TIER_RECENTLY_REFERENCED, _recently_referenced_keys),
+        (TIER_LOW_DIMENSION_HIGH_FREQUENCY, _low_dimension_high_frequency_keys),
+    )
+    for tier, source in sources:
+        remaining = limit - len(plan)
+        if remaining <= 0:
+            break
+        for sha256, version in source(remaining + len(seen)):
+            if (sha256, version) in seen:
+                continue
+            seen.add((sha256, version))
+            plan.append((sha256, version, tier))
+            if len(plan) >= limit:
+                break
+    return plan
