@@ -78,3 +78,24 @@ class InMemorySource:
 @pytest.fixture
 def memory_source():
     return InMemorySource()
+
+
+@pytest.fixture(autouse=True)
+def fresh_index_holder(settings, tmp_path):
+    """Each test gets its own snapshot folder and a fresh process-local holder."""
+    from vectors.runtime import reset_index_holder
+
+    settings.CADML_INDEX_DIR = tmp_path / "index"
+    reset_index_holder()
+    yield
+    reset_index_holder()
+
+
+def register(feature_version: str, vectors: np.ndarray, *, prefix: str = "k", metas=None) -> list[str]:
+    from vectors.services import vector_bulk_upsert
+
+    keys = [f"{prefix}{i:05d}" for i in range(len(vectors))]
+    items = [{"key": key, "values": v.tolist(), "meta": (metas[i] if metas else {"i": i})}
+             for i, (key, v) in enumerate(zip(keys, vectors))]
+    vector_bulk_upsert(feature_version=feature_version, items=items)
+    return keys

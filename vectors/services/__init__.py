@@ -1,0 +1,24 @@
+"""Writes of the vectors app. ``vector_upsert`` is the cross-app entry point used by ``features``."""
+
+from vectors.services.index_ops import (
+    index_degrade_drill,
+    index_mark_degraded,
+    index_rebuild,
+    index_recover,
+    index_recovery_tick,
+)
+from vectors.services.migration import vector_migration_run, vector_migration_start
+from vectors.services.vector_writes import vector_bulk_upsert, vector_delete, vector_upsert
+
+__all__ = [
+    "index_degrade_drill",
+    "index_mark_degraded",
+    "index_rebuild",
+    "index_recover",
+    "index_recovery_tick",
+    "vector_bulk_upsert",
+    "vector_delete",
+    "vector_migration_run",
+    "vector_migration_start",
+    "vector_upsert",
+]

@@ -1,0 +1,258 @@
+"""Vectors API: one APIView per operation (collections with GET+POST / GET+DELETE keep one class per URL)."""
+
+from __future__ import annotations
+
+import json
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.permissions import BasePermission
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cadml_site.api.pagination import OrderedLimitOffsetPagination
+from cadml_site.api.permissions import HasApiKey, IsOpsStaff, actor_name
+from cadml_site.request_context import current_request_id
+from vectors import selectors, services
+from vectors.api import serializers as s
+from vectors.errors import InvalidFilter
+
+TAGS = ["vectors"]
+
+
+def _version(data) -> str:
+    return data.get("feature_version") or selectors.served_feature_version()
+
+
+def _vector_dict(row) -> dict:
+    return {"key": row.key, "feature_version": row.feature_version, "dimension": row.dimension,
+            "values_list": row.as_array().tolist(), "meta": row.meta, "generation": row.generation,
+            "created_at": row.created_at, "updated_at": row.updated_at, "last_referenced_at": row.last_referenced_at}
+
+
+def _meta_filters(query_params) -> dict:
+    """``?meta.part_type=bracket&meta.holes=4``: values are parsed as JSON when they can be, else strings."""
+    filters = {}
+    for name, value in query_params.items():
+        if not name.startswith("meta."):
+            continue
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = value
+        if isinstance(parsed, (list, dict)):
+            raise InvalidFilter(f"filter {name} must be a scalar", context={"field": name})
+        filters[name[5:]] = parsed
+    return filters
+
+
+class _PerMethod(BasePermission):
+    """Reads need an API key; DELETE is sensitive."""
+
+    def has_permission(self, request, view) -> bool:
+        if request.method == "DELETE":
+            return IsOpsStaff().has_permission(request, view)
+        return HasApiKey().has_permission(request, view)
+
+
+class VectorsApi(APIView):
+    """GET: list vectors of a feature version (meta filters as ``meta.<field>=``). POST: register one or a bulk."""
+
+    @extend_schema(operation_id="vectors_list", parameters=[
+        s.VectorListInput,
+        OpenApiParameter("meta.<field>", OpenApiTypes.STR, description="Exact match on a meta field."),
+    ], responses=s.VectorOutput(many=True), tags=TAGS)
+    def get(self, request):
+        data = s.VectorListInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        rows = selectors.vector_list(feature_version=_version(data.validated_data),
+                                     filters=_meta_filters(request.query_params))
+        paginator = OrderedLimitOffsetPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(s.VectorOutput([_vector_dict(r) for r in page], many=True).data)
+
+    @extend_schema(operation_id="vectors_register", request=s.VectorRegisterInput,
+                   responses={201: s.VectorRegisterOutput}, tags=TAGS)
+    def post(self, request):
+        data = s.VectorRegisterInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        version = _version(v)
+        if "vectors" in v:
+            out = services.vector_bulk_upsert(feature_version=version, items=v["vectors"])
+            body = {"feature_version": version, "generation": out.generation, "created": out.created,
+                    "updated": out.updated}
+        else:
+            one = services.vector_upsert(key=v["key"], feature_version=version, values=v["values"], meta=v["meta"])
+            body = {"feature_version": version, "generation": one.generation, "created": int(one.created),
+                    "updated": int(not one.created), "key": one.key}
+        return Response(s.VectorRegisterOutput(body).data, status=status.HTTP_201_CREATED)
+
+
+class VectorDetailApi(APIView):
+    """GET one vector; DELETE it (sensitive, audited)."""
+
+    permission_classes = [_PerMethod]
+
+    def get_throttles(self):
+        if self.request.method == "DELETE":
+            self.throttle_scope = "sensitive"
+        return super().get_throttles()
+
+    @extend_schema(operation_id="vectors_get", parameters=[s.VectorDetailInput], responses=s.VectorOutput,
+                   tags=TAGS)
+    def get(self, request, key: str):
+        data = s.VectorDetailInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        row = selectors.vector_get(key=key, feature_version=_version(data.validated_data))
+        return Response(s.VectorOutput(_vector_dict(row)).data)
+
+    @extend_schema(operation_id="vectors_delete", parameters=[s.VectorDeleteInput], responses=s.VectorDeleteOutput,
+                   tags=TAGS)
+    def delete(self, request, key: str):
+        data = s.VectorDeleteInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        version = _version(data.validated_data)
+        generation = services.vector_delete(key=key, feature_version=version, actor=actor_name(request),
+                                            request_id=current_request_id(), reason=data.validated_data["reason"])
+        return Response(s.VectorDeleteOutput({"key": key, "feature_version": version, "generation": generation}).data)
+
+
+class VectorSimilaritySearchApi(APIView):
+    """The k most similar vectors (exact cosine) to a vector or a stored key."""
+
+    @extend_schema(operation_id="vectors_similarity", request=s.SimilaritySearchInput,
+                   responses=s.SimilaritySearchOutput, tags=TAGS)
+    def post(self, request):
+        data = s.SimilaritySearchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        version = _version(v)
+        out = selectors.vector_similarity_search(feature_version=version, vector=v["vector"], key=v["key"],
+                                                 k=v["k"], min_score=v["min_score"], filters=v["filters"],
+                                                 min_generation=v["min_generation"])
+        return Response(s.SimilaritySearchOutput({**out, "feature_version": version}).data)
+
+
+class VectorSimilarityBatchApi(APIView):
+    """Up to CADML_SIMILARITY_BATCH_MAX queries searched together; one result list per query."""
+
+    @extend_schema(operation_id="vectors_similarity_batch", request=s.SimilarityBatchInput,
+                   responses=s.SimilarityBatchOutput, tags=TAGS)
+    def post(self, request):
+        data = s.SimilarityBatchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        version = _version(v)
+        out = selectors.vector_similarity_search_batch(feature_version=version, queries=v["queries"], k=v["k"],
+                                                       min_score=v["min_score"], filters=v["filters"],
+                                                       min_generation=v["min_generation"])
+        return Response(s.SimilarityBatchOutput({**out, "feature_version": version}).data)
+
+
+class IndexStatusApi(APIView):
+    """Per feature version: mode, size, generation, degraded state, recovery timing and the last 20 events."""
+
+    @extend_schema(operation_id="vectors_index_status", parameters=[s.IndexStatusInput],
+                   responses=s.IndexStatusOutput, tags=TAGS)
+    def get(self, request):
+        data = s.IndexStatusInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        versions = selectors.index_status(feature_version=data.validated_data.get("feature_version"))
+        return Response(s.IndexStatusOutput({"versions": versions}).data)
+
+
+class IndexRecoverApi(APIView):
+    """Try a recovery now, ignoring backoff and suppression (sensitive, audited); 409 while a rebuild runs."""
+
+    permission_classes = [IsOpsStaff]
+    throttle_scope = "sensitive"
+
+    @extend_schema(operation_id="vectors_index_recover", request=s.IndexActionInput, responses=s.IndexActionOutput,
+                   tags=TAGS)
+    def post(self, request):
+        data = s.IndexActionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.index_recover(feature_version=_version(data.validated_data), actor=actor_name(request),
+                                        request_id=current_request_id(), reason=data.validated_data["reason"])
+        return Response(s.IndexActionOutput(result.__dict__).data)
+
+
+class IndexRebuildApi(APIView):
+    """Rebuild the index from the database and publish a verified snapshot (sensitive, audited)."""
+
+    permission_classes = [IsOpsStaff]
+    throttle_scope = "sensitive"
+
+    @extend_schema(operation_id="vectors_index_rebuild", request=s.IndexActionInput, responses=s.IndexActionOutput,
+                   tags=TAGS)
+    def post(self, request):
+        data = s.IndexActionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.index_rebuild(feature_version=_version(data.validated_data), actor=actor_name(request),
+                                        request_id=current_request_id(), reason=data.validated_data["reason"])
+        return Response(s.IndexActionOutput(result.__dict__).data)
+
+
+class IndexDegradeApi(APIView):
+    """Start a degrade drill (sensitive, audited): the version is served by numpy until the drill ends."""
+
+    permission_classes = [IsOpsStaff]
+    throttle_scope = "sensitive"
+
+    @extend_schema(operation_id="vectors_index_degrade", request=s.IndexDegradeInput, responses=s.IndexDegradeOutput,
+                   tags=TAGS)
+    def post(self, request):
+        data = s.IndexDegradeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        row = services.index_degrade_drill(feature_version=_version(v), reason=v["reason"],
+                                           actor=actor_name(request), request_id=current_request_id(),
+                                           duration_seconds=v["duration_seconds"])
+        return Response(s.IndexDegradeOutput({"feature_version": row.feature_version, "degraded": row.degraded,
+                                              "reason": row.degraded_reason, "drill_until": row.drill_until}).data)
+
+
+class VectorMigrationPreviewApi(APIView):
+    """What migrating ``from`` -> ``to`` would do (counts, dimension delta, delta statistics, warnings)."""
+
+    @extend_schema(operation_id="vectors_migrate_preview", parameters=[
+        OpenApiParameter("from", OpenApiTypes.STR, required=True),
+        OpenApiParameter("to", OpenApiTypes.STR, required=True),
+        OpenApiParameter("limit", OpenApiTypes.INT),
+    ], responses=s.MigrationPreviewOutput, tags=TAGS)
+    def get(self, request):
+        data = s.MigrationPreviewInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        out = selectors.migration_preview(from_version=v["from_version"], to_version=v["to_version"],
+                                          limit=v["limit"])
+        return Response(s.MigrationPreviewOutput(out).data)
+
+
+class VectorMigrationStartApi(APIView):
+    """Start a migration run as a task (sensitive, audited); poll it at ``migrate/runs/<id>/``."""
+
+    permission_classes = [IsOpsStaff]
+    throttle_scope = "sensitive"
+
+    @extend_schema(operation_id="vectors_migrate_start", request=s.MigrationStartInput,
+                   responses={202: s.MigrationRunOutput}, tags=TAGS)
+    def post(self, request):
+        data = s.MigrationStartInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        run = services.vector_migration_start(from_version=v["from_version"], to_version=v["to_version"],
+                                              dry_run=v["dry_run"], actor=actor_name(request),
+                                              request_id=current_request_id())
+        run.refresh_from_db()
+        return Response(s.MigrationRunOutput(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class VectorMigrationRunDetailApi(APIView):
+    """One migration run: status, progress and statistics."""
+
+    @extend_schema(operation_id="vectors_migrate_run_get", responses=s.MigrationRunOutput, tags=TAGS)
+    def get(self, request, run_id: int):
+        return Response(s.MigrationRunOutput(selectors.migration_run_get(run_id=run_id)).data)

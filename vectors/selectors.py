@@ -1,0 +1,232 @@
+"""Reads: similarity search, listing, index status, migration preview."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from cadml_site import metrics
+from vectors.errors import GenerationNotReached, InvalidQuery, VectorNotFound
+from vectors.index.holder import GenerationNotReachedError
+from vectors.index.recovery_policy import seconds_until_next_attempt, suppression_left
+from vectors.models import IndexEvent, IndexState, MigrationRun, ServedVersion, Vector
+from vectors.runtime import index_holder
+from vectors.services.validation import checked_filters, checked_matrix, checked_version
+
+EVENTS_SHOWN = 20
+
+
+def served_feature_version() -> str:
+    row = ServedVersion.objects.filter(singleton=1).values_list("feature_version", flat=True).first()
+    return row or settings.CADML_FEATURE_VERSION
+
+
+def vector_get(*, key: str, feature_version: str) -> Vector:
+    checked_version(feature_version)
+    row = Vector.objects.filter(feature_version=feature_version, key=key).first()
+    if row is None:
+        raise VectorNotFound(f"no vector {key!r} in {feature_version}",
+                             context={"key": key, "feature_version": feature_version})
+    return row
+
+
+def vector_list(*, feature_version: str, filters: dict | None = None) -> QuerySet[Vector]:
+    """Vectors of a version matching exact meta filters, ordered by key."""
+    checked_version(feature_version)
+    lookups = {f"meta__{field}": value for field, value in checked_filters(filters).items()}
+    return Vector.objects.filter(feature_version=feature_version, **lookups).order_by("key", "id")
+
+
+def _check_k(k: int) -> int:
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= settings.CADML_SIMILARITY_MAX_K:
+        raise InvalidQuery(f"k must be an integer from 1 to {settings.CADML_SIMILARITY_MAX_K}", context={"k": k})
+    return k
+
+
+def _queries(feature_version: str, queries: Sequence[dict]) -> tuple[np.ndarray, list[int | None]]:
+    """Query matrix and, per query, the id of the key it names (excluded from its own results)."""
+    keys = [q.get("key") for q in queries]
+    by_key = {}
+    named = [key for key in keys if key is not None]
+    if named:
+        rows = Vector.objects.filter(feature_version=feature_version, key__in=named).values_list("key", "id",
+                                                                                                "values")
+        by_key = {key: (pk, np.frombuffer(bytes(values), dtype="<f4")) for key, pk, values in rows}
+    vectors, own_ids = [], []
+    for query, key in zip(queries, keys):
+        if (key is None) == (query.get("vector") is None):
+            raise InvalidQuery("each query gives exactly one of vector or key")
+        if key is not None:
+            if key not in by_key:
+                raise VectorNotFound(f"no vector {key!r} in {feature_version}",
+                                     context={"key": key, "feature_version": feature_version})
+            own_ids.append(by_key[key][0])
+            vectors.append(by_key[key][1])
+        else:
+            own_ids.append(None)
+            vectors.append(checked_matrix(query["vector"], feature_version)[0])
+    return np.vstack(vectors).astype(np.float32), own_ids
+
+
+def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score: float | None,
+            filters: dict | None, min_generation: int | None, exclude_keys: Sequence[str]) -> dict:
+    checked_version(feature_version)
+    _check_k(k)
+    if min_score is not None and not (isinstance(min_score, (int, float)) and -1.0 <= min_score <= 1.0):
+        raise InvalidQuery("min_score must be a number from -1 to 1", context={"min_score": min_score})
+    filters = checked_filters(filters)
+    matrix, own_ids = _queries(feature_version, queries)
+    allowed = None
+    if filters:
+        allowed = np.fromiter(vector_list(feature_version=feature_version, filters=filters)
+                              .order_by().values_list("id", flat=True), dtype=np.int64)
+    exclude = set(own_ids) - {None}
+    if exclude_keys:
+        exclude |= set(Vector.objects.filter(feature_version=feature_version, key__in=list(exclude_keys))
+                       .values_list("id", flat=True))
+    try:
+        outcome = index_holder().search(feature_version, matrix, k, allowed_ids=allowed,
+                                        exclude_ids=np.array(sorted(exclude), dtype=np.int64) if exclude else None,
+                                        min_generation=min_generation)
+    except GenerationNotReachedError as exc:
+        raise GenerationNotReached(str(exc), context={"requested": exc.requested, "current": exc.current}) from exc
+    hit_ids = {int(i) for hits in outcome.hits for i in hits.ids}
+    rows = {pk: (key, meta) for pk, key, meta in
+            Vector.objects.filter(id__in=hit_ids).values_list("id", "key", "meta")} if hit_ids else {}
+    referenced = set(rows) | exclude
+    if referenced:
+        Vector.objects.filter(id__in=referenced).update(last_referenced_at=timezone.now())
+    result_lists = []
+    for hits in outcome.hits:
+        results = []
+        for pk, score in zip(hits.ids.tolist(), hits.scores.tolist()):
+            if pk not in rows:  # deleted after the index caught up: never served
+                continue
+            if min_score is not None and score < min_score:
+                break
+            key, meta = rows[pk]
+            results.append({"key": key, "score": float(score), "meta": meta})
+        result_lists.append(results)
+    return {"results": result_lists, "backend": outcome.backend, "degraded": outcome.degraded,
+            "generation": outcome.generation}
+
+
+def vector_similarity_search(*, feature_version: str, vector=None, key: str | None = None, k: int = 10,
+                             min_score: float | None = None, filters: dict | None = None,
+                             min_generation: int | None = None, exclude_keys: Sequence[str] = ()) -> dict[str, Any]:
+    """The k most similar vectors (exact cosine) to a vector or to a stored key (which is left out of its results).
+
+    Returns ``{"results": [{"key", "score", "meta"}], "backend", "degraded", "generation"}``.
+    """
+    started = time.perf_counter()
+    out = _search(feature_version, [{"vector": vector, "key": key}], k=k, min_score=min_score, filters=filters,
+                  min_generation=min_generation, exclude_keys=exclude_keys)
+    metrics.VECTOR_QUERY_LATENCY.labels(backend=out["backend"]).observe(time.perf_counter() - started)
+    return {**out, "results": out["results"][0]}
+
+
+def vector_similarity_search_batch(*, feature_version: str, queries: Sequence[dict], k: int = 10,
+                                   min_score: float | None = None, filters: dict | None = None,
+                                   min_generation: int | None = None) -> dict[str, Any]:
+    """One result list per query (each ``{"vector": [...]}`` or ``{"key": ...}``), searched as one batch."""
+    if not queries or len(queries) > settings.CADML_SIMILARITY_BATCH_MAX:
+        raise InvalidQuery(f"a batch holds 1 to {settings.CADML_SIMILARITY_BATCH_MAX} queries",
+                           context={"queries": len(queries)})
+    started = time.perf_counter()
+    out = _search(feature_version, queries, k=k, min_score=min_score, filters=filters,
+                  min_generation=min_generation, exclude_keys=())
+    metrics.VECTOR_QUERY_BATCH_LATENCY.labels(batch_size_range=metrics.batch_size_range(len(queries))).observe(
+        time.perf_counter() - started)
+    return out
+
+
+# ---- index status -----------------------------------------------------------------------------------------------
+def _version_status(row: IndexState, now) -> dict[str, Any]:
+    from vectors.services.index_ops import policy_state
+
+    state = policy_state(row)
+    loaded = index_holder().loaded().get(row.feature_version)
+    events = IndexEvent.objects.filter(feature_version=row.feature_version)[:EVENTS_SHOWN]
+    return {
+        "feature_version": row.feature_version,
+        "mode": "memory" if row.degraded else "faiss",
+        "degraded": row.degraded,
+        "size": Vector.objects.filter(feature_version=row.feature_version).count(),
+        "generation": row.generation,
+        "degraded_since": row.degraded_since,
+        "reason": row.degraded_reason,
+        "duration_seconds": (now - row.degraded_since).total_seconds() if row.degraded_since else 0.0,
+        "drill_until": row.drill_until,
+        "next_attempt_in_seconds": seconds_until_next_attempt(state, now.timestamp()) if row.degraded else None,
+        "suppression_left_seconds": suppression_left(state, now.timestamp()),
+        "recovery_failures": row.recovery_failures,
+        "last_error": row.last_error,
+        "last_attempt_at": row.last_attempt_at,
+        "last_attempt_result": row.last_attempt_result,
+        "snapshot": {"generation": row.snapshot_generation, "count": row.snapshot_count, "at": row.snapshot_at},
+        "this_process": None if loaded is None else {
+            "backend": loaded.backend, "generation": loaded.generation,
+            "kind": getattr(loaded.store, "kind", "memory"), "count": loaded.store.count},
+        "events": [{"event": e.event, "reason": e.reason, "detail": e.detail, "actor": e.actor,
+                    "at": e.created_at} for e in events],
+    }
+
+
+def index_status(*, feature_version: str | None = None) -> list[dict[str, Any]]:
+    """Per feature version: mode, size, generation, degraded state, recovery timing, last events."""
+    rows = IndexState.objects.all()
+    if feature_version is not None:
+        checked_version(feature_version)
+        rows = rows.filter(feature_version=feature_version)
+    now = timezone.now()
+    return [_version_status(row, now) for row in rows]
+
+
+def degraded_duration_seconds() -> float:
+    """Seconds in the longest current degraded spell over all versions (0 when healthy)."""
+    now = timezone.now()
+    since = IndexState.objects.filter(degraded=True, degraded_since__isnull=False).values_list("degraded_since",
+                                                                                               flat=True)
+    return max([(now - s).total_seconds() for s in since], default=0.0)
+
+
+def flap_suppression_active() -> bool:
+    return IndexState.objects.filter(suppressed_until__gt=timezone.now()).exists()
+
+
+def migration_run_get(*, run_id: int) -> MigrationRun:
+    from vectors.errors import MigrationNotFound
+
+    run = MigrationRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise MigrationNotFound(f"no migration run {run_id}", context={"run_id": run_id})
+    return run
+
+
+def migration_preview(*, from_version: str, to_version: str, limit: int | None = None) -> dict[str, Any]:
+    """What a migration would do to the first ``limit`` source vectors (all when None), computed exactly as the
+    apply does: counts, dimension delta, per-vector delta statistics and warnings."""
+    from vectors.migration_plan import migrate_vector, migration_summary
+    from vectors.services.migration import checked_versions
+
+    checked_versions(from_version, to_version)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise InvalidQuery("limit must be a positive integer", context={"limit": limit})
+    source = Vector.objects.filter(feature_version=from_version)
+    rows = source.order_by("id").values_list("values", "meta")
+    if limit is not None:
+        rows = rows[:limit]
+    methods, deltas = [], []
+    for values, meta in rows.iterator(chunk_size=2000):
+        moved = migrate_vector(np.frombuffer(bytes(values), dtype="<f4"), meta, from_version=from_version,
+                               to_version=to_version)
+        methods.append(moved.method)
+        deltas.append(moved.delta)
+    summary = migration_summary(from_version=from_version, to_version=to_version, methods=methods, deltas=deltas)
+    return {**summary, "source_total": source.count(), "limit": limit}

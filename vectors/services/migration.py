@@ -1,0 +1,154 @@
+"""Migration of vectors between feature versions: staged in batches, resumable, published in one transaction."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from cadml_site import metrics
+from vectors.errors import InvalidMigration, MigrationConflict, MigrationNotFound
+from vectors.migration_plan import migrate_vector, migration_summary
+from vectors.models import MigrationRun, MigrationStagedVector, ServedVersion, Vector, VectorOpsAudit
+from vectors.services.validation import checked_version
+from vectors.services.vector_writes import BULK_BATCH, next_generation
+
+logger = logging.getLogger("cadml.vectors")
+
+OPEN_STATUSES = (MigrationRun.Status.PENDING, MigrationRun.Status.RUNNING, MigrationRun.Status.INTERRUPTED)
+
+
+def checked_versions(from_version: str, to_version: str) -> None:
+    checked_version(from_version)
+    checked_version(to_version)
+    if from_version == to_version:
+        raise InvalidMigration("from and to must be different feature versions",
+                               context={"from": from_version, "to": to_version})
+
+
+def vector_migration_start(*, from_version: str, to_version: str, dry_run: bool, actor: str,
+                           request_id: str = "", enqueue: bool = True) -> MigrationRun:
+    """Creates a migration run and (after commit) enqueues the task that executes it."""
+    checked_versions(from_version, to_version)
+    with transaction.atomic():
+        busy = (MigrationRun.objects.select_for_update()
+                .filter(to_version=to_version, status__in=OPEN_STATUSES, dry_run=False).first())
+        if busy is not None and not dry_run:
+            raise MigrationConflict(f"migration run {busy.pk} into {to_version} is not finished",
+                                    context={"run_id": busy.pk, "status": busy.status})
+        run = MigrationRun.objects.create(
+            from_version=from_version, to_version=to_version, dry_run=dry_run, actor=actor,
+            total=Vector.objects.filter(feature_version=from_version).count())
+        VectorOpsAudit.objects.create(actor=actor, request_id=request_id, action="vector_migration_start",
+                                      feature_version=to_version, before=None,
+                                      after={"run_id": run.pk, "from": from_version, "to": to_version,
+                                             "dry_run": dry_run, "total": run.total})
+        if enqueue:
+            from vectors.tasks import vector_migration_run_task
+
+            transaction.on_commit(lambda: vector_migration_run_task.delay(run.pk))
+    return run
+
+
+def _claim(run_id: int) -> MigrationRun | None:
+    with transaction.atomic():
+        run = MigrationRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            raise MigrationNotFound(f"no migration run {run_id}", context={"run_id": run_id})
+        if run.status not in OPEN_STATUSES and run.status != MigrationRun.Status.FAILED:
+            return None
+        if run.attempts:
+            metrics.VECTOR_MIGRATE_TOTAL.labels(status="resumed").inc()
+        run.status, run.attempts, run.error = MigrationRun.Status.RUNNING, run.attempts + 1, ""
+        run.save(update_fields=["status", "attempts", "error", "updated_at"])
+    return run
+
+
+def _stage_batch(run: MigrationRun, batch_size: int) -> int:
+    rows = list(Vector.objects.filter(feature_version=run.from_version, id__gt=run.cursor)
+                .order_by("id").values_list("id", "key", "values", "meta")[:batch_size])
+    if not rows:
+        return 0
+    staged = []
+    for pk, key, values, meta in rows:
+        moved = migrate_vector(np.frombuffer(bytes(values), dtype="<f4"), meta, from_version=run.from_version,
+                               to_version=run.to_version)
+        staged.append(MigrationStagedVector(run=run, source_vector_id=pk, key=key, meta=meta, method=moved.method,
+                                            delta=moved.delta, values=moved.values.astype("<f4").tobytes()))
+    with transaction.atomic():
+        MigrationStagedVector.objects.bulk_create(staged, ignore_conflicts=True)
+        run.cursor = rows[-1][0]
+        run.processed = MigrationStagedVector.objects.filter(run=run).count()
+        run.save(update_fields=["cursor", "processed", "updated_at"])
+    return len(rows)
+
+
+def _publish(run: MigrationRun, summary: dict) -> None:
+    """One transaction: every staged vector becomes visible in the target version at one generation."""
+    dim = summary["dimension_to"]
+    with transaction.atomic():
+        generation = next_generation(run.to_version)
+        batch: list[Vector] = []
+        for staged in MigrationStagedVector.objects.filter(run=run).order_by("source_vector_id").iterator(
+                chunk_size=BULK_BATCH):
+            batch.append(Vector(key=staged.key, feature_version=run.to_version, dimension=dim, values=staged.values,
+                                meta=staged.meta, generation=generation, created_generation=generation))
+            if len(batch) >= BULK_BATCH:
+                _upsert(batch)
+                batch = []
+        if batch:
+            _upsert(batch)
+        ServedVersion.objects.update_or_create(
+            singleton=1, defaults={"feature_version": run.to_version, "previous_version": run.from_version})
+        MigrationStagedVector.objects.filter(run=run).delete()
+        run.status, run.stats, run.finished_at = MigrationRun.Status.COMPLETED, summary, timezone.now()
+        run.save(update_fields=["status", "stats", "finished_at", "updated_at"])
+
+
+def _upsert(batch: list[Vector]) -> None:
+    Vector.objects.bulk_create(batch, update_conflicts=True, unique_fields=["feature_version", "key"],
+                               update_fields=["values", "dimension", "meta", "generation", "updated_at"])
+
+
+def vector_migration_run(*, run_id: int, batch_size: int | None = None,
+                         progress: Callable[[int, int], None] | None = None,
+                         should_stop: Callable[[], bool] | None = None) -> MigrationRun:
+    """Executes (or resumes) a run: stages batches after the run's cursor, then publishes or, for a dry run,
+    records the statistics only. ``should_stop`` lets a command stop cleanly between batches (resumable)."""
+    batch_size = batch_size or settings.CADML_MIGRATION_BATCH_SIZE
+    run = _claim(run_id)
+    if run is None:
+        return MigrationRun.objects.get(pk=run_id)
+    try:
+        while _stage_batch(run, batch_size):
+            if progress is not None:
+                progress(run.processed, run.total)
+            if should_stop is not None and should_stop():
+                run.status = MigrationRun.Status.INTERRUPTED
+                run.save(update_fields=["status", "updated_at"])
+                metrics.VECTOR_MIGRATE_TOTAL.labels(status="interrupted").inc()
+                return run
+        staged = list(MigrationStagedVector.objects.filter(run=run).order_by("source_vector_id")
+                      .values_list("method", "delta"))
+        summary = migration_summary(from_version=run.from_version, to_version=run.to_version,
+                                    methods=[m for m, _ in staged], deltas=[d for _, d in staged])
+        if run.dry_run:
+            with transaction.atomic():
+                MigrationStagedVector.objects.filter(run=run).delete()
+                run.status, run.stats, run.finished_at = MigrationRun.Status.DRY_RUN, summary, timezone.now()
+                run.save(update_fields=["status", "stats", "finished_at", "updated_at"])
+            metrics.VECTOR_MIGRATE_TOTAL.labels(status="dry_run").inc()
+        else:
+            _publish(run, summary)
+            metrics.VECTOR_MIGRATE_TOTAL.labels(status="success").inc()
+        metrics.VECTOR_MIGRATE_DIMENSION_DELTA.set(summary["dimension_delta"])
+        return run
+    except Exception as exc:
+        MigrationRun.objects.filter(pk=run.pk).update(status=MigrationRun.Status.FAILED,
+                                                      error=f"{type(exc).__name__}: {exc}"[:4000])
+        metrics.VECTOR_MIGRATE_TOTAL.labels(status="failed").inc()
+        raise

@@ -1,0 +1,109 @@
+"""Vector writes: every write bumps the feature version's generation in the same transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from vectors.errors import DuplicateKey, VectorNotFound
+from vectors.models import IndexState, Vector, VectorDeletion, VectorOpsAudit
+from vectors.services.validation import checked_key, checked_matrix, checked_meta, checked_version
+
+BULK_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class VectorWrite:
+    key: str
+    feature_version: str
+    generation: int
+    created: bool
+
+
+@dataclass(frozen=True)
+class BulkWrite:
+    feature_version: str
+    generation: int
+    created: int
+    updated: int
+
+
+def next_generation(feature_version: str) -> int:
+    """Bumps and returns the version's generation; call inside ``transaction.atomic``.
+
+    The UPDATE takes the row's write lock (Postgres) or the database write lock (SQLite) until commit, so writers
+    of one version commit in generation order and a reader never sees generation g before the rows of g.
+    """
+    bumped = IndexState.objects.filter(feature_version=feature_version).update(generation=F("generation") + 1)
+    if not bumped:
+        try:
+            with transaction.atomic():
+                IndexState.objects.create(feature_version=feature_version, generation=1)
+            return 1
+        except IntegrityError:  # created concurrently
+            IndexState.objects.filter(feature_version=feature_version).update(generation=F("generation") + 1)
+    return IndexState.objects.filter(feature_version=feature_version).values_list("generation", flat=True).get()
+
+
+def _write(feature_version: str, items: list[dict[str, Any]]) -> tuple[int, int, int]:
+    """Validates and upserts ``items`` ({key, values, meta}); returns (generation, created, updated)."""
+    dim = checked_version(feature_version)
+    keys = [checked_key(item.get("key")) for item in items]
+    if len(set(keys)) != len(keys):
+        seen, dup = set(), None
+        for key in keys:
+            if key in seen:
+                dup = key
+                break
+            seen.add(key)
+        raise DuplicateKey(f"key {dup!r} appears more than once in the request", context={"key": dup})
+    matrix = checked_matrix([item.get("values") for item in items], feature_version)
+    metas = [checked_meta(item.get("meta")) for item in items]
+    blobs = [row.astype("<f4").tobytes() for row in matrix]
+    with transaction.atomic():
+        generation = next_generation(feature_version)
+        existing = 0
+        for start in range(0, len(keys), BULK_BATCH):
+            existing += Vector.objects.filter(feature_version=feature_version,
+                                              key__in=keys[start:start + BULK_BATCH]).count()
+        rows = [Vector(key=key, feature_version=feature_version, dimension=dim, values=blob, meta=meta,
+                       generation=generation, created_generation=generation)
+                for key, blob, meta in zip(keys, blobs, metas)]
+        Vector.objects.bulk_create(rows, batch_size=BULK_BATCH, update_conflicts=True,
+                                   unique_fields=["feature_version", "key"],
+                                   update_fields=["values", "dimension", "meta", "generation", "updated_at"])
+    return generation, len(keys) - existing, existing
+
+
+def vector_upsert(*, key: str, feature_version: str, values, meta: dict | None = None) -> VectorWrite:
+    """Registers or replaces one vector; the returned generation can be passed to a search (read-your-writes)."""
+    generation, created, _ = _write(feature_version, [{"key": key, "values": values, "meta": meta}])
+    return VectorWrite(key=key, feature_version=feature_version, generation=generation, created=bool(created))
+
+
+def vector_bulk_upsert(*, feature_version: str, items: list[dict[str, Any]]) -> BulkWrite:
+    """Registers or replaces many vectors under one generation, all or nothing."""
+    generation, created, updated = _write(feature_version, items)
+    return BulkWrite(feature_version=feature_version, generation=generation, created=created, updated=updated)
+
+
+def vector_delete(*, key: str, feature_version: str, actor: str, request_id: str = "", reason: str = "") -> int:
+    """Deletes a vector (logged for the other processes and audited); returns the new generation."""
+    checked_version(feature_version)
+    with transaction.atomic():
+        row = Vector.objects.filter(feature_version=feature_version, key=key).first()
+        if row is None:
+            raise VectorNotFound(f"no vector {key!r} in {feature_version}",
+                                 context={"key": key, "feature_version": feature_version})
+        generation = next_generation(feature_version)
+        VectorDeletion.objects.create(feature_version=feature_version, vector_id=row.pk, key=key,
+                                      generation=generation)
+        before = {"key": key, "feature_version": feature_version, "meta": row.meta, "generation": row.generation}
+        row.delete()
+        VectorOpsAudit.objects.create(actor=actor, request_id=request_id, action="vector_delete", reason=reason,
+                                      feature_version=feature_version, before=before,
+                                      after={"generation": generation})
+    return generation

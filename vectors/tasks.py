@@ -1,0 +1,22 @@
+"""Celery tasks: thin wrappers that call one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(name="vectors.tasks.index_recovery_tick_task", ignore_result=True)
+def index_recovery_tick_task() -> list[dict]:
+    """Beat entry: retries degraded indexes whose backoff has elapsed."""
+    from vectors.services import index_recovery_tick
+
+    return [r.__dict__ for r in index_recovery_tick()]
+
+
+@shared_task(name="vectors.tasks.vector_migration_run_task", acks_late=True)
+def vector_migration_run_task(run_id: int) -> dict:
+    """Executes or resumes a migration run."""
+    from vectors.services import vector_migration_run
+
+    run = vector_migration_run(run_id=run_id)
+    return {"run_id": run.pk, "status": run.status}
