@@ -76,7 +76,7 @@ def checked_filters(filters: Any) -> dict:
     if not isinstance(filters, dict) or len(filters) > MAX_FILTERS:
         raise InvalidFilter(f"filters must be an object of at most {MAX_FILTERS} meta fields")
     for field, value in filters.items():
-        if not isinstance(field, str) or not FILTER_FIELD_RE.match(field):
+        if not isinstance(field, str) or not FILTER_FIELD_RE.match(field) or "__" in field:
             raise InvalidFilter(f"filter field {field!r} must be an identifier", context={"field": str(field)[:80]})
         if not (value is None or isinstance(value, (str, int, float, bool))):
             raise InvalidFilter(f"filter {field!r} must match a string, number, boolean or null",
