@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import QuerySet
@@ -136,12 +136,18 @@ def cache_settings_bounds() -> dict:
 
 
 # -- prewarm plan ------------------------------------------------------------------------------------
+RECENT_HIT_WINDOW = timedelta(hours=1)
+
+
 def _recent_hit_keys(limit: int) -> list[tuple[str, str]]:
-    rows = CacheRecentHit.objects.order_by("-last_hit_at", "-hits", "id").values_list("sha256", "version")
+    """Keys served from the cache in the last hour (any process), most recent first."""
+    rows = (CacheRecentHit.objects.filter(last_hit_at__gte=timezone.now() - RECENT_HIT_WINDOW)
+            .order_by("-last_hit_at", "-hits", "id").values_list("sha256", "version"))
     return list(rows[:limit])
 
 
 def _recently_referenced_keys(limit: int) -> list[tuple[str, str]]:
+    """Vectors of analysed files (key = sha256) last used as a similarity query or result, most recent first."""
     from vectors.models import Vector
 
     rows = (Vector.objects.filter(last_referenced_at__isnull=False)
@@ -149,13 +155,27 @@ def _recently_referenced_keys(limit: int) -> list[tuple[str, str]]:
     return [(key, version) for key, version in rows[: limit * 2] if SHA256_RE.match(key)][:limit]
 
 
-def _low_dimension_high_frequency_keys(limit: int) -> list[tuple[str, str]]:
-    """Stored vectors of analysed files, smallest dimension first, then the most often requested."""
-    from vectors.models import Vector
+def _version_dimension(version: str) -> int:
+    from features.extractors import dimension
 
-    rows = (Vector.objects.order_by("dimension", "-last_referenced_at", "-updated_at", "id")
-            .values_list("key", "feature_version"))
-    return [(key, version) for key, version in rows[: limit * 2] if SHA256_RE.match(key)][:limit]
+    try:
+        return dimension(version)
+    except ValueError:  # UnknownFeatureVersion
+        return 1 << 30  # unknown versions last
+
+
+def _low_dimension_high_frequency_keys(limit: int) -> list[tuple[str, str]]:
+    """The hit history (kept for a week): smallest feature dimension first, then the most hits."""
+    versions = sorted(CacheRecentHit.objects.values_list("version", flat=True).distinct(),
+                      key=lambda version: (_version_dimension(version), version))
+    keys: list[tuple[str, str]] = []
+    for version in versions:
+        rows = (CacheRecentHit.objects.filter(version=version).order_by("-hits", "-last_hit_at", "id")
+                .values_list("sha256", "version"))
+        keys.extend(rows[: limit - len(keys)])
+        if len(keys) >= limit:
+            break
+    return keys
 
 
 def cache_prewarm_plan(*, limit: int) -> list[tuple[str, str, str]]:
@@ -169,10 +189,9 @@ def cache_prewarm_plan(*, limit: int) -> list[tuple[str, str, str]]:
         (TIER_LOW_DIMENSION_HIGH_FREQUENCY, _low_dimension_high_frequency_keys),
     )
     for tier, source in sources:
-        remaining = limit - len(plan)
-        if remaining <= 0:
+        if len(plan) >= limit:
             break
-        for sha256, version in source(remaining + len(seen)):
+        for sha256, version in source(limit - len(plan) + len(seen)):
             if (sha256, version) in seen:
                 continue
             seen.add((sha256, version))
