@@ -99,3 +99,28 @@ def register(feature_version: str, vectors: np.ndarray, *, prefix: str = "k", me
              for i, (key, v) in enumerate(zip(keys, vectors))]
     vector_bulk_upsert(feature_version=feature_version, items=items)
     return keys
+
+
+@pytest.fixture(scope="session")
+def cad_sample_documents(cad_samples_dir):
+    """(sha256, name, CadDocument) for every binary STL of the shared samples (parsed in process)."""
+    import hashlib
+
+    from features.parsers.stl import is_binary_stl, parse_binary_stl
+
+    documents = []
+    for path in sorted((cad_samples_dir / "stl").iterdir()):
+        data = path.read_bytes()
+        if is_binary_stl(data):
+            documents.append((hashlib.sha256(data).hexdigest(), path.name, parse_binary_stl(data)))
+    assert len(documents) >= 8
+    return documents
+
+
+def store_cad_files(documents) -> None:
+    """Stores the parsed summaries as features' CAD file rows (what analyze leaves behind)."""
+    from features.models import CadFile
+
+    for sha256, name, document in documents:
+        CadFile.objects.create(sha256=sha256, size=1, original_name=name, format=document.format,
+                               parser=document.parser, parse_seconds=0.0, summary=document.to_dict())
