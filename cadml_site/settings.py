@@ -241,6 +241,8 @@ CADML_PARSE_TIMEOUT_SECONDS = env_float("CADML_PARSE_TIMEOUT_SECONDS", 30.0, min
 CADML_PARSE_MEMORY_LIMIT_BYTES = env_int("CADML_PARSE_MEMORY_LIMIT_BYTES", 2 * 1024**3, min_value=256 * 1024**2)
 CADML_PARSE_WORKERS = env_int("CADML_PARSE_WORKERS", 2, min_value=1, max_value=64)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+CADML_DXF_ENTITY_BUDGET = env_int("CADML_DXF_ENTITY_BUDGET", 500_000, min_value=1_000, max_value=100_000_000)
+CADML_DXF_MAX_BLOCK_DEPTH = env_int("CADML_DXF_MAX_BLOCK_DEPTH", 64, min_value=2, max_value=10_000)
 # ---- end features ------------------------------------------------------------------------------------------------
 
 # ---- vectors -----------------------------------------------------------------------------------------------------

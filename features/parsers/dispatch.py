@@ -63,6 +63,10 @@ def parse_document(
 ) -> CadDocument:
     check_size(len(data), max_bytes)
     fmt = sniff_format(data, name)
-    if runs_in_process(fmt, data):
-        return parse_binary_stl(data)
-    return pool.parse(fmt, data)
+    try:
+        if runs_in_process(fmt, data):
+            return parse_binary_stl(data)
+        return pool.parse(fmt, data)
+    except CadParseError as exc:
+        exc.context.setdefault("format", fmt)
+        raise

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework import serializers
+
+from features.extractors import FEATURE_VERSIONS
+
+
+class AnalysisCreateInputSerializer(serializers.Serializer):
+    file = serializers.FileField(allow_empty_file=True)
+    feature_version = serializers.ChoiceField(choices=FEATURE_VERSIONS, required=False)
+    register_vector = serializers.BooleanField(default=True)
+    classify = serializers.BooleanField(default=True)
+    similar_k = serializers.IntegerField(default=0, min_value=0, max_value=settings.CADML_SIMILARITY_MAX_K)
+    vector_key = serializers.CharField(required=False, max_length=255, allow_blank=False)
+
+
+class FileOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    sha256 = serializers.CharField()
+    size = serializers.IntegerField()
+    format = serializers.CharField()
+    parser = serializers.CharField()
+    parse_seconds = serializers.FloatField()
+    created_at = serializers.DateTimeField()
+
+
+class FeaturesOutputSerializer(serializers.Serializer):
+    version = serializers.CharField()
+    dimension = serializers.IntegerField()
+    values = serializers.ListField(child=serializers.FloatField())
+    slot_names = serializers.ListField(child=serializers.CharField())
+
+
+class DuplicateOfOutputSerializer(serializers.Serializer):
+    cad_file_id = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    original_name = serializers.CharField()
+    first_seen_at = serializers.DateTimeField()
+
+
+class AnalysisOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    file = FileOutputSerializer()
+    document = serializers.DictField()
+    features = FeaturesOutputSerializer()
+    reused_file = serializers.BooleanField(help_text="The content had been parsed before: no parse ran.")
+    duplicate_of = DuplicateOfOutputSerializer(allow_null=True)
+    timings = serializers.DictField(child=serializers.FloatField())
+    cache = serializers.DictField()
+    vector = serializers.DictField()
+    similar = serializers.DictField()
+    classification = serializers.DictField()
+
+
+class FeatureVersionOutputSerializer(serializers.Serializer):
+    version = serializers.CharField()
+    dimension = serializers.IntegerField()
+    added_slots = serializers.IntegerField()
+    default = serializers.BooleanField()
+
+
+class FeatureSlotsInputSerializer(serializers.Serializer):
+    version = serializers.ChoiceField(choices=FEATURE_VERSIONS, required=False)
+
+
+class FeatureSlotOutputSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    category = serializers.ChoiceField(choices=["geometric", "semantic"])
+    version = serializers.CharField()
+    index = serializers.IntegerField()

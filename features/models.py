@@ -1,0 +1,51 @@
+"""Stored CAD files (one row per distinct content) and analyses (one row per analyze call)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from features.extractors import FEATURE_VERSIONS
+from features.parsers.document import FORMATS
+
+
+class CadFile(models.Model):
+    """A parsed CAD file: its content hash and the document summary every feature version is computed from.
+
+    The file itself is not kept; `summary` (`CadDocument.to_dict()`) is enough to recompute any version.
+    """
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    size = models.BigIntegerField()
+    original_name = models.CharField(max_length=255, blank=True)
+    format = models.CharField(max_length=8, choices=[(f, f.upper()) for f in FORMATS], db_index=True)
+    parser = models.CharField(max_length=32)
+    parse_seconds = models.FloatField()
+    summary = models.JSONField()
+    meta = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "CAD file"
+
+    def __str__(self) -> str:
+        return f"{self.original_name or self.sha256[:12]} ({self.format})"
+
+
+class Analysis(models.Model):
+    """One analyze call: the vector it produced for one version, its timings and cross-app sections."""
+
+    cad_file = models.ForeignKey(CadFile, on_delete=models.PROTECT, related_name="analyses")
+    feature_version = models.CharField(max_length=8, choices=[(v, v) for v in FEATURE_VERSIONS])
+    values = models.JSONField()
+    reused_file = models.BooleanField(default=False, help_text="The content had been parsed before.")
+    timings = models.JSONField(default=dict)
+    sections = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "analyses"
+
+    def __str__(self) -> str:
+        return f"analysis {self.pk} of {self.cad_file_id} ({self.feature_version})"
