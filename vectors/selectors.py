@@ -230,3 +230,19 @@ def migration_preview(*, from_version: str, to_version: str, limit: int | None =
         deltas.append(moved.delta)
     summary = migration_summary(from_version=from_version, to_version=to_version, methods=methods, deltas=deltas)
     return {**summary, "source_total": source.count(), "limit": limit}
+
+
+def degraded_spells(*, since) -> list[dict[str, Any]]:
+    """Degraded spells per version from the event history: ``{feature_version, start, end (None: ongoing),
+    reason}``, clipped to ``since``."""
+    spells: list[dict[str, Any]] = []
+    open_spells: dict[str, dict[str, Any]] = {}
+    opening = {IndexEvent.Kind.DEGRADED, IndexEvent.Kind.DRILL}
+    for version, event, reason, at in (IndexEvent.objects.order_by("created_at", "id")
+                                       .values_list("feature_version", "event", "reason", "created_at")):
+        if event in opening and version not in open_spells:
+            open_spells[version] = {"feature_version": version, "start": at, "end": None, "reason": reason}
+            spells.append(open_spells[version])
+        elif event == IndexEvent.Kind.RESTORED and version in open_spells:
+            open_spells.pop(version)["end"] = at
+    return [s for s in spells if s["end"] is None or s["end"] >= since]

@@ -12,7 +12,8 @@ from vectors.index.errors import InvalidVectorError
 def as_matrix(values: Sequence[Sequence[float]] | np.ndarray, dimension: int) -> np.ndarray:
     """Returns ``values`` as a C-contiguous float32 (n, dimension) matrix; rejects a wrong shape and NaN/inf."""
     try:
-        matrix = np.asarray(values, dtype=np.float32)
+        with np.errstate(over="ignore"):  # out-of-range values become inf and are refused below
+            matrix = np.asarray(values, dtype=np.float32)
     except (TypeError, ValueError) as exc:
         raise InvalidVectorError(f"vector values must be numbers: {exc}") from exc
     if matrix.ndim == 1:

@@ -1,0 +1,140 @@
+"""Admin: index status with "Recover now" / "Rebuild" (confirmation with a reason, audited), degraded history with
+a timeline of degraded spells, migration runs, vectors and the ops audit trail (all read-only)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.utils import timezone
+
+from cadml_site.admin_base import ReadOnlyAdmin
+from cadml_site.api.exceptions import DomainError
+from vectors import selectors, services
+from vectors.models import IndexEvent, IndexState, MigrationRun, Vector, VectorOpsAudit
+
+CONFIRM_TEMPLATE = "admin/vectors/confirm_index_action.html"
+TIMELINE_DAYS = 7
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=2000,
+                             help_text="Recorded in the audit trail.")
+
+
+def _confirm_then(modeladmin, request, queryset, *, title: str, action: str, run):
+    """delete_selected-style: a confirmation page asking for a reason, then the service, then log_change."""
+    form = ReasonForm(request.POST if request.POST.get("post") else None)
+    if request.POST.get("post") and form.is_valid():
+        for state in queryset:
+            try:
+                result = run(state, actor=request.user.get_username(), reason=form.cleaned_data["reason"])
+            except DomainError as exc:
+                modeladmin.message_user(request, f"{state.feature_version}: {exc.message} ({exc.code})",
+                                        messages.ERROR)
+                continue
+            modeladmin.log_change(request, state, f"{action}: {form.cleaned_data['reason']}")
+            level = messages.SUCCESS if result.result == "success" else messages.WARNING
+            modeladmin.message_user(request, f"{state.feature_version}: {title} -> {result.result} {result.error}",
+                                    level)
+        return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "queryset": queryset,
+        "form": form,
+        "action": action,
+        "opts": modeladmin.model._meta,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+    }
+    request.current_app = modeladmin.admin_site.name
+    return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+
+
+@admin.action(description="Recover now (ignores backoff and suppression)")
+def recover_now(modeladmin, request, queryset):
+    return _confirm_then(modeladmin, request, queryset, title="Recover now", action="recover_now",
+                         run=lambda state, actor, reason: services.index_recover(
+                             feature_version=state.feature_version, actor=actor, reason=reason))
+
+
+@admin.action(description="Rebuild the index from the database")
+def rebuild(modeladmin, request, queryset):
+    return _confirm_then(modeladmin, request, queryset, title="Rebuild", action="rebuild",
+                         run=lambda state, actor, reason: services.index_rebuild(
+                             feature_version=state.feature_version, actor=actor, reason=reason))
+
+
+@admin.register(IndexState)
+class IndexStateAdmin(admin.ModelAdmin):
+    """The index status page."""
+
+    actions = [recover_now, rebuild]
+    list_display = ("feature_version", "mode", "generation", "degraded_since", "degraded_reason",
+                    "next_attempt_at", "suppressed_until", "recovery_failures", "snapshot_generation", "last_error")
+    readonly_fields = [f.name for f in IndexState._meta.fields]
+
+    @admin.display(description="mode")
+    def mode(self, obj):
+        return "memory (degraded)" if obj.degraded else "faiss"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request)  # the list and its actions only
+
+
+@admin.register(IndexEvent)
+class IndexEventAdmin(ReadOnlyAdmin):
+    """Degraded history with a timeline chart of degraded spells."""
+
+    change_list_template = "admin/vectors/indexevent/change_list.html"
+    list_display = ("created_at", "feature_version", "event", "reason", "actor", "detail")
+    list_filter = ("feature_version", "event")
+
+    def changelist_view(self, request, extra_context=None):
+        now = timezone.now()
+        since = now - timedelta(days=TIMELINE_DAYS)
+        span = (now - since).total_seconds()
+        rows: dict[str, list] = {}
+        for spell in selectors.degraded_spells(since=since):
+            start = max(spell["start"], since)
+            end = spell["end"] or now
+            rows.setdefault(spell["feature_version"], []).append({
+                "left": round(100 * (start - since).total_seconds() / span, 3),
+                "width": round(max(0.3, 100 * (end - start).total_seconds() / span), 3),
+                "title": f"{spell['reason']}: {start:%Y-%m-%d %H:%M:%S} - "
+                         f"{'ongoing' if spell['end'] is None else f'{end:%Y-%m-%d %H:%M:%S}'}",
+                "ongoing": spell["end"] is None,
+            })
+        extra_context = {**(extra_context or {}), "timeline_rows": sorted(rows.items()), "timeline_since": since,
+                         "timeline_now": now, "timeline_days": TIMELINE_DAYS}
+        return super().changelist_view(request, extra_context=extra_context)
+
+
+@admin.register(MigrationRun)
+class MigrationRunAdmin(ReadOnlyAdmin):
+    list_display = ("id", "from_version", "to_version", "dry_run", "status", "processed", "total", "attempts",
+                    "created_at", "finished_at")
+    list_filter = ("status", "to_version")
+
+
+@admin.register(Vector)
+class VectorAdmin(ReadOnlyAdmin):
+    list_display = ("key", "feature_version", "dimension", "generation", "updated_at", "last_referenced_at")
+    list_filter = ("feature_version",)
+    search_fields = ("key",)
+    exclude = ("values",)
+
+
+@admin.register(VectorOpsAudit)
+class VectorOpsAuditAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "actor", "action", "feature_version", "reason", "request_id")
+    list_filter = ("action",)
