@@ -1,0 +1,69 @@
+"""`manage.py make_demo_parts` and `manage.py ingest` (tasks run in process here; the Celery path is the same
+`features.cad_file_import` task)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from features.demo_parts import FAMILIES
+from features.models import CadFile
+from vectors.models import Vector
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo")
+    call_command("make_demo_parts", out=str(folder), count=5, seed=7, stdout=io.StringIO(), stderr=io.StringIO())
+    return folder
+
+
+def test_make_demo_parts_writes_five_families_in_three_formats(demo_dir):
+    manifest = json.loads((demo_dir / "labels.json").read_text())
+    names = sorted(manifest["parts"])
+    assert len(names) == 15
+    assert {entry["part_type"] for entry in manifest["parts"].values()} == set(FAMILIES)
+    assert {name.rsplit(".", 1)[1] for name in names} == {"dxf", "stl", "step"}
+    assert all((demo_dir / name).stat().st_size > 0 for name in names)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ingest_labels_parts_and_skips_duplicates(demo_dir, cad_samples_dir, tmp_path):
+    broken = tmp_path / "broken.stl"
+    broken.write_bytes(b"\x00" * 80 + (5).to_bytes(4, "little") + b"\x00" * 60)
+    out = io.StringIO()
+    call_command("ingest", str(demo_dir), str(broken), stdout=out, stderr=io.StringIO())
+    summary = out.getvalue()
+    assert "15 created, 0 duplicates skipped, 1 failed of 16 files" in summary
+    assert "failed parse_failed: 1" in summary
+    manifest = json.loads((demo_dir / "labels.json").read_text())
+    for cad_file in CadFile.objects.all():
+        expected = manifest["parts"][cad_file.original_name]
+        assert cad_file.meta == {"part_type": expected["part_type"]}
+        vector = Vector.objects.get(key=cad_file.sha256)
+        assert vector.meta["part_type"] == expected["part_type"]
+        assert vector.meta["cad_file"] == cad_file.sha256
+    # dimensions are known: a plate's STEP bounding box is its length x width x thickness
+    plate = CadFile.objects.get(original_name="plate_with_holes_001.step")
+    dims = manifest["parts"]["plate_with_holes_001.step"]["dimensions"]
+    lo, hi = plate.summary["bbox"]["min"], plate.summary["bbox"]["max"]
+    assert hi[0] - lo[0] == pytest.approx(dims["length"], abs=1e-3)
+    assert hi[1] - lo[1] == pytest.approx(dims["width"], abs=1e-3)
+    assert hi[2] - lo[2] == pytest.approx(dims["thickness"], abs=1e-3)
+
+    again = io.StringIO()
+    call_command("ingest", str(demo_dir), stdout=again, stderr=io.StringIO())
+    assert "0 created, 15 duplicates skipped, 0 failed of 15 files" in again.getvalue()
+
+
+def test_ingest_refuses_a_missing_path(tmp_path):
+    with pytest.raises(CommandError):
+        call_command("ingest", str(tmp_path / "nope"), stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_make_demo_parts_refuses_a_bad_count(tmp_path):
+    with pytest.raises(CommandError):
+        call_command("make_demo_parts", out=str(tmp_path), count=0, stdout=io.StringIO(), stderr=io.StringIO())
