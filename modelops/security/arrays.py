@@ -43,7 +43,38 @@ def dtype_from_reduce(args, state) -> np.dtype:
             dt.__setstate__(state)
         except (TypeError, ValueError) as exc:
             raise ArrayLayoutError(f"invalid dtype state: {exc}") from None
+    check_dtype_flags(dt)
     return dt
+
+
+# Flag bits numpy derives from the element types (object references, pickling as a list, needs init/API...).
+# A pickled dtype state can set them to anything: an object dtype without them makes numpy copy raw bytes
+# into an array of object pointers. They must equal what numpy computes for the same layout.
+_OBJECT_FLAG_BITS = 0x7F
+
+
+def _canonical_dtype(dt: np.dtype, depth: int = 0) -> np.dtype:
+    if depth > 16:
+        raise ArrayLayoutError("dtype nesting too deep")
+    if dt.subdtype is not None:
+        base, shape = dt.subdtype
+        return np.dtype((_canonical_dtype(base, depth + 1), shape))
+    if dt.names is not None:
+        fields = dt.fields
+        return np.dtype({"names": list(dt.names),
+                         "formats": [_canonical_dtype(fields[n][0], depth + 1) for n in dt.names],
+                         "offsets": [fields[n][1] for n in dt.names], "itemsize": dt.itemsize})
+    return np.dtype(dt.str)
+
+
+def check_dtype_flags(dt: np.dtype) -> None:
+    """Refuse a dtype whose object-related flags differ from the ones numpy computes for its layout."""
+    try:
+        canonical = _canonical_dtype(dt)
+    except (TypeError, ValueError) as exc:
+        raise ArrayLayoutError(f"dtype cannot be rebuilt: {exc}") from None
+    if (dt.flags & _OBJECT_FLAG_BITS) != (canonical.flags & _OBJECT_FLAG_BITS) or dt.itemsize != canonical.itemsize:
+        raise ArrayLayoutError("dtype flags do not match its element types")
 
 
 def _check_dtype_state(state) -> None:
@@ -90,6 +121,7 @@ def array_layout(*, subclass_ok: bool, shape, order, dtype, allow_mmap=False,
         raise ArrayLayoutError("array order must be 'C' or 'F'")
     if not isinstance(dtype, np.dtype):
         raise ArrayLayoutError("array dtype must be a numpy dtype")
+    check_dtype_flags(dtype)
     if type(allow_mmap) is not bool:
         raise ArrayLayoutError("allow_mmap must be a bool")
     if alignment is not None and alignment != JOBLIB_ALIGNMENT:

@@ -109,6 +109,11 @@ class RestrictedUnpickler(pickle._Unpickler):
         top = self.stack[-1]
         if type(top) is ArrayHeader:
             self.stack[-1] = self._read_joblib_array(top)
+        elif isinstance(top, np.dtype):
+            try:
+                arrays.check_dtype_flags(top)
+            except arrays.ArrayLayoutError as exc:
+                raise LoadRefused(f"invalid dtype: {exc}") from None
 
     dispatch[pickle.BUILD[0]] = load_build
 

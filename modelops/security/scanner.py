@@ -431,7 +431,7 @@ class Scanner:
             self._violation("dtype_invalid", off, op, None, str(exc))
             return None
 
-    def _build(self, inst, state, off, op, pos, limit, n):
+    def _build(self, inst, state, off, op, pos, frame_end):
         """BUILD: returns (new position, new stack top) — joblib arrays consume bytes after the opcode."""
         if type(inst) is not Inst:
             what = "a global" if type(inst) is G else type(inst).__name__
@@ -449,7 +449,7 @@ class Scanner:
         elif kind == "ndarray":
             self._check_ndarray_state(state, off, op)
         elif kind == "wrapper":
-            if limit != n and pos != limit:
+            if frame_end >= 0 and pos != frame_end:
                 self._error("wrapper_inside_frame", off, op, "array data must start after the end of a frame")
             inst.kind = "spent"
             return self._joblib_array(state, off, op, pos), Inst(NDARRAY_KEY, "ndarray", True)
@@ -552,11 +552,12 @@ class Scanner:
         proto = 5          # until PROTO is seen (a missing PROTO is itself a violation)
         seen_proto = False
         limit = n          # end of the current frame, or n outside frames
+        framed = False     # inside a frame (a frame may end exactly at n, so limit alone cannot tell)
         ops_before = self.n_ops
         ops = 0
 
         def bounds(off, op, need):
-            if limit != n:
+            if framed:
                 error("frame_overrun", off, op, f"{need} bytes needed past the end of the frame")
             error("truncated", off, op, f"{need} bytes needed, {n - (off + 1)} left")
 
@@ -582,8 +583,9 @@ class Scanner:
 
         while True:
             if pos >= limit:
-                if limit != n:
-                    limit = n      # the frame was consumed exactly
+                if framed:
+                    framed = False  # the frame was consumed exactly
+                    limit = n
                 if pos >= n:
                     error("truncated", pos, None, "stream ended without STOP")
             op = data[pos]
@@ -886,20 +888,22 @@ class Scanner:
                 need(2, off, op)
                 state = stack.pop()
                 self.n_ops = ops_before + ops
-                pos, stack[-1] = self._build(stack[-1], state, off, op, pos, limit, n)
+                pos, stack[-1] = self._build(stack[-1], state, off, op, pos, limit if framed else -1)
                 ops_before = self.n_ops - ops  # a nested stream may have counted opcodes
-                if pos > limit:
-                    limit = n  # raw array bytes follow outside any frame
+                if framed and pos > limit:
+                    framed = False  # raw array bytes follow outside any frame
+                    limit = n
             elif op == 0x95:                                 # FRAME
                 if pos + 8 > limit:
                     bounds(off, op, 8)
-                if limit != n:
+                if framed:
                     error("frame_nested", off, op, "FRAME before the end of the current frame")
                 size = _u64(data, pos)[0]
                 pos += 8
                 if pos + size > n:
                     error("frame_length", off, op, f"frame declares {size} bytes, {n - pos} left")
                 limit = pos + size
+                framed = True
             elif op == 0x80:                                 # PROTO
                 if pos >= limit:
                     bounds(off, op, 1)
@@ -919,7 +923,7 @@ class Scanner:
                 if stack or metastack:
                     violation("stop_residue", off, op, None, "items left on the stack at STOP")
                 self._values((result,), off, op)
-                if limit != n and pos != limit:
+                if framed and pos != limit:
                     if nested:
                         error("frame_residue", off, op, "nested stream stops inside a frame")
                     violation("trailing_data", pos, None, None, "data after STOP inside the frame")

@@ -18,6 +18,7 @@ from .allowlist import AllowList
 from .errors import ValidationFailed
 
 MAX_WALK = 200_000
+MAX_JOBS = 64
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ def _check_params(model) -> None:
     for name, value in params.items():
         if isinstance(value, BaseEstimator) or name == "steps":
             continue
+        if name.endswith("n_jobs") and value is not None and (type(value) is not int or not -1 <= value <= MAX_JOBS):
+            _fail("estimator n_jobs is out of range", parameter=name, limit=MAX_JOBS)
         if isinstance(value, type) or callable(value):
             _fail("estimator parameter holds a callable", parameter=name, type=type(value).__name__)
 
