@@ -22,7 +22,8 @@ import threading
 import time
 
 from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connection, connections
+from django.db.transaction import TransactionManagementError
 
 from cachectl.runtime import FeatureCache
 from cachectl.shared_tier import RedisFeatureTier
@@ -84,7 +85,7 @@ class CacheHolder:
             self._next_check = now + CHECK_INTERVAL_SECONDS
             try:
                 state = selectors.cache_settings_state()
-            except DatabaseError as exc:
+            except (DatabaseError, TransactionManagementError) as exc:
                 self.last_sync_error = f"{type(exc).__name__}: {exc}"
                 logger.warning("Cache settings could not be read; keeping the current ones: %s", exc)
                 if self._cache is None:
@@ -110,7 +111,8 @@ class CacheHolder:
             elif state.prewarm_generation != self.prewarm_generation:
                 self.prewarm_generation = state.prewarm_generation
                 replay = state.prewarm_generation
-            if now >= self._next_flush:
+            # Not inside the caller's transaction: its row locks would be held until it ends.
+            if now >= self._next_flush and not connection.in_atomic_block:
                 self._next_flush = now + HIT_FLUSH_SECONDS
                 self.flush_recent_hits()
         if replay is not None:
@@ -133,7 +135,7 @@ class CacheHolder:
             return 0
         try:
             return cache_recent_hits_record(hits=hits)
-        except DatabaseError as exc:
+        except (DatabaseError, TransactionManagementError) as exc:
             logger.warning("Recent cache hits could not be recorded: %s", exc)
             return 0
 

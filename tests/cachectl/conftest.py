@@ -8,10 +8,12 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache_holder():
-    """Each test starts like a new process: no cache, no generation seen."""
+def fresh_cache_holder(settings):
+    """Each test starts like a new process: no cache, no generation seen, and no shared Redis tier unless the
+    test asks for one (entries left in Redis by an earlier run would turn expected misses into hits)."""
     from cachectl.holder import holder
 
+    settings.CADML_CACHE_REDIS_URL = None
     holder.reset()
     yield holder
     holder.wait_for_replay(timeout=10)

@@ -153,3 +153,12 @@ def test_prewarm_reaches_another_process(cad_samples_dir, django_subprocess_env)
     finally:
         stderr = probe.stop()
     assert "Traceback" not in stderr, stderr
+
+
+def test_old_hit_history_is_pruned_by_the_periodic_task(db):
+    from cachectl.tasks import prune_recent_hits
+
+    keep = make_hit("recent", "v2", minutes_ago=60)
+    make_hit("old", "v2", minutes_ago=8 * 24 * 60)
+    assert prune_recent_hits.delay().get() == 1
+    assert list(CacheRecentHit.objects.values_list("sha256", flat=True)) == [keep]
