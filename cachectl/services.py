@@ -223,7 +223,8 @@ def cache_settings_apply(*, actor: str, reason: str, capacity: int | None = None
 def cache_snapshot_restore(*, snapshot_id: int, actor: str, reason: str) -> CacheSettingsChange:
     """Apply a snapshot's settings, with the same window rules as an apply (it opens a new window)."""
     reason = _check_reason(reason)
-    snapshot = CacheSnapshot.objects.filter(pk=snapshot_id).first()
+    in_range = isinstance(snapshot_id, int) and 0 < snapshot_id < 2**63
+    snapshot = CacheSnapshot.objects.filter(pk=snapshot_id).first() if in_range else None
     if snapshot is None:
         raise NotFound(f"No cache snapshot {snapshot_id}.", code="snapshot_not_found", stage=STAGE,
                        context={"snapshot_id": snapshot_id})

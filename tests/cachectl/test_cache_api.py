@@ -103,8 +103,10 @@ def test_confirm_then_snapshot_list_and_restore(ops_client, key_client):
     assert response.json()["settings"]["capacity"] == CacheSnapshot.objects.get(pk=snapshot_id).capacity
     again = ops_client.post(URL + f"snapshots/{snapshot_id}/restore/", {"reason": "again"}, format="json")
     assert again.status_code == 409 and again.json()["code"] == "rollback_window_active"
-    missing = ops_client.post(URL + "snapshots/999999/restore/", {"reason": "x"}, format="json")
-    assert missing.status_code == 404
+    for snapshot in ("999999", "0", "9" * 40):  # the last one is beyond any database integer
+        missing = ops_client.post(URL + f"snapshots/{snapshot}/restore/", {"reason": "x"}, format="json")
+        assert missing.status_code == 404
+        assert missing.json()["code"] == "snapshot_not_found"
 
 
 @pytest.mark.django_db
