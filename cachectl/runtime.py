@@ -241,12 +241,7 @@ class FeatureCache:
             self._purge_expired(now)
             # Too many entries: evict the least proven first (probation, window, then protected).
             while len(self._data) > capacity:
-                for segment in (self._probation, self._window, self._protected):
-                    if segment:
-                        key = next(iter(segment))
-                        self._remove(key)
-                        self._evictions += 1
-                        break
+                self._evict_least_proven()
             # LRU keeps everything in the window; move main entries back (coldest at the LRU end).
             if self._main_cap == 0:
                 for segment in (self._probation, self._protected):
@@ -344,6 +339,16 @@ class FeatureCache:
             del self._data[candidate]
             del self._written[candidate]
             self._evictions += 1
+        # After a live shrink the main area may still hold more than its share: trim the least proven.
+        while len(self._data) > self._capacity:
+            self._evict_least_proven()
+
+    def _evict_least_proven(self) -> None:
+        for segment in (self._probation, self._window, self._protected):
+            if segment:
+                self._remove(next(iter(segment)))
+                self._evictions += 1
+                return
 
     # -- public API -----------------------------------------------------------------------------
     def get(self, key: Hashable, default: Any = None) -> Any:

@@ -121,6 +121,17 @@ def test_reconfigure_capacity_shrinks_and_grows_live(policy):
     assert len(cache) == 160
 
 
+def test_put_after_a_live_shrink_with_an_empty_window_stays_within_capacity():
+    cache = make_cache(capacity=20)
+    for i in range(20):
+        cache.put(i, i)
+    cache.invalidate(19)  # the window's only entry: main holds 19
+    cache.reconfigure(capacity=13)  # main keeps 13 > its share of 12
+    cache.put(100, 100)
+    stats = cache.stats()
+    assert stats.size == 13 and stats.capacity == 13
+
+
 def test_policy_switch_keeps_entries():
     cache = make_cache(capacity=50, policy=POLICY_TINYLFU)
     for i in range(50):
@@ -298,15 +309,20 @@ def test_lru_policy_matches_a_reference_lru(ops, capacity):
     assert set(cache.keys_by_priority()) == set(reference)
 
 
-@settings(max_examples=60, deadline=None)
-@given(operations, st.integers(1, 12), st.integers(1, 12))
-def test_tinylfu_invariants_hold_under_random_operations(ops, capacity, new_capacity):
+live_operations = st.lists(
+    st.tuples(st.sampled_from(["get", "get", "put", "put", "tick", "invalidate", "resize", "policy", "ttl"]),
+              st.integers(0, 30)),
+    max_size=300,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(live_operations, st.integers(1, 12))
+def test_invariants_hold_under_random_operations_and_live_reconfiguration(ops, capacity):
     clock = FakeClock()
     cache = make_cache(capacity=capacity, ttl_seconds=40, clock=clock)
     gets = 0
-    for index, (op, key) in enumerate(ops):
-        if index == len(ops) // 2:
-            cache.reconfigure(capacity=new_capacity)
+    for op, key in ops:
         if op == "get":
             gets += 1
             value = cache.get(key)
@@ -315,8 +331,14 @@ def test_tinylfu_invariants_hold_under_random_operations(ops, capacity, new_capa
             cache.put(key, key)
         elif op == "tick":
             clock.now += key
-        else:
+        elif op == "invalidate":
             cache.invalidate(key)
+        elif op == "resize":
+            cache.reconfigure(capacity=1 + key % 12)
+        elif op == "policy":
+            cache.reconfigure(policy=POLICY_LRU if key % 2 else POLICY_TINYLFU)
+        else:
+            cache.reconfigure(ttl_seconds=1 + key)
         stats = cache.stats()
         assert stats.size <= stats.capacity
         assert stats.window_size + stats.probation_size + stats.protected_size == stats.size
