@@ -90,8 +90,14 @@ class CacheChangeResultOutput(serializers.Serializer):
     rollback_window = CacheWindowOutput(allow_null=True)
 
 
+API_MAX_PREWARM_LIMIT = 10_000  # ~1-2 ms per entry: stays well inside the worker timeout
+
+
 class CachePrewarmInput(serializers.Serializer):
-    limit = serializers.IntegerField(required=False, help_text="Default and maximum: the cache capacity.")
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=API_MAX_PREWARM_LIMIT,
+        help_text="Default: the cache capacity (also the maximum). Larger prewarms: manage.py cache_prewarm.",
+    )
     reason = serializers.CharField(required=False, allow_blank=True, default="", **REASON)
 
 
