@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 
@@ -15,7 +16,7 @@ from vectors.errors import InvalidMigration, MigrationConflict, MigrationNotFoun
 from vectors.migration_plan import migrate_vector, migration_summary
 from vectors.models import MigrationRun, MigrationStagedVector, ServedVersion, Vector, VectorOpsAudit
 from vectors.services.validation import checked_version
-from vectors.services.vector_writes import BULK_BATCH, next_generation
+from vectors.services.vector_writes import BULK_BATCH, next_generation, upsert_rows
 
 logger = logging.getLogger("cadml.vectors")
 
@@ -92,26 +93,24 @@ def _publish(run: MigrationRun, summary: dict) -> None:
     dim = summary["dimension_to"]
     with transaction.atomic():
         generation = next_generation(run.to_version)
-        batch: list[Vector] = []
-        for staged in MigrationStagedVector.objects.filter(run=run).order_by("source_vector_id").iterator(
-                chunk_size=BULK_BATCH):
-            batch.append(Vector(key=staged.key, feature_version=run.to_version, dimension=dim, values=staged.values,
-                                meta=staged.meta, generation=generation, created_generation=generation))
-            if len(batch) >= BULK_BATCH:
-                _upsert(batch)
-                batch = []
-        if batch:
-            _upsert(batch)
+        staged = MigrationStagedVector.objects.filter(run=run).order_by("source_vector_id")
+        keys, blobs, metas = [], [], []
+        for key, values, meta in staged.values_list("key", "values", "meta").iterator(chunk_size=BULK_BATCH):
+            keys.append(key)
+            blobs.append(bytes(values))
+            metas.append(json.dumps(meta, separators=(",", ":")))
+            if len(keys) >= BULK_BATCH * 5:
+                upsert_rows(feature_version=run.to_version, dimension=dim, generation=generation, keys=keys,
+                            blobs=blobs, metas_json=metas)
+                keys, blobs, metas = [], [], []
+        if keys:
+            upsert_rows(feature_version=run.to_version, dimension=dim, generation=generation, keys=keys,
+                        blobs=blobs, metas_json=metas)
         ServedVersion.objects.update_or_create(
             singleton=1, defaults={"feature_version": run.to_version, "previous_version": run.from_version})
         MigrationStagedVector.objects.filter(run=run).delete()
         run.status, run.stats, run.finished_at = MigrationRun.Status.COMPLETED, summary, timezone.now()
         run.save(update_fields=["status", "stats", "finished_at", "updated_at"])
-
-
-def _upsert(batch: list[Vector]) -> None:
-    Vector.objects.bulk_create(batch, update_conflicts=True, unique_fields=["feature_version", "key"],
-                               update_fields=["values", "dimension", "meta", "generation", "updated_at"])
 
 
 def vector_migration_run(*, run_id: int, batch_size: int | None = None,

@@ -35,18 +35,19 @@ def checked_key(key: Any) -> str:
     return key
 
 
-def checked_meta(meta: Any) -> dict:
+def meta_json(meta: Any) -> str:
+    """The meta object as the JSON text that is stored; refuses non-objects, NaN/inf and oversized meta."""
     if meta is None:
-        return {}
+        return "{}"
     if not isinstance(meta, dict):
         raise InvalidMeta("meta must be a JSON object")
     try:
-        size = len(json.dumps(meta, allow_nan=False))
+        text = json.dumps(meta, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise InvalidMeta(f"meta must be plain JSON without NaN or inf: {exc}") from exc
-    if size > META_MAX_BYTES:
-        raise InvalidMeta(f"meta is {size} bytes, at most {META_MAX_BYTES}", context={"bytes": size})
-    return meta
+    if len(text) > META_MAX_BYTES:
+        raise InvalidMeta(f"meta is {len(text)} bytes, at most {META_MAX_BYTES}", context={"bytes": len(text)})
+    return text
 
 
 def checked_matrix(values: Any, feature_version: str) -> np.ndarray:

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from vectors.errors import DuplicateKey, VectorNotFound
 from vectors.models import IndexState, Vector, VectorDeletion, VectorOpsAudit
-from vectors.services.validation import checked_key, checked_matrix, checked_meta, checked_version
+from vectors.services.validation import checked_key, checked_matrix, checked_version, meta_json
 
 BULK_BATCH = 2000
 
@@ -48,6 +49,39 @@ def next_generation(feature_version: str) -> int:
     return IndexState.objects.filter(feature_version=feature_version).values_list("generation", flat=True).get()
 
 
+_UPSERT_COLUMNS = ("key", "feature_version", "dimension", "values", "meta", "generation", "created_generation",
+                   "created_at", "updated_at")
+_UPSERT_UPDATES = ("values", "dimension", "meta", "generation", "updated_at")
+
+
+def upsert_rows(*, feature_version: str, dimension: int, generation: int, keys: list[str], blobs: list[bytes],
+                metas_json: list[str]) -> None:
+    """Inserts or replaces vector rows in a few statements (the ORM's bulk_create costs ~0.3 ms per row).
+
+    Postgres: one ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE`` per batch; SQLite: ``executemany``
+    of the same upsert. A replaced row keeps its id, ``created_generation`` and ``created_at``.
+    """
+    table = connection.ops.quote_name(Vector._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in _UPSERT_COLUMNS)
+    updates = ", ".join(f"{connection.ops.quote_name(c)} = EXCLUDED.{connection.ops.quote_name(c)}"
+                        for c in _UPSERT_UPDATES)
+    conflict = "ON CONFLICT (feature_version, key) DO UPDATE SET " + updates
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            sql = (f"INSERT INTO {table} ({columns}) SELECT t.k, %s, %s, t.v, t.m::jsonb, %s, %s, %s, %s "
+                   f"FROM unnest(%s::text[], %s::bytea[], %s::text[]) AS t(k, v, m) {conflict}")
+            for start in range(0, len(keys), BULK_BATCH * 5):
+                end = start + BULK_BATCH * 5
+                cursor.execute(sql, [feature_version, dimension, generation, generation, now, now,
+                                     keys[start:end], blobs[start:end], metas_json[start:end]])
+        else:
+            stamp = connection.ops.adapt_datetimefield_value(now)
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 9)}) {conflict}"
+            cursor.executemany(sql, [(key, feature_version, dimension, blob, meta, generation, generation, stamp,
+                                      stamp) for key, blob, meta in zip(keys, blobs, metas_json)])
+
+
 def _write(feature_version: str, items: list[dict[str, Any]]) -> tuple[int, int, int]:
     """Validates and upserts ``items`` ({key, values, meta}); returns (generation, created, updated)."""
     dim = checked_version(feature_version)
@@ -61,20 +95,16 @@ def _write(feature_version: str, items: list[dict[str, Any]]) -> tuple[int, int,
             seen.add(key)
         raise DuplicateKey(f"key {dup!r} appears more than once in the request", context={"key": dup})
     matrix = checked_matrix([item.get("values") for item in items], feature_version)
-    metas = [checked_meta(item.get("meta")) for item in items]
-    blobs = [row.astype("<f4").tobytes() for row in matrix]
+    metas_json = [meta_json(item.get("meta")) for item in items]
+    blobs = [row.tobytes() for row in matrix.astype("<f4", copy=False)]
     with transaction.atomic():
         generation = next_generation(feature_version)
         existing = 0
         for start in range(0, len(keys), BULK_BATCH):
             existing += Vector.objects.filter(feature_version=feature_version,
                                               key__in=keys[start:start + BULK_BATCH]).count()
-        rows = [Vector(key=key, feature_version=feature_version, dimension=dim, values=blob, meta=meta,
-                       generation=generation, created_generation=generation)
-                for key, blob, meta in zip(keys, blobs, metas)]
-        Vector.objects.bulk_create(rows, batch_size=BULK_BATCH, update_conflicts=True,
-                                   unique_fields=["feature_version", "key"],
-                                   update_fields=["values", "dimension", "meta", "generation", "updated_at"])
+        upsert_rows(feature_version=feature_version, dimension=dim, generation=generation, keys=keys, blobs=blobs,
+                    metas_json=metas_json)
     return generation, len(keys) - existing, existing
 
 
