@@ -180,12 +180,16 @@ GC_OBJECTS_TOTAL = Counter(
 GC_GENERATIONS = ("0", "1", "2")
 GC_OUTCOMES = ("collected", "uncollectable")
 
-# Labelled counters that alert rules read with increase() exist at 0 for every value of their bounded vocabulary,
-# so that the first failure is an increase from 0 rather than a series born at 1 (which increase() cannot see).
-PREINITIALISED_LABELS: dict[Counter, tuple[str, ...]] = {
+# Labelled counters and histograms that rules read with increase()/rate() exist at 0 for every value of their
+# bounded vocabulary, so that the first events are an increase from 0 rather than a series born at its first value
+# (which increase() and rate() cannot see).
+PREINITIALISED_LABELS: dict[Counter | Histogram, tuple[str, ...]] = {
+    FEATURE_EXTRACTION_LATENCY: ("v1", "v2", "v3", "v4"),
+    VECTOR_QUERY_LATENCY: ("faiss", "memory"),
+    VECTOR_QUERY_BATCH_LATENCY: BATCH_SIZE_RANGES,
     FAISS_RECOVERY_ATTEMPTS_TOTAL: ("success", "error", "skipped", "suppressed"),
     SIMILARITY_DEGRADED_TOTAL: ("degraded", "restored", "recovery_failed", "suppressed", "manual_override", "drill"),
-    VECTOR_MIGRATE_TOTAL: ("success", "failed", "dry_run", "resumed"),
+    VECTOR_MIGRATE_TOTAL: ("success", "failed", "dry_run", "resumed", "interrupted"),
     MODEL_RELOAD_TOTAL: ("success", "size_exceeded", "magic_invalid", "hash_mismatch", "opcode_blocked",
                          "opcode_scan_error", "rollback"),
     FEATURE_CACHE_PREWARM_TOTAL: ("loaded", "skipped", "failed"),
@@ -194,9 +198,9 @@ PREINITIALISED_LABELS: dict[Counter, tuple[str, ...]] = {
 
 def preinitialise_labels() -> None:
     """Creates the zero-valued series; run after fork in each worker (never in the gunicorn master)."""
-    for counter, values in PREINITIALISED_LABELS.items():
+    for metric, values in PREINITIALISED_LABELS.items():
         for value in values:
-            counter.labels(value)
+            metric.labels(value)
     for generation in GC_GENERATIONS:
         GC_COLLECTIONS_TOTAL.labels(generation=generation)
         for outcome in GC_OUTCOMES:

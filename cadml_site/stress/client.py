@@ -124,7 +124,7 @@ class StressClient:
             self.log.add(CallRecord(operation, response.status_code, seconds))
         return response
 
-    def json(self, operation: str, method: str, path: str, **kwargs) -> dict:
+    def json(self, operation: str, method: str, path: str, **kwargs):
         response = self.call(operation, method, path, **kwargs)
         try:
             return response.json()

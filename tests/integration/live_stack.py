@@ -1,0 +1,177 @@
+"""A live service for integration tests: gunicorn (2 workers), a Celery worker and a Prometheus server.
+
+All three run as child processes on free loopback ports against the current pytest database (the test database,
+``test_<name>`` on Postgres, or the SQLite test file), share one ``PROMETHEUS_MULTIPROC_DIR`` (so counters that the
+Celery worker produces are scraped through gunicorn's /metrics), and are stopped by process id.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+import yaml
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "prometheus" / "rules" / "cad_ml_phase5_alerts.yaml"
+# The stack's own Redis database, so that its worker never consumes another test's messages.
+STACK_REDIS_BROKER = "redis://127.0.0.1:6379/9"
+
+
+def current_database_url() -> str:
+    """URL of the database pytest-django created for this run (what child processes must use)."""
+    from django.db import connection
+
+    settings_dict = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings_dict['NAME']}"
+    user = settings_dict.get("USER") or "postgres"
+    password = f":{settings_dict['PASSWORD']}" if settings_dict.get("PASSWORD") else ""
+    host = settings_dict.get("HOST") or "127.0.0.1"
+    port = settings_dict.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
+
+
+def stack_broker_url() -> str:
+    configured = os.environ.get("CELERY_BROKER_URL", "")
+    if configured and not configured.startswith(("redis://", "rediss://")):
+        return configured  # RabbitMQ and friends: the configured broker, as CI gives it
+    return STACK_REDIS_BROKER
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 30) -> None:
+        if self.process.poll() is not None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)  # the process group we created: gunicorn and its workers
+        except ProcessLookupError:
+            return
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+
+def _start(name: str, argv: list[str], env: dict[str, str], workdir: Path) -> ManagedProcess:
+    log_path = workdir / f"{name}.log"
+    log = log_path.open("w")
+    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    log.close()
+    return ManagedProcess(name, process, log_path)
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.3, what: str, processes=()) -> None:
+    deadline = time.monotonic() + timeout
+    last_error = None
+    while time.monotonic() < deadline:
+        for managed in processes:
+            if not managed.alive():
+                raise AssertionError(f"{managed.name} exited with {managed.process.returncode} while waiting for "
+                                     f"{what}:\n{managed.log_tail()}")
+        try:
+            if predicate():
+                return
+        except requests.RequestException as exc:
+            last_error = exc
+        time.sleep(interval)
+    tails = "\n".join(f"--- {m.name}\n{m.log_tail()}" for m in processes)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_error})\n{tails}")
+
+
+@dataclass
+class LiveStack:
+    workdir: Path
+    env: dict[str, str]
+    base_url: str = ""
+    prometheus_url: str = ""
+    processes: list[ManagedProcess] = field(default_factory=list)
+
+    # ---- service ------------------------------------------------------------------------------------------------
+    def start_service(self, *, workers: int = 2) -> None:
+        port = free_port()
+        self.base_url = f"http://127.0.0.1:{port}"
+        env = {**self.env, "GUNICORN_WORKERS": str(workers), "GUNICORN_BIND": f"127.0.0.1:{port}"}
+        gunicorn = _start("gunicorn", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], env, self.workdir)
+        self.processes.append(gunicorn)
+        wait_until(lambda: requests.get(self.base_url + "/api/v1/health/live/", timeout=2).status_code == 200,
+                   timeout=90, what="gunicorn", processes=[gunicorn])
+
+    def start_celery_worker(self) -> ManagedProcess:
+        worker = _start("celery", [sys.executable, "-m", "celery", "-A", "cadml_site", "worker", "--pool", "prefork",
+                                   "--concurrency", "1", "--loglevel", "INFO", "--without-heartbeat",
+                                   "--without-gossip", "--without-mingle"], self.env, self.workdir)
+        self.processes.append(worker)
+        wait_until(lambda: "ready." in worker.log_path.read_text(errors="replace"), timeout=90,
+                   what="the Celery worker", processes=[worker])
+        return worker
+
+    # ---- Prometheus ---------------------------------------------------------------------------------------------
+    def start_prometheus(self, *, interval: str = "1s") -> None:
+        binary = shutil.which("prometheus")
+        if binary is None:
+            raise AssertionError("the prometheus binary is missing: run .ci/prometheus_checks.sh (installs Debian's "
+                                 "prometheus package) first")
+        rules = yaml.safe_load(RULES.read_text())
+        for group in rules["groups"]:
+            group["interval"] = interval  # fast evaluation; every expression and 'for:' stays as shipped
+        (self.workdir / "rules.yaml").write_text(yaml.safe_dump(rules, sort_keys=False))
+        target = self.base_url.removeprefix("http://")
+        config = {
+            "global": {"scrape_interval": interval, "evaluation_interval": interval},
+            "rule_files": ["rules.yaml"],
+            "scrape_configs": [{"job_name": "cadml", "metrics_path": "/metrics",
+                                "static_configs": [{"targets": [target]}]}],
+        }
+        (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+        port = free_port()
+        self.prometheus_url = f"http://127.0.0.1:{port}"
+        prometheus = _start("prometheus", [
+            binary, f"--config.file={self.workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.workdir / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ], self.env, self.workdir)
+        self.processes.append(prometheus)
+        wait_until(lambda: requests.get(self.prometheus_url + "/-/ready", timeout=2).status_code == 200,
+                   timeout=60, what="prometheus", processes=[prometheus])
+        wait_until(lambda: self.query('up{job="cadml"} == 1'), timeout=30, what="the first scrape",
+                   processes=[prometheus])
+
+    def query(self, promql: str) -> list[dict]:
+        response = requests.get(self.prometheus_url + "/api/v1/query", params={"query": promql}, timeout=10)
+        response.raise_for_status()
+        return response.json()["data"]["result"]
+
+    def rules(self) -> list[dict]:
+        response = requests.get(self.prometheus_url + "/api/v1/rules", timeout=10)
+        response.raise_for_status()
+        return [rule for group in response.json()["data"]["groups"] for rule in group["rules"]]
+
+    def stop(self) -> None:
+        for managed in reversed(self.processes):
+            managed.stop()

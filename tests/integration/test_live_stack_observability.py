@@ -1,0 +1,195 @@
+"""Issue 7 end to end: gunicorn (2 workers) + a Celery worker + a real Prometheus with the shipped rules.
+
+Short versions of the three stress commands run against the live service; Prometheus must produce the recording
+rules' series from the scraped metrics, counters incremented in the Celery worker must reach the scrape, and a
+degraded-mode drill must make CadmlFaissDegradedModeActive pending (its 'for: 2m' is the shipped one, so the test
+asserts the pending state instead of waiting two minutes).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from io import StringIO
+
+import pytest
+import requests
+from django.core.management import call_command
+
+from cadml_site.stress.payloads import box_variants
+from tests.integration.live_stack import LiveStack, current_database_url, stack_broker_url, wait_until
+
+# django_db: makes pytest-django set up the test database the module-scoped stack uses (each test itself only
+# talks HTTP, so its rolled-back transaction holds nothing).
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+
+@pytest.fixture(scope="module")
+def stack(django_db_setup, django_db_blocker, tmp_path_factory):
+    """The live service on the pytest database, with an API client and an ops user; flushed afterwards."""
+    workdir = tmp_path_factory.mktemp("live-stack")
+    multiproc = workdir / "prometheus-multiproc"
+    multiproc.mkdir()
+    with django_db_blocker.unblock():
+        from django.contrib.auth import get_user_model
+
+        from cadml_site.api.services import admin_token_create, api_key_create
+
+        _, api_key = api_key_create(name="stress-client")
+        get_user_model().objects.create_user(username="ops-stress", password=None, is_staff=True)
+        _, admin_token = admin_token_create(username="ops-stress")
+        database_url = current_database_url()
+    env = {**os.environ, "DATABASE_URL": database_url, "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+           "CELERY_BROKER_URL": stack_broker_url(), "OMP_NUM_THREADS": "1"}
+    env.pop("CELERY_RESULT_BACKEND", None)
+    live = LiveStack(workdir=workdir, env=env)
+    live.api_key, live.admin_token = api_key, admin_token
+    try:
+        live.start_service(workers=2)
+        live.start_celery_worker()
+        live.start_prometheus()
+        _seed(live)
+        yield live
+    finally:
+        live.stop()
+        with django_db_blocker.unblock():
+            call_command("flush", interactive=False, verbosity=0)
+
+
+def _headers(live: LiveStack, *, ops: bool = False) -> dict[str, str]:
+    headers = {"X-API-Key": live.api_key}
+    if ops:
+        headers["X-Admin-Token"] = live.admin_token
+    return headers
+
+
+def _seed(live: LiveStack) -> None:
+    """A few parts analysed in v4 and v3 (vectors registered), so searches and migrations have data."""
+    for version in ("v4", "v3"):
+        for name, data in box_variants(6):
+            response = requests.post(live.base_url + "/api/v1/analyze/", headers=_headers(live),
+                                     files={"file": (name, data)},
+                                     data={"feature_version": version, "classify": "false"}, timeout=60)
+            assert response.status_code == 201, response.text
+
+
+def _stress(command: str, live: LiveStack, *args: str) -> str:
+    out, err = StringIO(), StringIO()
+    try:
+        call_command(command, "--url", live.base_url, "--api-key", live.api_key, "--admin-token", live.admin_token,
+                     *args, stdout=out, stderr=err)
+    except Exception as exc:
+        raise AssertionError(f"{command} failed: {exc}\n{out.getvalue()}\n{err.getvalue()}") from exc
+    return out.getvalue()
+
+
+def test_stress_degradation_flapping_short(stack):
+    output = _stress("stress_degradation_flapping", stack, "--cycles", "3", "--drill-seconds", "60")
+    assert "flap suppression: engaged at cycle 3" in output
+    assert "stress_degradation_flapping: OK" in output
+
+
+def test_stress_concurrency_reload_short(stack):
+    output = _stress("stress_concurrency_reload", stack, "--duration", "8", "--iterations", "15")
+    assert "stress_concurrency_reload: OK" in output
+    assert "load sequence:" in output
+
+
+def test_stress_memory_gc_check_short(stack):
+    output = _stress("stress_memory_gc_check", stack, "--iterations", "60", "--duration", "40", "--warmup", "15")
+    assert "stress_memory_gc_check: OK" in output
+    assert "resident memory growth per 1000 cycles" in output
+
+
+def test_counters_incremented_in_the_celery_worker_are_scraped(stack):
+    before = _scrape_value(stack, 'vector_migrate_total{status="dry_run"}')
+    response = requests.post(stack.base_url + "/api/v1/vectors/migrate/", headers=_headers(stack, ops=True),
+                             json={"from": "v3", "to": "v4", "dry_run": True}, timeout=30)
+    assert response.status_code == 202, response.text
+    run_id = response.json()["id"]
+
+    def finished():
+        run = requests.get(f"{stack.base_url}/api/v1/vectors/migrate/runs/{run_id}/", headers=_headers(stack),
+                           timeout=10).json()
+        return run["status"] not in ("pending", "running")
+
+    wait_until(finished, timeout=60, what="the dry-run migration task", processes=stack.processes)
+    # The run executed in the Celery worker process, never in gunicorn: its counter comes from the shared
+    # multiprocess directory.
+    assert _scrape_value(stack, 'vector_migrate_total{status="dry_run"}') == before + 1
+
+
+def _scrape_value(live: LiveStack, series: str) -> float:
+    name, _, labels = series.partition("{")
+    body = requests.get(live.base_url + "/metrics", timeout=10).text
+    for line in body.splitlines():
+        if line.startswith(name + "{") and all(part in line for part in labels.rstrip("}").split(",") if part):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"/metrics has no {series}")
+
+
+RECORDED_WITH_TRAFFIC = (
+    'version:feature_extraction_latency_seconds:p95_5m{version="v4"}',
+    'version:feature_extraction_latency_seconds:p50_5m{version="v4"}',
+    'backend:vector_query_latency_seconds:p95_5m{backend="faiss"}',
+    "backend:vector_query:rate5m",
+    "batch_size_range:vector_query_batch_latency_seconds:p95_5m",
+    "instance:feature_cache_lookups:rate5m",
+    "instance:feature_cache_hit_ratio:ratio_rate5m",
+    "status:django_http_responses:rate5m",
+    "instance:django_http_responses_5xx:ratio_rate5m",
+    "instance:django_http_request_latency_seconds:p95_5m",
+)
+
+
+def test_recording_rules_produce_series_from_the_scrape(stack):
+    headers = _headers(stack)
+    vector = [1.0] * 24
+    for round_ in range(3):  # spread over several scrapes, so that rate() sees the counters move
+        for name, data in box_variants(2 + round_):  # cache hits (content seen before) and fresh extractions
+            requests.post(stack.base_url + "/api/v1/analyze/", headers=headers, files={"file": (name, data)},
+                          data={"classify": "false"}, timeout=60).raise_for_status()
+        for _ in range(3):
+            requests.post(stack.base_url + "/api/v1/vectors/similarity/", headers=headers, timeout=30,
+                          json={"feature_version": "v4", "vector": vector, "k": 3}).raise_for_status()
+            requests.post(stack.base_url + "/api/v1/vectors/similarity/batch/", headers=headers, timeout=30,
+                          json={"feature_version": "v4", "queries": [{"vector": vector}] * 3,
+                                "k": 3}).raise_for_status()
+        time.sleep(1.5)
+
+    missing = list(RECORDED_WITH_TRAFFIC)
+
+    def all_recorded():
+        missing[:] = [q for q in RECORDED_WITH_TRAFFIC
+                      if not any(not math.isnan(float(s["value"][1])) for s in stack.query(q))]
+        return not missing
+
+    try:
+        wait_until(all_recorded, timeout=45, interval=1, what="recording-rule series", processes=stack.processes)
+    except AssertionError as exc:
+        raise AssertionError(f"no value for {missing}") from exc
+    ratio = stack.query("instance:feature_cache_hit_ratio:ratio_rate5m")
+    assert 0 < float(ratio[0]["value"][1]) <= 1  # the boxes analysed again were cache hits
+
+
+def test_degraded_drill_makes_the_degraded_alert_pending(stack):
+    rule = next(r for r in stack.rules() if r.get("name") == "CadmlFaissDegradedModeActive")
+    assert rule["duration"] == 120  # the shipped 'for: 2m'
+    response = requests.post(stack.base_url + "/api/v1/vectors/index/degrade/", headers=_headers(stack, ops=True),
+                             json={"feature_version": "v4", "reason": "alerting drill (integration test)",
+                                   "duration_seconds": 600}, timeout=30)
+    assert response.status_code == 200, response.text
+    started = time.monotonic()
+    try:
+        wait_until(lambda: stack.query('ALERTS{alertname="CadmlFaissDegradedModeActive",alertstate="pending"}'),
+                   timeout=30, interval=0.5, what="the pending degraded alert", processes=stack.processes)
+        assert time.monotonic() - started < 120
+        assert stack.query('ALERTS{alertname="CadmlFaissDegradedModeActive",alertstate="firing"}') == []
+        assert float(stack.query("max(faiss_degraded_duration_seconds)")[0]["value"][1]) > 0
+    finally:
+        recovered = requests.post(stack.base_url + "/api/v1/vectors/index/recover/",
+                                  headers=_headers(stack, ops=True), json={"feature_version": "v4"}, timeout=60)
+        assert recovered.status_code == 200, recovered.text
+    wait_until(lambda: not stack.query('ALERTS{alertname="CadmlFaissDegradedModeActive"}'), timeout=30,
+               interval=0.5, what="the degraded alert to clear", processes=stack.processes)
