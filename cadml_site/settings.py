@@ -278,6 +278,14 @@ for _sha in CADML_MODEL_HASH_ALLOWLIST:
     if not re.fullmatch(r"[0-9a-f]{64}", _sha):
         raise ImproperlyConfigured(f"CADML_MODEL_HASH_ALLOWLIST entries must be sha256 hex digests, got {_sha!r}")
 CADML_MODEL_OPCODE_MODE = env_choice("CADML_MODEL_OPCODE_MODE", "blacklist", ("blacklist", "audit", "whitelist"))
+CADML_MODEL_MAX_DECOMPRESSED_BYTES = env_int("CADML_MODEL_MAX_DECOMPRESSED_BYTES", 512 * 1024 * 1024,
+                                             min_value=1024)
+CADML_MODEL_MAX_DECOMPRESSION_RATIO = env_int("CADML_MODEL_MAX_DECOMPRESSION_RATIO", 200, min_value=2,
+                                              max_value=100_000)
+CADML_MODEL_SCAN_MAX_OPCODES = env_int("CADML_MODEL_SCAN_MAX_OPCODES", 20_000_000, min_value=1000)
+CADML_MODEL_SCAN_MAX_SECONDS = env_float("CADML_MODEL_SCAN_MAX_SECONDS", 30.0, min_value=0.1, max_value=3600)
+CADML_MODEL_SYNC_INTERVAL_SECONDS = env_float("CADML_MODEL_SYNC_INTERVAL_SECONDS", 2.0, min_value=0.0,
+                                              max_value=3600)
 # ---- end modelops ------------------------------------------------------------------------------------------------
 
 # ---- cachectl ----------------------------------------------------------------------------------------------------

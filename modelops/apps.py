@@ -5,3 +5,16 @@ class ModelopsConfig(AppConfig):
     name = "modelops"
     verbose_name = "Model operations"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from cadml_site.health import register_health_section
+        from cadml_site.metrics import register_gauge_source
+        from cadml_site.process_state import register_process_initializer
+        from modelops.health import active_load_sequence_source, model_health_section
+        from modelops.security import tripwire
+        from modelops.services import model_process_initialize
+
+        tripwire.install()
+        register_process_initializer("modelops", model_process_initialize)
+        register_health_section("model", model_health_section)
+        register_gauge_source("model_active_load_sequence", active_load_sequence_source)

@@ -1,0 +1,130 @@
+"""Model endpoints: one APIView per operation; uploads, reload, rollback and the opcode audit need ops staff."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cadml_site.api.permissions import IsOpsStaff, actor_name
+from modelops import selectors, services
+from modelops.api import serializers as s
+from modelops.errors import ModelSizeExceeded, NoActiveModel
+
+TAGS = ["model"]
+REFUSED = OpenApiResponse(description=(
+    "application/problem+json with code size_exceeded (413), magic_invalid (415), hash_mismatch (409), "
+    "opcode_blocked / opcode_scan_error (422) or rollback (422: load or validation failed, the active model "
+    "was kept); stage is intake, hash, scan, load, validate or swap; context has rule, offset, opcode, "
+    "global, mode, sha256 and active_version."))
+
+
+class ModelStatusApi(APIView):
+    """Active version, sha256, loaded at, load sequence, scanner mode, previous versions, last error."""
+
+    @extend_schema(operation_id="model_status", responses=s.ModelStatusOutput, tags=TAGS)
+    def get(self, request):
+        return Response(s.ModelStatusOutput(selectors.model_status()).data)
+
+
+class ModelVersionUploadApi(APIView):
+    """Upload a model file (multipart); it is intake-checked, scanned and stored as a candidate."""
+
+    permission_classes = [IsOpsStaff]
+    throttle_scope = "sensitive"
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(operation_id="model_version_upload", request={"multipart/form-data": s.ModelVersionUploadInput},
+                   responses={201: s.ModelVersionOutput, 409: REFUSED, 413: REFUSED, 415: REFUSED, 422: REFUSED},
+                   tags=TAGS)
+    def post(self, request):
+        data = s.ModelVersionUploadInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        if upload.size > settings.CADML_MODEL_MAX_BYTES:
+            raise ModelSizeExceeded("model file exceeds the size limit",
+                                    context={"size": upload.size, "limit": settings.CADML_MODEL_MAX_BYTES})
+        version = services.model_version_upload(
+            data=upload.read(), label=data.validated_data["label"],
+            feature_version=data.validated_data["feature_version"], actor=actor_name(request),
+            reason=data.validated_data["reason"])
+        return Response(s.ModelVersionOutput(version).data, status=status.HTTP_201_CREATED)
+
+
+class ModelVersionRegisterApi(APIView):
+    """Register a file already in CADML_MODEL_DIR by its plain name (paths and links are refused)."""
+
+    permission_classes = [IsOpsStaff]
+    throttle_scope = "sensitive"
+
+    @extend_schema(operation_id="model_version_register", request=s.ModelVersionRegisterInput,
+                   responses={201: s.ModelVersionOutput, 400: REFUSED, 409: REFUSED, 413: REFUSED, 415: REFUSED,
+                              422: REFUSED}, tags=TAGS)
+    def post(self, request):
+        data = s.ModelVersionRegisterInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.model_version_register_from_dir(actor=actor_name(request), **data.validated_data)
+        return Response(s.ModelVersionOutput(version).data, status=status.HTTP_201_CREATED)
+
+
+class ModelReloadApi(APIView):
+    """Load a version (intake, hash, scan, restricted load, validation, canary) and swap it in everywhere."""
+
+    permission_classes = [IsOpsStaff]
+    throttle_scope = "sensitive"
+
+    @extend_schema(operation_id="model_reload", request=s.ModelReloadInput,
+                   responses={200: s.ModelReloadOutput, 404: REFUSED, 409: REFUSED, 413: REFUSED, 415: REFUSED,
+                              422: REFUSED}, tags=TAGS)
+    def post(self, request):
+        data = s.ModelReloadInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.model_reload(actor=actor_name(request), **data.validated_data)
+        return Response(s.ModelReloadOutput({"version": version, "mode": settings.CADML_MODEL_OPCODE_MODE,
+                                             "load_sequence": services.database_load_sequence()}).data)
+
+
+class ModelRollbackApi(APIView):
+    """Return to the previous version (two levels are kept)."""
+
+    permission_classes = [IsOpsStaff]
+    throttle_scope = "sensitive"
+
+    @extend_schema(operation_id="model_rollback", request=s.ModelRollbackInput,
+                   responses={200: s.ModelReloadOutput, 409: REFUSED, 422: REFUSED}, tags=TAGS)
+    def post(self, request):
+        data = s.ModelRollbackInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.model_rollback(actor=actor_name(request), **data.validated_data)
+        return Response(s.ModelReloadOutput({"version": version, "mode": settings.CADML_MODEL_OPCODE_MODE,
+                                             "load_sequence": services.database_load_sequence()}).data)
+
+
+class OpcodeAuditApi(APIView):
+    """Opcodes and globals the scanner has seen in every mode, with counts and first/last seen."""
+
+    permission_classes = [IsOpsStaff]
+
+    @extend_schema(operation_id="model_opcode_audit", responses=s.OpcodeAuditOutput, tags=TAGS)
+    def get(self, request):
+        return Response(s.OpcodeAuditOutput(selectors.opcode_audit_summary()).data)
+
+
+class ModelPredictApi(APIView):
+    """Classify one feature vector with the active model."""
+
+    @extend_schema(operation_id="model_predict", request=s.ModelPredictInput,
+                   responses={200: s.ModelPredictOutput,
+                              422: OpenApiResponse(description="dimension_mismatch"),
+                              503: OpenApiResponse(description="no_active_model")}, tags=TAGS)
+    def post(self, request):
+        data = s.ModelPredictInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = selectors.classify_vector(**data.validated_data)
+        if result is None:
+            raise NoActiveModel("no active model for this feature version",
+                                context={"feature_version": data.validated_data["feature_version"]})
+        return Response(s.ModelPredictOutput(result).data)
