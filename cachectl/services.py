@@ -35,6 +35,7 @@ VERSION_RE = re.compile(r"^[A-Za-z0-9_.-]{1,16}$")
 SHA256_RE = selectors.SHA256_RE
 MAX_VALUES = 65_536
 MAX_PREWARM_LIMIT = 100_000
+PROGRESS_EVERY = 1000
 REASON_MAX_LENGTH = 2000
 RECENT_HIT_RETENTION = timedelta(days=7)
 
@@ -295,7 +296,7 @@ def _stored_entry(sha256: str, version: str) -> tuple[tuple[float, ...], int | N
     return _clean_entry(stored["values"], stored.get("document_id"))
 
 
-def _load_entries(entries: list, *, write_shared: bool) -> dict:
+def _load_entries(entries: list, *, write_shared: bool, progress=None, should_stop=None) -> dict:
     """Loads ``[(sha256, version, tier), ...]`` from the stored features into this process's cache.
 
     ``loaded`` counts entries resident at the end (the admission filter may refuse an entry when the cache is
@@ -305,7 +306,12 @@ def _load_entries(entries: list, *, write_shared: bool) -> dict:
     shared = holder.shared_tier() if write_shared else None
     counts = {"loaded": 0, "skipped": 0, "failed": 0}
     put: list[tuple[str, str]] = []
-    for sha256, version, _tier in entries:
+    for done, (sha256, version, _tier) in enumerate(entries):
+        if should_stop is not None and should_stop():
+            counts["skipped"] += len(entries) - done
+            break
+        if progress is not None and done and done % PROGRESS_EVERY == 0:
+            progress(done, len(entries))
         key = (sha256, version)
         if cache.peek(key) is not None:
             counts["skipped"] += 1
@@ -329,9 +335,13 @@ def _load_entries(entries: list, *, write_shared: bool) -> dict:
     return counts
 
 
-def cache_prewarm(*, actor: str, limit: int | None = None, reason: str = "") -> CachePrewarmRun:
+def cache_prewarm(*, actor: str, limit: int | None = None, reason: str = "", progress=None,
+                  should_stop=None) -> CachePrewarmRun:
     """Load entries in priority order into this process (and the shared tier), then have every other process
-    replay the same plan (it notices the new prewarm generation within a second of its next lookup)."""
+    replay the same plan (it notices the new prewarm generation within a second of its next lookup).
+
+    ``progress(done, total)`` is called every ``PROGRESS_EVERY`` entries; when ``should_stop()`` turns true the
+    remaining entries are counted as skipped (the command stops cleanly on SIGTERM)."""
     reason = reason.strip() if isinstance(reason, str) else ""
     capacity = holder.cache().capacity
     if limit is None:
@@ -349,7 +359,7 @@ def cache_prewarm(*, actor: str, limit: int | None = None, reason: str = "") -> 
         run = CachePrewarmRun.objects.create(generation=row.prewarm_generation, actor=actor, limit=effective,
                                              entries=[list(item) for item in plan], tiers=tiers)
     holder.mark_prewarm_seen(run.generation)
-    counts = _load_entries(plan, write_shared=True)
+    counts = _load_entries(plan, write_shared=True, progress=progress, should_stop=should_stop)
     run.loaded, run.skipped, run.failed = counts["loaded"], counts["skipped"], counts["failed"]
     run.save(update_fields=["loaded", "skipped", "failed"])
     for result, count in counts.items():

@@ -163,3 +163,17 @@ def test_old_hit_history_is_pruned_by_the_periodic_task(db):
     make_hit("old", "v2", minutes_ago=8 * 24 * 60)
     assert prune_recent_hits.delay().get() == 1
     assert list(CacheRecentHit.objects.values_list("sha256", flat=True)) == [keep]
+
+
+def test_prewarm_reports_progress_and_stops_when_asked(stored_files, monkeypatch):
+    from cachectl import services
+
+    arrange_tiers(stored_files)
+    monkeypatch.setattr(services, "PROGRESS_EVERY", 1)
+    seen = []
+    run = cache_prewarm(actor="ops-alice", limit=10, progress=lambda done, total: seen.append((done, total)),
+                        should_stop=lambda: len(seen) >= 2)
+    assert seen == [(1, 4), (2, 4)]
+    # entries 1 and 3 loaded, entry 2 was never stored, entry 4 not reached
+    assert (run.loaded, run.skipped, run.failed) == (2, 2, 0)
+    assert holder.cache().peek((stored_files[2], "v1")) is None
