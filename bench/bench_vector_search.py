@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 
 from vectors.index.exact_search import exact_top_k  # noqa: E402
 from vectors.index.faiss_store import FaissStore, IndexConfig  # noqa: E402
-from vectors.index.holder import ChangeSet, IndexHolder, SourceState  # noqa: E402
+from vectors.index.holder import ChangeSet, IndexHolder, SourceState, release_free_memory  # noqa: E402
 from vectors.index.memory_store import MemoryStore  # noqa: E402
 from vectors.index.vector_math import normalized  # noqa: E402
 
@@ -56,24 +56,36 @@ class StaticSource:
         raise RuntimeError(f"unexpected degradation in the benchmark: {reason}: {error}")
 
 
+def interleaved(paths: dict, inputs: list, rounds: int = 1) -> dict[str, float]:
+    """Median seconds per call of each path, the paths taking turns on every input so that load from other
+    processes on this shared machine hits them alike."""
+    names = list(paths)
+    for name in names:  # warm-up
+        paths[name](inputs[0])
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        for i, item in enumerate(inputs):
+            order = names[(i + r) % len(names):] + names[:(i + r) % len(names)]
+            for name in order:
+                started = time.perf_counter()
+                paths[name](item)
+                times[name].append(time.perf_counter() - started)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def single_latencies(search, queries) -> float:
+    """Median seconds per single query."""
+    return interleaved({"x": search}, [q[None, :] for q in queries])["x"]
+
+
 def timed(fn, repeat: int) -> list[float]:
-    fn()  # warm-up
+    fn()
     out = []
     for _ in range(repeat):
         started = time.perf_counter()
         fn()
         out.append(time.perf_counter() - started)
     return out
-
-
-def single_latencies(search, queries) -> float:
-    """Median seconds per single query."""
-    times = []
-    for q in queries:
-        started = time.perf_counter()
-        search(q[None, :])
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def rss_bytes() -> int:
@@ -94,6 +106,7 @@ def memory_probe(n: int) -> None:
     holder.prepare("v4")
     holder.source = None  # the rows came from the database; the process keeps only the index
     gc.collect()
+    release_free_memory()
     after = rss_bytes()
     raw = n * D * 4
     print(f"MEMORY n={n} raw_bytes={raw} rss_growth={after - before} ratio={(after - before) / raw:.2f}")
@@ -103,7 +116,7 @@ def bench_size(n: int, n_queries: int, rng) -> dict:
     ids = np.arange(1, n + 1, dtype=np.int64)
     raw = rng.standard_normal((n, D), dtype=np.float32)
     vectors = normalized(raw)
-    queries = rng.standard_normal((max(n_queries, BATCH), D), dtype=np.float32)
+    queries = rng.standard_normal((max(n_queries, 2 * BATCH), D), dtype=np.float32)
     nq = normalized(queries)
 
     holder = IndexHolder(StaticSource(ids, raw), snapshot_root=Path("/nonexistent"), dimension_of=lambda v: D,
@@ -117,18 +130,17 @@ def bench_size(n: int, n_queries: int, rng) -> dict:
     exact = exact_top_k(vectors, ids, nq[:20], K)
     assert all(a.ids.tolist() == b.ids.tolist() for a, b in zip(check, exact))
 
-    single = {
-        "bare_faiss": single_latencies(lambda q: index.search(normalized(q), K), queries[:n_queries]),
-        "ours": single_latencies(lambda q: holder.search("v4", q, K), queries[:n_queries]),
-        "degraded_numpy": single_latencies(lambda q: memory.search(normalized(q), K), queries[:n_queries]),
-    }
-    batch_q = queries[:BATCH]
-    repeat = 5 if n <= 200_000 else 2
-    batch = {
-        "bare_faiss": statistics.median(timed(lambda: index.search(normalized(batch_q), K), repeat)) / BATCH,
-        "ours": statistics.median(timed(lambda: holder.search("v4", batch_q, K), repeat)) / BATCH,
-        "degraded_numpy": statistics.median(timed(lambda: memory.search(normalized(batch_q), K), repeat)) / BATCH,
-    }
+    single = interleaved({
+        "bare_faiss": lambda q: index.search(normalized(q), K),
+        "ours": lambda q: holder.search("v4", q, K),
+        "degraded_numpy": lambda q: memory.search(normalized(q), K),
+    }, [q[None, :] for q in queries[:n_queries]])
+    rounds = 5 if n <= 200_000 else 2
+    batch = {name: seconds / BATCH for name, seconds in interleaved({
+        "bare_faiss": lambda b: index.search(normalized(b), K),
+        "ours": lambda b: holder.search("v4", b, K),
+        "degraded_numpy": lambda b: memory.search(normalized(b), K),
+    }, [queries[:BATCH], queries[BATCH:2 * BATCH]], rounds=rounds).items()}
     return {"n": n, "single": single, "batch": batch, "vectors": vectors, "ids": ids, "nq": nq}
 
 
