@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.db import OperationalError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -20,6 +22,7 @@ from vectors.runtime import index_holder
 from vectors.services.validation import checked_filters, checked_matrix, checked_version
 
 EVENTS_SHOWN = 20
+logger = logging.getLogger("cadml.vectors")
 
 
 def served_feature_version() -> str:
@@ -101,7 +104,11 @@ def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score:
             Vector.objects.filter(id__in=hit_ids).values_list("id", "key", "meta")} if hit_ids else {}
     referenced = set(rows) | exclude
     if referenced:
-        Vector.objects.filter(id__in=referenced).update(last_referenced_at=timezone.now())
+        try:  # bookkeeping for cache prewarm: one UPDATE, never worth failing a search for
+            with transaction.atomic():
+                Vector.objects.filter(id__in=referenced).update(last_referenced_at=timezone.now())
+        except OperationalError as exc:
+            logger.warning("last_referenced_at not updated: %s", exc)
     result_lists = []
     for hits in outcome.hits:
         results = []
