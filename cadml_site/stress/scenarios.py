@@ -198,4 +198,171 @@ def degradation_flapping(client: StressClient, *, feature_version: str, cycles: 
     return result.finish(client)
 
 
-__all__ = ["Bounds", "ScenarioResult", "degradation_flapping", "box_variants"]
+
+# ---- stress_concurrency_reload ------------------------------------------------------------------------------------
+def _model_status(client: StressClient) -> dict:
+    return client.json("model_status", "GET", "/api/v1/model/")
+
+
+def concurrency_reload(client: StressClient, *, feature_version: str, versions: list[str] | None, bounds: Bounds,
+                       reloaders: int, classifiers: int, searchers: int, seed: int = 11) -> ScenarioResult:
+    """Threads reload models while others classify and search; no errors, sequences only move forward."""
+    result = ScenarioResult("stress_concurrency_reload")
+    status = _model_status(client)
+    if not status.get("active"):
+        raise UnexpectedResponse("model_status", 200, "no active model: activate one before stressing reloads")
+    versions = versions or [status["active"]["label"]]
+    dimension = feature_dimension(client, feature_version)
+    start_sequence = int(status["load_sequence"])
+    lock = threading.Lock()
+    reload_sequences: dict[str, list[int]] = {}
+    polled_sequences: list[int] = []
+    predicted_versions: Counter = Counter()
+    reloads_done = Counter()
+    errors: list[str] = []
+    stop = threading.Event()
+
+    def reload_step(i: int, rng: random.Random) -> None:
+        label = versions[i % len(versions)]
+        answer = client.json("reload", "POST", "/api/v1/model/reload/", ops=True,
+                             json={"version": label, "reason": "stress_concurrency_reload"})
+        with lock:
+            reload_sequences.setdefault(threading.current_thread().name, []).append(int(answer["load_sequence"]))
+            reloads_done[label] += 1
+        if answer["version"]["label"] != label:
+            errors.append(f"reload of {label} answered version {answer['version']['label']}")
+
+    def classify_step(i: int, rng: random.Random) -> None:
+        answer = client.json("predict", "POST", "/api/v1/model/predict/",
+                             json={"values": random_vector(rng, dimension), "feature_version": feature_version})
+        with lock:
+            predicted_versions[answer["model_version"]] += 1
+        if answer["model_version"] not in versions:
+            errors.append(f"a prediction came from model {answer['model_version']}, not one of {versions}")
+        if i % 5 == 0:
+            polled = int(_model_status(client)["load_sequence"])
+            with lock:
+                if polled_sequences and polled < polled_sequences[-1]:
+                    errors.append(f"GET /api/v1/model/ load sequence went back from {polled_sequences[-1]} "
+                                  f"to {polled}")
+                polled_sequences.append(polled)
+
+    def search_step(i: int, rng: random.Random) -> None:
+        answer = client.json("similarity", "POST", "/api/v1/vectors/similarity/",
+                             json={"feature_version": feature_version, "vector": random_vector(rng, dimension),
+                                   "k": 5})
+        if not isinstance(answer.get("results"), list):
+            errors.append("a similarity answer has no results list")
+
+    started = time.perf_counter()
+    _run_threads({"reload": (reloaders, reload_step), "classify": (classifiers, classify_step),
+                  "search": (searchers, search_step)}, bounds, stop, errors)
+    elapsed = time.perf_counter() - started
+    end_sequence = int(_model_status(client)["load_sequence"])
+
+    total_reloads = sum(reloads_done.values())
+    for thread, sequences in sorted(reload_sequences.items()):
+        if any(b <= a for a, b in zip(sequences, sequences[1:])):
+            result.fail(f"{thread}: load sequences not strictly increasing: {sequences}")
+        if sequences and sequences[0] <= start_sequence:
+            result.fail(f"{thread}: first reload answered sequence {sequences[0]} <= the start {start_sequence}")
+    if end_sequence - start_sequence != total_reloads:
+        result.fail(f"load sequence moved from {start_sequence} to {end_sequence} for {total_reloads} successful "
+                    "reloads (each reload must advance it by exactly one)")
+    if total_reloads == 0:
+        result.fail("no reload completed")
+    if sum(predicted_versions.values()) == 0:
+        result.fail("no classification completed")
+    for error in errors[:20]:
+        result.fail(error)
+
+    requests_done = len(client.log.records)
+    result.lines.append(f"threads: {reloaders} reloading {versions}, {classifiers} classifying, {searchers} "
+                        f"searching ({feature_version}); {elapsed:.1f} s, {requests_done} requests, "
+                        f"{requests_done / elapsed:.1f} req/s")
+    result.lines.append(f"load sequence: {start_sequence} -> {end_sequence} after {total_reloads} reloads "
+                        f"({dict(reloads_done)})")
+    result.lines.append(f"predictions by model version: {dict(predicted_versions)}")
+    result.figures.update({"reloads": total_reloads, "requests_per_second": requests_done / elapsed})
+    return result.finish(client)
+
+
+# ---- stress_memory_gc_check ----------------------------------------------------------------------------------------
+def _memory_and_gc(client: StressClient, *, fresh: bool) -> tuple[float, float, dict[str, float]]:
+    """Resident memory (sum and largest worker) and gc counts as the server's /metrics reports them."""
+    if fresh:
+        # Workers publish these at the end of a request, at most once a second: wait, then send requests on new
+        # connections so that every worker process serves one and publishes current figures.
+        time.sleep(1.1)
+        for _ in range(8):
+            client.call("publish", "GET", "/api/v1/health/live/", record=False, headers={"Connection": "close"})
+    snapshot = client.metrics()
+    rss = snapshot.require("cadml_process_resident_memory_bytes")
+    largest = snapshot.require("cadml_process_resident_memory_max_bytes")
+    gc_counts = {f"gen{g}": snapshot.value("cadml_gc_collections_total", {"generation": str(g)}) or 0.0
+                 for g in range(3)}
+    gc_counts["collected"] = snapshot.value("cadml_gc_objects_total", {"outcome": "collected"}) or 0.0
+    gc_counts["uncollectable"] = snapshot.value("cadml_gc_objects_total", {"outcome": "uncollectable"}) or 0.0
+    return rss, largest, gc_counts
+
+
+def memory_gc_check(client: StressClient, *, feature_version: str, bounds: Bounds, warmup: int, files: int,
+                    reload_every: int, max_growth_mb_per_1000: float, seed: int = 13) -> ScenarioResult:
+    """Repeated analyze, search and (optionally) reload cycles; memory growth per 1000 cycles must stay bounded."""
+    if warmup < 0 or files < 1 or reload_every < 0 or max_growth_mb_per_1000 <= 0:
+        raise ValueError("--warmup >= 0, --files >= 1, --reload-every >= 0 and --max-growth-mb > 0 are required")
+    result = ScenarioResult("stress_memory_gc_check")
+    rng = random.Random(seed)
+    payloads = box_variants(files)
+    dimension = feature_dimension(client, feature_version)
+    reload_label = None
+    if reload_every:
+        status = _model_status(client)
+        if not status.get("active"):
+            raise UnexpectedResponse("model_status", 200, "no active model to reload (use --reload-every 0)")
+        reload_label = status["active"]["label"]
+
+    def cycle(i: int) -> None:
+        name, data = payloads[i % len(payloads)]
+        client.json("analyze", "POST", "/api/v1/analyze/", expect=(201,), files={"file": (name, data)},
+                    data={"feature_version": feature_version, "similar_k": "3"})
+        client.json("similarity", "POST", "/api/v1/vectors/similarity/",
+                    json={"feature_version": feature_version, "vector": random_vector(rng, dimension), "k": 5})
+        if reload_label and i % reload_every == reload_every - 1:
+            client.json("reload", "POST", "/api/v1/model/reload/", ops=True,
+                        json={"version": reload_label, "reason": "stress_memory_gc_check"})
+
+    for i in range(warmup):  # caches, pools and indexes reach their working size first
+        cycle(i)
+    rss_before, largest_before, gc_before = _memory_and_gc(client, fresh=True)
+    deadline = time.monotonic() + bounds.duration
+    cycles = 0
+    started = time.perf_counter()
+    while cycles < bounds.iterations and time.monotonic() < deadline:
+        cycle(warmup + cycles)
+        cycles += 1
+    elapsed = time.perf_counter() - started
+    rss_after, largest_after, gc_after = _memory_and_gc(client, fresh=True)
+
+    growth_mb = (rss_after - rss_before) / 2**20
+    per_1000 = growth_mb * 1000 / cycles if cycles else float("inf")
+    gc_delta = {k: gc_after[k] - gc_before[k] for k in gc_after}
+    result.lines.append(f"cycles: {cycles} (after {warmup} warm-up) in {elapsed:.1f} s, {cycles / elapsed:.1f} "
+                        f"cycles/s; analyze + search{' + reload every ' + str(reload_every) if reload_every else ''}")
+    result.lines.append(f"resident memory (sum over workers): {rss_before / 2**20:.1f} MiB -> "
+                        f"{rss_after / 2**20:.1f} MiB; largest worker {largest_before / 2**20:.1f} -> "
+                        f"{largest_after / 2**20:.1f} MiB")
+    result.lines.append(f"resident memory growth per 1000 cycles: {per_1000:.1f} MiB "
+                        f"(bound {max_growth_mb_per_1000:g} MiB)")
+    result.lines.append("gc during the run: " + ", ".join(f"{k}={v:.0f}" for k, v in gc_delta.items()))
+    result.figures.update({"cycles": cycles, "growth_mb_per_1000": per_1000, "rss_mb": rss_after / 2**20,
+                           **{f"gc_{k}": v for k, v in gc_delta.items()}})
+    if cycles == 0:
+        result.fail("no cycle ran")
+    elif per_1000 > max_growth_mb_per_1000:
+        result.fail(f"resident memory grew {per_1000:.1f} MiB per 1000 cycles (bound {max_growth_mb_per_1000:g})")
+    if gc_delta["uncollectable"] > 0:
+        result.fail(f"{gc_delta['uncollectable']:.0f} uncollectable objects appeared during the run")
+    return result.finish(client)
+
+__all__ = ["Bounds", "ScenarioResult", "concurrency_reload", "degradation_flapping", "memory_gc_check"]
