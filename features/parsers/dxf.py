@@ -8,6 +8,8 @@ virtual entities is refused before ezdxf's bounding box code would expand anythi
 
 from __future__ import annotations
 
+import functools
+import gc
 import io
 import os
 import re
@@ -58,11 +60,17 @@ def is_binary_dxf(data: bytes) -> bool:
     return data.startswith(BINARY_DXF_SENTINEL)
 
 
-def _first_value(codes: list[bytes], values: list[bytes], begin: int, limit: int, code: bytes) -> bytes | None:
-    for row in range(begin + 1, limit):
-        if codes[row] == code:
-            return values[row].strip()
-    return None
+_INSERT_KINDS = frozenset({b"INSERT", b"MINSERT"})
+_DIMENSION_KINDS = frozenset({b"DIMENSION", b"ARC_DIMENSION", b"LARGE_RADIAL_DIMENSION"})
+
+
+def _first_rows(rows: np.ndarray, begins: np.ndarray, limits: np.ndarray) -> np.ndarray:
+    """For each entity [begin, limit), the first row of `rows` (sorted) strictly inside it, else -1."""
+    if rows.size == 0:
+        return np.full(begins.shape, -1, dtype=np.int64)
+    j = np.searchsorted(rows, begins, side="right")
+    candidate = rows[np.minimum(j, rows.size - 1)]
+    return np.where((j < rows.size) & (candidate < limits), candidate, -1)
 
 
 def _int_value(raw: bytes | None, default: int = 1) -> int:
@@ -70,18 +78,6 @@ def _int_value(raw: bytes | None, default: int = 1) -> int:
         return int(raw) if raw is not None else default
     except ValueError:
         return default
-
-
-def _insert_refs(kind: bytes, codes, values, begin: int, limit: int) -> list[tuple[str, int]]:
-    if kind in (b"INSERT", b"MINSERT"):
-        name = _first_value(codes, values, begin, limit, b"2")
-        columns = max(1, _int_value(_first_value(codes, values, begin, limit, b"70")))
-        rows = max(1, _int_value(_first_value(codes, values, begin, limit, b"71")))
-        return [(name.decode("utf-8", "replace").upper(), rows * columns)] if name else []
-    if kind in (b"DIMENSION", b"ARC_DIMENSION", b"LARGE_RADIAL_DIMENSION"):
-        name = _first_value(codes, values, begin, limit, b"2")
-        return [(name.decode("utf-8", "replace").upper(), 1)] if name else []
-    return []
 
 
 _ACADVER_RE = re.compile(rb"\$ACADVER[ \t]*\r?\n[ \t]*1[ \t]*\r?\n([^\r\n]*)")
@@ -100,6 +96,7 @@ def _text_decoder(data: bytes):
     if not (version and version.group(1).strip() >= b"AC1021"):
         encoding = toencoding(codepage.group(1).strip().decode("ascii", "replace")) if codepage else "cp1252"
 
+    @functools.lru_cache(maxsize=4096)
     def decode(raw: bytes) -> str:
         text = raw.decode(encoding, "replace")
         return decode_dxf_unicode(text) if has_dxf_unicode(text) else text
@@ -107,85 +104,155 @@ def _text_decoder(data: bytes):
     return decode
 
 
+class _Rows:
+    """The group-code lines of an ASCII DXF located with numpy on the raw bytes (no object per line).
+
+    Lines are found from the newline positions; pair i is (code line 2i, value line 2i+1). Each code line's
+    trailing digits (after CR/blanks) are read as its group code in a few vectorised passes; a line without
+    digits gets -1. Only the values that are needed are sliced out of the buffer.
+    """
+
+    def __init__(self, data: bytes):
+        self.data = data
+        buf = np.frombuffer(data, dtype=np.uint8)
+        ends = np.flatnonzero(buf == 0x0A)
+        if data and not data.endswith(b"\n"):
+            ends = np.append(ends, len(data))
+        pairs = ends.size // 2
+        self.pairs = pairs
+        starts = np.concatenate(([0], ends[:-1] + 1)) if ends.size else np.zeros(0, dtype=np.int64)
+        code_start, code_end = starts[0 : 2 * pairs : 2], ends[0 : 2 * pairs : 2].copy()
+        self.value_start, self.value_end = starts[1 : 2 * pairs : 2], ends[1 : 2 * pairs : 2]
+        if buf.size:
+            for _ in range(2):  # a trailing CR, then a trailing blank
+                last = buf[np.maximum(code_end - 1, 0)]
+                code_end -= (code_end > code_start) & ((last == 0x0D) | (last == 0x20))
+        # the last four characters of every code line in one gather; group codes have at most 4 digits
+        index = code_end[:, None] - np.arange(4, 0, -1)
+        chars = buf[np.maximum(index, 0)] if buf.size else np.zeros((pairs, 4), dtype=np.uint8)
+        digit = (index >= code_start[:, None]) & (chars >= 0x30) & (chars <= 0x39)
+        suffix = np.logical_and.accumulate(digit[:, ::-1], axis=1)[:, ::-1]  # digits ending the line
+        weights = np.array([1000, 100, 10, 1], dtype=np.int32)
+        codes = ((chars.astype(np.int32) - 0x30) * suffix * weights).sum(axis=1)
+        self.codes = np.where(suffix[:, 3], codes, -1)
+        self._by_code: dict[int, np.ndarray] = {}
+
+    def rows(self, code: int) -> np.ndarray:
+        if code not in self._by_code:
+            self._by_code[code] = np.flatnonzero(self.codes == code)
+        return self._by_code[code]
+
+    def values(self, rows) -> list[bytes]:
+        rows = np.asarray(rows, dtype=np.int64)
+        data = self.data
+        return [data[a:b].strip() for a, b in zip(self.value_start[rows].tolist(), self.value_end[rows].tolist())]
+
+    def first(self, code: int, begins: np.ndarray, limits: np.ndarray) -> list[bytes | None]:
+        picked = _first_rows(self.rows(code), begins, limits)
+        found = self.values(picked[picked >= 0])
+        out: list[bytes | None] = [None] * len(picked)
+        for index, value in zip(np.flatnonzero(picked >= 0).tolist(), found):
+            out[index] = value
+        return out
+
+
+def _refs(kinds: list[bytes], begins: np.ndarray, limits: np.ndarray, rows: _Rows, decode) -> dict[int, list]:
+    """Block references by entity position: INSERT/MINSERT (name, rows x columns), DIMENSION (geometry block)."""
+    out: dict[int, list] = {}
+    picks = [k for k, kind in enumerate(kinds) if kind in _INSERT_KINDS or kind in _DIMENSION_KINDS]
+    if not picks:
+        return out
+    index = np.array(picks, dtype=np.int64)
+    b, l = begins[index], limits[index]
+    names, columns, row_counts = rows.first(2, b, l), rows.first(70, b, l), rows.first(71, b, l)
+    for n, k in enumerate(picks):
+        if names[n] is None:
+            continue
+        multiplicity = 1
+        if kinds[k] in _INSERT_KINDS:
+            multiplicity = max(1, _int_value(columns[n])) * max(1, _int_value(row_counts[n]))
+        out[k] = [(decode(names[n]).upper(), multiplicity)]
+    return out
+
+
 def scan_dxf(data: bytes) -> DxfScan:
-    """Fast scan of an ASCII DXF as pairs of lines (group code, value), vectorised with list/numpy ops.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # millions of short-lived bytes objects: cyclic GC passes would dominate the scan
+    try:
+        return _scan(data)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _scan(data: bytes) -> DxfScan:
+    """Fast scan of an ASCII DXF as pairs of lines (group code, value), vectorised with numpy.
 
     Counts model-space entities of the ENTITIES section by kind and by layer (group code 8); entities
     flagged paper space (group code 67 = 1) and sub-entities (VERTEX, SEQEND, ATTRIB) are not counted.
     Also records the block graph of the BLOCKS section (INSERT/MINSERT/DIMENSION references) so that
-    cycles, depth and expansion are checked before ezdxf loads anything.
+    cycles, depth and expansion are checked before ezdxf loads anything. A misaligned or corrupt file gives
+    counts that disagree with ezdxf's, and `parse_dxf` then uses ezdxf's counts (with a warning).
     """
-    lines = data.split(b"\n")
-    codes = list(map(bytes.strip, lines[0::2]))
-    values = lines[1::2]
-    pairs = min(len(codes), len(values))
-    del codes[pairs:]
     scan = DxfScan()
-    zero_at = [i for i, code in enumerate(codes) if code == b"0"]
-    if not zero_at:
-        return scan
-    zero_values = [values[i].strip() for i in zero_at]
-    zero_at.append(pairs)
-    section = None
-    entity_positions: list[int] = []
-    block_name: str | None = None
-    for position, value in enumerate(zero_values):
-        begin, limit = zero_at[position], zero_at[position + 1]
-        if value == b"SECTION":
-            name = _first_value(codes, values, begin, limit, b"2") or b""
-            section = name
-            scan.sections.append(name.decode("ascii", "replace"))
-            continue
-        if value == b"ENDSEC":
-            section = None
-            continue
-        if value == b"EOF":
-            scan.has_eof = True
-            break
-        if section == b"ENTITIES":
-            entity_positions.append(position)
-        elif section == b"BLOCKS":
-            if value == b"BLOCK":
-                raw = _first_value(codes, values, begin, limit, b"2") or b""
-                block_name = raw.decode("utf-8", "replace").upper()
-                scan.blocks.setdefault(block_name, (0, []))
-            elif value == b"ENDBLK":
-                block_name = None
-            elif block_name is not None and value not in _SUB_ENTITIES:
-                direct, children = scan.blocks[block_name]
-                refs = _insert_refs(value, codes, values, begin, limit)
-                if refs:
-                    children.extend(refs)
-                else:
-                    scan.blocks[block_name] = (direct + 1, children)
-    if not entity_positions:
-        return scan
-    begins = np.array([zero_at[p] for p in entity_positions], dtype=np.int64)
-    limits = np.array([zero_at[p + 1] for p in entity_positions], dtype=np.int64)
-    lo, hi = int(begins[0]), int(limits[-1])
-    section_codes = codes[lo:hi]
-    layer_rows = np.array([lo + i for i, code in enumerate(section_codes) if code == b"8"], dtype=np.int64)
-    paper_rows = np.array(
-        [lo + i for i, code in enumerate(section_codes) if code == b"67" and values[lo + i].strip() == b"1"],
-        dtype=np.int64,
-    )
-    layer_pick = np.searchsorted(layer_rows, begins)
-    paper_pick = np.searchsorted(paper_rows, begins)
-    raw_layers: Counter = Counter()
-    for k, (begin, limit) in enumerate(zip(begins.tolist(), limits.tolist())):
-        kind = zero_values[entity_positions[k]]
-        if kind in _SUB_ENTITIES:
-            continue
-        p = int(paper_pick[k])
-        if p < paper_rows.size and paper_rows[p] < limit:
-            continue
-        scan.kinds[kind.decode("ascii", "replace")] += 1
-        j = int(layer_pick[k])
-        raw_layers[values[layer_rows[j]].strip() if j < layer_rows.size and layer_rows[j] < limit else b"0"] += 1
-        scan.modelspace_refs.extend(_insert_refs(kind, codes, values, begin, limit))
+    rows = _Rows(data)
+    pairs = rows.pairs
     decode = _text_decoder(data)
-    for raw, count in raw_layers.items():  # decode each distinct layer name once
-        scan.layers[decode(raw)] += count
+    zero_rows = rows.rows(0)
+    if zero_rows.size == 0:
+        return scan
+    zero_values = rows.values(zero_rows)
+    limits_all = np.append(zero_rows[1:], pairs)
+
+    # sections: (name, first entity position, end position) in zero-group positions
+    sections: list[tuple[bytes, int, int]] = []
+    section_starts = [k for k, value in enumerate(zero_values) if value == b"SECTION"]
+    section_ends = [k for k, value in enumerate(zero_values) if value == b"ENDSEC"]
+    eof = next((k for k, value in enumerate(zero_values) if value == b"EOF"), None)
+    scan.has_eof = eof is not None
+    names = rows.first(2, zero_rows[section_starts], limits_all[section_starts]) if section_starts else []
+    for start, name in zip(section_starts, names):
+        end = next((e for e in section_ends if e > start), eof if eof is not None else len(zero_values))
+        sections.append((name or b"", start + 1, end))
+        scan.sections.append((name or b"").decode("ascii", "replace"))
+
+    for name, first, end in sections:
+        if end <= first:
+            continue
+        kinds = zero_values[first:end]
+        begins, limits = zero_rows[first:end], limits_all[first:end]
+        refs = _refs(kinds, begins, limits, rows, decode)
+        if name == b"ENTITIES":
+            flagged = rows.rows(67)
+            flagged = flagged[[value == b"1" for value in rows.values(flagged)]] if flagged.size else flagged
+            paper = _first_rows(flagged, begins, limits) >= 0
+            layer_values = rows.first(8, begins, limits)
+            counted_kinds, counted_layers = [], []
+            for k, kind in enumerate(kinds):
+                if kind in _SUB_ENTITIES or paper[k]:
+                    continue
+                counted_kinds.append(kind)
+                counted_layers.append(layer_values[k] if layer_values[k] is not None else b"0")
+                if k in refs:
+                    scan.modelspace_refs.extend(refs[k])
+            scan.kinds = Counter({kind.decode("ascii", "replace"): n for kind, n in Counter(counted_kinds).items()})
+            for raw, count in Counter(counted_layers).items():  # decode each distinct layer name once
+                scan.layers[decode(raw)] += count
+        elif name == b"BLOCKS":
+            block_names = rows.first(2, begins, limits)
+            block_name: str | None = None
+            for k, kind in enumerate(kinds):
+                if kind == b"BLOCK":
+                    block_name = decode(block_names[k] or b"").upper()
+                    scan.blocks.setdefault(block_name, (0, []))
+                elif kind == b"ENDBLK":
+                    block_name = None
+                elif block_name is not None and kind not in _SUB_ENTITIES:
+                    direct, children = scan.blocks[block_name]
+                    if k in refs:
+                        children.extend(refs[k])
+                    else:
+                        scan.blocks[block_name] = (direct + 1, children)
     return scan
 
 

@@ -30,38 +30,55 @@ _VERTEX_RE = re.compile(rb"^[ \t]*vertex[ \t]+(\S+)[ \t]+(\S+)[ \t]+(\S+)[ \t]*\
 _VERTEX_WORD_RE = re.compile(rb"^[ \t]*vertex\b", re.M | re.I)
 
 
-def mesh_measures(triangles: np.ndarray) -> tuple[tuple, float, float | None, list[str]]:
-    """bbox, area and (for a closed mesh) volume of an (n, 3, 3) float array, all vectorised.
+CLOSURE_TOLERANCE = 1e-5
 
-    Closedness test: for a closed surface the area-weighted normals cancel (sum of edge cross products
-    is the zero vector); an open mesh gets no volume and a warning instead of a meaningless number.
+
+def _measure(columns: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """(area, |signed volume|, sum of edge cross products) of a (3 vertices, 3 axes, n) array."""
+    a = columns[1] - columns[0]
+    b = columns[2] - columns[0]
+    cx = a[1] * b[2] - a[2] * b[1]
+    cy = a[2] * b[0] - a[0] * b[2]
+    cz = a[0] * b[1] - a[1] * b[0]
+    area = float(np.sqrt(cx * cx + cy * cy + cz * cz).sum(dtype=np.float64)) / 2.0
+    # volume relative to the centroid of the first vertices: small operands, little cancellation
+    origin = columns[0].mean(axis=1, dtype=np.float64).astype(columns.dtype)
+    p = columns[0] - origin[:, None]
+    volume = abs(float(np.dot(p[0], cx) + np.dot(p[1], cy) + np.dot(p[2], cz))) / 6.0
+    closure = np.array([cx.sum(dtype=np.float64), cy.sum(dtype=np.float64), cz.sum(dtype=np.float64)])
+    return area, volume, closure
+
+
+def mesh_measures(triangles: np.ndarray) -> tuple[tuple, float, float | None, list[str]]:
+    """bbox, area and (for a closed mesh) volume of an (n, 3, 3) array (any strides), all vectorised.
+
+    The triangles are copied once into a (vertex, axis, n) layout so every later pass is over contiguous
+    columns. Non-finite coordinates are refused (NaN and inf propagate into the bounding box, so checking
+    its six numbers is enough). Closedness test: for a closed surface the area-weighted normals cancel (the
+    sum of edge cross products is the zero vector); an open mesh gets no volume and a warning instead of a
+    meaningless number. Products are taken in float32 for float32 input and redone in float64 when a
+    coordinate is so large that float32 products overflow.
     """
     warnings: list[str] = []
-    flat = triangles.reshape(-1, 3)
-    if not np.isfinite(flat).all():
+    columns = np.ascontiguousarray(np.asarray(triangles).transpose(1, 2, 0))
+    lo = np.array([columns[:, axis].min() for axis in range(3)], dtype=np.float64)
+    hi = np.array([columns[:, axis].max() for axis in range(3)], dtype=np.float64)
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
         raise corrupt("the mesh has NaN or infinite coordinates", reason="non_finite_coordinates")
-    lo = flat.min(axis=0).astype(np.float64)
-    hi = flat.max(axis=0).astype(np.float64)
-    v0 = triangles[:, 0, :].astype(np.float64)
-    e1 = triangles[:, 1, :] - triangles[:, 0, :]
-    e2 = triangles[:, 2, :] - triangles[:, 0, :]
-    cross = np.cross(e1.astype(np.float64), e2.astype(np.float64))
-    norms = np.sqrt(np.einsum("ij,ij->i", cross, cross))
-    area = float(norms.sum()) / 2.0
-    volume: float | None = None
-    total_norm = float(norms.sum())
-    if not (np.isfinite(area) and np.isfinite(total_norm)):
+    with np.errstate(over="ignore", invalid="ignore"):
+        area, volume, closure = _measure(columns)
+        if not (np.isfinite(area) and np.isfinite(volume) and np.isfinite(closure).all()):
+            area, volume, closure = _measure(columns.astype(np.float64))
+    if not (np.isfinite(area) and np.isfinite(volume)):
         raise corrupt("the mesh coordinates are too large to measure", reason="coordinate_overflow")
-    if total_norm > 0.0:
-        closure = float(np.linalg.norm(cross.sum(axis=0))) / total_norm
-        if closure <= 1e-6:
-            volume = abs(float(np.einsum("ij,ij->", v0, cross))) / 6.0
-            if not np.isfinite(volume):
-                volume = None
+    measured_volume: float | None = None
+    if area > 0.0:
+        if float(np.linalg.norm(closure)) / (2.0 * area) <= CLOSURE_TOLERANCE:
+            measured_volume = volume
         else:
             warnings.append("the mesh is not closed: volume unknown")
     bbox = (tuple(float(x) for x in lo), tuple(float(x) for x in hi))
-    return bbox, area, volume, warnings
+    return bbox, area, measured_volume, warnings
 
 
 def parse_binary_stl(data: bytes) -> CadDocument:

@@ -1,0 +1,78 @@
+"""DXF fast group-code scan throughput (kinds, layers, paper-space flags, block graph).
+
+Builds an ASCII DXF with ezdxf (lines, circles, arcs, polylines, text on several layers, plus blocks with
+inserts) and times `features.parsers.dxf.scan_dxf` on it. Target: >= 30 MB/s.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_dxf_scan.py [--entities 200000] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from features.parsers.dxf import scan_dxf  # noqa: E402
+
+TARGET_MB_S = 30.0
+
+
+def make_dxf(entities: int) -> bytes:
+    import ezdxf
+
+    doc = ezdxf.new("R2010")
+    msp = doc.modelspace()
+    block = doc.blocks.new("BOLT")
+    block.add_circle((0, 0), 1)
+    block.add_line((-1, 0), (1, 0))
+    for i in range(entities):
+        layer = f"LAYER_{i % 12}"
+        kind = i % 6
+        x, y = (i % 500) * 2.0, (i // 500) * 2.0
+        if kind == 0:
+            msp.add_line((x, y), (x + 1, y + 1), dxfattribs={"layer": layer})
+        elif kind == 1:
+            msp.add_circle((x, y), 0.5, dxfattribs={"layer": layer})
+        elif kind == 2:
+            msp.add_arc((x, y), 0.5, 0, 90, dxfattribs={"layer": layer})
+        elif kind == 3:
+            msp.add_lwpolyline([(x, y), (x + 1, y), (x + 1, y + 1)], dxfattribs={"layer": layer})
+        elif kind == 4:
+            msp.add_text("P", dxfattribs={"layer": layer, "insert": (x, y)})
+        else:
+            msp.add_blockref("BOLT", (x, y), dxfattribs={"layer": layer})
+    stream = io.StringIO()
+    doc.write(stream)
+    return stream.getvalue().encode()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--entities", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    data = make_dxf(args.entities)
+    size_mb = len(data) / 1e6
+    scan_dxf(data)
+    seconds = []
+    for _ in range(args.repeat):
+        started = time.perf_counter()
+        scan = scan_dxf(data)
+        seconds.append(time.perf_counter() - started)
+    assert scan.entity_count == args.entities, scan.entity_count
+    median = statistics.median(seconds)
+    print(f"DXF scan: {args.entities} entities, {size_mb:.1f} MB, {len(scan.layers)} layers, {args.repeat} runs")
+    print(f"  median {median * 1000:.0f} ms  best {min(seconds) * 1000:.0f} ms")
+    print(f"  throughput median {size_mb / median:.0f} MB/s  best {size_mb / min(seconds):.0f} MB/s"
+          f"  (target >= {TARGET_MB_S:.0f} MB/s)")
+    return 0 if size_mb / median >= TARGET_MB_S else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
