@@ -95,6 +95,8 @@ def domain_error_from(exc: ModelSecurityError, *, active_version: str | None, mo
     context.setdefault("mode", mode)
     context["active_version"] = active_version
     cls = _BY_CODE.get(exc.code)
+    if rollback_codes and exc.code == "intake_refused":
+        cls = None  # the registered file is gone or was replaced by a link: the active model is kept
     if cls is None:
         if rollback_codes:
             context["reason"] = exc.code

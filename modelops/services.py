@@ -196,6 +196,8 @@ def _register(*, raw: bytes, label: str, feature_version: str, actor: str, actio
         blob = intake_bytes(raw, limits=limits, sha256=sha256)
         report = scan(blob.payload, mode=mode, allowlist=default_allowlist(), limits=scan_limits())
     except ModelSecurityError as exc:
+        if sha256:
+            exc.context.setdefault("sha256", sha256)
         report = exc.report
         if report is not None:
             opcode_audit_record(report=report, tag=label)
@@ -310,7 +312,6 @@ def _swap(*, version: ModelVersion, checked: CheckedModel, rollback: bool) -> tu
         old = state.active
         previous = [i for i in state.previous_ids if i != version.pk]
         if rollback:
-            previous = previous[1:] if state.previous_ids and state.previous_ids[0] == version.pk else previous
             if old is not None and old.pk != version.pk:
                 old.status = ModelVersion.Status.CANDIDATE
                 old.save(update_fields=["status"])

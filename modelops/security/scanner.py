@@ -529,7 +529,7 @@ class Scanner:
             self._run_stream(0, nested=False)
         finally:
             report = self.report
-            report.n_opcodes = self.n_ops
+            report.n_opcodes = sum(self.counts)  # exact even when the pass stopped early
             report.opcodes = {NAMES[c]: k for c, k in enumerate(self.counts) if k}
             report.globals = dict(self.globals)
             report.duration_s = time.monotonic() - started
