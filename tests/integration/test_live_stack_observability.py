@@ -8,6 +8,7 @@ asserts the pending state instead of waiting two minutes).
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import time
@@ -40,8 +41,11 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory):
         get_user_model().objects.create_user(username="ops-stress", password=None, is_staff=True)
         _, admin_token = admin_token_create(username="ops-stress")
         database_url = current_database_url()
+    # Throttling would turn the stress commands into a test of the throttle: lift it for this stack.
     env = {**os.environ, "DATABASE_URL": database_url, "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
-           "CELERY_BROKER_URL": stack_broker_url(), "OMP_NUM_THREADS": "1"}
+           "CELERY_BROKER_URL": stack_broker_url(), "OMP_NUM_THREADS": "1",
+           "CADML_THROTTLE_DEFAULT": "100000/min", "CADML_THROTTLE_UPLOAD": "100000/min",
+           "CADML_THROTTLE_SENSITIVE": "100000/min"}
     env.pop("CELERY_RESULT_BACKEND", None)
     live = LiveStack(workdir=workdir, env=env)
     live.api_key, live.admin_token = api_key, admin_token
@@ -64,14 +68,48 @@ def _headers(live: LiveStack, *, ops: bool = False) -> dict[str, str]:
     return headers
 
 
+MODEL_LABELS = ("stress-a", "stress-b")
+
+
+def _model_bytes(estimator) -> bytes:
+    """A small scikit-learn classifier over v4 vectors (24 values), serialised with joblib."""
+    import joblib
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    values = rng.uniform(0.0, 10.0, size=(200, 24))
+    labels = np.array(["plate", "bracket", "shaft"])[rng.integers(0, 3, size=200)]
+    estimator.fit(values, labels)
+    buffer = io.BytesIO()
+    joblib.dump(estimator, buffer)
+    return buffer.getvalue()
+
+
 def _seed(live: LiveStack) -> None:
-    """A few parts analysed in v4 and v3 (vectors registered), so searches and migrations have data."""
+    """Parts analysed in v4 and v3 (vectors registered), so searches and migrations have data."""
     for version in ("v4", "v3"):
         for name, data in box_variants(6):
             response = requests.post(live.base_url + "/api/v1/analyze/", headers=_headers(live),
                                      files={"file": (name, data)},
                                      data={"feature_version": version, "classify": "false"}, timeout=60)
             assert response.status_code == 201, response.text
+
+
+@pytest.fixture(scope="module")
+def models(stack):
+    """Two uploaded classifiers over v4 vectors, the first one active."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    for label, estimator in zip(MODEL_LABELS, (LogisticRegression(max_iter=500), DecisionTreeClassifier(max_depth=4))):
+        response = requests.post(stack.base_url + "/api/v1/model/versions/", headers=_headers(stack, ops=True),
+                                 files={"file": (f"{label}.joblib", _model_bytes(estimator))},
+                                 data={"label": label, "feature_version": "v4"}, timeout=60)
+        assert response.status_code == 201, response.text
+    response = requests.post(stack.base_url + "/api/v1/model/reload/", headers=_headers(stack, ops=True),
+                             json={"version": MODEL_LABELS[0]}, timeout=60)
+    assert response.status_code == 200, response.text
+    return MODEL_LABELS
 
 
 def _stress(command: str, live: LiveStack, *args: str) -> str:
@@ -90,14 +128,17 @@ def test_stress_degradation_flapping_short(stack):
     assert "stress_degradation_flapping: OK" in output
 
 
-def test_stress_concurrency_reload_short(stack):
-    output = _stress("stress_concurrency_reload", stack, "--duration", "8", "--iterations", "15")
+def test_stress_concurrency_reload_short(stack, models):
+    output = _stress("stress_concurrency_reload", stack, "--duration", "8", "--iterations", "15",
+                     "--versions", ",".join(models))
     assert "stress_concurrency_reload: OK" in output
     assert "load sequence:" in output
 
 
-def test_stress_memory_gc_check_short(stack):
-    output = _stress("stress_memory_gc_check", stack, "--iterations", "60", "--duration", "40", "--warmup", "15")
+def test_stress_memory_gc_check_short(stack, models):
+    # A short run: allocator noise weighs more per cycle than in the 1000-cycle runs of docs/observability.md.
+    output = _stress("stress_memory_gc_check", stack, "--iterations", "80", "--duration", "40", "--warmup", "20",
+                     "--reload-every", "20", "--max-growth-mb", "256")
     assert "stress_memory_gc_check: OK" in output
     assert "resident memory growth per 1000 cycles" in output
 
