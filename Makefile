@@ -10,12 +10,12 @@ export OMP_NUM_THREADS ?= 1
 export DJANGO_SETTINGS_MODULE := cadml_site.settings
 DJANGO_ENV = DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET))}"
 MANAGE = $(DJANGO_ENV) $(BIN)/python manage.py
-DEMO_COUNT ?= 12
+DEMO_COUNT ?= 40
 
 .PHONY: run test install migrate credentials demo static serve worker beat check clean
 
 ## run: set up everything (virtualenv, dependencies, database, credentials, demo data) and serve on 127.0.0.1:8000
-run: install $(SECRET) migrate credentials demo static serve
+run: install $(SECRET) migrate demo static credentials serve
 
 ## test: set up the virtualenv and run the whole suite (SQLite; Postgres when DATABASE_URL is set)
 test: install
@@ -42,7 +42,13 @@ migrate: install $(SECRET)
 credentials: migrate
 	$(MANAGE) bootstrap_credentials
 
+## demo: once, generate labelled demo parts, ingest them, train and activate a classifier on them
 demo: migrate
+	@if [ -f $(VAR)/demo.done ]; then echo "Demo data already loaded (delete $(VAR)/demo.done to load it again)."; else \
+	  $(MANAGE) make_demo_parts --out $(VAR)/demo-parts --count $(DEMO_COUNT) && \
+	  $(MANAGE) ingest $(VAR)/demo-parts && \
+	  $(MANAGE) train_classifier --feature-version v4 --activate --actor "make run" && \
+	  touch $(VAR)/demo.done; fi
 
 static: install $(SECRET)
 	$(MANAGE) collectstatic --noinput --verbosity 0
