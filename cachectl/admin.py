@@ -12,8 +12,8 @@ from django.template.response import TemplateResponse
 from cachectl import selectors, services
 from cachectl.models import (
     CacheAuditRecord,
+    CacheKeyActivity,
     CachePrewarmRun,
-    CacheRecentHit,
     CacheSettings,
     CacheSettingsChange,
     CacheSnapshot,
@@ -128,7 +128,7 @@ class CachePrewarmRunAdmin(ReadOnlyAdmin):
     exclude = ("entries",)
 
 
-@admin.register(CacheRecentHit)
-class CacheRecentHitAdmin(ReadOnlyAdmin):
-    list_display = ("sha256", "version", "hits", "last_hit_at")
+@admin.register(CacheKeyActivity)
+class CacheKeyActivityAdmin(ReadOnlyAdmin):
+    list_display = ("sha256", "version", "hits", "lookups", "last_hit_at", "last_lookup_at")
     search_fields = ("sha256",)

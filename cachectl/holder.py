@@ -6,8 +6,8 @@ on access, at most once per ``CHECK_INTERVAL_SECONDS``, it reads the settings ro
 * applies a new settings ``generation`` to the live cache (``FeatureCache.reconfigure``);
 * replays a new prewarm run (``prewarm_generation``; in a new process, the latest one) from the stored
   features, in a background thread so no request waits for it;
-* flushes the keys this process served from the cache since the last flush (prewarm's first tier), at
-  most every ``HIT_FLUSH_SECONDS``.
+* flushes this process's hits and lookups per key since the last flush (prewarm's "recent hits" and
+  "high-frequency" tiers), at most every ``ACTIVITY_FLUSH_SECONDS``, never inside a caller's transaction.
 
 After fork (gunicorn ``post_fork``, Celery ``worker_process_init``) ``reset_after_fork`` drops what was
 inherited and syncs again, so every process starts from the database's truth with its own statistics.
@@ -31,7 +31,7 @@ from cachectl.shared_tier import RedisFeatureTier
 logger = logging.getLogger("cadml.cachectl")
 
 CHECK_INTERVAL_SECONDS = 1.0
-HIT_FLUSH_SECONDS = 10.0
+ACTIVITY_FLUSH_SECONDS = 10.0
 
 
 class CacheHolder:
@@ -44,7 +44,7 @@ class CacheHolder:
         self.generation: int | None = None
         self.prewarm_generation: int | None = None
         self._next_check = 0.0
-        self._next_flush = time.monotonic() + HIT_FLUSH_SECONDS
+        self._next_flush = time.monotonic() + ACTIVITY_FLUSH_SECONDS
         self.last_sync_error = ""
         self.shared_hits = 0
         self._replay_thread: threading.Thread | None = None
@@ -113,8 +113,8 @@ class CacheHolder:
                 replay = state.prewarm_generation
             # Not inside the caller's transaction: its row locks would be held until it ends.
             if now >= self._next_flush and not connection.in_atomic_block:
-                self._next_flush = now + HIT_FLUSH_SECONDS
-                self.flush_recent_hits()
+                self._next_flush = now + ACTIVITY_FLUSH_SECONDS
+                self.flush_key_activity()
         if replay is not None:
             self._start_replay(replay, background=replay_in_background)
 
@@ -124,19 +124,19 @@ class CacheHolder:
             if self.prewarm_generation is None or generation > self.prewarm_generation:
                 self.prewarm_generation = generation
 
-    def flush_recent_hits(self) -> int:
-        from cachectl.services import cache_recent_hits_record
+    def flush_key_activity(self) -> int:
+        from cachectl.services import cache_key_activity_record
 
         cache = self._cache
         if cache is None:
             return 0
-        hits = cache.drain_recent_hits()
-        if not hits:
+        activity = cache.drain_activity()
+        if not activity:
             return 0
         try:
-            return cache_recent_hits_record(hits=hits)
+            return cache_key_activity_record(activity=activity)
         except (DatabaseError, TransactionManagementError) as exc:
-            logger.warning("Recent cache hits could not be recorded: %s", exc)
+            logger.warning("Cache key activity could not be recorded: %s", exc)
             return 0
 
     def _start_replay(self, generation: int, *, background: bool) -> None:
@@ -173,7 +173,7 @@ class CacheHolder:
         self.generation = None
         self.prewarm_generation = None
         self._next_check = 0.0
-        self._next_flush = time.monotonic() + HIT_FLUSH_SECONDS
+        self._next_flush = time.monotonic() + ACTIVITY_FLUSH_SECONDS
         self.shared_hits = 0
         self._replay_thread = None
 

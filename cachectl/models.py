@@ -104,17 +104,22 @@ class CacheAuditRecord(AuditRecord):
         verbose_name = "cache audit record"
 
 
-class CacheRecentHit(models.Model):
-    """Keys served from the cache recently (flushed by every process every few seconds): prewarm's first tier."""
+class CacheKeyActivity(models.Model):
+    """Lookups and hits per key, flushed by every process every few seconds and kept for a week: prewarm's
+    "recent hits" (``last_hit_at``) and "high-frequency" (``lookups``) tiers."""
 
     sha256 = models.CharField(max_length=64)
     version = models.CharField(max_length=16)
     hits = models.PositiveBigIntegerField(default=0)
-    last_hit_at = models.DateTimeField(db_index=True)
+    lookups = models.PositiveBigIntegerField(default=0)
+    last_hit_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_lookup_at = models.DateTimeField(db_index=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["sha256", "version"], name="cachectl_recent_hit_key")]
-        ordering = ["-last_hit_at", "-hits"]
+        constraints = [models.UniqueConstraint(fields=["sha256", "version"], name="cachectl_key_activity_key")]
+        ordering = ["-last_lookup_at", "-id"]
+        verbose_name = "cache key activity"
+        verbose_name_plural = "cache key activity"
 
 
 class CachePrewarmRun(models.Model):

@@ -41,7 +41,7 @@ SKETCH_COUNTER_MAX = 15
 SAMPLE_FACTOR = 80
 WIDTH_FACTOR = 4
 HOUR_SECONDS = 3600
-RECENT_HITS_LIMIT = 10_000
+ACTIVITY_LIMIT = 10_000
 
 # segments
 _WINDOW = 0
@@ -176,7 +176,7 @@ class FeatureCache:
         self._probation: OrderedDict[Hashable, None] = OrderedDict()
         self._protected: OrderedDict[Hashable, None] = OrderedDict()
         self._written: OrderedDict[Hashable, float] = OrderedDict()  # write order == expiry order
-        self._recent_hits: OrderedDict[Hashable, int] = OrderedDict()
+        self._activity: OrderedDict[Hashable, list[int]] = OrderedDict()  # key -> [hits, lookups]
         self._hits = 0
         self._misses = 0
         self._evictions = 0
@@ -367,19 +367,25 @@ class FeatureCache:
             self._sketch.increment(h)
             entry = self._data.get(key)
             index = second % HOUR_SECONDS
+            activity = self._activity
+            counts = activity.get(key)
+            if counts is None:
+                counts = activity[key] = [0, 0]
+                if len(activity) > ACTIVITY_LIMIT:
+                    activity.popitem(last=False)
+            else:
+                activity.move_to_end(key)
+            counts[1] += 1
             if entry is None:
                 self._misses += 1
                 self._hour_misses += 1
                 self._miss_buckets[index] += 1
                 return default
+            counts[0] += 1
             self._hits += 1
             self._hour_hits += 1
             self._hit_buckets[index] += 1
             self._touch(key, entry)
-            recent = self._recent_hits
-            recent[key] = recent.pop(key, 0) + 1
-            if len(recent) > RECENT_HITS_LIMIT:
-                recent.popitem(last=False)
             return entry[0]
 
     def peek(self, key: Hashable, default: Any = None) -> Any:
@@ -440,11 +446,12 @@ class FeatureCache:
                 *reversed(self._window),
             ]
 
-    def drain_recent_hits(self) -> dict[Hashable, int]:
-        """Return and forget the hit counts per key since the last drain (bounded, oldest dropped)."""
+    def drain_activity(self) -> dict[Hashable, tuple[int, int]]:
+        """Return and forget ``(hits, lookups)`` per key since the last drain (the ``ACTIVITY_LIMIT`` most
+        recently looked-up keys)."""
         with self._lock:
-            drained = dict(self._recent_hits)
-            self._recent_hits.clear()
+            drained = {key: (hits, lookups) for key, (hits, lookups) in self._activity.items()}
+            self._activity.clear()
             return drained
 
     def stats(self) -> CacheStats:

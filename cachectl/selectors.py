@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from cachectl.models import (
-    CacheRecentHit,
+    CacheKeyActivity,
     CacheSettings,
     CacheSettingsChange,
     CacheSnapshot,
@@ -141,7 +141,7 @@ RECENT_HIT_WINDOW = timedelta(hours=1)
 
 def _recent_hit_keys(limit: int) -> list[tuple[str, str]]:
     """Keys served from the cache in the last hour (any process), most recent first."""
-    rows = (CacheRecentHit.objects.filter(last_hit_at__gte=timezone.now() - RECENT_HIT_WINDOW)
+    rows = (CacheKeyActivity.objects.filter(last_hit_at__gte=timezone.now() - RECENT_HIT_WINDOW)
             .order_by("-last_hit_at", "-hits", "id").values_list("sha256", "version"))
     return list(rows[:limit])
 
@@ -165,12 +165,13 @@ def _version_dimension(version: str) -> int:
 
 
 def _low_dimension_high_frequency_keys(limit: int) -> list[tuple[str, str]]:
-    """The hit history (kept for a week): smallest feature dimension first, then the most hits."""
-    versions = sorted(CacheRecentHit.objects.values_list("version", flat=True).distinct(),
+    """The lookup history (a week, hits and misses): smallest feature dimension first, then most lookups."""
+    versions = sorted(CacheKeyActivity.objects.order_by().values_list("version", flat=True).distinct(),
                       key=lambda version: (_version_dimension(version), version))
     keys: list[tuple[str, str]] = []
     for version in versions:
-        rows = (CacheRecentHit.objects.filter(version=version).order_by("-hits", "-last_hit_at", "id")
+        rows = (CacheKeyActivity.objects.filter(version=version)
+                .order_by("-lookups", "-last_lookup_at", "id")
                 .values_list("sha256", "version"))
         keys.extend(rows[: limit - len(keys)])
         if len(keys) >= limit:

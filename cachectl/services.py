@@ -17,8 +17,8 @@ from cachectl import selectors
 from cachectl.holder import holder
 from cachectl.models import (
     CacheAuditRecord,
+    CacheKeyActivity,
     CachePrewarmRun,
-    CacheRecentHit,
     CacheSettings,
     CacheSettingsChange,
     CacheSnapshot,
@@ -37,7 +37,7 @@ MAX_VALUES = 65_536
 MAX_PREWARM_LIMIT = 100_000
 PROGRESS_EVERY = 1000
 REASON_MAX_LENGTH = 2000
-RECENT_HIT_RETENTION = timedelta(days=7)
+KEY_ACTIVITY_RETENTION = timedelta(days=7)
 
 
 # -- the cross-app contract ---------------------------------------------------------------------------
@@ -378,36 +378,43 @@ def cache_prewarm_replay(*, generation: int) -> dict | None:
     return _load_entries([tuple(item) for item in run.entries], write_shared=False)
 
 
-# -- recent hits ---------------------------------------------------------------------------------------------
-def cache_recent_hits_record(*, hits: dict) -> int:
-    """Adds this process's hit counts per key (flushed by the holder every few seconds)."""
+# -- key activity ------------------------------------------------------------------------------------------
+def cache_key_activity_record(*, activity: dict) -> int:
+    """Adds one process's ``(hits, lookups)`` per key (flushed by the holder every few seconds)."""
     now = timezone.now()
-    clean = {key: count for key, count in hits.items()
-             if isinstance(key, tuple) and len(key) == 2 and SHA256_RE.match(str(key[0]))}
+    clean = {key: counts for key, counts in activity.items()
+             if isinstance(key, tuple) and len(key) == 2 and SHA256_RE.match(str(key[0]))
+             and isinstance(key[1], str) and VERSION_RE.match(key[1])}
     if not clean:
         return 0
     shas = sorted({key[0] for key in clean})
     with transaction.atomic():
         existing = {}
         for start in range(0, len(shas), 500):  # stay far below SQLite's bound-parameter limit
-            for row in CacheRecentHit.objects.select_for_update().filter(sha256__in=shas[start:start + 500]):
+            rows = CacheKeyActivity.objects.select_for_update().filter(sha256__in=shas[start:start + 500])
+            for row in rows:
                 existing[(row.sha256, row.version)] = row
         updated, created = [], []
-        for (sha256, version), count in clean.items():
+        for (sha256, version), (hits, lookups) in clean.items():
             row = existing.get((sha256, version))
             if row is None:
-                created.append(CacheRecentHit(sha256=sha256, version=version, hits=count, last_hit_at=now))
+                row = CacheKeyActivity(sha256=sha256, version=version, hits=0, lookups=0, last_lookup_at=now)
+                created.append(row)
             else:
-                row.hits += count
-                row.last_hit_at = now
                 updated.append(row)
+            row.hits += hits
+            row.lookups += lookups
+            row.last_lookup_at = now
+            if hits:
+                row.last_hit_at = now
         if updated:
-            CacheRecentHit.objects.bulk_update(updated, ["hits", "last_hit_at"], batch_size=500)
+            CacheKeyActivity.objects.bulk_update(updated, ["hits", "lookups", "last_hit_at", "last_lookup_at"],
+                                                 batch_size=500)
         if created:
-            CacheRecentHit.objects.bulk_create(created, ignore_conflicts=True, batch_size=500)
+            CacheKeyActivity.objects.bulk_create(created, ignore_conflicts=True, batch_size=500)
     return len(clean)
 
 
-def cache_recent_hits_prune(*, older_than: timedelta = RECENT_HIT_RETENTION) -> int:
-    deleted, _ = CacheRecentHit.objects.filter(last_hit_at__lt=timezone.now() - older_than).delete()
+def cache_key_activity_prune(*, older_than: timedelta = KEY_ACTIVITY_RETENTION) -> int:
+    deleted, _ = CacheKeyActivity.objects.filter(last_lookup_at__lt=timezone.now() - older_than).delete()
     return deleted

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from cachectl.services import cache_recent_hits_prune
+from cachectl.services import cache_key_activity_prune
 
 
-@shared_task(name="cachectl.prune_recent_hits")
-def prune_recent_hits() -> int:
-    """Forget recent-hit rows older than the retention (prewarm's first tier stays recent and bounded)."""
-    return cache_recent_hits_prune()
+@shared_task(name="cachectl.prune_key_activity")
+def prune_key_activity() -> int:
+    """Forget key activity older than the retention (prewarm's history stays recent and bounded)."""
+    return cache_key_activity_prune()

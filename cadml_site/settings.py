@@ -298,7 +298,7 @@ CADML_CACHE_MAX_CAPACITY = env_int("CADML_CACHE_MAX_CAPACITY", 1_000_000, min_va
 CADML_CACHE_MAX_TTL_SECONDS = env_int("CADML_CACHE_MAX_TTL_SECONDS", 30 * 86400, min_value=1, max_value=365 * 86400)
 if CADML_CACHE_CAPACITY > CADML_CACHE_MAX_CAPACITY or CADML_CACHE_TTL_SECONDS > CADML_CACHE_MAX_TTL_SECONDS:
     raise ImproperlyConfigured("CADML_CACHE_CAPACITY/TTL_SECONDS exceed CADML_CACHE_MAX_CAPACITY/MAX_TTL_SECONDS")
-CELERY_BEAT_SCHEDULE["cachectl-prune-recent-hits"] = {"task": "cachectl.prune_recent_hits", "schedule": 3600.0}
+CELERY_BEAT_SCHEDULE["cachectl-prune-key-activity"] = {"task": "cachectl.prune_key_activity", "schedule": 3600.0}
 # ---- end cachectl ------------------------------------------------------------------------------------------------
 
 # ---- observability (issue 7) -------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from cachectl.holder import holder
-from cachectl.models import CacheAuditRecord, CachePrewarmRun, CacheRecentHit
+from cachectl.models import CacheAuditRecord, CacheKeyActivity, CachePrewarmRun
 from cachectl.services import cache_prewarm, feature_cache_get, feature_cache_put
 from cadml_site.api.exceptions import BadRequest
 from features.selectors import stored_features
@@ -42,10 +42,12 @@ def arrange_tiers(shas):
     """file 0 was hit recently, file 1 is a recently referenced vector, file 2 was hit often days ago; plus a
     recent hit of a file that was never stored."""
     first, second, third = shas
-    CacheRecentHit.objects.create(sha256=first, version="v2", hits=1, last_hit_at=timezone.now())
+    now = timezone.now()
+    CacheKeyActivity.objects.create(sha256=first, version="v2", hits=1, lookups=2, last_hit_at=now,
+                                    last_lookup_at=now)
     make_vector(second, "v2", referenced_minutes_ago=1)
-    CacheRecentHit.objects.create(sha256=third, version="v1", hits=40,
-                                  last_hit_at=timezone.now() - timedelta(days=2))
+    CacheKeyActivity.objects.create(sha256=third, version="v1", hits=40, lookups=41,
+                                    last_hit_at=now - timedelta(days=2), last_lookup_at=now - timedelta(days=2))
     unknown = make_hit("never-stored", "v2", minutes_ago=5)
     return unknown
 
@@ -91,24 +93,28 @@ def test_prewarm_limit_and_capacity_bound_the_plan(stored_files):
 
 
 def test_an_unknown_version_in_the_history_counts_as_failed(stored_files):
-    CacheRecentHit.objects.create(sha256=stored_files[0], version="v9", hits=1, last_hit_at=timezone.now())
+    CacheKeyActivity.objects.create(sha256=stored_files[0], version="v9", hits=1, lookups=1,
+                                    last_hit_at=timezone.now(), last_lookup_at=timezone.now())
     run = cache_prewarm(actor="ops-alice", limit=5)
     assert (run.loaded, run.skipped, run.failed) == (0, 0, 1)
 
 
-def test_hits_are_recorded_for_the_next_prewarm(db):
-    sha = make_sha("hot")
-    feature_cache_put(sha256=sha, version="v2", values=[1.0, 2.0], document_id=None)
+def test_hits_and_lookups_are_recorded_for_the_next_prewarm(db):
+    hot, cold = make_sha("hot"), make_sha("cold")
+    feature_cache_put(sha256=hot, version="v2", values=[1.0, 2.0], document_id=None)
     for _ in range(3):
-        feature_cache_get(sha256=sha, version="v2")
-    feature_cache_get(sha256=make_sha("cold"), version="v2")  # a miss is not a hit
-    assert holder.flush_recent_hits() == 1
-    row = CacheRecentHit.objects.get()
-    assert (row.sha256, row.version, row.hits) == (sha, "v2", 3)
-    feature_cache_get(sha256=sha, version="v2")
-    holder.flush_recent_hits()
-    row.refresh_from_db()
-    assert row.hits == 4
+        feature_cache_get(sha256=hot, version="v2")
+    feature_cache_get(sha256=cold, version="v2")  # a miss: a lookup, not a hit
+    assert holder.flush_key_activity() == 2
+    rows = {row.sha256: row for row in CacheKeyActivity.objects.all()}
+    assert (rows[hot].hits, rows[hot].lookups, rows[hot].last_hit_at is not None) == (3, 3, True)
+    assert (rows[cold].hits, rows[cold].lookups, rows[cold].last_hit_at) == (0, 1, None)
+    feature_cache_get(sha256=hot, version="v2")
+    feature_cache_get(sha256=cold, version="v2")
+    assert holder.flush_key_activity() == 2
+    rows = {row.sha256: row for row in CacheKeyActivity.objects.all()}
+    assert (rows[hot].hits, rows[hot].lookups, rows[cold].lookups) == (4, 4, 2)
+    assert holder.flush_key_activity() == 0
 
 
 def test_prewarm_endpoint_and_command(stored_files, ops_client, key_client):
@@ -156,13 +162,13 @@ def test_prewarm_reaches_another_process(cad_samples_dir, django_subprocess_env)
     assert "Traceback" not in stderr, stderr
 
 
-def test_old_hit_history_is_pruned_by_the_periodic_task(db):
-    from cachectl.tasks import prune_recent_hits
+def test_old_key_activity_is_pruned_by_the_periodic_task(db):
+    from cachectl.tasks import prune_key_activity
 
     keep = make_hit("recent", "v2", minutes_ago=60)
     make_hit("old", "v2", minutes_ago=8 * 24 * 60)
-    assert prune_recent_hits.delay().get() == 1
-    assert list(CacheRecentHit.objects.values_list("sha256", flat=True)) == [keep]
+    assert prune_key_activity.delay().get() == 1
+    assert list(CacheKeyActivity.objects.values_list("sha256", flat=True)) == [keep]
 
 
 def test_prewarm_reports_progress_and_stops_when_asked(stored_files, monkeypatch):

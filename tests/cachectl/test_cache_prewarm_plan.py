@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from django.utils import timezone
 
-from cachectl.models import CacheRecentHit
+from cachectl.models import CacheKeyActivity
 from cachectl.selectors import cache_prewarm_plan
 from tests.cachectl.conftest import make_sha
 from vectors.models import Vector
@@ -16,10 +16,12 @@ from vectors.models import Vector
 pytestmark = pytest.mark.django_db
 
 
-def make_hit(name: str, version: str, *, minutes_ago: float, hits: int = 1) -> str:
+def make_hit(name: str, version: str, *, minutes_ago: float, hits: int = 1, misses: int = 0) -> str:
+    """Key activity: ``hits`` hits (the last one ``minutes_ago``) and ``misses`` further lookups."""
     sha = make_sha(name)
-    CacheRecentHit.objects.create(sha256=sha, version=version, hits=hits,
-                                  last_hit_at=timezone.now() - timedelta(minutes=minutes_ago))
+    at = timezone.now() - timedelta(minutes=minutes_ago)
+    CacheKeyActivity.objects.create(sha256=sha, version=version, hits=hits, lookups=hits + misses,
+                                    last_hit_at=at if hits else None, last_lookup_at=at)
     return sha
 
 
@@ -37,7 +39,8 @@ def test_plan_follows_the_priority_tiers_without_duplicates():
     b = make_hit("b", "v2", minutes_ago=10)
     e = make_hit("e", "v4", minutes_ago=2 * 24 * 60, hits=100)
     f = make_hit("f", "v1", minutes_ago=2 * 24 * 60, hits=3)
-    g = make_hit("g", "v1", minutes_ago=3 * 24 * 60, hits=50)
+    g = make_hit("g", "v1", minutes_ago=3 * 24 * 60, hits=5, misses=45)  # looked up often, hit rarely
+    make_hit("h", "v2", minutes_ago=1, hits=0, misses=1)  # a recent miss is not a recent hit
     c, d = make_sha("c"), make_sha("d")
     make_vector(c, "v2", referenced_minutes_ago=1)
     make_vector(d, "v3", referenced_minutes_ago=60, dimension=22)
@@ -53,6 +56,7 @@ def test_plan_follows_the_priority_tiers_without_duplicates():
         (d, "v3", "recently_referenced"),
         (g, "v1", "low_dimension_high_frequency"),
         (f, "v1", "low_dimension_high_frequency"),
+        (make_sha("h"), "v2", "low_dimension_high_frequency"),
         (e, "v4", "low_dimension_high_frequency"),
     ]
     assert cache_prewarm_plan(limit=3) == plan[:3]

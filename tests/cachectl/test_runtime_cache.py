@@ -209,14 +209,15 @@ def test_hour_window_forgets_old_lookups_but_totals_do_not():
     assert stats.uptime_seconds == pytest.approx(6 * HOUR_SECONDS)
 
 
-def test_drain_recent_hits_returns_counts_once():
+def test_drain_activity_returns_hits_and_lookups_once():
     cache = make_cache()
     cache.put("a", 1)
     cache.put("b", 2)
-    for key in ("a", "a", "b", "c"):
+    for key in ("a", "a", "b", "c", "c"):
         cache.get(key)
-    assert cache.drain_recent_hits() == {"a": 2, "b": 1}
-    assert cache.drain_recent_hits() == {}
+    cache.peek("a")  # not a lookup
+    assert cache.drain_activity() == {"a": (2, 2), "b": (1, 1), "c": (0, 2)}
+    assert cache.drain_activity() == {}
 
 
 def test_keys_by_priority_puts_protected_first():
