@@ -231,7 +231,14 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # Libraries that narrate routine work at INFO: keep their warnings and errors only.
+        "ezdxf": {"level": "WARNING"},
+        "faiss.loader": {"level": "WARNING"},
+        "celery.app.trace": {"level": "WARNING"},
+        "kombu": {"level": "ERROR"},
+    },
 }
 
 # ---- features ----------------------------------------------------------------------------------------------------
