@@ -34,6 +34,7 @@ from features.parsers.dispatch import check_size, parse_document
 from features.parsers.document import FORMATS, CadDocument
 from features.parsers.errors import CadParseError
 from features.parsers.pool import ParsePoolUnavailable
+from modelops.selectors import classify_vector
 from vectors.selectors import vector_similarity_search
 from vectors.services import vector_upsert
 
@@ -165,8 +166,6 @@ def _similar_section(version: str, values: list[float], k: int, vector: dict) ->
 
 
 def _classification_section(version: str, values: list[float]) -> dict:
-    from modelops.selectors import classify_vector
-
     result = classify_vector(values=values, feature_version=version)
     if result is None:
         return {"status": "no_active_model", "label": None, "probabilities": [], "model_version": None}

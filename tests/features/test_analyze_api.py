@@ -168,3 +168,19 @@ def test_missing_analysis_is_404(key_client):
     response = key_client.get(f"{URL}999999/")
     assert response.status_code == 404
     assert response.json()["code"] == "analysis_not_found"
+
+
+@pytest.mark.django_db
+def test_without_an_active_model_the_classification_says_so(key_client):
+    response = upload(key_client, "box.stl", make_binary_stl(make_box_triangles((5, 6, 7))))
+    assert response.status_code == 201
+    assert response.json()["classification"]["status"] == "no_active_model"
+    assert response.json()["classification"]["label"] is None
+
+
+@pytest.mark.django_db
+def test_extraction_latency_is_observed_per_version_on_a_cache_miss(key_client):
+    before = metric("feature_extraction_latency_seconds_count", version="v2")
+    upload(key_client, "box.stl", make_binary_stl(make_box_triangles((7, 1, 2))), feature_version="v2",
+           classify="false")
+    assert metric("feature_extraction_latency_seconds_count", version="v2") == before + 1

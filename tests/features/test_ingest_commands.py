@@ -67,3 +67,24 @@ def test_ingest_refuses_a_missing_path(tmp_path):
 def test_make_demo_parts_refuses_a_bad_count(tmp_path):
     with pytest.raises(CommandError):
         call_command("make_demo_parts", out=str(tmp_path), count=0, stdout=io.StringIO(), stderr=io.StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_analyze_classifies_with_a_model_trained_on_ingested_demo_parts(tmp_path, key_client):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    parts = tmp_path / "parts"
+    call_command("make_demo_parts", out=str(parts), count=30, seed=3, stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("ingest", str(parts), stdout=io.StringIO(), stderr=io.StringIO())
+    call_command("train_classifier", feature_version="v4", activate=True, cv=3, stdout=io.StringIO(),
+                 stderr=io.StringIO())
+    fresh = tmp_path / "fresh"
+    call_command("make_demo_parts", out=str(fresh), count=5, seed=99, stdout=io.StringIO(), stderr=io.StringIO())
+    response = key_client.post("/api/v1/analyze/", {"file": SimpleUploadedFile(
+        "flange.step", (fresh / "flange_001.step").read_bytes())}, format="multipart")
+    assert response.status_code == 201, response.json()
+    classification = response.json()["classification"]
+    assert classification["status"] == "classified"
+    assert classification["label"] in FAMILIES
+    assert classification["model_version"]
+    assert 1 <= len(classification["probabilities"]) <= 3
