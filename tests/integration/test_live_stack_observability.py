@@ -21,9 +21,20 @@ from django.core.management import call_command
 from cadml_site.stress.payloads import box_variants
 from tests.integration.live_stack import LiveStack, current_database_url, stack_broker_url, wait_until
 
-# django_db: makes pytest-django set up the test database the module-scoped stack uses (each test itself only
-# talks HTTP, so its rolled-back transaction holds nothing).
-pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("transactional_db")]
+
+
+@pytest.fixture
+def transactional_db(django_db_setup, django_db_blocker):
+    """Replaces pytest-django's fixture of this name in this module only.
+
+    The name is what makes pytest-django create the test database (the stack's processes use it), but these tests
+    must not run inside a test transaction or flush the tables after each test: a test-held transaction locks a
+    SQLite database against the stack's writers, and the module's stack keeps its data from test to test. The
+    ``stack`` fixture flushes the database when the module ends.
+    """
+    with django_db_blocker.unblock():
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -98,10 +109,12 @@ def _seed(live: LiveStack) -> None:
 @pytest.fixture(scope="module")
 def models(stack):
     """Two uploaded classifiers over v4 vectors, the first one active."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.ensemble import RandomForestClassifier
     from sklearn.tree import DecisionTreeClassifier
 
-    for label, estimator in zip(MODEL_LABELS, (LogisticRegression(max_iter=500), DecisionTreeClassifier(max_depth=4))):
+    estimators = (RandomForestClassifier(n_estimators=5, max_depth=4, random_state=0),
+                  DecisionTreeClassifier(max_depth=4, random_state=0))
+    for label, estimator in zip(MODEL_LABELS, estimators):
         response = requests.post(stack.base_url + "/api/v1/model/versions/", headers=_headers(stack, ops=True),
                                  files={"file": (f"{label}.joblib", _model_bytes(estimator))},
                                  data={"label": label, "feature_version": "v4"}, timeout=60)
