@@ -16,7 +16,7 @@ from io import StringIO
 
 import pytest
 import requests
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from cadml_site.stress.payloads import box_variants
 from tests.integration.live_stack import LiveStack, current_database_url, stack_broker_url, wait_until
@@ -154,6 +154,17 @@ def test_stress_memory_gc_check_short(stack, models):
                      "--reload-every", "20", "--max-growth-mb", "256")
     assert "stress_memory_gc_check: OK" in output
     assert "resident memory growth per 1000 cycles" in output
+
+
+@pytest.mark.parametrize("command", ["stress_degradation_flapping", "stress_concurrency_reload",
+                                     "stress_memory_gc_check"])
+def test_stress_commands_fail_when_the_server_refuses_them(stack, command):
+    with pytest.raises(CommandError, match="HTTP 401"):
+        call_command(command, "--url", stack.base_url, "--api-key", "deadbeef.not-a-key", "--admin-token",
+                     stack.admin_token, stdout=StringIO(), stderr=StringIO())
+    with pytest.raises(CommandError, match="loopback"):
+        call_command(command, "--url", "http://10.0.0.1:8000", "--api-key", stack.api_key, "--admin-token",
+                     stack.admin_token, stdout=StringIO(), stderr=StringIO())
 
 
 def test_counters_incremented_in_the_celery_worker_are_scraped(stack):
