@@ -169,7 +169,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--hnsw-m", type=int, default=16)
     parser.add_argument("--hnsw-ef-construction", type=int, default=40)
-    parser.add_argument("--hnsw-ef", default="64,128,256")
+    parser.add_argument("--hnsw-ef", default="64,128,256")  # the settings default is 256
     parser.add_argument("--skip-hnsw", action="store_true")
     parser.add_argument("--memory-probe", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
