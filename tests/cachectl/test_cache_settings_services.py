@@ -165,3 +165,32 @@ def test_reason_is_required_and_no_op_is_refused():
     with pytest.raises(BadRequest) as excinfo:
         cache_settings_apply(actor="ops-alice", reason="same", capacity=current()["capacity"])
     assert excinfo.value.code == "settings_unchanged"
+
+
+def test_concurrent_applies_one_wins_the_other_sees_the_window():
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def apply(capacity: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            cache_settings_apply(actor=f"ops-{capacity}", reason="race", capacity=capacity)
+            outcomes.append(("applied", capacity))
+        except Conflict as exc:
+            outcomes.append((exc.code, capacity))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=apply, args=(capacity,)) for capacity in (3001, 3002)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(code for code, _ in outcomes) == ["applied", "rollback_window_active"]
+    winner = next(capacity for code, capacity in outcomes if code == "applied")
+    assert current()["capacity"] == winner
+    assert CacheSettingsChange.objects.count() == 1 and CacheSnapshot.objects.count() == 1
