@@ -19,7 +19,7 @@ from cachectl.models import (
     CacheSnapshot,
 )
 from cadml_site.admin_base import ReadOnlyAdmin
-from cadml_site.api.exceptions import DomainError
+from cadml_site.api.exceptions import Conflict, DomainError
 
 CONFIRM_TEMPLATE = "admin/cachectl/confirm_action.html"
 
@@ -67,7 +67,6 @@ def roll_back(modeladmin, request, queryset):
     def run(change, *, actor, reason):
         window = selectors.cache_window_change()
         if window is None or window.pk != change.pk:
-            from cadml_site.api.exceptions import Conflict
             raise Conflict(f"Change #{change.pk} is not the change with the open rollback window.",
                            code="not_the_window_change")
         return services.cache_settings_rollback(actor=actor, reason=reason)
