@@ -56,7 +56,9 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory):
     env = {**os.environ, "DATABASE_URL": database_url, "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
            "CELERY_BROKER_URL": stack_broker_url(), "OMP_NUM_THREADS": "1",
            "CADML_THROTTLE_DEFAULT": "100000/min", "CADML_THROTTLE_UPLOAD": "100000/min",
-           "CADML_THROTTLE_SENSITIVE": "100000/min"}
+           "CADML_THROTTLE_SENSITIVE": "100000/min",
+           # A short cache rollback window, so that "window open longer than its length" is reachable in a test.
+           "CADML_CACHE_ROLLBACK_WINDOW_SECONDS": "2"}
     env.pop("CELERY_RESULT_BACKEND", None)
     live = LiveStack(workdir=workdir, env=env)
     live.api_key, live.admin_token = api_key, admin_token
@@ -256,3 +258,22 @@ def test_degraded_drill_makes_the_degraded_alert_pending(stack):
         assert recovered.status_code == 200, recovered.text
     wait_until(lambda: not stack.query('ALERTS{alertname="CadmlFaissDegradedModeActive"}'), timeout=30,
                interval=0.5, what="the degraded alert to clear", processes=stack.processes)
+
+
+def test_an_unconfirmed_cache_change_makes_the_window_alert_pending(stack):
+    response = requests.post(stack.base_url + "/api/v1/cache/apply/", headers=_headers(stack, ops=True),
+                             json={"capacity": 1500, "reason": "window alert (integration test)"}, timeout=30)
+    assert response.status_code == 200, response.text
+    try:
+        wait_until(lambda: stack.query('ALERTS{alertname="CadmlFeatureCacheRollbackWindowOverdue",'
+                                       'alertstate="pending"}'),
+                   timeout=30, interval=0.5, what="the pending rollback-window alert", processes=stack.processes)
+        limit = float(stack.query("max(feature_cache_rollback_window_limit_seconds)")[0]["value"][1])
+        assert limit == 2.0
+        assert float(stack.query("max(feature_cache_rollback_window_age_seconds)")[0]["value"][1]) > limit
+    finally:
+        confirmed = requests.post(stack.base_url + "/api/v1/cache/confirm/", headers=_headers(stack, ops=True),
+                                  json={"reason": "integration test done"}, timeout=30)
+        assert confirmed.status_code == 200, confirmed.text
+    wait_until(lambda: not stack.query('ALERTS{alertname="CadmlFeatureCacheRollbackWindowOverdue"}'), timeout=30,
+               interval=0.5, what="the rollback-window alert to clear", processes=stack.processes)
