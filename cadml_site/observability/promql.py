@@ -23,7 +23,9 @@ PROMETHEUS_SYNTHETIC_SERIES = frozenset({
     "scrape_samples_post_metric_relabeling", "scrape_series_added",
 })
 # Grafana's built-in interval variables, replaced by a duration before parsing.
-GRAFANA_INTERVAL_VARIABLES = re.compile(r"\$(?:__rate_interval|__interval|__range)\b|\$\{(?:__rate_interval|__interval|__range)\}")
+GRAFANA_INTERVAL_VARIABLES = re.compile(
+    r"\$(?:__rate_interval|__interval|__range)\b|\$\{(?:__rate_interval|__interval|__range)\}"
+)
 
 _TOKEN = re.compile(
     r"""
@@ -43,7 +45,8 @@ _TOKEN = re.compile(
     re.VERBOSE,
 )
 _MATCHER = re.compile(
-    r"""\s*(?P<label>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)\s*,?""",
+    r"""\s*(?P<label>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op>=~|!~|!=|=)\s*
+        (?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)\s*,?""",
     re.VERBOSE,
 )
 

@@ -8,10 +8,12 @@ from cadml_site.stress.client import StressClient
 
 
 def add_server_arguments(parser: argparse.ArgumentParser, *, ops: bool) -> None:
-    parser.add_argument("--url", required=True, help="Base URL of the live server (loopback only), e.g. http://127.0.0.1:8000")
+    parser.add_argument("--url", required=True,
+                        help="Base URL of the live server (loopback only), e.g. http://127.0.0.1:8000")
     parser.add_argument("--api-key", required=True, help="X-API-Key of an API client.")
     parser.add_argument("--admin-token", required=ops, default=None,
-                        help="X-Admin-Token of an active staff user (sensitive operations)." if ops else argparse.SUPPRESS)
+                        help=("X-Admin-Token of an active staff user (sensitive operations)." if ops
+                              else argparse.SUPPRESS))
     parser.add_argument("--timeout", type=float, default=30.0, help="Per-request timeout in seconds (default 30).")
     parser.add_argument("--feature-version", default="v4", help="Feature version to exercise (default v4).")
 

@@ -11,9 +11,9 @@ import random
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from cadml_site.stress.client import StressClient, UnexpectedResponse
 from cadml_site.stress.payloads import box_variants
@@ -87,8 +87,8 @@ def _run_threads(workers: dict[str, tuple[int, Callable[[int, random.Random], No
                 return
             try:
                 step(i, rng)
-            except UnexpectedResponse as exc:
-                errors.append(f"{role}: {exc}")
+            except UnexpectedResponse:
+                continue  # already recorded by the client as a failed request; keep stressing
             except Exception as exc:  # a scenario bug or a malformed answer: report it, never hide it
                 errors.append(f"{role}: {type(exc).__name__}: {exc}")
                 stop.set()
@@ -169,7 +169,8 @@ def degradation_flapping(client: StressClient, *, feature_version: str, cycles: 
     result.lines.append("events (status) : " + ", ".join(f"{k}={v}" for k, v in sorted(new_events.items())))
     result.lines.append("metric deltas   : " + ", ".join(f"{k}={v:.0f}" for k, v in sorted(metric_deltas.items())
                                                          if v))
-    result.lines.append(f"flap suppression: {'engaged at cycle ' + str(suppression_seen_at) if suppression_seen_at else 'never engaged'}"
+    engaged = f"engaged at cycle {suppression_seen_at}" if suppression_seen_at else "never engaged"
+    result.lines.append(f"flap suppression: {engaged}"
                         f"; suppression left {after_row.get('suppression_left_seconds', 0):.0f} s; "
                         f"faiss_flap_suppression_active={suppression_active}")
     result.figures.update({"cycles": cycles, "suppression_cycle": suppression_seen_at or 0,

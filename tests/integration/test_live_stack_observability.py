@@ -113,7 +113,8 @@ def models(stack):
     """Two uploaded classifiers over v4 vectors, the first one active."""
     from sklearn.tree import DecisionTreeClassifier
 
-    estimators = (DecisionTreeClassifier(max_depth=3, random_state=0), DecisionTreeClassifier(max_depth=5, random_state=1))
+    estimators = (DecisionTreeClassifier(max_depth=3, random_state=0),
+                  DecisionTreeClassifier(max_depth=5, random_state=1))
     for label, estimator in zip(MODEL_LABELS, estimators):
         response = requests.post(stack.base_url + "/api/v1/model/versions/", headers=_headers(stack, ops=True),
                                  files={"file": (f"{label}.joblib", _model_bytes(estimator))},

@@ -138,7 +138,8 @@ def test_unknown_metric_in_rules_and_dashboard(tmp_path):
     ("sum(rate(model_reload_duration_seconds_bucket[5m])) > 1",
      "model_reload_duration_seconds_bucket used outside histogram_quantile()"),
     ("model_reload_duration_seconds_count > 3", "counter series model_reload_duration_seconds_count used without"),
-    ("deriv(feature_cache_misses_total[5m]) > 0", "gauge function applied to counter series feature_cache_misses_total"),
+    ("deriv(feature_cache_misses_total[5m]) > 0",
+     "gauge function applied to counter series feature_cache_misses_total"),
     ('sum(increase(faiss_recovery_attempts_total{reslt="error"}[5m])) > 0',
      "faiss_recovery_attempts_total has no label 'reslt'"),
 ])
@@ -150,7 +151,8 @@ def test_functions_must_fit_the_metric_type(tmp_path, expr, problem):
 def test_alert_metadata_and_runbook_anchor(tmp_path):
     rules = [
         alert("NoSeverity", "max(faiss_flap_suppression_active) > 0", labels={}),
-        alert("NoSummary", "max(faiss_flap_suppression_active) > 0", annotations={"runbook_url": "docs/runbooks.md#nosummary"}),
+        alert("NoSummary", "max(faiss_flap_suppression_active) > 0",
+              annotations={"runbook_url": "docs/runbooks.md#nosummary"}),
         alert("NoSection", "max(faiss_flap_suppression_active) > 0"),
     ]
     report = run(tmp_path, rules=rules, runbooks="## NoSeverity\n## NoSummary\n")
