@@ -65,12 +65,18 @@ def feature_version_check(version: str) -> str:
                          context={"feature_version": str(version)[:20]}) from None
 
 
-def _size_checked(size: int) -> None:
+def upload_too_large(size: int) -> DomainError:
     try:
         check_size(size, settings.CADML_UPLOAD_MAX_BYTES)
     except CadParseError as exc:
-        CAD_PARSE_FAILURES.labels(format="unknown", reason=exc.code).inc()
-        raise _domain_error(exc) from None
+        return _domain_error(exc)
+    raise ValueError(f"{size} bytes is within the upload limit")
+
+
+def _size_checked(size: int) -> None:
+    if size > settings.CADML_UPLOAD_MAX_BYTES:
+        CAD_PARSE_FAILURES.labels(format="unknown", reason="file_too_large").inc()
+        raise upload_too_large(size)
 
 
 def upload_read(*, upload) -> bytes:

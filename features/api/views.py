@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from features import selectors, services
 from features.api import serializers as s
+from features.api.upload_limits import UploadSizeLimitHandler
 from features.extractors import slot_names
 
 TAGS = ["features"]
@@ -68,6 +69,8 @@ class AnalysisCreateApi(APIView):
         responses={201: s.AnalysisOutputSerializer},
     )
     def post(self, request):
+        # refuse an oversized upload while it streams in (before Django writes it to a temporary file)
+        request._request.upload_handlers.insert(0, UploadSizeLimitHandler(request._request))
         serializer = s.AnalysisCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

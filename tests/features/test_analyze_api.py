@@ -184,3 +184,18 @@ def test_extraction_latency_is_observed_per_version_on_a_cache_miss(key_client):
     upload(key_client, "box.stl", make_binary_stl(make_box_triangles((7, 1, 2))), feature_version="v2",
            classify="false")
     assert metric("feature_extraction_latency_seconds_count", version="v2") == before + 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("size_kb", [300, 120], ids=["declared-length", "streamed-bytes"])
+def test_oversized_upload_is_refused_while_streaming(key_client, settings, size_kb):
+    """The size handler stops the upload as it arrives (from the declared length, or from the bytes received
+    when the declared length is within the multipart allowance): Django never stores it, no parse starts."""
+    settings.CADML_UPLOAD_MAX_BYTES = 100 * 1024
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024  # would otherwise go to a temporary file
+    before = metric("cad_parse_failures_total", format="unknown", reason="file_too_large")
+    response = upload(key_client, "big.stl", b"solid x\n" + b" " * (size_kb * 1024))
+    assert response.status_code == 413
+    assert response.json()["code"] == "file_too_large"
+    assert metric("cad_parse_failures_total", format="unknown", reason="file_too_large") == before + 1
+    assert CadFile.objects.count() == 0
