@@ -71,7 +71,7 @@ def check_dtype_flags(dt: np.dtype) -> None:
     """Refuse a dtype whose object-related flags differ from the ones numpy computes for its layout."""
     try:
         canonical = _canonical_dtype(dt)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, KeyError) as exc:
         raise ArrayLayoutError(f"dtype cannot be rebuilt: {exc}") from None
     if (dt.flags & _OBJECT_FLAG_BITS) != (canonical.flags & _OBJECT_FLAG_BITS) or dt.itemsize != canonical.itemsize:
         raise ArrayLayoutError("dtype flags do not match its element types")
@@ -90,6 +90,8 @@ def _check_dtype_state(state) -> None:
     if names is not None:
         if type(names) is not tuple or not all(type(n) is str for n in names) or type(fields) is not dict:
             raise ArrayLayoutError("structured dtype names/fields are malformed")
+        if len(set(names)) != len(names) or set(names) != set(fields):
+            raise ArrayLayoutError("structured dtype names and fields disagree")
         for key, value in fields.items():
             if (type(key) is not str or type(value) is not tuple or len(value) not in (2, 3)
                     or not isinstance(value[0], np.dtype) or type(value[1]) is not int):

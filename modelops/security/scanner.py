@@ -41,6 +41,7 @@ SCALAR_KEY = "numpy._core.multiarray:scalar"
 CODECS_ENCODE_KEY = "_codecs:encode"
 BYTES_KEY = "builtins:bytes"
 _SMALL = 4096  # literals up to this size are materialised; larger ones become a Blob (type + size)
+_TICK_BYTES = 1 << 16  # limits (opcodes, time, stack) are checked every 64 KiB of stream (<= 65536 opcodes)
 
 _u16 = struct.Struct("<H").unpack_from
 _u32 = struct.Struct("<I").unpack_from
@@ -66,12 +67,14 @@ class ScanLimits:
 # below stand for everything else.
 
 class G:
-    """A reference to a global (class or function), by canonical ``module:name``."""
+    """A reference to a global (class or function), by canonical ``module:name``, with its allowed uses."""
 
-    __slots__ = ("key",)
+    __slots__ = ("key", "ok", "seen")
 
-    def __init__(self, key):
+    def __init__(self, key, ok=frozenset()):
         self.key = key
+        self.ok = ok          # uses the allow-list grants
+        self.seen = set()     # uses already recorded in the report
 
 
 class Inst:
@@ -192,7 +195,12 @@ def _is_bytes(x) -> bool:
 
 
 def _int_tuple(x) -> bool:
-    return type(x) is tuple and all(type(d) is int for d in x)
+    if type(x) is not tuple:
+        return False
+    for d in x:
+        if type(d) is not int:
+            return False
+    return True
 
 
 def _rule_codecs_encode(args):
@@ -253,8 +261,7 @@ RESULT_KIND = {
 }
 
 
-class _StreamEnd(Exception):
-    pass
+_NO_KIND = (None, False)
 
 
 class Scanner:
@@ -281,6 +288,8 @@ class Scanner:
         self._g_cache: dict[str, G] = {}
         self.n_ops = 0
         self.deadline = 0.0
+        self._masks: dict[int, bytearray] = {}
+        self._arg_checked: set = set()
 
     # ----- reporting ---------------------------------------------------------------------------------
     def _violation(self, rule, offset, opcode=None, global_name=None, detail=""):
@@ -324,12 +333,14 @@ class Scanner:
             self._violation("wrapper_in_nested_stream", off, op, key)
         g = self._g_cache.get(key)
         if g is None:
-            g = self._g_cache[key] = G(key)
+            g = self._g_cache[key] = G(key, self.allow.globals.get(key, frozenset()))
         return g
 
     def _use(self, g, use, off, op):
-        self.report.global_uses.setdefault(g.key, set()).add(use)
-        if use not in self.allow.globals.get(g.key, ()):
+        if use not in g.seen:
+            g.seen.add(use)
+            self.report.global_uses.setdefault(g.key, set()).add(use)
+        if use not in g.ok:
             self._violation("global_use", off, op, g.key, f"{g.key} may not be used as {use}")
 
     def _values(self, items, off, op):
@@ -356,16 +367,27 @@ class Scanner:
                     self._violation("wrapper_reused", off, op)
 
     def _args(self, key, args, off, op):
+        for arg in args:
+            t = type(arg)
+            if t is G or t is tuple or (t is Inst and arg.kind == "spent"):
+                break
+        else:
+            return  # fast path: only literals, containers and in-stream objects
         allowed_by_pos = self.allow.arg_globals.get(key, {})
         seen = self.report.arg_globals
+        checked = self._arg_checked
         for position, arg in enumerate(args):
+            if type(arg) is G and (key, position, arg.key) in checked:
+                continue  # this exact (callable, position, global) was recorded and allowed already
             todo = [arg]
             while todo:
                 x = todo.pop()
                 t = type(x)
                 if t is G:
                     seen.setdefault(key, {}).setdefault(position, set()).add(x.key)
-                    if x.key not in allowed_by_pos.get(position, ()):
+                    if x.key in allowed_by_pos.get(position, ()):
+                        checked.add((key, position, x.key))
+                    else:
                         self._violation("global_argument", off, op, x.key,
                                         f"{x.key} may not be argument {position} of {key}")
                 elif t is tuple:
@@ -378,19 +400,30 @@ class Scanner:
         if type(func) is not G:
             self._violation("call_target", off, op, None, f"{use} on a {type(func).__name__}, not a global")
             return OPAQUE
-        self._use(func, use, off, op)
+        if use not in func.ok or use not in func.seen:
+            self._use(func, use, off, op)
         if type(args) is not tuple:
             self._violation("call_arguments", off, op, func.key, "arguments must be a tuple")
             return OPAQUE
-        self._args(func.key, args, off, op)
-        rule = TYPED_RULES.get(func.key)
+        key = func.key
+        rule = TYPED_RULES.get(key)
         if rule is not None:
             problem = rule(args)
             if problem:
-                self._violation("typed_rule", off, op, func.key, problem)
+                self._args(key, args, off, op)  # record (and, in audit mode, report) what was passed
+                self._violation("typed_rule", off, op, key, problem)
                 return OPAQUE
-        kind, built = RESULT_KIND.get(func.key, (None, False))
-        if kind in ("scalar",) or func.key == FROMBUFFER_KEY:
+            # The typed rule fixed every argument's type: only top-level globals remain to be checked.
+            checked = self._arg_checked
+            for position, arg in enumerate(args):
+                if type(arg) is G and (key, position, arg.key) not in checked:
+                    self._args(key, (arg,) if position == 0 else (None,) * position + (arg,), off, op)
+        elif args:
+            self._args(key, args, off, op)
+        kind, built = RESULT_KIND.get(key, _NO_KIND)
+        if kind is None:
+            return Inst(key)
+        if kind == "scalar" or key == FROMBUFFER_KEY:
             dt = self._dtype_or_violation(args[0] if kind == "scalar" else args[1], off, op)
             if dt is not None and dt.hasobject:
                 self._violation("object_dtype", off, op, func.key, "object dtype refused here")
@@ -442,12 +475,12 @@ class Scanner:
             self._violation("build_repeated", off, op, inst.cls, "object already built or complete")
             return pos, inst
         inst.built = True
-        self._values((state,), off, op)
         kind = inst.kind
+        # Values inside an SDict were checked when they were inserted; a valid ndarray state holds no global.
+        if type(state) is not SDict and not (kind == "ndarray" and self._check_ndarray_state(state, off, op)):
+            self._values((state,), off, op)
         if kind == "dtype":
             inst.state = state
-        elif kind == "ndarray":
-            self._check_ndarray_state(state, off, op)
         elif kind == "wrapper":
             if frame_end >= 0 and pos != frame_end:
                 self._error("wrapper_inside_frame", off, op, "array data must start after the end of a frame")
@@ -455,19 +488,25 @@ class Scanner:
             return self._joblib_array(state, off, op, pos), Inst(NDARRAY_KEY, "ndarray", True)
         return pos, inst
 
-    def _check_ndarray_state(self, state, off, op):
-        if type(state) is not tuple or len(state) not in (4, 5):
-            self._violation("ndarray_state", off, op, None, "ndarray state must be a 4- or 5-tuple")
-            return
-        dt = self._dtype_or_violation(state[-3], off, op)
+    def _check_ndarray_state(self, state, off, op) -> bool:
+        """(version, shape, dtype, fortran, data) with the data type matching the dtype; True when valid."""
+        if type(state) is not tuple or len(state) != 5 or type(state[0]) is not int or not _int_tuple(state[1]) \
+                or type(state[3]) is not bool:
+            self._violation("ndarray_state", off, op, None, "ndarray state must be (int, shape, dtype, bool, data)")
+            return False
+        sym = state[2]
+        dt = sym.value if type(sym) is Inst and sym.value is not None else self._dtype_or_violation(sym, off, op)
         if dt is None:
-            return
-        data = state[-1]
+            return False
+        data = state[4]
         if dt.hasobject:
             if type(data) is not SList:
                 self._violation("ndarray_state", off, op, None, "object array data must be a list")
+                return False
         elif not (_is_bytes(data) or type(data) is str or (type(data) is Blob and data.kind == "str")):
             self._violation("ndarray_state", off, op, None, "array data must be bytes")
+            return False
+        return True
 
     def _joblib_array(self, state, off, op, pos):
         data, n = self.data, len(self.data)
@@ -513,7 +552,27 @@ class Scanner:
         return end
 
     # ----- limits ------------------------------------------------------------------------------------
+    def _bad_mask(self, proto):
+        """Opcodes that need the slow pre-flight: unknown, refused in this mode, or above the protocol."""
+        mask = self._masks.get(proto)
+        if mask is None:
+            mask = bytearray(self.forbidden)
+            for code in range(256):
+                if code not in OPCODES or (PROTO_OF[code] > proto and code != 0x80):
+                    mask[code] = 1
+            self._masks[proto] = mask
+        return mask
+
+    def _preflight(self, op, off, proto):
+        if op not in OPCODES:
+            self._error("unknown_opcode", off, None, f"byte 0x{op:02x}")
+        if self.forbidden[op]:
+            self._violation("opcode_not_allowed", off, op, None, f"{NAMES[op]} is not allowed in {self.mode} mode")
+        if PROTO_OF[op] > proto and op != 0x80:
+            self._violation("opcode_protocol", off, op, None, f"{NAMES[op]} needs protocol {PROTO_OF[op]}")
+
     def _tick(self, off, stack, metastack):
+        self.n_ops = sum(self.counts)
         if self.n_ops > self.limits.max_opcodes:
             self._error("limit_opcodes", off, None, f"more than {self.limits.max_opcodes} opcodes")
         if time.monotonic() > self.deadline:
@@ -539,13 +598,12 @@ class Scanner:
         data = self.data
         n = len(data)
         counts = self.counts
-        forbidden = self.forbidden
-        proto_of = PROTO_OF
         limits = self.limits
         max_line, max_memo, max_marks = limits.max_line, limits.max_memo, limits.max_marks
         violation = self._violation
         error = self._error
         stack: list = []
+        push = stack.append
         metastack: list = []
         memo: dict = {}
         start = pos
@@ -553,8 +611,8 @@ class Scanner:
         seen_proto = False
         limit = n          # end of the current frame, or n outside frames
         framed = False     # inside a frame (a frame may end exactly at n, so limit alone cannot tell)
-        ops_before = self.n_ops
-        ops = 0
+        next_tick = pos + _TICK_BYTES
+        check_at = min(limit, next_tick)  # the one comparison per opcode: frame end, data end or limit check
 
         def bounds(off, op, need):
             if framed:
@@ -570,68 +628,71 @@ class Scanner:
             return data[p:end], end + 1
 
         def pop_mark(off, op):
-            nonlocal stack
+            nonlocal stack, push
             if not metastack:
                 error("mark_missing", off, op, "no MARK on the stack")
             items = stack
             stack = metastack.pop()
+            push = stack.append
             return items
 
         def need(k, off, op):
             if len(stack) < k:
                 error("stack_underflow", off, op, f"{k} item(s) needed")
 
+        if pos >= n or data[pos] != 0x80:
+            violation("proto_missing", pos, data[pos] if pos < n else None, None, "stream must start with PROTO")
+        bad = self._bad_mask(proto)
         while True:
-            if pos >= limit:
-                if framed:
+            if pos >= check_at:
+                if framed and pos >= limit:
                     framed = False  # the frame was consumed exactly
                     limit = n
                 if pos >= n:
                     error("truncated", pos, None, "stream ended without STOP")
+                if pos >= next_tick:
+                    self._tick(pos, stack, metastack)
+                    next_tick = pos + _TICK_BYTES
+                check_at = min(limit, next_tick)
             op = data[pos]
             off = pos
             pos += 1
             counts[op] += 1
-            ops += 1
-            if not ops & 0xFFFF:
-                self.n_ops = ops_before + ops
-                self._tick(off, stack, metastack)
-            if forbidden[op]:
-                if op not in OPCODES:
-                    error("unknown_opcode", off, None, f"byte 0x{op:02x}")
-                violation("opcode_not_allowed", off, op, None, f"{NAMES[op]} is not allowed in {self.mode} mode")
-            if proto_of[op] > proto and op != 0x80:
-                if op not in OPCODES:
-                    error("unknown_opcode", off, None, f"byte 0x{op:02x}")
-                violation("opcode_protocol", off, op, None, f"{NAMES[op]} needs protocol {proto_of[op]}")
-            if off == start and op != 0x80:
-                violation("proto_missing", off, op, None, "stream must start with PROTO")
+            if bad[op]:
+                self._preflight(op, off, proto)
 
-            # -- literals (most frequent first) --
-            if op == 0x8C or op == 0x55 or op == 0x43:      # SHORT_BINUNICODE, SHORT_BINSTRING, SHORT_BINBYTES
-                if pos >= limit:
-                    bounds(off, op, 1)
-                end = pos + 1 + data[pos]
-                if end > limit:
-                    bounds(off, op, end - pos)
-                raw = data[pos + 1:end]
-                pos = end
-                try:
-                    if op == 0x8C:
-                        stack.append(str(raw, "utf-8", "surrogatepass"))
-                    elif op == 0x55:
-                        stack.append(raw.decode("ascii"))
-                    else:
-                        stack.append(raw)
-                except UnicodeDecodeError as exc:
-                    error("string_decode", off, op, str(exc)[:200])
-            elif op == 0x94:                                 # MEMOIZE
+            if op == 0x94:                                 # MEMOIZE
                 if not stack:
                     error("stack_underflow", off, op, "MEMOIZE on an empty stack")
-                if len(memo) >= max_memo:
+                size = len(memo)
+                if size >= max_memo:
                     error("limit_memo", off, op, f"more than {max_memo} memo entries")
-                memo[len(memo)] = stack[-1]
-            elif op == 0x71 or op == 0x72 or op == 0x70:    # BINPUT, LONG_BINPUT, PUT
+                memo[size] = stack[-1]
+            elif op in (0x68, 0x6A, 0x67):  # BINGET, LONG_BINGET, GET
+                if op == 0x68:
+                    if pos >= limit:
+                        bounds(off, op, 1)
+                    idx = data[pos]
+                    pos += 1
+                elif op == 0x6A:
+                    if pos + 4 > limit:
+                        bounds(off, op, 4)
+                    idx = _u32(data, pos)[0]
+                    pos += 4
+                else:
+                    line, pos = read_line(pos, off, op)
+                    try:
+                        idx = int(line)
+                    except ValueError:
+                        error("bad_int", off, op, "GET index")
+                try:
+                    value = memo[idx]
+                except KeyError:
+                    error("memo_missing", off, op, f"memo index {idx} was never written")
+                if type(value) is Inst and value.kind == "spent":
+                    violation("wrapper_reused", off, op, WRAPPER_KEY, "array wrapper fetched from the memo")
+                push(value)
+            elif op in (0x71, 0x72, 0x70):  # BINPUT, LONG_BINPUT, PUT
                 if op == 0x71:
                     if pos >= limit:
                         bounds(off, op, 1)
@@ -659,32 +720,73 @@ class Scanner:
                 elif len(memo) >= max_memo:
                     error("limit_memo", off, op, f"more than {max_memo} memo entries")
                 memo[idx] = stack[-1]
-            elif op == 0x68 or op == 0x6A or op == 0x67:    # BINGET, LONG_BINGET, GET
-                if op == 0x68:
-                    if pos >= limit:
-                        bounds(off, op, 1)
-                    idx = data[pos]
-                    pos += 1
-                elif op == 0x6A:
-                    if pos + 4 > limit:
-                        bounds(off, op, 4)
-                    idx = _u32(data, pos)[0]
-                    pos += 4
-                else:
-                    line, pos = read_line(pos, off, op)
-                    try:
-                        idx = int(line)
-                    except ValueError:
-                        error("bad_int", off, op, "GET index")
+            elif op == 0x4B:                                 # BININT1
+                if pos >= limit:
+                    bounds(off, op, 1)
+                push(data[pos])
+                pos += 1
+            elif op in (0x8C, 0x55, 0x43):  # SHORT_BINUNICODE, SHORT_BINSTRING, SHORT_BINBYTES
+                if pos >= limit:
+                    bounds(off, op, 1)
+                end = pos + 1 + data[pos]
+                if end > limit:
+                    bounds(off, op, end - pos)
+                raw = data[pos + 1:end]
+                pos = end
                 try:
-                    value = memo[idx]
-                except KeyError:
-                    error("memo_missing", off, op, f"memo index {idx} was never written")
-                if type(value) is Inst and value.kind == "spent":
-                    violation("wrapper_reused", off, op, WRAPPER_KEY, "array wrapper fetched from the memo")
-                stack.append(value)
-            elif op == 0x58 or op == 0x42 or op == 0x8D or op == 0x8E or op == 0x96 or op == 0x54:
-                # BINUNICODE, BINBYTES (u4) / BINUNICODE8, BINBYTES8, BYTEARRAY8 (u8) / BINSTRING (i4)
+                    if op == 0x8C:
+                        push(str(raw, "utf-8", "surrogatepass"))
+                    elif op == 0x55:
+                        push(raw.decode("ascii"))
+                    else:
+                        push(raw)
+                except UnicodeDecodeError as exc:
+                    error("string_decode", off, op, str(exc)[:200])
+            elif op == 0x28:                                 # MARK
+                if len(metastack) >= max_marks:
+                    error("limit_marks", off, op, f"more than {max_marks} nested MARKs")
+                metastack.append(stack)
+                stack = []
+                push = stack.append
+            elif op == 0x85:                                 # TUPLE1
+                if not stack:
+                    need(1, off, op)
+                stack[-1] = (stack[-1],)
+            elif op == 0x62:                                 # BUILD
+                if len(stack) < 2:
+                    need(2, off, op)
+                state = stack.pop()
+                pos, stack[-1] = self._build(stack[-1], state, off, op, pos, limit if framed else -1)
+                if framed and pos > limit:
+                    framed = False  # raw array bytes follow outside any frame
+                    limit = n
+            elif op == 0x89:                                 # NEWFALSE
+                push(False)
+            elif op == 0x88:                                 # NEWTRUE
+                push(True)
+            elif op == 0x4E:                                 # NONE
+                push(None)
+            elif op == 0x52:                                 # REDUCE
+                if len(stack) < 2:
+                    need(2, off, op)
+                args = stack.pop()
+                stack[-1] = self._call(stack[-1], args, off, op, "reduce")
+            elif op == 0x74:                                 # TUPLE
+                if not metastack:
+                    pop_mark(off, op)
+                items = stack
+                stack = metastack.pop()
+                push = stack.append
+                push(tuple(items))
+            elif op == 0x87:                                 # TUPLE3
+                if len(stack) < 3:
+                    need(3, off, op)
+                stack[-3:] = [(stack[-3], stack[-2], stack[-1])]
+            elif op == 0x86:                                 # TUPLE2
+                if len(stack) < 2:
+                    need(2, off, op)
+                stack[-2:] = [(stack[-2], stack[-1])]
+            elif op in (0x58, 0x42, 0x8D, 0x8E, 0x96, 0x54):  # BINUNICODE, BINBYTES (u4) / BINUNICODE8, BINBYTES8, BYTEARRAY8 (u8) / BINSTRING (i4)
                 if op == 0x58 or op == 0x42 or op == 0x54:
                     if pos + 4 > limit:
                         bounds(off, op, 4)
@@ -710,104 +812,26 @@ class Scanner:
                             dec.decode(b"", final=True)
                         except UnicodeDecodeError as exc:
                             error("string_decode", off, op, str(exc)[:200])
-                    stack.append(Blob(kind, size))
+                    push(Blob(kind, size))
                 else:
                     raw = data[pos:end]
                     try:
                         if op == 0x54:
-                            stack.append(raw.decode("ascii"))
+                            push(raw.decode("ascii"))
                         elif kind == "str":
-                            stack.append(str(raw, "utf-8", "surrogatepass"))
+                            push(str(raw, "utf-8", "surrogatepass"))
                         elif kind == "bytearray":
-                            stack.append(bytearray(raw))
+                            push(bytearray(raw))
                         else:
-                            stack.append(raw)
+                            push(raw)
                     except UnicodeDecodeError as exc:
                         error("string_decode", off, op, str(exc)[:200])
                 pos = end
-            elif op == 0x4B:                                 # BININT1
-                if pos >= limit:
-                    bounds(off, op, 1)
-                stack.append(data[pos])
-                pos += 1
-            elif op == 0x4A:                                 # BININT
-                if pos + 4 > limit:
-                    bounds(off, op, 4)
-                stack.append(_i32(data, pos)[0])
-                pos += 4
-            elif op == 0x4D:                                 # BININT2
-                if pos + 2 > limit:
-                    bounds(off, op, 2)
-                stack.append(_u16(data, pos)[0])
-                pos += 2
-            elif op == 0x47:                                 # BINFLOAT
-                if pos + 8 > limit:
-                    bounds(off, op, 8)
-                stack.append(_f64(data, pos)[0])
-                pos += 8
-            elif op == 0x8A or op == 0x8B:                   # LONG1, LONG4
-                if op == 0x8A:
-                    if pos >= limit:
-                        bounds(off, op, 1)
-                    size = data[pos]
-                    pos += 1
-                else:
-                    if pos + 4 > limit:
-                        bounds(off, op, 4)
-                    size = _i32(data, pos)[0]
-                    pos += 4
-                    if size < 0:
-                        error("bad_length", off, op, "negative LONG4 length")
-                end = pos + size
-                if end > limit:
-                    bounds(off, op, size)
-                stack.append(int.from_bytes(data[pos:end], "little", signed=True))
-                pos = end
-            elif op == 0x28:                                 # MARK
-                if len(metastack) >= max_marks:
-                    error("limit_marks", off, op, f"more than {max_marks} nested MARKs")
-                metastack.append(stack)
-                stack = []
-            elif op == 0x4E:                                 # NONE
-                stack.append(None)
-            elif op == 0x88:                                 # NEWTRUE
-                stack.append(True)
-            elif op == 0x89:                                 # NEWFALSE
-                stack.append(False)
             elif op == 0x29:                                 # EMPTY_TUPLE
-                stack.append(())
-            elif op == 0x85:                                 # TUPLE1
-                need(1, off, op)
-                stack[-1] = (stack[-1],)
-            elif op == 0x86:                                 # TUPLE2
-                need(2, off, op)
-                stack[-2:] = [(stack[-2], stack[-1])]
-            elif op == 0x87:                                 # TUPLE3
-                need(3, off, op)
-                stack[-3:] = [(stack[-3], stack[-2], stack[-1])]
-            elif op == 0x74:                                 # TUPLE
-                items = pop_mark(off, op)
-                stack.append(tuple(items))
-            elif op == 0x5D:                                 # EMPTY_LIST
-                stack.append(SList())
+                push(())
             elif op == 0x7D:                                 # EMPTY_DICT
-                stack.append(SDict())
-            elif op == 0x8F:                                 # EMPTY_SET
-                stack.append(SSet())
-            elif op == 0x65 or op == 0x61:                   # APPENDS, APPEND
-                if op == 0x65:
-                    items = pop_mark(off, op)
-                else:
-                    need(2, off, op)
-                    items = [stack.pop()]
-                need(1, off, op)
-                target = stack[-1]
-                if type(target) is not SList:
-                    violation("append_target", off, op, None, f"APPEND(S) on a {type(target).__name__}")
-                else:
-                    self._values(items, off, op)
-                    target.items.extend(items)
-            elif op == 0x75 or op == 0x73:                   # SETITEMS, SETITEM
+                push(SDict())
+            elif op in (0x75, 0x73):  # SETITEMS, SETITEM
                 if op == 0x75:
                     items = pop_mark(off, op)
                     if len(items) % 2:
@@ -825,29 +849,42 @@ class Scanner:
                     pairs = target.pairs
                     for i in range(0, len(items), 2):
                         pairs.append((items[i], items[i + 1]))
-            elif op == 0x90:                                 # ADDITEMS
-                items = pop_mark(off, op)
+            elif op == 0x81:                                 # NEWOBJ
+                need(2, off, op)
+                args = stack.pop()
+                cls = stack.pop()
+                push(self._call(cls, args, off, op, "newobj"))
+            elif op == 0x5D:                                 # EMPTY_LIST
+                push(SList())
+            elif op in (0x65, 0x61):  # APPENDS, APPEND
+                if op == 0x65:
+                    items = pop_mark(off, op)
+                else:
+                    need(2, off, op)
+                    items = [stack.pop()]
                 need(1, off, op)
                 target = stack[-1]
-                if type(target) is not SSet:
-                    violation("additems_target", off, op, None, f"ADDITEMS on a {type(target).__name__}")
+                if type(target) is not SList:
+                    violation("append_target", off, op, None, f"APPEND(S) on a {type(target).__name__}")
                 else:
                     self._values(items, off, op)
                     target.items.extend(items)
-            elif op == 0x91:                                 # FROZENSET
-                items = pop_mark(off, op)
-                self._values(items, off, op)
-                stack.append(SFrozen(items))
-            elif op == 0x6C or op == 0x64:                   # LIST, DICT
-                items = pop_mark(off, op)
-                self._values(items, off, op)
-                if op == 0x6C:
-                    stack.append(SList(items))
-                else:
-                    if len(items) % 2:
-                        error("odd_dict", off, op, "DICT needs key/value pairs")
-                    stack.append(SDict([(items[i], items[i + 1]) for i in range(0, len(items), 2)]))
-            elif op == 0x93 or op == 0x63:                   # STACK_GLOBAL, GLOBAL
+            elif op == 0x47:                                 # BINFLOAT
+                if pos + 8 > limit:
+                    bounds(off, op, 8)
+                push(_f64(data, pos)[0])
+                pos += 8
+            elif op == 0x4A:                                 # BININT
+                if pos + 4 > limit:
+                    bounds(off, op, 4)
+                push(_i32(data, pos)[0])
+                pos += 4
+            elif op == 0x4D:                                 # BININT2
+                if pos + 2 > limit:
+                    bounds(off, op, 2)
+                push(_u16(data, pos)[0])
+                pos += 2
+            elif op in (0x93, 0x63):  # STACK_GLOBAL, GLOBAL
                 if op == 0x93:
                     need(2, off, op)
                     name = stack.pop()
@@ -855,7 +892,7 @@ class Scanner:
                     if type(module) is not str or type(name) is not str:
                         violation("stack_global_operand", off, op, None,
                                   "STACK_GLOBAL operands must be literal strings")
-                        stack.append(OPAQUE)
+                        push(OPAQUE)
                         continue
                 else:
                     line, pos = read_line(pos, off, op)
@@ -864,35 +901,7 @@ class Scanner:
                         module, name = line.decode("utf-8"), line2.decode("utf-8")
                     except UnicodeDecodeError:
                         error("string_decode", off, op, "GLOBAL name is not UTF-8")
-                stack.append(self._global(proto, module, name, off, op, nested))
-            elif op == 0x52:                                 # REDUCE
-                need(2, off, op)
-                args = stack.pop()
-                stack[-1] = self._call(stack[-1], args, off, op, "reduce")
-            elif op == 0x81:                                 # NEWOBJ
-                need(2, off, op)
-                args = stack.pop()
-                cls = stack.pop()
-                stack.append(self._call(cls, args, off, op, "newobj"))
-            elif op == 0x92:                                 # NEWOBJ_EX
-                need(3, off, op)
-                kwargs = stack.pop()
-                args = stack.pop()
-                cls = stack.pop()
-                if type(kwargs) is not SDict:
-                    violation("call_arguments", off, op, None, "NEWOBJ_EX keyword arguments must be a dict")
-                else:
-                    self._values([v for pair in kwargs.pairs for v in pair], off, op)
-                stack.append(self._call(cls, args, off, op, "newobj"))
-            elif op == 0x62:                                 # BUILD
-                need(2, off, op)
-                state = stack.pop()
-                self.n_ops = ops_before + ops
-                pos, stack[-1] = self._build(stack[-1], state, off, op, pos, limit if framed else -1)
-                ops_before = self.n_ops - ops  # a nested stream may have counted opcodes
-                if framed and pos > limit:
-                    framed = False  # raw array bytes follow outside any frame
-                    limit = n
+                push(self._global(proto, module, name, off, op, nested))
             elif op == 0x95:                                 # FRAME
                 if pos + 8 > limit:
                     bounds(off, op, 8)
@@ -904,19 +913,25 @@ class Scanner:
                     error("frame_length", off, op, f"frame declares {size} bytes, {n - pos} left")
                 limit = pos + size
                 framed = True
-            elif op == 0x80:                                 # PROTO
-                if pos >= limit:
-                    bounds(off, op, 1)
-                version = data[pos]
-                pos += 1
-                if seen_proto or off != start:
-                    violation("proto_repeated", off, op, None, "PROTO must appear once, first")
-                if not 2 <= version <= 5:
-                    violation("proto_version", off, op, None, f"protocol {version} (need 2-5)")
-                seen_proto = True
-                proto = version
-                if start == 0:
-                    self.report.protocol = version
+                check_at = min(limit, next_tick)
+            elif op in (0x8A, 0x8B):  # LONG1, LONG4
+                if op == 0x8A:
+                    if pos >= limit:
+                        bounds(off, op, 1)
+                    size = data[pos]
+                    pos += 1
+                else:
+                    if pos + 4 > limit:
+                        bounds(off, op, 4)
+                    size = _i32(data, pos)[0]
+                    pos += 4
+                    if size < 0:
+                        error("bad_length", off, op, "negative LONG4 length")
+                end = pos + size
+                if end > limit:
+                    bounds(off, op, size)
+                push(int.from_bytes(data[pos:end], "little", signed=True))
+                pos = end
             elif op == 0x2E:                                 # STOP
                 need(1, off, op)
                 result = stack.pop()
@@ -929,8 +944,55 @@ class Scanner:
                     violation("trailing_data", pos, None, None, "data after STOP inside the frame")
                 elif not nested and pos != n:
                     violation("trailing_data", pos, None, None, f"{n - pos} bytes after STOP")
-                self.n_ops = ops_before + ops
                 return pos, result
+            elif op == 0x8F:                                 # EMPTY_SET
+                push(SSet())
+            elif op == 0x90:                                 # ADDITEMS
+                items = pop_mark(off, op)
+                need(1, off, op)
+                target = stack[-1]
+                if type(target) is not SSet:
+                    violation("additems_target", off, op, None, f"ADDITEMS on a {type(target).__name__}")
+                else:
+                    self._values(items, off, op)
+                    target.items.extend(items)
+            elif op == 0x91:                                 # FROZENSET
+                items = pop_mark(off, op)
+                self._values(items, off, op)
+                push(SFrozen(items))
+            elif op in (0x6C, 0x64):  # LIST, DICT
+                items = pop_mark(off, op)
+                self._values(items, off, op)
+                if op == 0x6C:
+                    push(SList(items))
+                else:
+                    if len(items) % 2:
+                        error("odd_dict", off, op, "DICT needs key/value pairs")
+                    push(SDict([(items[i], items[i + 1]) for i in range(0, len(items), 2)]))
+            elif op == 0x92:                                 # NEWOBJ_EX
+                need(3, off, op)
+                kwargs = stack.pop()
+                args = stack.pop()
+                cls = stack.pop()
+                if type(kwargs) is not SDict:
+                    violation("call_arguments", off, op, None, "NEWOBJ_EX keyword arguments must be a dict")
+                else:
+                    self._values([v for pair in kwargs.pairs for v in pair], off, op)
+                push(self._call(cls, args, off, op, "newobj"))
+            elif op == 0x80:                                 # PROTO
+                if pos >= limit:
+                    bounds(off, op, 1)
+                version = data[pos]
+                pos += 1
+                if seen_proto or off != start:
+                    violation("proto_repeated", off, op, None, "PROTO must appear once, first")
+                if not 2 <= version <= 5:
+                    violation("proto_version", off, op, None, f"protocol {version} (need 2-5)")
+                seen_proto = True
+                proto = version
+                bad = self._bad_mask(proto)
+                if start == 0:
+                    self.report.protocol = version
             elif op == 0x30:                                 # POP
                 if stack:
                     stack.pop()
@@ -940,8 +1002,8 @@ class Scanner:
                 pop_mark(off, op)
             elif op == 0x32:                                 # DUP
                 need(1, off, op)
-                stack.append(stack[-1])
-            elif op == 0x49 or op == 0x4C or op == 0x46:     # INT, LONG, FLOAT (text)
+                push(stack[-1])
+            elif op in (0x49, 0x4C, 0x46):  # INT, LONG, FLOAT (text)
                 line, pos = read_line(pos, off, op)
                 try:
                     if op == 0x49:
@@ -952,19 +1014,19 @@ class Scanner:
                         value = float(line)
                 except ValueError:
                     error("bad_number", off, op, "malformed text number")
-                stack.append(value)
-            elif op == 0x53 or op == 0x56:                   # STRING, UNICODE (text)
+                push(value)
+            elif op in (0x53, 0x56):  # STRING, UNICODE (text)
                 line, pos = read_line(pos, off, op)
                 try:
                     if op == 0x53:
                         if len(line) < 2 or line[0] != line[-1] or line[0] not in b"\"'":
                             error("bad_string", off, op, "STRING must be quoted")
-                        stack.append(codecs.escape_decode(line[1:-1])[0].decode("ascii"))
+                        push(codecs.escape_decode(line[1:-1])[0].decode("ascii"))
                     else:
-                        stack.append(str(line, "raw-unicode-escape"))
+                        push(str(line, "raw-unicode-escape"))
                 except (ValueError, UnicodeDecodeError):
                     error("string_decode", off, op, "malformed text string")
-            elif op == 0x69 or op == 0x6F:                   # INST, OBJ (structurally blocked)
+            elif op in (0x69, 0x6F):  # INST, OBJ (structurally blocked)
                 if op == 0x69:
                     line, pos = read_line(pos, off, op)
                     line2, pos = read_line(pos, off, op)
@@ -980,21 +1042,21 @@ class Scanner:
                         error("stack_underflow", off, op, "OBJ needs a class")
                     if type(items[0]) is G:
                         self._use(items[0], "newobj", off, op)
-                stack.append(Inst("?", None))
+                push(Inst("?", None))
             elif op == 0x50:                                 # PERSID (structurally blocked)
                 _line, pos = read_line(pos, off, op)
-                stack.append(OPAQUE)
+                push(OPAQUE)
             elif op == 0x51:                                 # BINPERSID (structurally blocked)
                 need(1, off, op)
                 stack[-1] = OPAQUE
-            elif op == 0x82 or op == 0x83 or op == 0x84:     # EXT1, EXT2, EXT4 (structurally blocked)
+            elif op in (0x82, 0x83, 0x84):  # EXT1, EXT2, EXT4 (structurally blocked)
                 width = 1 if op == 0x82 else 2 if op == 0x83 else 4
                 if pos + width > limit:
                     bounds(off, op, width)
                 pos += width
-                stack.append(OPAQUE)
+                push(OPAQUE)
             elif op == 0x97:                                 # NEXT_BUFFER (structurally blocked)
-                stack.append(OPAQUE)
+                push(OPAQUE)
             elif op == 0x98:                                 # READONLY_BUFFER (structurally blocked)
                 need(1, off, op)
             else:

@@ -136,3 +136,11 @@ def test_object_dtype_with_stripped_flags_is_refused_by_scanner_and_loader(allow
     assert scan(raw, mode="audit", allowlist=allowlist).findings
     with pytest.raises(LoadRefused):
         restricted_load(raw, allowlist=allowlist)
+
+
+def test_structured_dtype_whose_names_and_fields_disagree_is_refused():
+    from modelops.security.arrays import ArrayLayoutError, dtype_from_reduce
+
+    state = (3, "|", None, ("a", "b"), {"a": (np.dtype("f8"), 0)}, 16, 1, 16)
+    with pytest.raises(ArrayLayoutError):
+        dtype_from_reduce(("V16", False, True), state)
