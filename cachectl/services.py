@@ -391,7 +391,8 @@ def cache_key_activity_record(*, activity: dict) -> int:
     with transaction.atomic():
         existing = {}
         for start in range(0, len(shas), 500):  # stay far below SQLite's bound-parameter limit
-            rows = CacheKeyActivity.objects.select_for_update().filter(sha256__in=shas[start:start + 500])
+            rows = (CacheKeyActivity.objects.select_for_update().filter(sha256__in=shas[start:start + 500])
+                    .order_by("sha256", "version"))  # one lock order in every process: no deadlock
             for row in rows:
                 existing[(row.sha256, row.version)] = row
         updated, created = [], []
