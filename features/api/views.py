@@ -95,7 +95,8 @@ class AnalysisDetailApi(APIView):
 
 
 class FeatureVersionListApi(APIView):
-    @extend_schema(tags=TAGS, operation_id="features_versions", responses={200: s.FeatureVersionOutputSerializer(many=True)})
+    @extend_schema(tags=TAGS, operation_id="features_versions",
+                   responses={200: s.FeatureVersionOutputSerializer(many=True)})
     def get(self, request):
         versions = selectors.feature_version_list(default=settings.CADML_FEATURE_VERSION)
         return Response(s.FeatureVersionOutputSerializer(versions, many=True).data)

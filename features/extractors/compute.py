@@ -91,7 +91,8 @@ def is_surface_kind(kind: str) -> bool:
 def surface_count(doc: CadDocument) -> float:
     """Explicit `surfaces` metadata → surface-like entity kinds → facets → solids → 0."""
     explicit = doc.metadata.get("surfaces")
-    if isinstance(explicit, (int, float)) and not isinstance(explicit, bool) and math.isfinite(explicit) and explicit >= 0:
+    is_number = isinstance(explicit, (int, float)) and not isinstance(explicit, bool)
+    if is_number and math.isfinite(explicit) and explicit >= 0:
         return float(explicit)
     surface_like = sum(count for kind, count in doc.entity_kinds.items() if is_surface_kind(kind))
     if surface_like > 0:

@@ -196,7 +196,8 @@ def make_iges_bad_directory_pointers(entities: int = 3) -> bytes:
     directory, parameters = [], []
     for i in range(entities):
         d = 2 * i + 1
-        directory.append(_iges_line(f"{110:8d}{9_999_990 + i:8d}{0:8d}{0:8d}{0:8d}{0:8d}{0:8d}{0:8d}{'00000000':>8}", "D", d))
+        pointer = 9_999_990 + i  # far beyond the parameter section
+        directory.append(_iges_line(f"{110:8d}{pointer:8d}" + f"{0:8d}" * 6 + f"{'00000000':>8}", "D", d))
         directory.append(_iges_line(f"{110:8d}{0:8d}{0:8d}{5:8d}{0:8d}{'':8}{'':8}{'':8}{0:8d}", "D", d + 1))
         parameters.append(_iges_line(f"110,0.,0.,0.,{i + 1}.,1.,1.;".ljust(64) + f"{d:8d}", "P", i + 1))
     terminate = [_iges_line(

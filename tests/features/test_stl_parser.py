@@ -49,7 +49,8 @@ def test_ascii_stl_with_leading_space_before_solid():
 
 
 def test_ascii_stl_with_wrong_vertex_count_is_corrupt():
-    data = make_ascii_stl({"part": make_box_triangles()}).replace(b"      vertex 0.000000e+00 0.000000e+00 0.000000e+00\n", b"", 1)
+    vertex = b"      vertex 0.000000e+00 0.000000e+00 0.000000e+00\n"
+    data = make_ascii_stl({"part": make_box_triangles()}).replace(vertex, b"", 1)
     with pytest.raises(CadParseError) as caught:
         parse_stl(data)
     assert caught.value.code == "parse_failed"
