@@ -6,7 +6,8 @@
 Loads the vectors through the bulk service, publishes a snapshot (index_rebuild), starts
 ``gunicorn -c gunicorn.conf.py`` (2 workers, each loading the snapshot after fork) on a free loopback port and sends
 a fixed number of ``POST /api/v1/vectors/similarity/`` requests (k=10, random query vectors) from a pool of
-threads with keep-alive sessions, bounded by a deadline. Prints p50/p90/p99 latency and requests per second.
+threads with keep-alive sessions, bounded by a deadline. ``REDIS_URL`` defaults to the local Redis (db 7), as in
+production, so the throttle counters are not database writes. Prints p50/p90/p99 latency and requests per second.
 The load generator runs on the same 2-core machine as the server, so the figures are a floor, not a ceiling.
 """
 
@@ -33,15 +34,61 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def run_load(base, headers, queries, total, concurrency, deadline_seconds, n_vectors) -> None:
+    import requests
+
+    latencies: list[float] = []
+    failures: dict[int, int] = {}
+    lock = threading.Lock()
+    next_index = iter(range(total))
+    deadline = time.monotonic() + deadline_seconds
+
+    def worker():
+        session = requests.Session()
+        while time.monotonic() < deadline:
+            with lock:
+                i = next(next_index, None)
+            if i is None:
+                return
+            t0 = time.perf_counter()
+            resp = session.post(base + "/api/v1/vectors/similarity/",
+                                json={"feature_version": "v4", "vector": queries[i % len(queries)], "k": 10},
+                                headers=headers, timeout=30)
+            elapsed = time.perf_counter() - t0
+            with lock:
+                if resp.status_code == 200:
+                    latencies.append(elapsed)
+                else:
+                    failures[resp.status_code] = failures.get(resp.status_code, 0) + 1
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    t_start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t_start
+    latencies.sort()
+
+    def pct(p):
+        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1e3
+
+    print(f"gunicorn 2 workers, {n_vectors:,} vectors x 24, k=10, {concurrency} client threads: "
+          f"{len(latencies):,} ok / {sum(failures.values())} failed {failures or ''}")
+    print(f"  p50 {pct(50):.2f} ms  p90 {pct(90):.2f} ms  p99 {pct(99):.2f} ms  "
+          f"mean {statistics.mean(latencies) * 1e3:.2f} ms  throughput {len(latencies) / wall:.0f} req/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--vectors", type=int, default=100_000)
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--requests", type=int, default=1500, help="requests per concurrency level")
+    parser.add_argument("--concurrency", default="1,2,8", help="client thread counts, one run each")
     parser.add_argument("--deadline", type=float, default=180.0)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE)
     args = parser.parse_args()
     os.environ["CADML_THROTTLE_DEFAULT"] = "100000000/min"
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/7")  # production-like: throttle counters in Redis
     env = bench_environment(args.database_url)
     import requests
 
@@ -84,43 +131,15 @@ def main() -> None:
             assert resp.status_code == 200, resp.text[:300]
             assert resp.json()["backend"] == "faiss", resp.json()
 
-        latencies: list[float] = []
-        failures: dict[int, int] = {}
-        lock = threading.Lock()
-        next_index = iter(range(args.requests))
-        deadline = time.monotonic() + args.deadline
-
-        def worker():
-            session = requests.Session()
-            while time.monotonic() < deadline:
-                with lock:
-                    i = next(next_index, None)
-                if i is None:
-                    return
-                t0 = time.perf_counter()
-                resp = session.post(base + "/api/v1/vectors/similarity/",
-                                    json={"feature_version": "v4", "vector": queries[i], "k": 10},
-                                    headers=headers, timeout=30)
-                elapsed = time.perf_counter() - t0
-                with lock:
-                    if resp.status_code == 200:
-                        latencies.append(elapsed)
-                    else:
-                        failures[resp.status_code] = failures.get(resp.status_code, 0) + 1
-
-        threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
-        t_start = time.perf_counter()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        wall = time.perf_counter() - t_start
-        latencies.sort()
-        pct = lambda p: latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))] * 1e3  # noqa: E731
-        print(f"gunicorn 2 workers, {args.vectors:,} vectors x 24, k=10, {args.concurrency} client threads, "
-              f"{len(latencies):,} ok / {sum(failures.values())} failed {failures or ''}")
-        print(f"p50 {pct(50):.2f} ms  p90 {pct(90):.2f} ms  p99 {pct(99):.2f} ms  "
-              f"mean {statistics.mean(latencies) * 1e3:.2f} ms  throughput {len(latencies) / wall:.0f} req/s")
+        floor = requests.Session()
+        floor_times = []
+        for _ in range(200):
+            t0 = time.perf_counter()
+            floor.get(base + "/api/v1/health/live/", timeout=30)
+            floor_times.append(time.perf_counter() - t0)
+        print(f"HTTP floor (GET /api/v1/health/live/, sequential): p50 {statistics.median(floor_times) * 1e3:.2f} ms")
+        for concurrency in [int(c) for c in args.concurrency.split(",")]:
+            run_load(base, headers, queries, args.requests, concurrency, args.deadline, args.vectors)
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         try:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db import OperationalError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cadml_site import metrics
@@ -22,6 +23,8 @@ from vectors.runtime import index_holder
 from vectors.services.validation import checked_filters, checked_matrix, checked_version
 
 EVENTS_SHOWN = 20
+# last_referenced_at is refreshed at most this often per vector: a hot result costs no write (and no fsync).
+REFERENCE_RESOLUTION = timedelta(seconds=60)
 logger = logging.getLogger("cadml.vectors")
 
 
@@ -106,7 +109,10 @@ def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score:
     if referenced:
         try:  # bookkeeping for cache prewarm: one UPDATE, never worth failing a search for
             with transaction.atomic():
-                Vector.objects.filter(id__in=referenced).update(last_referenced_at=timezone.now())
+                now = timezone.now()
+                (Vector.objects.filter(id__in=referenced)
+                 .filter(Q(last_referenced_at__isnull=True) | Q(last_referenced_at__lt=now - REFERENCE_RESOLUTION))
+                 .update(last_referenced_at=now))
         except OperationalError as exc:
             logger.warning("last_referenced_at not updated: %s", exc)
     result_lists = []
