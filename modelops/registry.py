@@ -30,6 +30,7 @@ class ActiveModel:
     classes: tuple
     has_proba: bool
     model: object = field(repr=False)
+    label_from_proba: bool = False  # predict == classes_[argmax(predict_proba)] for this estimator
     sequence: int = 0
     loaded_at: datetime | None = None
 

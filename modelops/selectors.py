@@ -98,12 +98,15 @@ def classify_vector(*, values, feature_version: str) -> dict | None:
     if not np.all(np.isfinite(vector)):
         raise DimensionMismatch("vector contains non-finite values", code="vector_invalid",
                                 context={"model_version": active.label})
-    label = active.model.predict(vector)[0]
     probabilities = []
     if active.has_proba:
         proba = active.model.predict_proba(vector)[0]
         order = np.argsort(-proba, kind="stable")[:3]
         probabilities = [{"label": _plain(active.classes[i]), "probability": float(proba[i])} for i in order]
+    if active.label_from_proba:
+        label = active.classes[int(np.argmax(proba))]  # what predict() computes, without a second pass
+    else:
+        label = active.model.predict(vector)[0]
     return {"label": _plain(label), "probabilities": probabilities, "model_version": active.label}
 
 

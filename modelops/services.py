@@ -254,7 +254,7 @@ def _active_label() -> str | None:
     return state.active.label if state and state.active_id else None
 
 
-def _load_version(version: ModelVersion, *, expected_sha256: str | None = None) -> CheckedModel:
+def _load_version(version: ModelVersion, *, expected_sha256: str | None = None, canary: bool = True) -> CheckedModel:
     """Read the version's file once and run the whole pipeline on those bytes."""
     if expected_sha256 and expected_sha256.lower() != version.sha256:
         raise HashMismatch("expected_sha256 differs from the version's sha256",
@@ -263,7 +263,15 @@ def _load_version(version: ModelVersion, *, expected_sha256: str | None = None) 
     return check_model_bytes(raw, mode=opcode_mode(), allowlist=default_allowlist(),
                              intake_limits=intake_limits(), scan_limits=scan_limits(),
                              hash_allowlist=hash_allowlist(), expected_sha256=version.sha256,
-                             expected_dimension=_expected_dimension(version.feature_version))
+                             expected_dimension=_expected_dimension(version.feature_version), canary=canary)
+
+
+def _label_from_proba(model) -> bool:
+    """Every allowed estimator predicts the most probable class, except SVC (Platt scaling can disagree)."""
+    from sklearn.svm import SVC
+
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    return hasattr(final, "predict_proba") and not isinstance(final, SVC)
 
 
 def _active_model(version: ModelVersion, checked: CheckedModel, sequence: int) -> ActiveModel:
@@ -271,7 +279,8 @@ def _active_model(version: ModelVersion, checked: CheckedModel, sequence: int) -
     return ActiveModel(version_id=version.pk, label=version.label, sha256=version.sha256,
                        feature_version=version.feature_version, n_features=info.n_features,
                        classes=tuple(info.classes), has_proba=info.has_proba, model=checked.model,
-                       sequence=sequence, loaded_at=timezone.now())
+                       sequence=sequence, loaded_at=timezone.now(),
+                       label_from_proba=info.has_proba and _label_from_proba(checked.model))
 
 
 def _refuse(*, exc: ModelSecurityError, version: ModelVersion, action: str, actor: str, reason: str,
@@ -428,7 +437,9 @@ def model_process_sync() -> None:
         holder.install(current, sequence=state.load_sequence)
         return
     try:
-        checked = _load_version(state.active)
+        # Same bytes (sha256) the activating process checked with a canary predict: scan, restricted load
+        # and validation run again here, the canary does not.
+        checked = _load_version(state.active, canary=False)
     except ModelSecurityError as exc:
         logger.error("cannot load the active model %s in pid %s: %s", state.active.label, os.getpid(), exc.message)
         holder.note_error(sequence=state.load_sequence, version=state.active.label, code=exc.code,

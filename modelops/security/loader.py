@@ -18,6 +18,7 @@ import logging
 import pickle
 import sys
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -70,8 +71,19 @@ def resolve_allowed_objects(allowlist: AllowList) -> dict[str, object]:
                 logger.warning("allow-listed global %s cannot be resolved: %s", key, exc)
                 continue
             objects[key] = obj
+        _warm_up_native_libraries()
         _objects_cache[id(allowlist)] = objects
         return objects
+
+
+def _warm_up_native_libraries() -> None:
+    """Let threadpoolctl take its handles on the loaded BLAS/OpenMP libraries now, outside any tripwire."""
+    try:
+        import threadpoolctl
+
+        threadpoolctl.threadpool_info()
+    except Exception:  # noqa: BLE001 - a warm-up must never stop the loader
+        logger.warning("threadpoolctl warm-up failed", exc_info=True)
 
 
 class RestrictedUnpickler(pickle._Unpickler):
@@ -82,6 +94,7 @@ class RestrictedUnpickler(pickle._Unpickler):
         self._objects = objects
         self._nested = nested
         self._source = file
+        self._builds = 0
 
     def find_class(self, module, name):
         module, name = canonical_name(self.proto, module, name)
@@ -106,6 +119,9 @@ class RestrictedUnpickler(pickle._Unpickler):
 
     def load_build(self):
         pickle._Unpickler.load_build(self)
+        self._builds += 1
+        if not self._builds & 0x3F:
+            time.sleep(0)  # let request threads of this process run between objects
         top = self.stack[-1]
         if type(top) is ArrayHeader:
             self.stack[-1] = self._read_joblib_array(top)

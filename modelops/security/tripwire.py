@@ -9,6 +9,7 @@ offending operation *and* is remembered, so the load is refused even if somethin
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from contextlib import contextmanager
@@ -25,8 +26,22 @@ _REFUSED_PREFIXES: tuple[str, ...] = (
     "gc.get_referents", "gc.get_objects", "_posixsubprocess.",
 )
 _REFUSED_EXACT = frozenset({"exec", "compile", "open", "import", "os.open", "io.open_code", "syslog.openlog"})
-# A canary predict may lazily import parts of scipy/sklearn; everything else stays refused.
-_RELAXED_FOR_PREDICT = frozenset({"import", "open", "io.open_code", "compile", "exec", "marshal.loads"})
+# The first predict in a fresh process may lazily import parts of scipy/sklearn and look at the machine
+# (joblib lists /sys directories and reads files; threadpoolctl takes handles on the BLAS/OpenMP libraries
+# already mapped in the process): allowed in the canary, read-only. Writes, processes, network stay refused.
+_RELAXED_FOR_PREDICT = frozenset({"import", "io.open_code", "compile", "exec", "marshal.loads", "os.listdir",
+                                  "os.scandir", "ctypes.dlopen", "ctypes.dlsym"})
+_WRITE_FLAGS = (getattr(os, "O_WRONLY", 1) | getattr(os, "O_RDWR", 2) | getattr(os, "O_CREAT", 0o100)
+                | getattr(os, "O_APPEND", 0o2000) | getattr(os, "O_TRUNC", 0o1000))
+
+
+def _read_only_open(event: str, args) -> bool:
+    if event != "open" or len(args) < 3:
+        return False
+    mode, flags = args[1], args[2]
+    if isinstance(mode, str) and any(c in mode for c in "wax+"):
+        return False
+    return isinstance(flags, int) and not flags & _WRITE_FLAGS
 
 
 class TripwireTripped(RuntimeError):
@@ -50,7 +65,7 @@ def _hook(event: str, args) -> None:
     if not state.depth:
         return
     if event in _REFUSED_EXACT or event.startswith(_REFUSED_PREFIXES):
-        if state.relaxed and event in _RELAXED_FOR_PREDICT:
+        if state.relaxed and (event in _RELAXED_FOR_PREDICT or _read_only_open(event, args)):
             return
         detail = event
         if event in ("import", "open", "os.system", "subprocess.Popen", "exec", "compile") and args:

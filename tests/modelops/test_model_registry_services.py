@@ -230,3 +230,18 @@ def test_predictions_follow_the_active_model(register_model):
     assert abs(sum(p["probability"] for p in result["probabilities"]) - 1.0) < 1e-6 or \
         len(holder.active().classes) > 3
     assert classify_vector(values=np.zeros(12).tolist(), feature_version="v2") is None
+
+
+@pytest.mark.parametrize("kind", ["random_forest", "gradient_boosting", "hist_gradient_boosting", "k_neighbors",
+                                  "scaler_logistic_regression", "decision_tree", "extra_trees"])
+def test_classify_label_equals_the_models_own_predict(kind, register_model):
+    register_model(kind, seed=3, kind=kind)
+    model_reload(version=kind, actor="ops")
+    from modelops.selectors import classify_vector
+
+    active = holder.active()
+    assert active.label_from_proba
+    vectors = np.random.default_rng(11).normal(size=(40, 24))
+    expected = active.model.predict(vectors)
+    got = [classify_vector(values=v.tolist(), feature_version="v4")["label"] for v in vectors]
+    assert got == list(expected)

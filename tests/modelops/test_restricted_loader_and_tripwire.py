@@ -111,3 +111,34 @@ def test_tripwire_is_armed_only_in_the_loading_thread(tmp_path):
     assert (tmp_path / "allowed.txt").read_text() == "ok"
     with open(tmp_path / "after.txt", "w") as fh:  # disarmed after the block
         fh.write("ok")
+
+
+def test_relaxed_canary_mode_allows_lazy_reads_but_not_writes_or_processes(tmp_path):
+    marker = tmp_path / "relaxed-marker"
+    with tripwire.armed(relaxed=True) as events:
+        os.listdir(tmp_path)
+        with open(__file__, "rb") as fh:
+            fh.read(1)
+        with pytest.raises(tripwire.TripwireTripped):
+            open(marker, "w")
+        with pytest.raises(tripwire.TripwireTripped):
+            subprocess.run(["touch", str(marker)], check=False)
+    assert len(events) == 2 and not marker.exists()
+
+
+def test_first_activation_in_a_fresh_process_passes_the_canary(tmp_path, fitted_models):
+    """The first predict of a fresh process looks at the machine (joblib lists /sys); the canary allows it."""
+    import sys
+
+    path = tmp_path / "rf.joblib"
+    path.write_bytes(serialise(fitted_models["random_forest"], container="joblib", protocol=4))
+    code = ("import sys; from modelops.security.pipeline import check_model_bytes; "
+            "from modelops.security.allowlist import default_allowlist; "
+            "from modelops.security.intake import IntakeLimits; "
+            f"m = check_model_bytes(open({str(path)!r}, 'rb').read(), mode='whitelist', "
+            "allowlist=default_allowlist(), intake_limits=IntakeLimits()); print(m.info.estimator)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]),
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "RandomForestClassifier" in result.stdout
