@@ -20,7 +20,7 @@ from vectors.index.holder import GenerationNotReachedError
 from vectors.index.recovery_policy import seconds_until_next_attempt, suppression_left
 from vectors.models import IndexEvent, IndexState, MigrationRun, ServedVersion, Vector
 from vectors.runtime import index_holder
-from vectors.services.validation import checked_filters, checked_matrix, checked_version
+from vectors.services.validation import checked_filters, checked_vector, checked_version
 
 EVENTS_SHOWN = 20
 # last_referenced_at is refreshed at most this often per vector: a hot result costs no write (and no fsync).
@@ -59,7 +59,7 @@ def _queries(feature_version: str, queries: Sequence[dict]) -> tuple[np.ndarray,
     """Query matrix and, per query, the id of the key it names (excluded from its own results)."""
     keys = [q.get("key") for q in queries]
     by_key = {}
-    named = [key for key in keys if key is not None]
+    named = [key for key in keys if isinstance(key, str)]
     if named:
         rows = Vector.objects.filter(feature_version=feature_version, key__in=named).values_list("key", "id",
                                                                                                 "values")
@@ -68,6 +68,8 @@ def _queries(feature_version: str, queries: Sequence[dict]) -> tuple[np.ndarray,
     for query, key in zip(queries, keys):
         if (key is None) == (query.get("vector") is None):
             raise InvalidQuery("each query gives exactly one of vector or key")
+        if key is not None and (not isinstance(key, str) or len(key) > 255):
+            raise InvalidQuery("a query key is a string of at most 255 characters")
         if key is not None:
             if key not in by_key:
                 raise VectorNotFound(f"no vector {key!r} in {feature_version}",
@@ -76,7 +78,7 @@ def _queries(feature_version: str, queries: Sequence[dict]) -> tuple[np.ndarray,
             vectors.append(by_key[key][1])
         else:
             own_ids.append(None)
-            vectors.append(checked_matrix(query["vector"], feature_version)[0])
+            vectors.append(checked_vector(query["vector"], feature_version))
     return np.vstack(vectors).astype(np.float32), own_ids
 
 

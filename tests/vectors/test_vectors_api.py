@@ -155,3 +155,27 @@ def test_health_section_reports_versions(anon_client):
     body = anon_client.get("/api/v1/health/").json()
     section = body["sections"]["vectors"]
     assert section["status"] == "ok" and section["versions"]["v4"]["size"] == 5
+
+
+def test_hostile_shapes_are_4xx_not_500(key_client):
+    register("v4", make_vectors(3, 24))
+    deep = {}
+    node = deep
+    for _ in range(3000):
+        node["x"] = {}
+        node = node["x"]
+    payloads = [
+        (URL + "similarity/batch/", {"feature_version": "v4", "queries": [{"key": ["k00000"]}]}),
+        (URL + "similarity/batch/", {"feature_version": "v4", "queries": [{"vector": "abc"}]}),
+        (URL + "similarity/batch/", {"feature_version": "v4", "queries": [{"vector": [[1.0] * 24]}]}),
+        (URL + "similarity/", {"feature_version": "v4", "vector": [True] * 24, "filters": {"": 1}}),
+        (URL, {"feature_version": "v4", "vectors": [{"key": "a", "values": [[1.0]] * 24}]}),
+        (URL, {"feature_version": "v4", "vectors": [{"key": "a", "values": [1.0] * 24, "meta": "str"}]}),
+    ]
+    for url, payload in payloads:
+        resp = key_client.post(url, payload, format="json")
+        assert 400 <= resp.status_code < 500, (payload, resp.status_code)
+    from vectors.errors import InvalidMeta
+    from vectors.services.validation import meta_json
+    with pytest.raises(InvalidMeta):
+        meta_json(deep)

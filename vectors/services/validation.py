@@ -43,8 +43,8 @@ def meta_json(meta: Any) -> str:
         raise InvalidMeta("meta must be a JSON object")
     try:
         text = json.dumps(meta, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise InvalidMeta(f"meta must be plain JSON without NaN or inf: {exc}") from exc
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidMeta(f"meta must be plain JSON without NaN or inf: {type(exc).__name__}") from exc
     if len(text) > META_MAX_BYTES:
         raise InvalidMeta(f"meta is {len(text)} bytes, at most {META_MAX_BYTES}", context={"bytes": len(text)})
     return text
@@ -68,6 +68,13 @@ def checked_matrix(values: Any, feature_version: str) -> np.ndarray:
             raise DimensionMismatch(str(exc), context={"expected": exc.expected, "found": exc.found,
                                                        "feature_version": feature_version}) from exc
         raise InvalidVector(str(exc), context={"feature_version": feature_version}) from exc
+
+
+def checked_vector(values: Any, feature_version: str) -> np.ndarray:
+    """One query vector: a flat list of ``dimension`` finite numbers."""
+    if not isinstance(values, (list, tuple)) or any(isinstance(v, (list, tuple, dict)) for v in values):
+        raise InvalidVector("a vector is a flat list of numbers", context={"feature_version": feature_version})
+    return checked_matrix(values, feature_version)[0]
 
 
 def checked_filters(filters: Any) -> dict:
