@@ -30,7 +30,7 @@ from cadml_site.metrics import CAD_PARSE_FAILURES, CAD_PARSE_LATENCY, FEATURE_EX
 from features.extractors import UnknownFeatureVersion, check_version, extract_features
 from features.models import Analysis, CadFile
 from features.parse_pool import get_parse_pool
-from features.parsers.dispatch import check_size, parse_document
+from features.parsers.dispatch import check_size, parse_document, too_large_error
 from features.parsers.document import FORMATS, CadDocument
 from features.parsers.errors import CadParseError
 from features.parsers.pool import ParsePoolUnavailable
@@ -66,11 +66,8 @@ def feature_version_check(version: str) -> str:
 
 
 def upload_too_large(size: int) -> DomainError:
-    try:
-        check_size(size, settings.CADML_UPLOAD_MAX_BYTES)
-    except CadParseError as exc:
-        return _domain_error(exc)
-    raise ValueError(f"{size} bytes is within the upload limit")
+    """The 413 for an upload of `size` bytes (over `CADML_UPLOAD_MAX_BYTES`)."""
+    return _domain_error(too_large_error(size, settings.CADML_UPLOAD_MAX_BYTES))
 
 
 def _size_checked(size: int) -> None:

@@ -45,13 +45,17 @@ def runs_in_process(fmt: str, data: bytes) -> bool:
     return fmt == "stl" and is_binary_stl(data)
 
 
+def too_large_error(size: int, max_bytes: int) -> CadParseError:
+    return CadParseError(
+        f"the file is {size} bytes; the limit is {max_bytes} bytes",
+        code="file_too_large",
+        context={"size": size, "max_bytes": max_bytes},
+    )
+
+
 def check_size(size: int, max_bytes: int) -> None:
     if size > max_bytes:
-        raise CadParseError(
-            f"the file is {size} bytes; the limit is {max_bytes} bytes",
-            code="file_too_large",
-            context={"size": size, "max_bytes": max_bytes},
-        )
+        raise too_large_error(size, max_bytes)
 
 
 def parse_document(
