@@ -1,6 +1,6 @@
 """Full reload time of a ~10 MB model, and predict latency with and without reloads running.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_model_reload.py [--reloads 6] [--seconds 6]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_model_reload.py [--reloads 6] [--seconds 6] [--pause 1]
 
 Runs the real services against a throw-away SQLite database and model directory (both in a temporary
 directory, migrated at start):
@@ -8,9 +8,9 @@ directory, migrated at start):
     file read, sha256, hash check, scan, restricted load under the tripwire, validation, canary predict,
     database swap, audit rows. Prints min/median/max and the per-stage split of the last one;
   * ``classify_vector`` latency (p50/p99/max over --seconds): alone; while a *second process* (as another
-    gunicorn worker would) reloads back to back and this process converges on each new version in its
-    background thread; and while a thread of this same process reloads back to back (the worst case: both
-    compete for the GIL).
+    gunicorn worker would) reloads once every --pause seconds, then back to back, this process converging on
+    each new version in its background thread; and while a thread of this same process reloads back to
+    back (the worst case: both compete for the GIL).
 """
 
 from __future__ import annotations
@@ -84,12 +84,15 @@ def reloader_process() -> None:
     from modelops.services import model_reload
 
     stop_file = Path(TMP) / "stop"
+    pause = float(os.environ.get("BENCH_RELOAD_PAUSE", "0"))
+    model_reload(version="rf-a", actor="bench-child")  # warm: imports and first predict happen before timing
     (Path(TMP) / "ready").write_text("ready")
-    count, i = 0, 0
+    count, i = 0, 1
     while not stop_file.exists():
         model_reload(version="rf-a" if i % 2 == 0 else "rf-b", actor="bench-child")
         count += 1
         i += 1
+        time.sleep(pause)
     print(f"{count} reloads in the other process")
 
 
@@ -97,6 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reloads", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--pause", type=float, default=1.0, help="Seconds between reloads in the paced run.")
     parser.add_argument("--role", choices=("main", "reloader"), default="main", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role == "reloader":
@@ -127,7 +131,7 @@ def main() -> None:
 
     vectors = [v.tolist() for v in np.random.default_rng(0).normal(size=(64, 24))]
     predict_loop(0.5, vectors)  # warm-up
-    print(f"predict alone:                       {percentiles(predict_loop(args.seconds, vectors))}")
+    print(f"predict alone {'':>50}: {percentiles(predict_loop(args.seconds, vectors))}")
     stop = threading.Event()
     reloads = []
 
@@ -144,22 +148,25 @@ def main() -> None:
 
     import subprocess
 
-    stop_file = Path(TMP) / "stop"
-    settings.CADML_MODEL_SYNC_INTERVAL_SECONDS = 0.2
-    child = subprocess.Popen([sys.executable, __file__, "--role", "reloader"],
-                             env={**os.environ, "BENCH_MODEL_RELOAD_DIR": TMP}, stdout=subprocess.PIPE, text=True)
-    while not (Path(TMP) / "ready").exists():
-        time.sleep(0.05)
     from modelops.registry import holder
 
-    seen_before = holder.sequence
-    try:
-        other = predict_loop(args.seconds, vectors)
-    finally:
-        stop_file.write_text("stop")
-        out, _ = child.communicate(timeout=120)
-    print(f"predict, reloads in another process: {percentiles(other)}  ({out.strip()}; this process converged "
-          f"{holder.sequence - seen_before} times)")
+    settings.CADML_MODEL_SYNC_INTERVAL_SECONDS = 0.2
+    for pause, what in ((args.pause, f"one reload every ~{args.pause:g} s"), (0.0, "back to back")):
+        for name in ("stop", "ready"):
+            (Path(TMP) / name).unlink(missing_ok=True)
+        child = subprocess.Popen([sys.executable, __file__, "--role", "reloader"],
+                                 env={**os.environ, "BENCH_MODEL_RELOAD_DIR": TMP, "BENCH_RELOAD_PAUSE": str(pause)},
+                                 stdout=subprocess.PIPE, text=True)
+        while not (Path(TMP) / "ready").exists():
+            time.sleep(0.05)
+        seen_before = holder.sequence
+        try:
+            other = predict_loop(args.seconds, vectors)
+        finally:
+            (Path(TMP) / "stop").write_text("stop")
+            out, _ = child.communicate(timeout=120)
+        print(f"predict, other process reloads {what:>24}: {percentiles(other)}  ({out.strip()}; "
+              f"this process converged {holder.sequence - seen_before} times)")
     settings.CADML_MODEL_SYNC_INTERVAL_SECONDS = 3600.0
 
     thread = threading.Thread(target=reloader)
@@ -169,7 +176,8 @@ def main() -> None:
     finally:
         stop.set()
         thread.join()
-    print(f"predict, reloads in this process:    {percentiles(during)}  ({len(reloads)} reloads completed)")
+    print(f"predict, this process reloads {'back to back':>26}: {percentiles(during)}  "
+          f"({len(reloads)} reloads completed)")
 
 
 if __name__ == "__main__":
