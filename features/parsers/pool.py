@@ -167,6 +167,7 @@ class ParsePool:
         with self._lock:
             if not self._started and not self._closed:
                 self.start(wait=False)  # the condition's lock is re-entrant
+            self._reap_dead_idle()
             while not self._idle:
                 if self._closed:
                     raise ParsePoolUnavailable("the parse pool is shut down")
@@ -176,7 +177,22 @@ class ParsePool:
                 self._lock.wait(remaining)
             if self._closed:
                 raise ParsePoolUnavailable("the parse pool is shut down")
-            return self._idle.pop()
+            return self._idle.pop(0)  # FIFO: every worker takes turns
+
+    def _reap_dead_idle(self) -> None:
+        """Replace idle workers that died (killed from outside, for instance); called under the lock."""
+        for worker in [w for w in self._idle if not w.process.is_alive()]:
+            self._idle.remove(worker)
+            self._all.remove(worker)
+            worker.process.join(0.1)
+            try:
+                worker.conn.close()
+            except OSError:
+                pass
+            self.stats["replacements"] += 1
+            fresh = self._spawn()
+            self._all.append(fresh)
+            self._idle.append(fresh)
 
     def _release(self, worker: _Worker) -> None:
         with self._lock:
