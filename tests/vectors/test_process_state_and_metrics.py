@@ -36,3 +36,23 @@ def test_query_latency_is_observed_per_backend_and_batch_size_range():
     assert _count("vector_query_latency_seconds_count", backend="faiss") == faiss_before + 1
     assert _count("vector_query_latency_seconds_count", backend="memory") == memory_before + 1
     assert _count("vector_query_batch_latency_seconds_count", batch_size_range="11-100") == batch_before + 1
+
+
+def test_recovery_beat_entry_runs_the_tick_task(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    import vectors.tasks  # noqa: F401  (what the worker's autodiscovery imports)
+    from cadml_site.celery import app
+    from vectors.models import IndexState
+    from vectors.services import index_mark_degraded
+
+    entry = settings.CELERY_BEAT_SCHEDULE["vectors-index-recovery"]
+    assert entry["task"] == "vectors.tasks.index_recovery_tick_task" and entry["schedule"] > 0
+    register("v4", make_vectors(10, 24))
+    index_mark_degraded(feature_version="v4", reason="load_failed", error="boom",
+                        now=timezone.now() - timedelta(seconds=20))  # backoff (at most 10 s) has elapsed
+    result = app.tasks[entry["task"]].delay().get()
+    assert [r["result"] for r in result] == ["success"]
+    assert not IndexState.objects.get().degraded
