@@ -80,7 +80,7 @@ def model_dir() -> Path:
 def registry_state(*, for_update: bool = False) -> ModelRegistryState:
     ModelRegistryState.objects.get_or_create(pk=1)
     qs = ModelRegistryState.objects.select_related("active")
-    return (qs.select_for_update() if for_update else qs).get(pk=1)
+    return (qs.select_for_update(of=("self",)) if for_update else qs).get(pk=1)
 
 
 def _expected_dimension(feature_version: str) -> int | None:
