@@ -111,3 +111,27 @@ def test_bad_queries_are_4xx(stored):
 def test_empty_version_answers_no_results():
     out = vector_similarity_search(feature_version="v2", vector=[1.0] * 12, k=5)
     assert out["results"] == [] and out["backend"] == "faiss" and not IndexEvent.objects.exists()
+
+
+def test_hnsw_versions_load_from_snapshot_and_apply_deletes_and_updates(settings):
+    from vectors.runtime import index_holder, reset_index_holder
+    from vectors.services import index_rebuild
+
+    settings.CADML_HNSW_THRESHOLD = 100
+    vectors = make_vectors(300, 24, seed=31)
+    keys = register("v4", vectors)
+    ids = np.array(list(Vector.objects.order_by("key").values_list("id", flat=True)))
+    index_rebuild(feature_version="v4", actor="t", reason="hnsw snapshot")
+    reset_index_holder()
+    out = vector_similarity_search(feature_version="v4", vector=vectors[9].tolist(), k=10)
+    assert index_holder().loaded()["v4"].store.kind == "hnsw" and out["backend"] == "faiss"
+    assert [r["key"] for r in out["results"]] == _expected_keys(vectors, keys, ids, vectors[9], 10)[0]
+    vector_delete(key=keys[9], feature_version="v4", actor="t")
+    moved = make_vectors(1, 24, seed=32)[0]
+    vector_upsert(key=keys[10], feature_version="v4", values=moved.tolist())
+    out = vector_similarity_search(feature_version="v4", vector=vectors[9].tolist(), k=10)
+    assert keys[9] not in [r["key"] for r in out["results"]]
+    top = vector_similarity_search(feature_version="v4", vector=moved.tolist(), k=1)["results"][0]
+    assert top["key"] == keys[10] and top["score"] == pytest.approx(1.0, abs=1e-5)
+    old = vector_similarity_search(feature_version="v4", vector=vectors[10].tolist(), k=1)["results"][0]
+    assert old["key"] != keys[10]  # the replaced vector's old position is masked
