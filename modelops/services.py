@@ -425,7 +425,8 @@ def model_rollback(*, actor: str, reason: str = "") -> ModelVersion:
 def model_process_sync() -> None:
     """Converge this process on the database's active version (keeps the current model on failure)."""
     state = ModelRegistryState.objects.select_related("active").filter(pk=1).first()
-    if state is None:
+    if state is None:  # nothing was ever activated (or the registry was emptied)
+        holder.install(None, sequence=0)
         return
     if state.load_sequence == holder.sequence and holder.error is None:
         return

@@ -144,3 +144,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# ---- modelops ---------------------------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _modelops_holder_isolated():
+    """The active-model holder is process-global: a model activated by one test must not answer in the next."""
+    yield
+    from modelops.registry import holder
+
+    holder.install(None, sequence=0)
+    holder._last_check = 0.0
+# ---- end modelops -----------------------------------------------------------------------------------------------
