@@ -59,7 +59,8 @@ class _PerMethod(BasePermission):
 class VectorsApi(APIView):
     """GET: list vectors of a feature version (meta filters as ``meta.<field>=``). POST: register one or a bulk."""
 
-    @extend_schema(operation_id="vectors_list", parameters=[
+    @extend_schema(operation_id="vectors_list", description="List vectors of a feature version, ordered by key; "
+                   "exact meta filters as `meta.<field>=<value>` (values parsed as JSON when possible).", parameters=[
         s.VectorListInput,
         OpenApiParameter("meta.<field>", OpenApiTypes.STR, description="Exact match on a meta field."),
     ], responses=s.VectorOutput(many=True), tags=TAGS)
@@ -72,7 +73,8 @@ class VectorsApi(APIView):
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(s.VectorOutput([_vector_dict(r) for r in page], many=True).data)
 
-    @extend_schema(operation_id="vectors_register", request=s.VectorRegisterInput,
+    @extend_schema(operation_id="vectors_register", description="Register one vector (`key`, `values`, `meta`) or "
+                   "a bulk (`vectors`), all or nothing under one generation.", request=s.VectorRegisterInput,
                    responses={201: s.VectorRegisterOutput}, tags=TAGS)
     def post(self, request):
         data = s.VectorRegisterInput(data=request.data)
@@ -100,7 +102,8 @@ class VectorDetailApi(APIView):
             self.throttle_scope = "sensitive"
         return super().get_throttles()
 
-    @extend_schema(operation_id="vectors_get", parameters=[s.VectorDetailInput], responses=s.VectorOutput,
+    @extend_schema(operation_id="vectors_get", description="One vector with its values.",
+                   parameters=[s.VectorDetailInput], responses=s.VectorOutput,
                    tags=TAGS)
     def get(self, request, key: str):
         data = s.VectorDetailInput(data=request.query_params)
@@ -108,7 +111,8 @@ class VectorDetailApi(APIView):
         row = selectors.vector_get(key=key, feature_version=_version(data.validated_data))
         return Response(s.VectorOutput(_vector_dict(row)).data)
 
-    @extend_schema(operation_id="vectors_delete", parameters=[s.VectorDeleteInput], responses=s.VectorDeleteOutput,
+    @extend_schema(operation_id="vectors_delete", description="Delete a vector (sensitive, audited).",
+                   parameters=[s.VectorDeleteInput], responses=s.VectorDeleteOutput,
                    tags=TAGS)
     def delete(self, request, key: str):
         data = s.VectorDeleteInput(data=request.query_params)
