@@ -313,4 +313,14 @@ CELERY_BEAT_SCHEDULE["cachectl-prune-key-activity"] = {"task": "cachectl.prune_k
 # ---- observability (issue 7) -------------------------------------------------------------------------------------
 # Per-process memory and garbage-collector metrics (cadml_site.observability.process_stats).
 INSTALLED_APPS += ["cadml_site.observability"]
+# A SQLite database named by DATABASE_URL (the integration tests hand the test database to gunicorn and Celery
+# children that way) needs the same multi-process options as the default SQLite file above; dj-database-url sets
+# none. (Lead: fold into the database section.)
+if DATABASE_URL and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 # ---- end observability -------------------------------------------------------------------------------------------
