@@ -114,8 +114,14 @@ class IndexEventAdmin(ReadOnlyAdmin):
                          f"{'ongoing' if spell['end'] is None else f'{end:%Y-%m-%d %H:%M:%S}'}",
                 "ongoing": spell["end"] is None,
             })
-        extra_context = {**(extra_context or {}), "timeline_rows": sorted(rows.items()), "timeline_since": since,
-                         "timeline_now": now, "timeline_days": TIMELINE_DAYS}
+        ticks = []
+        for day in range(1, TIMELINE_DAYS + 1):
+            tick = (since + timedelta(days=day)).replace(hour=0, minute=0, second=0, microsecond=0)
+            if since < tick <= now:
+                ticks.append({"left": round(100 * (tick - since).total_seconds() / span, 3),
+                              "label": f"{tick:%b %d}"})
+        extra_context = {**(extra_context or {}), "timeline_rows": sorted(rows.items()), "timeline_ticks": ticks,
+                         "timeline_days": TIMELINE_DAYS}
         return super().changelist_view(request, extra_context=extra_context)
 
 
