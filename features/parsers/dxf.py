@@ -8,6 +8,7 @@ virtual entities is refused before ezdxf's bounding box code would expand anythi
 
 from __future__ import annotations
 
+import bisect
 import functools
 import gc
 import io
@@ -215,8 +216,17 @@ def _scan(data: bytes) -> DxfScan:
     eof = next((k for k, value in enumerate(zero_values) if value == b"EOF"), None)
     scan.has_eof = eof is not None
     names = rows.first(2, zero_rows[section_starts], limits_all[section_starts]) if section_starts else []
-    for start, name in zip(section_starts, names):
-        end = next((e for e in section_ends if e > start), eof if eof is not None else len(zero_values))
+    stop = eof if eof is not None else len(zero_values)
+    for index, (start, name) in enumerate(zip(section_starts, names)):
+        # a section ends at its ENDSEC, or at the next SECTION / EOF when ENDSEC is missing: sections never
+        # overlap, so the scan stays linear whatever a hostile file repeats
+        following = bisect.bisect_right(section_ends, start)
+        candidates = [stop]
+        if following < len(section_ends):
+            candidates.append(section_ends[following])
+        if index + 1 < len(section_starts):
+            candidates.append(section_starts[index + 1])
+        end = min(candidates)
         sections.append((name or b"", start + 1, end))
         scan.sections.append((name or b"").decode("ascii", "replace"))
 

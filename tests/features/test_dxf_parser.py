@@ -149,3 +149,11 @@ def test_hostile_12_binary_dxf_cut_to_a_third_is_refused():
     with pytest.raises(CadParseError) as caught:
         parse_dxf(full[: len(full) // 3])
     assert caught.value.code == "parse_failed"
+
+
+def test_many_sections_scan_in_linear_time():
+    data = b"0\nSECTION\n2\nJUNK\n" * 200_000 + b"0\nEOF\n"
+    started = time.perf_counter()
+    scan = scan_dxf(data)
+    assert len(scan.sections) == 200_000 and scan.entity_count == 0
+    assert time.perf_counter() - started < 5.0
