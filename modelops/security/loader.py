@@ -18,7 +18,6 @@ import logging
 import pickle
 import sys
 import threading
-import time
 import warnings
 
 import numpy as np
@@ -94,7 +93,6 @@ class RestrictedUnpickler(pickle._Unpickler):
         self._objects = objects
         self._nested = nested
         self._source = file
-        self._builds = 0
 
     def find_class(self, module, name):
         module, name = canonical_name(self.proto, module, name)
@@ -119,9 +117,6 @@ class RestrictedUnpickler(pickle._Unpickler):
 
     def load_build(self):
         pickle._Unpickler.load_build(self)
-        self._builds += 1
-        if not self._builds & 0x3F:
-            time.sleep(0)  # let request threads of this process run between objects
         top = self.stack[-1]
         if type(top) is ArrayHeader:
             self.stack[-1] = self._read_joblib_array(top)

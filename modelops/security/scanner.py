@@ -572,7 +572,6 @@ class Scanner:
             self._violation("opcode_protocol", off, op, None, f"{NAMES[op]} needs protocol {PROTO_OF[op]}")
 
     def _tick(self, off, stack, metastack):
-        time.sleep(0)  # let request threads of this process run: a scan never monopolises the GIL
         self.n_ops = sum(self.counts)
         if self.n_ops > self.limits.max_opcodes:
             self._error("limit_opcodes", off, None, f"more than {self.limits.max_opcodes} opcodes")
