@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -82,6 +82,25 @@ def _queries(feature_version: str, queries: Sequence[dict]) -> tuple[np.ndarray,
     return np.vstack(vectors).astype(np.float32), own_ids
 
 
+def _mark_referenced(ids: set[int]) -> None:
+    """Bookkeeping for cache prewarm: one UPDATE of the rows not refreshed within ``REFERENCE_RESOLUTION``.
+
+    Runs in autocommit (one round trip) unless the caller is inside a transaction, where a savepoint keeps a lock
+    timeout from spoiling the caller's work; a failure is logged, never raised: a search is worth more than this.
+    """
+    now = timezone.now()
+    stale = (Vector.objects.filter(id__in=ids)
+             .filter(Q(last_referenced_at__isnull=True) | Q(last_referenced_at__lt=now - REFERENCE_RESOLUTION)))
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic():
+                stale.update(last_referenced_at=now)
+        else:
+            stale.update(last_referenced_at=now)
+    except OperationalError as exc:
+        logger.warning("last_referenced_at not updated: %s", exc)
+
+
 def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score: float | None,
             filters: dict | None, min_generation: int | None, exclude_keys: Sequence[str]) -> dict:
     checked_version(feature_version)
@@ -109,14 +128,7 @@ def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score:
             Vector.objects.filter(id__in=hit_ids).values_list("id", "key", "meta")} if hit_ids else {}
     referenced = set(rows) | exclude
     if referenced:
-        try:  # bookkeeping for cache prewarm: one UPDATE, never worth failing a search for
-            with transaction.atomic():
-                now = timezone.now()
-                (Vector.objects.filter(id__in=referenced)
-                 .filter(Q(last_referenced_at__isnull=True) | Q(last_referenced_at__lt=now - REFERENCE_RESOLUTION))
-                 .update(last_referenced_at=now))
-        except OperationalError as exc:
-            logger.warning("last_referenced_at not updated: %s", exc)
+        _mark_referenced(referenced)
     result_lists = []
     for hits in outcome.hits:
         results = []
