@@ -26,5 +26,6 @@ def test_the_test_file_loads_the_shipped_rules():
 
 
 def test_degraded_alert_keeps_its_two_minute_for():
-    rules = {rule.get("alert"): rule for group in yaml.safe_load(RULES.read_text())["groups"] for rule in group["rules"]}
+    groups = yaml.safe_load(RULES.read_text())["groups"]
+    rules = {rule.get("alert"): rule for group in groups for rule in group["rules"]}
     assert rules["CadmlFaissDegradedModeActive"]["for"] == "2m"
