@@ -290,6 +290,7 @@ class Scanner:
         self.deadline = 0.0
         self._masks: dict[int, bytearray] = {}
         self._arg_checked: set = set()
+        self._fast_reconstruct = None
 
     # ----- reporting ---------------------------------------------------------------------------------
     def _violation(self, rule, offset, opcode=None, global_name=None, detail=""):
@@ -423,6 +424,8 @@ class Scanner:
         kind, built = RESULT_KIND.get(key, _NO_KIND)
         if kind is None:
             return Inst(key)
+        if key == RECONSTRUCT_KEY and self._fast_reconstruct is None and not self.report.findings:
+            self._fast_reconstruct = (func, args[0])
         if kind == "scalar" or key == FROMBUFFER_KEY:
             dt = self._dtype_or_violation(args[0] if kind == "scalar" else args[1], off, op)
             if dt is not None and dt.hasobject:
@@ -604,6 +607,7 @@ class Scanner:
         error = self._error
         stack: list = []
         push = stack.append
+        fast_reconstruct = fast_ndarray = None  # set once _reconstruct(numpy.ndarray, ...) passed in full
         metastack: list = []
         memo: dict = {}
         start = pos
@@ -770,7 +774,16 @@ class Scanner:
                 if len(stack) < 2:
                     need(2, off, op)
                 args = stack.pop()
-                stack[-1] = self._call(stack[-1], args, off, op, "reduce")
+                func = stack[-1]
+                if func is fast_reconstruct and type(args) is tuple and len(args) == 3 \
+                        and args[0] is fast_ndarray and args[1] == (0,) and type(args[1][0]) is int \
+                        and type(args[2]) is bytes:
+                    # numpy's own array prologue, already checked in full once in this scan
+                    stack[-1] = Inst(RECONSTRUCT_KEY, "ndarray")
+                else:
+                    stack[-1] = self._call(func, args, off, op, "reduce")
+                    if fast_reconstruct is None and self._fast_reconstruct is not None:
+                        fast_reconstruct, fast_ndarray = self._fast_reconstruct
             elif op == 0x74:                                 # TUPLE
                 if not metastack:
                     pop_mark(off, op)
