@@ -16,10 +16,10 @@ BROKER = os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/6"
 
 
 @pytest.mark.integration
-def test_worker_round_trips_a_task_through_the_broker():
+def test_worker_round_trips_a_task_through_the_broker(django_subprocess_env):
     queue = f"roundtrip-{uuid.uuid4().hex[:8]}"
     backend = BROKER if BROKER.startswith("redis") else "rpc://"
-    env = {**os.environ, "CELERY_BROKER_URL": BROKER, "CELERY_RESULT_BACKEND": backend, "OMP_NUM_THREADS": "1"}
+    env = {**django_subprocess_env, "CELERY_BROKER_URL": BROKER, "CELERY_RESULT_BACKEND": backend}
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "cadml_site", "worker", "--pool", "solo", "--queues", queue,
          "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
@@ -28,7 +28,7 @@ def test_worker_round_trips_a_task_through_the_broker():
     client = Celery("roundtrip-client", broker=BROKER, backend=backend)
     try:
         result = client.send_task("cadml_site.ping", args=["hello"], queue=queue)
-        value = result.get(timeout=60)
+        value = result.get(timeout=120)
         assert value["pong"] == "hello"
         assert value["pid"] == worker.pid
     finally:

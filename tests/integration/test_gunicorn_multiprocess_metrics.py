@@ -16,15 +16,15 @@ from tests.conftest import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _wait_ready(base: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+def _wait_ready(base: str, proc: subprocess.Popen, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"gunicorn exited with {proc.returncode}")
         try:
-            if requests.get(base + "/api/v1/health/live/", timeout=2).status_code == 200:
+            if requests.get(base + "/api/v1/health/live/", timeout=10).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or a worker still booting
             pass
         time.sleep(0.3)
     raise AssertionError("gunicorn did not become ready")
@@ -47,9 +47,9 @@ def test_metrics_are_summed_over_two_workers(django_subprocess_env, make_api_key
         for _ in range(40):
             # a fresh connection each time, so both workers serve some of the requests
             response = requests.get(base + "/api/v1/auth/whoami/", headers={"X-API-Key": secret,
-                                                                             "Connection": "close"}, timeout=10)
+                                                                             "Connection": "close"}, timeout=60)
             assert response.status_code == 200
-        body = requests.get(base + "/metrics", timeout=10).text
+        body = requests.get(base + "/metrics", timeout=60).text
         match = re.search(r'django_http_requests_total_by_view_transport_method_total\{method="GET",'
                           r'transport="http",view="v1:auth-whoami"\} ([0-9.]+)', body)
         assert match and float(match.group(1)) == 40.0
