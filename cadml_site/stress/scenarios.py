@@ -209,6 +209,34 @@ def _model_status(client: StressClient) -> dict:
     return client.json("model_status", "GET", "/api/v1/model/")
 
 
+def _await_active_model_everywhere(client: StressClient, *, feature_version: str, dimension: int,
+                                   timeout: float = 20.0, streak: int = 8) -> int:
+    """Waits until ``streak`` predictions in a row, each on a new connection (so both workers answer some), succeed.
+
+    A worker that has not yet loaded the model activated elsewhere answers 503 ``no_active_model`` without waiting
+    (inference never waits on a load); those answers are the convergence being measured here, not failures.
+    Returns how many there were; raises if the workers have not converged within ``timeout`` seconds.
+    """
+    rng = random.Random(0)
+    deadline = time.monotonic() + timeout
+    successes = unconverged = 0
+    while successes < streak:
+        if time.monotonic() > deadline:
+            raise UnexpectedResponse("predict", 503, f"the workers did not all serve the active model within "
+                                                     f"{timeout:.0f} s ({unconverged} answers without a model)")
+        response = client.call("predict_warmup", "POST", "/api/v1/model/predict/", expect=(200, 503), record=False,
+                               headers={"Connection": "close"},
+                               json={"values": random_vector(rng, dimension), "feature_version": feature_version})
+        if response.status_code == 200:
+            successes += 1
+        elif response.json().get("code") == "no_active_model":
+            successes, unconverged = 0, unconverged + 1
+            time.sleep(0.2)
+        else:
+            raise UnexpectedResponse("predict", 503, response.text[:300])
+    return unconverged
+
+
 def concurrency_reload(client: StressClient, *, feature_version: str, versions: list[str] | None, bounds: Bounds,
                        reloaders: int, classifiers: int, searchers: int, seed: int = 11) -> ScenarioResult:
     """Threads reload models while others classify and search; no errors, sequences only move forward."""
@@ -218,7 +246,8 @@ def concurrency_reload(client: StressClient, *, feature_version: str, versions: 
         raise UnexpectedResponse("model_status", 200, "no active model: activate one before stressing reloads")
     versions = versions or [status["active"]["label"]]
     dimension = feature_dimension(client, feature_version)
-    start_sequence = int(status["load_sequence"])
+    unconverged = _await_active_model_everywhere(client, feature_version=feature_version, dimension=dimension)
+    start_sequence = int(_model_status(client)["load_sequence"])
     lock = threading.Lock()
     reload_sequences: dict[str, list[int]] = {}
     polled_sequences: list[int] = []
@@ -285,6 +314,8 @@ def concurrency_reload(client: StressClient, *, feature_version: str, versions: 
     result.lines.append(f"threads: {reloaders} reloading {versions}, {classifiers} classifying, {searchers} "
                         f"searching ({feature_version}); {elapsed:.1f} s, {requests_done} requests, "
                         f"{requests_done / elapsed:.1f} req/s")
+    result.lines.append(f"warm-up: {unconverged} predictions answered 503 no_active_model before every worker "
+                        "served the active model")
     result.lines.append(f"load sequence: {start_sequence} -> {end_sequence} after {total_reloads} reloads "
                         f"({dict(reloads_done)})")
     result.lines.append(f"predictions by model version: {dict(predicted_versions)}")
