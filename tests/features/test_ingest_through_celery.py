@@ -55,7 +55,8 @@ def test_ingest_runs_on_a_celery_worker(tmp_path):
         except subprocess.TimeoutExpired:
             worker.kill()
             log, _ = worker.communicate()
-    assert ingest.returncode == 0, ingest.stderr
-    assert "ingest (celery): 9 created, 0 duplicates skipped, 0 failed of 9 files" in ingest.stdout, ingest.stdout
-    assert log.count("features.cad_file_import") >= 9, log  # the worker received and ran every task
-    assert "Traceback" not in log, log
+    report = f"--- ingest stdout\n{ingest.stdout}\n--- ingest stderr\n{ingest.stderr[-3000:]}\n--- worker\n{log[-5000:]}"
+    assert ingest.returncode == 0, report
+    assert "ingest (celery): 9 created, 0 duplicates skipped, 0 failed of 9 files" in ingest.stdout, report
+    assert log.count("features.cad_file_import") >= 9, report  # the worker received and ran every task
+    assert "Traceback" not in log, report
