@@ -210,18 +210,21 @@ def _model_status(client: StressClient) -> dict:
 
 
 def _await_active_model_everywhere(client: StressClient, *, feature_version: str, dimension: int,
-                                   timeout: float = 20.0, streak: int = 8) -> int:
-    """Waits until ``streak`` predictions in a row, each on a new connection (so both workers answer some), succeed.
+                                   timeout: float = 30.0, quiet: float = 3.0, successes_needed: int = 10) -> int:
+    """Sends predictions on new connections until none has lacked a model for ``quiet`` seconds.
 
-    A worker that has not yet loaded the model activated elsewhere answers 503 ``no_active_model`` without waiting
-    (inference never waits on a load); those answers are the convergence being measured here, not failures.
-    Returns how many there were; raises if the workers have not converged within ``timeout`` seconds.
+    A worker that has not yet loaded a model activated through another worker answers 503 ``no_active_model``
+    without waiting (inference never waits on a load); those answers are the convergence being waited for here,
+    not failures. A loading worker is slow to accept connections, so a streak of successes alone could come from
+    the other worker only: the wait also needs ``quiet`` seconds without such an answer. Returns their number;
+    raises if the workers have not converged within ``timeout`` seconds.
     """
     rng = random.Random(0)
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    last_unconverged = started
     successes = unconverged = 0
-    while successes < streak:
-        if time.monotonic() > deadline:
+    while successes < successes_needed or time.monotonic() - last_unconverged < quiet:
+        if time.monotonic() - started > timeout:
             raise UnexpectedResponse("predict", 503, f"the workers did not all serve the active model within "
                                                      f"{timeout:.0f} s ({unconverged} answers without a model)")
         response = client.call("predict_warmup", "POST", "/api/v1/model/predict/", expect=(200, 503), record=False,
@@ -230,10 +233,10 @@ def _await_active_model_everywhere(client: StressClient, *, feature_version: str
         if response.status_code == 200:
             successes += 1
         elif response.json().get("code") == "no_active_model":
-            successes, unconverged = 0, unconverged + 1
-            time.sleep(0.2)
+            successes, unconverged, last_unconverged = 0, unconverged + 1, time.monotonic()
         else:
             raise UnexpectedResponse("predict", 503, response.text[:300])
+        time.sleep(0.05)
     return unconverged
 
 
