@@ -31,7 +31,7 @@ class DatabaseIndexSource:
 
     def state(self, feature_version: str) -> SourceState:
         row = (IndexState.objects.filter(feature_version=feature_version)
-               .values_list("generation", "epoch", "degraded", "snapshot_generation").first())
+               .values_list("generation", "epoch", "degraded", "snapshot_generation", "incarnation").first())
         if row is None:
             return SourceState(0, 0, False, None)
         return SourceState(*row)
@@ -55,7 +55,7 @@ class DatabaseIndexSource:
                                                      generation__lte=current).values_list("vector_id", flat=True))
         return ChangeSet(current, np.array(deleted + replaced, dtype=np.int64), ids, matrix)
 
-    def report_degraded(self, feature_version: str, reason: str, error: str) -> int:
+    def report_degraded(self, feature_version: str, reason: str, error: str) -> None:
         from vectors.services.index_ops import index_mark_degraded
 
-        return index_mark_degraded(feature_version=feature_version, reason=reason, error=error).epoch
+        index_mark_degraded(feature_version=feature_version, reason=reason, error=error)

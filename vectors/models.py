@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 from django.db import models
 
@@ -51,10 +53,16 @@ class VectorDeletion(models.Model):
         ordering = ["-generation"]
 
 
+def _new_incarnation() -> str:
+    return uuid.uuid4().hex
+
+
 class IndexState(models.Model):
     """Per feature version: the write generation, the load epoch, the degraded state and the recovery state."""
 
     feature_version = models.CharField(max_length=16, unique=True)
+    incarnation = models.CharField(max_length=32, default=_new_incarnation, editable=False,
+                                   help_text="Random per row: a restored or recreated state makes processes reload.")
     generation = models.BigIntegerField(default=0, help_text="Bumped by every write.")
     epoch = models.BigIntegerField(default=0, help_text="Bumped by every degrade/restore/rebuild: processes reload.")
     degraded = models.BooleanField(default=False)

@@ -72,7 +72,6 @@ class InMemorySource:
         self.reports.append((reason, error))
         self.degraded = True
         self.epoch += 1
-        return self.epoch
 
 
 @pytest.fixture

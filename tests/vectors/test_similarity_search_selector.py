@@ -135,3 +135,20 @@ def test_hnsw_versions_load_from_snapshot_and_apply_deletes_and_updates(settings
     assert top["key"] == keys[10] and top["score"] == pytest.approx(1.0, abs=1e-5)
     old = vector_similarity_search(feature_version="v4", vector=vectors[10].tolist(), k=1)["results"][0]
     assert old["key"] != keys[10]  # the replaced vector's old position is masked
+
+
+def test_a_recreated_state_with_repeated_generations_is_reloaded():
+    """A database restored from a backup (or a rolled-back test) repeats generation numbers: the state row's
+    incarnation tells the process-local index to reload instead of trusting its generation."""
+    from vectors.models import IndexState
+
+    first = make_vectors(20, 24, seed=41)
+    register("v4", first, prefix="old")
+    assert vector_similarity_search(feature_version="v4", vector=first[0].tolist(), k=1)["results"][0]["key"] == \
+        "old00000"
+    Vector.objects.all().delete()
+    IndexState.objects.all().delete()
+    second = make_vectors(20, 24, seed=42)
+    register("v4", second, prefix="new")  # generation 1 again
+    out = vector_similarity_search(feature_version="v4", vector=second[3].tolist(), k=1)
+    assert out["results"][0]["key"] == "new00003" and out["generation"] == 1

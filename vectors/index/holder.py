@@ -51,6 +51,7 @@ class SourceState:
     epoch: int
     degraded: bool
     snapshot_generation: int | None
+    incarnation: str = ""  # changes when the state is recreated or restored (generations may then repeat)
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,8 @@ class IndexSource(Protocol):
 
     def changes_since(self, feature_version: str, generation: int) -> ChangeSet: ...
 
-    def report_degraded(self, feature_version: str, reason: str, error: str) -> int:
-        """Records the degradation; returns the new epoch."""
+    def report_degraded(self, feature_version: str, reason: str, error: str) -> None:
+        """Records the degradation (every process then serves the version from numpy)."""
 
 
 def degradation_reason(exc: BaseException, stage: str) -> str:
@@ -91,6 +92,7 @@ class VersionIndex:
     store: FaissStore | MemoryStore
     generation: int
     epoch: int
+    incarnation: str = ""
 
     @property
     def backend(self) -> str:
@@ -141,7 +143,8 @@ class IndexHolder:
             if min_generation is not None and state.generation < min_generation:
                 raise GenerationNotReachedError(min_generation, state.generation)
             current = self._versions.get(feature_version)
-            if current is None or current.epoch != state.epoch:
+            if (current is None or current.epoch != state.epoch or current.incarnation != state.incarnation
+                    or state.generation < current.generation):
                 current = self._load(feature_version, state)
             elif state.generation > current.generation:
                 changes = self.source.changes_since(feature_version, current.generation)
@@ -154,7 +157,7 @@ class IndexHolder:
 
     def _load(self, feature_version: str, state: SourceState) -> VersionIndex:
         if state.degraded:
-            return self._load_memory(feature_version, state.epoch)
+            return self._load_memory(feature_version, state.epoch, state.incarnation)
         try:
             faiss = self.faiss_loader()
             dimension = self.dimension_of(feature_version)
@@ -175,16 +178,16 @@ class IndexHolder:
         except Exception as exc:
             stage = "load" if isinstance(exc, (SnapshotError, FaissUnavailableError)) else "build"
             return self._degrade(feature_version, exc, stage)
-        version = VersionIndex(feature_version, store, changes.generation, state.epoch)
+        version = VersionIndex(feature_version, store, changes.generation, state.epoch, state.incarnation)
         self._versions[feature_version] = version
         del changes
         release_free_memory()
         return version
 
-    def _load_memory(self, feature_version: str, epoch: int) -> VersionIndex:
+    def _load_memory(self, feature_version: str, epoch: int, incarnation: str) -> VersionIndex:
         changes = self.source.load_all(feature_version)
         store = MemoryStore(self.dimension_of(feature_version), changes.added_ids, normalized(changes.added_vectors))
-        version = VersionIndex(feature_version, store, changes.generation, epoch)
+        version = VersionIndex(feature_version, store, changes.generation, epoch, incarnation)
         self._versions[feature_version] = version
         del changes
         release_free_memory()
@@ -193,8 +196,9 @@ class IndexHolder:
     def _degrade(self, feature_version: str, exc: BaseException, stage: str) -> VersionIndex:
         reason = degradation_reason(exc, stage)
         logger.warning("Vector index %s degraded (%s): %r", feature_version, reason, exc)
-        epoch = self.source.report_degraded(feature_version, reason, f"{type(exc).__name__}: {exc}")
-        return self._load_memory(feature_version, epoch)
+        self.source.report_degraded(feature_version, reason, f"{type(exc).__name__}: {exc}")
+        state = self.source.state(feature_version)
+        return self._load_memory(feature_version, state.epoch, state.incarnation)
 
     def forget(self, feature_version: str | None = None) -> None:
         """Drops the process-local store(s); the next ``prepare`` reloads."""
