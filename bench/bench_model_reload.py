@@ -9,8 +9,9 @@ directory, migrated at start):
     database swap, audit rows. Prints min/median/max and the per-stage split of the last one;
   * ``classify_vector`` latency (p50/p99/max over --seconds): alone; while a *second process* (as another
     gunicorn worker would) reloads once every --pause seconds, then back to back, this process converging on
-    each new version in its background thread; and while a thread of this same process reloads back to
-    back (the worst case: both compete for the GIL).
+    each new version in its background thread; a control run where the second process does the same CPU work
+    without activating anything (the machine has 2 shared cores: this isolates what convergence costs);
+    and while a thread of this same process reloads back to back (the worst case: both compete for the GIL).
 """
 
 from __future__ import annotations
@@ -79,21 +80,29 @@ def predict_loop(seconds: float, vectors: np.ndarray) -> list[float]:
     return latencies
 
 
-def reloader_process() -> None:
-    """Child role: reload back to back until the parent writes the stop file."""
-    from modelops.services import model_reload
+def reloader_process(*, control: bool) -> None:
+    """Child role: reload back to back until the parent writes the stop file. ``control``: do the same CPU
+    work (the whole check pipeline on the same files) without activating anything, so the parent never has
+    to converge: the difference to a real reload run is what convergence costs the predicting process."""
+    from modelops.models import ModelVersion
+    from modelops.services import _load_version, model_reload
 
     stop_file = Path(TMP) / "stop"
     pause = float(os.environ.get("BENCH_RELOAD_PAUSE", "0"))
+    versions = {v.label: v for v in ModelVersion.objects.all()}
     model_reload(version="rf-a", actor="bench-child")  # warm: imports and first predict happen before timing
     (Path(TMP) / "ready").write_text("ready")
     count, i = 0, 1
     while not stop_file.exists():
-        model_reload(version="rf-a" if i % 2 == 0 else "rf-b", actor="bench-child")
+        label = "rf-a" if i % 2 == 0 else "rf-b"
+        if control:
+            _load_version(versions[label])
+        else:
+            model_reload(version=label, actor="bench-child")
         count += 1
         i += 1
         time.sleep(pause)
-    print(f"{count} reloads in the other process")
+    print(f"{count} {'checks without activation' if control else 'reloads'} in the other process")
 
 
 def main() -> None:
@@ -101,10 +110,10 @@ def main() -> None:
     parser.add_argument("--reloads", type=int, default=6)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--pause", type=float, default=1.0, help="Seconds between reloads in the paced run.")
-    parser.add_argument("--role", choices=("main", "reloader"), default="main", help=argparse.SUPPRESS)
+    parser.add_argument("--role", choices=("main", "reloader", "control"), default="main", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.role == "reloader":
-        reloader_process()
+    if args.role in ("reloader", "control"):
+        reloader_process(control=args.role == "control")
         return
     from django.conf import settings
 
@@ -151,10 +160,12 @@ def main() -> None:
     from modelops.registry import holder
 
     settings.CADML_MODEL_SYNC_INTERVAL_SECONDS = 0.2
-    for pause, what in ((args.pause, f"one reload every ~{args.pause:g} s"), (0.0, "back to back")):
+    runs = ((args.pause, "reloader", f"reloads every ~{args.pause:g} s"), (0.0, "reloader", "reloads back to back"),
+            (0.0, "control", "same CPU work, no reload"))
+    for pause, role, what in runs:
         for name in ("stop", "ready"):
             (Path(TMP) / name).unlink(missing_ok=True)
-        child = subprocess.Popen([sys.executable, __file__, "--role", "reloader"],
+        child = subprocess.Popen([sys.executable, __file__, "--role", role],
                                  env={**os.environ, "BENCH_MODEL_RELOAD_DIR": TMP, "BENCH_RELOAD_PAUSE": str(pause)},
                                  stdout=subprocess.PIPE, text=True)
         while not (Path(TMP) / "ready").exists():
@@ -165,7 +176,7 @@ def main() -> None:
         finally:
             (Path(TMP) / "stop").write_text("stop")
             out, _ = child.communicate(timeout=120)
-        print(f"predict, other process reloads {what:>24}: {percentiles(other)}  ({out.strip()}; "
+        print(f"predict, other process {what:>32}: {percentiles(other)}  ({out.strip()}; "
               f"this process converged {holder.sequence - seen_before} times)")
     settings.CADML_MODEL_SYNC_INTERVAL_SECONDS = 3600.0
 
