@@ -188,11 +188,17 @@ def _register(*, raw: bytes, label: str, feature_version: str, actor: str, actio
         sha256 = sha256_hex(raw)
         check_hash(sha256, expected_sha256=None, hash_allowlist=hash_allowlist())
         existing = ModelVersion.objects.filter(sha256=sha256).first()
+        duplicate = None
         if existing is not None:
-            raise ModelVersionExists("this file is already registered", context={"label": existing.label,
-                                                                                  "sha256": sha256})
-        if ModelVersion.objects.filter(label=label).exists():
-            raise ModelVersionExists("a model version with this label exists", context={"label": label})
+            duplicate = ModelVersionExists("this file is already registered",
+                                           context={"label": existing.label, "sha256": sha256})
+        elif ModelVersion.objects.filter(label=label).exists():
+            duplicate = ModelVersionExists("a model version with this label exists", context={"label": label})
+        if duplicate is not None:
+            _attempt(action=action, actor=actor, version=existing, sha256=sha256, mode=mode, code=duplicate.code,
+                     stage=duplicate.stage, message=duplicate.message, duration_s=time.perf_counter() - started,
+                     reason=reason)
+            raise duplicate
         blob = intake_bytes(raw, limits=limits, sha256=sha256)
         report = scan(blob.payload, mode=mode, allowlist=default_allowlist(), limits=scan_limits())
     except ModelSecurityError as exc:
@@ -374,7 +380,13 @@ def model_reload(*, version: str | int | None = None, sha256: str | None = None,
                  expected_sha256: str | None = None, actor: str, reason: str = "",
                  action: str = "reload") -> ModelVersion:
     """Load a registered version through the whole pipeline and make it active everywhere."""
-    target = _resolve_version(version=version, sha256=sha256)
+    try:
+        target = _resolve_version(version=version, sha256=sha256)
+    except ModelVersionNotFound as exc:
+        _attempt(action=action, actor=actor, version=None, sha256=(sha256 or "")[:64], mode=opcode_mode(),
+                 code=exc.code, stage=exc.stage, message=f"{exc.message}: {version!r}", duration_s=0.0,
+                 reason=reason)
+        raise
     with _reload_lock:
         started = time.perf_counter()
         try:

@@ -245,3 +245,17 @@ def test_classify_label_equals_the_models_own_predict(kind, register_model):
     expected = active.model.predict(vectors)
     got = [classify_vector(values=v.tolist(), feature_version="v4")["label"] for v in vectors]
     assert got == list(expected)
+
+
+def test_duplicates_and_unknown_versions_are_refused_and_audited(register_model, make_model_bytes):
+    from modelops.errors import ModelVersionExists, ModelVersionNotFound
+
+    register_model("a", seed=1)
+    with pytest.raises(ModelVersionExists):
+        model_version_upload(data=make_model_bytes(seed=1), label="a-again", feature_version="v4", actor="ops")
+    with pytest.raises(ModelVersionExists):
+        model_version_upload(data=make_model_bytes(seed=2), label="a", feature_version="v4", actor="ops")
+    with pytest.raises(ModelVersionNotFound):
+        model_reload(version="nope", actor="ops")
+    codes = list(ModelReloadAttempt.objects.order_by("id").values_list("code", flat=True))
+    assert codes == ["success", "model_version_exists", "model_version_exists", "model_version_not_found"]
