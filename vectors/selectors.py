@@ -19,8 +19,9 @@ from vectors.errors import GenerationNotReached, InvalidQuery, VectorNotFound
 from vectors.index.holder import GenerationNotReachedError
 from vectors.index.recovery_policy import seconds_until_next_attempt, suppression_left
 from vectors.models import IndexEvent, IndexState, MigrationRun, ServedVersion, Vector
+from vectors.recovery_state import policy_state
 from vectors.runtime import index_holder
-from vectors.services.validation import checked_filters, checked_vector, checked_version
+from vectors.validation import checked_filters, checked_vector, checked_version, checked_versions
 
 EVENTS_SHOWN = 20
 # last_referenced_at is refreshed at most this often per vector: a hot result costs no write (and no fsync).
@@ -175,8 +176,6 @@ def vector_similarity_search_batch(*, feature_version: str, queries: Sequence[di
 
 # ---- index status -----------------------------------------------------------------------------------------------
 def _version_status(row: IndexState, now) -> dict[str, Any]:
-    from vectors.services.index_ops import policy_state
-
     state = policy_state(row)
     loaded = index_holder().loaded().get(row.feature_version)
     events = IndexEvent.objects.filter(feature_version=row.feature_version)[:EVENTS_SHOWN]
@@ -240,7 +239,6 @@ def migration_preview(*, from_version: str, to_version: str, limit: int | None =
     """What a migration would do to the first ``limit`` source vectors (all when None), computed exactly as the
     apply does: counts, dimension delta, per-vector delta statistics and warnings."""
     from vectors.migration_plan import migrate_vector, migration_summary
-    from vectors.services.migration import checked_versions
 
     checked_versions(from_version, to_version)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):

@@ -176,6 +176,6 @@ def test_hostile_shapes_are_4xx_not_500(key_client):
         resp = key_client.post(url, payload, format="json")
         assert 400 <= resp.status_code < 500, (payload, resp.status_code)
     from vectors.errors import InvalidMeta
-    from vectors.services.validation import meta_json
+    from vectors.validation import meta_json
     with pytest.raises(InvalidMeta):
         meta_json(deep)

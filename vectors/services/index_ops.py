@@ -20,7 +20,6 @@ from vectors.errors import IndexRebuildFailed, RebuildInProgress
 from vectors.index.holder import build_snapshot
 from vectors.index.recovery_policy import (
     Decision,
-    RecoveryState,
     decide,
     is_suppressed,
     on_degraded,
@@ -29,8 +28,9 @@ from vectors.index.recovery_policy import (
 )
 from vectors.index_source import DatabaseIndexSource
 from vectors.models import IndexEvent, IndexLease, IndexState, VectorOpsAudit
+from vectors.recovery_state import policy_state, store_policy_state
 from vectors.runtime import index_config, recovery_policy
-from vectors.services.validation import checked_version
+from vectors.validation import checked_version
 
 logger = logging.getLogger("cadml.vectors")
 
@@ -47,27 +47,6 @@ class RecoveryResult:
 
 
 # ---- state helpers ----------------------------------------------------------------------------------------------
-def _ts(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
-
-
-def _dt(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, tz=timezone.get_current_timezone())
-
-
-def policy_state(row: IndexState) -> RecoveryState:
-    return RecoveryState(failures=row.recovery_failures, next_attempt_at=_ts(row.next_attempt_at),
-                         suppressed_until=_ts(row.suppressed_until),
-                         degradations=tuple(float(t) for t in row.degradation_times or ()))
-
-
-def _store_policy_state(row: IndexState, state: RecoveryState) -> None:
-    row.recovery_failures = state.failures
-    row.next_attempt_at = _dt(state.next_attempt_at)
-    row.suppressed_until = _dt(state.suppressed_until)
-    row.degradation_times = list(state.degradations)
-
-
 def locked_state(feature_version: str) -> IndexState:
     """The version's state row, locked until the end of the surrounding transaction (created when missing)."""
     try:
@@ -105,7 +84,7 @@ def index_mark_degraded(*, feature_version: str, reason: str, error: str, now: d
             row.save(update_fields=["last_error", "updated_at"])
             return row
         state, suppressed = on_degraded(recovery_policy(), policy_state(row), now.timestamp(), rng or _rng)
-        _store_policy_state(row, state)
+        store_policy_state(row, state)
         row.degraded, row.degraded_since, row.degraded_reason = True, now, reason[:64]
         row.epoch += 1
         row.save()
@@ -183,7 +162,7 @@ def _attempt(feature_version: str, *, manual: bool, actor: str, now: datetime,
             logger.warning("Index %s recovery failed: %s", feature_version, error)
             with transaction.atomic():
                 row = locked_state(feature_version)
-                _store_policy_state(row, on_failure(recovery_policy(), policy_state(row), now.timestamp(), rng))
+                store_policy_state(row, on_failure(recovery_policy(), policy_state(row), now.timestamp(), rng))
                 row.last_error, row.last_attempt_at, row.last_attempt_result = error[:4000], now, "error"
                 row.save()
                 if row.degraded:
@@ -197,7 +176,7 @@ def _attempt(feature_version: str, *, manual: bool, actor: str, now: datetime,
             overrode = manual and row.degraded and (
                 is_suppressed(policy_state(row), now.timestamp()) or (row.drill_until and row.drill_until > now)
                 or (row.next_attempt_at and row.next_attempt_at > now))
-            _store_policy_state(row, on_success(policy_state(row)))
+            store_policy_state(row, on_success(policy_state(row)))
             row.degraded, row.degraded_since, row.degraded_reason, row.drill_until = False, None, "", None
             row.last_error, row.last_attempt_at, row.last_attempt_result = "", now, "success"
             row.snapshot_generation, row.snapshot_count, row.snapshot_at = manifest.generation, manifest.count, now

@@ -12,23 +12,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from cadml_site import metrics
-from vectors.errors import InvalidMigration, MigrationConflict, MigrationNotFound
+from vectors.errors import MigrationConflict, MigrationNotFound
 from vectors.migration_plan import migrate_vector, migration_summary
 from vectors.models import MigrationRun, MigrationStagedVector, ServedVersion, Vector, VectorOpsAudit
-from vectors.services.validation import checked_version
+from vectors.validation import checked_versions
 from vectors.services.vector_writes import BULK_BATCH, next_generation, upsert_rows
 
 logger = logging.getLogger("cadml.vectors")
 
 OPEN_STATUSES = (MigrationRun.Status.PENDING, MigrationRun.Status.RUNNING, MigrationRun.Status.INTERRUPTED)
-
-
-def checked_versions(from_version: str, to_version: str) -> None:
-    checked_version(from_version)
-    checked_version(to_version)
-    if from_version == to_version:
-        raise InvalidMigration("from and to must be different feature versions",
-                               context={"from": from_version, "to": to_version})
 
 
 def vector_migration_start(*, from_version: str, to_version: str, dry_run: bool, actor: str,

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from vectors.errors import DuplicateKey, VectorNotFound
 from vectors.models import IndexState, Vector, VectorDeletion, VectorOpsAudit
-from vectors.services.validation import checked_key, checked_matrix, checked_version, meta_json
+from vectors.validation import checked_key, checked_matrix, checked_version, meta_json
 
 BULK_BATCH = 2000
 

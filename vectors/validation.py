@@ -1,4 +1,4 @@
-"""Input checks shared by the write services and the selectors."""
+"""Input checks shared by the services and the selectors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ from typing import Any
 import numpy as np
 
 from features.extractors import FEATURE_VERSIONS, dimension
-from vectors.errors import DimensionMismatch, InvalidFilter, InvalidKey, InvalidMeta, InvalidVector, UnknownFeatureVersion
+from vectors.errors import (
+    DimensionMismatch,
+    InvalidFilter,
+    InvalidKey,
+    InvalidMeta,
+    InvalidMigration,
+    InvalidVector,
+    UnknownFeatureVersion,
+)
 from vectors.index.errors import InvalidVectorError
 from vectors.index.vector_math import as_matrix
 
@@ -26,6 +34,15 @@ def checked_version(feature_version: str) -> int:
         raise UnknownFeatureVersion(f"unknown feature version {feature_version!r}",
                                     context={"feature_version": feature_version, "known": list(FEATURE_VERSIONS)})
     return dimension(feature_version)
+
+
+def checked_versions(from_version: str, to_version: str) -> None:
+    """Two known, different feature versions (a migration's source and target)."""
+    checked_version(from_version)
+    checked_version(to_version)
+    if from_version == to_version:
+        raise InvalidMigration("from and to must be different feature versions",
+                               context={"from": from_version, "to": to_version})
 
 
 def checked_key(key: Any) -> str:
