@@ -31,6 +31,12 @@ def post_fork(server, worker):
     server.log.info("worker %s initialised: %s", worker.pid, results)
 
 
+def worker_exit(server, worker):
+    from cadml_site.process_state import run_process_finalizers
+
+    run_process_finalizers()
+
+
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess

@@ -12,7 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cadml_site.settings")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 from celery import Celery  # noqa: E402
-from celery.signals import worker_process_init  # noqa: E402
+from celery.signals import worker_process_init, worker_process_shutdown  # noqa: E402
 
 app = Celery("cadml_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -21,12 +21,30 @@ app.autodiscover_tasks()
 
 @worker_process_init.connect
 def _init_worker_process(**_kwargs) -> None:
+    import multiprocessing
+
     from cadml_site.process_state import run_process_initializers
 
+    # Prefork pool children are billiard processes: marked daemonic (multiprocessing then refuses to start
+    # children) and holding billiard's authkey object (which multiprocessing cannot hand to a forkserver). Our
+    # per-process state includes a pool of parse workers that this process owns, starts and stops itself (see
+    # worker_process_shutdown below), so give the child a plain multiprocessing identity for it.
+    current = multiprocessing.current_process()
+    current._config["daemon"] = False
+    current._config["authkey"] = multiprocessing.process.AuthenticationString(os.urandom(32))
     run_process_initializers()
+
+
+@worker_process_shutdown.connect
+def _shutdown_worker_process(**_kwargs) -> None:
+    from cadml_site.process_state import run_process_finalizers
+
+    run_process_finalizers()
 
 
 @app.task(name="cadml_site.ping")
 def ping(value: str) -> dict:
-    """Round-trip probe used by the health check and the integration test."""
-    return {"pong": value, "pid": os.getpid()}
+    """Round-trip probe: which process answered and how its per-process initialisers went."""
+    from cadml_site.process_state import initializer_results
+
+    return {"pong": value, "pid": os.getpid(), "initializers": initializer_results()}

@@ -15,8 +15,10 @@ from collections.abc import Callable
 logger = logging.getLogger("cadml.process")
 
 _initializers: dict[str, Callable[[], None]] = {}
+_finalizers: dict[str, Callable[[], None]] = {}
 _lock = threading.Lock()
 _ran_in_pid: int | None = None
+_last_results: dict[str, str] = {}
 
 
 def register_process_initializer(name: str, fn: Callable[[], None]) -> None:
@@ -39,7 +41,30 @@ def run_process_initializers() -> dict[str, str]:
         except Exception as exc:
             logger.exception("Process initialiser %s failed in pid %s", name, os.getpid())
             results[name] = f"error: {type(exc).__name__}: {exc}"
+    _last_results.clear()
+    _last_results.update(results)
     return results
+
+
+def initializer_results() -> dict[str, str]:
+    """What each initialiser reported when they last ran in this process (empty if they never ran here)."""
+    return dict(_last_results) if initialised_in_this_process() else {}
+
+
+def register_process_finalizer(name: str, fn: Callable[[], None]) -> None:
+    """Runs when a worker process stops (gunicorn ``worker_exit``, Celery ``worker_process_shutdown``)."""
+    with _lock:
+        _finalizers[name] = fn
+
+
+def run_process_finalizers() -> None:
+    with _lock:
+        items = list(_finalizers.items())
+    for name, fn in items:
+        try:
+            fn()
+        except Exception:
+            logger.exception("Process finaliser %s failed in pid %s", name, os.getpid())
 
 
 def initialised_in_this_process() -> bool:

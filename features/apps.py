@@ -8,9 +8,10 @@ class FeaturesConfig(AppConfig):
 
     def ready(self) -> None:
         from cadml_site.health import register_health_section
-        from cadml_site.process_state import register_process_initializer
+        from cadml_site.process_state import register_process_finalizer, register_process_initializer
         from features.health import parser_pool_health
-        from features.parse_pool import start_parse_pool
+        from features.parse_pool import shutdown_parse_pool, start_parse_pool
 
         register_health_section("parser_pool", parser_pool_health)
         register_process_initializer("features.parse_pool", start_parse_pool)
+        register_process_finalizer("features.parse_pool", shutdown_parse_pool)

@@ -21,7 +21,8 @@ def test_worker_round_trips_a_task_through_the_broker(django_subprocess_env):
     backend = BROKER if BROKER.startswith("redis") else "rpc://"
     env = {**django_subprocess_env, "CELERY_BROKER_URL": BROKER, "CELERY_RESULT_BACKEND": backend}
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "cadml_site", "worker", "--pool", "solo", "--queues", queue,
+        [sys.executable, "-m", "celery", "-A", "cadml_site", "worker", "--pool", "prefork", "--concurrency", "1",
+         "--queues", queue,
          "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
@@ -30,7 +31,9 @@ def test_worker_round_trips_a_task_through_the_broker(django_subprocess_env):
         result = client.send_task("cadml_site.ping", args=["hello"], queue=queue)
         value = result.get(timeout=120)
         assert value["pong"] == "hello"
-        assert value["pid"] == worker.pid
+        assert value["pid"] != worker.pid  # answered by a prefork child process
+        # every per-process initialiser (parse pool, index, model, cache...) started in the child
+        assert value["initializers"] and set(value["initializers"].values()) == {"ok"}, value["initializers"]
     finally:
         worker.terminate()
         try:
