@@ -131,7 +131,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
                 feature_version=form.cleaned_data.get("feature_version") or "", actor=request.user.get_username(),
                 reason=form.cleaned_data.get("reason") or "")
         except DomainError as exc:
-            self._upload_error = exc
+            request._modelops_upload_error = exc  # per request: the ModelAdmin instance is shared
             return
         obj.pk = version.pk
         obj.__dict__.update({k: v for k, v in version.__dict__.items() if not k.startswith("_")})
@@ -141,9 +141,8 @@ class ModelVersionAdmin(admin.ModelAdmin):
             super().log_addition(request, obj, message)
 
     def response_add(self, request, obj, post_url_continue=None):
-        error = getattr(self, "_upload_error", None)
+        error = getattr(request, "_modelops_upload_error", None)
         if error is not None:
-            self._upload_error = None
             self.message_user(request, f"Upload refused: {error.message} ({error.code}, stage {error.stage})",
                               messages.ERROR)
             return self.response_post_save_add(request, obj)

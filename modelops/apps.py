@@ -10,6 +10,7 @@ class ModelopsConfig(AppConfig):
         from cadml_site.health import register_health_section
         from cadml_site.metrics import register_gauge_source
         from cadml_site.process_state import register_process_initializer
+        from modelops import checks  # noqa: F401 - registers the system checks
         from modelops.health import active_load_sequence_source, model_health_section
         from modelops.security import tripwire
         from modelops.services import model_process_initialize

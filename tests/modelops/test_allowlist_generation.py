@@ -22,3 +22,19 @@ def test_allowlist_has_exact_names_only(allowlist: AllowList):
         assert sep and module and name and "*" not in key
     assert not {"os:system", "posix:system", "builtins:eval", "builtins:exec", "builtins:getattr"} & set(allowlist.globals)
     assert "PERSID" not in allowlist.opcodes and "EXT1" not in allowlist.opcodes
+
+
+def test_system_checks_pass_with_the_shipped_allowlist():
+    from modelops.checks import modelops_allowlist_check
+
+    assert modelops_allowlist_check(None) == []
+
+
+def test_system_check_reports_names_that_do_not_resolve(monkeypatch):
+    from modelops import checks
+    from modelops.security import allowlist as allowlist_module
+
+    broken = AllowList(globals={"sklearn.tree._classes:NoSuchTree": frozenset({"newobj"})})
+    monkeypatch.setattr(allowlist_module, "default_allowlist", lambda: broken)
+    errors = checks.modelops_allowlist_check(None)
+    assert [e.id for e in errors] == ["modelops.E002"] and "NoSuchTree" in errors[0].msg
