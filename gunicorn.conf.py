@@ -21,6 +21,9 @@ timeout = settings.GUNICORN_TIMEOUT
 graceful_timeout = 30
 accesslog = "-"
 preload_app = False
+# gunicorn's control socket defaults to one path per user ($HOME/.gunicorn/gunicorn.ctl), which several instances on
+# one host (tests, benchmarks, a second deployment) would fight over; we do not use gunicornc.
+control_socket_disable = True
 wsgi_app = "cadml_site.wsgi:application"
 
 
