@@ -114,33 +114,37 @@ def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score:
     if filters:
         allowed = np.fromiter(vector_list(feature_version=feature_version, filters=filters)
                               .order_by().values_list("id", flat=True), dtype=np.int64)
-    exclude = set(own_ids) - {None}
+    excluded: set[int] = set()
     if exclude_keys:
-        exclude |= set(Vector.objects.filter(feature_version=feature_version, key__in=list(exclude_keys))
+        excluded = set(Vector.objects.filter(feature_version=feature_version, key__in=list(exclude_keys))
                        .values_list("id", flat=True))
+    # each key query leaves out its own key (not the other queries' keys): fetch enough to drop them per query
+    extra = len(excluded) + (1 if any(own is not None for own in own_ids) else 0)
     try:
-        outcome = index_holder().search(feature_version, matrix, k, allowed_ids=allowed,
-                                        exclude_ids=np.array(sorted(exclude), dtype=np.int64) if exclude else None,
+        outcome = index_holder().search(feature_version, matrix, k + extra, allowed_ids=allowed,
                                         min_generation=min_generation)
     except GenerationNotReachedError as exc:
         raise GenerationNotReached(str(exc), context={"requested": exc.requested, "current": exc.current}) from exc
     hit_ids = {int(i) for hits in outcome.hits for i in hits.ids}
     rows = {pk: (key, meta) for pk, key, meta in
             Vector.objects.filter(id__in=hit_ids).values_list("id", "key", "meta")} if hit_ids else {}
-    referenced = set(rows) | exclude
-    if referenced:
-        _mark_referenced(referenced)
     result_lists = []
-    for hits in outcome.hits:
+    served: set[int] = set()
+    for hits, own_id in zip(outcome.hits, own_ids):
+        skip = excluded | {own_id} if own_id is not None else excluded
         results = []
         for pk, score in zip(hits.ids.tolist(), hits.scores.tolist()):
-            if pk not in rows:  # deleted after the index caught up: never served
+            if pk in skip or pk not in rows:  # not in rows: deleted after the index caught up, never served
                 continue
-            if min_score is not None and score < min_score:
+            if len(results) == k or (min_score is not None and score < min_score):
                 break
             key, meta = rows[pk]
             results.append({"key": key, "score": float(score), "meta": meta})
+            served.add(pk)
         result_lists.append(results)
+    referenced = served | {own for own in own_ids if own is not None}
+    if referenced:
+        _mark_referenced(referenced)
     return {"results": result_lists, "backend": outcome.backend, "degraded": outcome.degraded,
             "generation": outcome.generation}
 

@@ -152,3 +152,12 @@ def test_a_recreated_state_with_repeated_generations_is_reloaded():
     register("v4", second, prefix="new")  # generation 1 again
     out = vector_similarity_search(feature_version="v4", vector=second[3].tolist(), k=1)
     assert out["results"][0]["key"] == "new00003" and out["generation"] == 1
+
+
+def test_each_key_query_in_a_batch_leaves_out_only_its_own_key():
+    base = make_vectors(1, 24, seed=51)[0]
+    twin = base + 0.001  # the nearest neighbour of each other
+    vectors = np.vstack([base, twin, make_vectors(30, 24, seed=52)])
+    keys = register("v4", vectors)
+    out = vector_similarity_search_batch(feature_version="v4", k=1, queries=[{"key": keys[0]}, {"key": keys[1]}])
+    assert [r[0]["key"] for r in out["results"]] == [keys[1], keys[0]]
