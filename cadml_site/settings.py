@@ -104,8 +104,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_url("REDIS_URL", None, ("redis", "rediss"))
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-else:
+elif DATABASE_URL and not DATABASE_URL.startswith("sqlite"):
+    # Shared by every host that uses the database (createcachetable makes the table).
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cadml_cache"}}
+else:
+    # Embedded default, one host: files, so that throttle counters do not take SQLite's write lock per request.
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+                          "LOCATION": str(VAR_DIR / "cache")}}
 
 # ---- auth, i18n, static ---------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
