@@ -127,3 +127,12 @@ def test_opcode_audit_endpoint(ops_client, model_dir, make_model_bytes):
     assert set(body) == {"mode", "opcodes", "counts", "globals", "total_samples"}
     assert body["total_samples"] == 1 and body["counts"]["opcodes"] > 0
     assert any(row["name"] == "joblib.numpy_pickle:NumpyArrayWrapper" for row in body["globals"])
+
+
+def test_health_endpoint_has_the_model_section(anon_client, ops_client, model_dir, make_model_bytes):
+    assert _upload(ops_client, make_model_bytes(seed=1), "rf-a").status_code == 201
+    assert ops_client.post(f"{BASE}reload/", {"version": "rf-a"}, format="json").status_code == 200
+    body = anon_client.get("/api/v1/health/").json()
+    section = body["sections"]["model"]
+    assert section["status"] == "ok" and section["active_version"] == "rf-a"
+    assert section["process_version"] == "rf-a" and section["load_sequence"] == 1 and section["mode"] == "blacklist"
