@@ -148,11 +148,10 @@ def _recent_hit_keys(limit: int) -> list[tuple[str, str]]:
 
 def _recently_referenced_keys(limit: int) -> list[tuple[str, str]]:
     """Vectors of analysed files (key = sha256) last used as a similarity query or result, most recent first."""
-    from vectors.models import Vector
+    from vectors.selectors import recently_referenced_keys
 
-    rows = (Vector.objects.filter(last_referenced_at__isnull=False)
-            .order_by("-last_referenced_at", "id").values_list("key", "feature_version"))
-    return [(key, version) for key, version in rows[: limit * 2] if SHA256_RE.match(key)][:limit]
+    rows = recently_referenced_keys(limit=limit * 2)
+    return [(key, version) for key, version in rows if SHA256_RE.match(key)][:limit]
 
 
 def _version_dimension(version: str) -> int:

@@ -50,6 +50,27 @@ def vector_list(*, feature_version: str, filters: dict | None = None) -> QuerySe
     return Vector.objects.filter(feature_version=feature_version, **lookups).order_by("key", "id")
 
 
+def labelled_vectors(*, feature_version: str, label_field: str = "part_type") -> tuple[list[np.ndarray], list[str]]:
+    """Vectors of a version whose meta carries a non-empty string label, with those labels (for training)."""
+    checked_version(feature_version)
+    rows, labels = [], []
+    queryset = (Vector.objects.filter(feature_version=feature_version).order_by("id")
+                .values_list("values", "meta"))
+    for values, meta in queryset:
+        label = (meta or {}).get(label_field)
+        if isinstance(label, str) and label:
+            rows.append(np.frombuffer(bytes(values), dtype="<f4"))
+            labels.append(label)
+    return rows, labels
+
+
+def recently_referenced_keys(*, limit: int) -> list[tuple[str, str]]:
+    """``(key, feature_version)`` of vectors last used as a similarity query or result, most recent first."""
+    rows = (Vector.objects.filter(last_referenced_at__isnull=False)
+            .order_by("-last_referenced_at", "id").values_list("key", "feature_version"))
+    return list(rows[:limit])
+
+
 def _check_k(k: int) -> int:
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= settings.CADML_SIMILARITY_MAX_K:
         raise InvalidQuery(f"k must be an integer from 1 to {settings.CADML_SIMILARITY_MAX_K}", context={"k": k})
