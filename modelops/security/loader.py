@@ -116,6 +116,10 @@ class RestrictedUnpickler(pickle._Unpickler):
     del _code
 
     def load_build(self):
+        state = self.stack[-1] if self.stack else None
+        for part in (state if type(state) is tuple and len(state) == 2 else (state,)):
+            if type(part) is dict and any(type(k) is str and k.startswith("__") for k in part):
+                raise LoadRefused("BUILD may not set dunder attributes")
         pickle._Unpickler.load_build(self)
         top = self.stack[-1]
         if type(top) is ArrayHeader:

@@ -480,6 +480,12 @@ class Scanner:
             return pos, inst
         inst.built = True
         kind = inst.kind
+        for part in (state if type(state) is tuple and len(state) == 2 else (state,)):
+            if type(part) is SDict:
+                for k, _v in part.pairs:
+                    if type(k) is str and k.startswith("__"):
+                        self._violation("build_dunder_attribute", off, op, inst.cls,
+                                        f"BUILD would set {k[:60]!r} (e.g. __class__ or __dict__)")
         # Values inside an SDict were checked when they were inserted; a valid ndarray state holds no global.
         if type(state) is not SDict and not (kind == "ndarray" and self._check_ndarray_state(state, off, op)):
             self._values((state,), off, op)

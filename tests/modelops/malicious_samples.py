@@ -179,6 +179,11 @@ def samples(marker) -> dict[str, bytes]:
     joblib.dump(np.array([evil, 1], dtype=object), buf)
     out["joblib_object_array"] = buf.getvalue()
     out["joblib_array_hiding_opcodes"] = _joblib_array_hiding_opcodes(m)
+    out["build_sets_dunder_class"] = class_swap_sample(m)
+    out["build_sets_dunder_class_to_allowed"] = (
+        A.proto(4) + A.stack_global("sklearn.pipeline", "Pipeline") + A.EMPTY_TUPLE + A.NEWOBJ + A.NONE
+        + A.EMPTY_DICT + A.u("__class__") + A.stack_global("numpy", "ndarray")
+        + b"s" + A.TUPLE2 + A.BUILD + A.STOP)
     return out
 
 
@@ -220,3 +225,10 @@ def _joblib_array_hiding_opcodes(marker: str) -> bytes:
 
 def compress_bomb(size: int) -> bytes:
     return zlib.compress(b"\x80\x04" + b"N" * size + b".", 9)
+
+
+def class_swap_sample(marker) -> bytes:
+    """BUILD with slot state {'__class__': ...}: setattr would turn an allowed object into another class."""
+    return (A.proto(4) + A.stack_global("sklearn.pipeline", "Pipeline") + A.EMPTY_TUPLE + A.NEWOBJ
+            + A.NONE + A.EMPTY_DICT + A.u("__class__") + A.stack_global("posix", "system") + b"s" + A.TUPLE2
+            + A.BUILD + A.STOP)

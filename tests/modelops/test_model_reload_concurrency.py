@@ -20,6 +20,7 @@ def _predict_all(vectors):
 
 
 @pytest.mark.django_db
+@pytest.mark.filterwarnings("ignore:`sklearn.utils.parallel.delayed` should be used:UserWarning")
 def test_concurrent_reload_and_predict(register_model):
     register_model("a", seed=1)
     register_model("b", seed=2, kind="extra_trees")

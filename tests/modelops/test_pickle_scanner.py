@@ -144,3 +144,17 @@ def test_structured_dtype_whose_names_and_fields_disagree_is_refused():
     state = (3, "|", None, ("a", "b"), {"a": (np.dtype("f8"), 0)}, 16, 1, 16)
     with pytest.raises(ArrayLayoutError):
         dtype_from_reduce(("V16", False, True), state)
+
+
+def test_build_may_not_set_dunder_attributes_in_scanner_or_loader(allowlist):
+    from modelops.security.errors import LoadRefused
+    from modelops.security.loader import restricted_load
+
+    from .malicious_samples import samples
+
+    raw = samples("/nonexistent")["build_sets_dunder_class_to_allowed"]
+    with pytest.raises(OpcodeBlocked) as excinfo:
+        scan(raw, mode="blacklist", allowlist=allowlist)
+    assert excinfo.value.context["rule"] == "build_dunder_attribute"
+    with pytest.raises(LoadRefused):
+        restricted_load(raw, allowlist=allowlist)
