@@ -169,7 +169,13 @@ def _write_model_file(raw: bytes, name: str) -> None:
             fh.write(raw)
             fh.flush()
             os.fsync(fh.fileno())
-        os.link(tmp, directory / name)  # fails if the name exists: never overwrite a registered file
+        try:
+            os.link(tmp, directory / name)  # never overwrite an existing file
+        except FileExistsError:
+            existing = read_model_file(str(directory), name, max_bytes=settings.CADML_MODEL_MAX_BYTES)
+            if sha256_hex(existing) != sha256_hex(raw):
+                raise ModelVersionExists("a different file with this name exists in CADML_MODEL_DIR",
+                                         context={"file_name": name}) from None
     finally:
         tmp.unlink(missing_ok=True)
 

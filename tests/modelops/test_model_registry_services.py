@@ -259,3 +259,16 @@ def test_duplicates_and_unknown_versions_are_refused_and_audited(register_model,
         model_reload(version="nope", actor="ops")
     codes = list(ModelReloadAttempt.objects.order_by("id").values_list("code", flat=True))
     assert codes == ["success", "model_version_exists", "model_version_exists", "model_version_not_found"]
+
+
+def test_upload_reuses_an_identical_leftover_file_but_never_overwrites(model_dir, make_model_bytes, db):
+    from modelops.errors import ModelVersionExists
+
+    raw = make_model_bytes(seed=8)
+    sha = hashlib.sha256(raw).hexdigest()
+    (model_dir / f"same-{sha[:12]}.joblib").write_bytes(raw)  # e.g. left over from an emptied database
+    assert model_version_upload(data=raw, label="same", feature_version="v4", actor="ops").status == "candidate"
+    other = make_model_bytes(seed=9)
+    (model_dir / f"clash-{hashlib.sha256(other).hexdigest()[:12]}.joblib").write_bytes(b"something else")
+    with pytest.raises(ModelVersionExists):
+        model_version_upload(data=other, label="clash", feature_version="v4", actor="ops")
