@@ -513,17 +513,12 @@ def model_train_classifier(*, feature_version: str, actor: str, estimator: str =
     from sklearn.model_selection import StratifiedKFold, cross_val_score
 
     from modelops.security.reference_models import ESTIMATOR_TYPES, make_estimator
-    from vectors.models import Vector
+    from vectors.selectors import labelled_vectors
 
     if estimator not in ESTIMATOR_TYPES:
         raise NotEnoughTrainingData(f"unknown estimator {estimator!r}", code="unknown_estimator",
                                     context={"choices": list(ESTIMATOR_TYPES)})
-    rows, labels = [], []
-    for values, meta in Vector.objects.filter(feature_version=feature_version).values_list("values", "meta"):
-        part_type = (meta or {}).get("part_type")
-        if isinstance(part_type, str) and part_type:
-            rows.append(np.frombuffer(bytes(values), dtype="<f4"))
-            labels.append(part_type)
+    rows, labels = labelled_vectors(feature_version=feature_version, label_field="part_type")
     counts: dict[str, int] = {}
     for value in labels:
         counts[value] = counts.get(value, 0) + 1
