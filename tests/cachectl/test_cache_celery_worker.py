@@ -30,7 +30,7 @@ def test_a_celery_worker_process_applies_a_change_within_5_seconds(django_subpro
          "--queues", queue, "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
-    client = Celery("cachectl-probe", broker=BROKER, backend=backend)
+    client = Celery("cachectl-probe", broker=BROKER, backend=backend, set_as_current=False)
 
     def worker_state() -> dict:
         return client.send_task("cachectl.process_cache_state", queue=queue).get(timeout=60)

@@ -26,7 +26,7 @@ def test_worker_round_trips_a_task_through_the_broker(django_subprocess_env):
          "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
-    client = Celery("roundtrip-client", broker=BROKER, backend=backend)
+    client = Celery("roundtrip-client", broker=BROKER, backend=backend, set_as_current=False)
     try:
         result = client.send_task("cadml_site.ping", args=["hello"], queue=queue)
         value = result.get(timeout=120)
