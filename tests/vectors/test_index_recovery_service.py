@@ -177,6 +177,21 @@ def test_drill_degrades_until_it_ends(seeded):
     assert (audit.reason, audit.after["degraded"]) == ("alert check", True)
 
 
+def test_drills_count_as_degradations_for_flap_suppression(seeded):
+    now = timezone.now()
+    for minutes in (0, 4, 8):
+        t = now + timedelta(minutes=minutes)
+        index_degrade_drill(feature_version="v4", reason="alert check", actor="ops-alice", duration_seconds=30,
+                            now=t)
+        if minutes < 8:
+            assert index_recover(feature_version="v4", actor="ops-alice", now=t + timedelta(seconds=5)).result \
+                == "success"
+    assert _events()[-2:] == ["drill", "suppressed"]
+    assert flap_suppression_active()
+    # the drill is over, but automatic recovery stays paused by flap suppression
+    assert [r.result for r in index_recovery_tick(now=now + timedelta(minutes=9))] == ["suppressed"]
+
+
 def test_gauge_sources_report_database_state(seeded):
     from cadml_site.metrics import DATABASE_GAUGE_COLLECTOR
 

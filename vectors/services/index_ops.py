@@ -83,18 +83,28 @@ def index_mark_degraded(*, feature_version: str, reason: str, error: str, now: d
         if row.degraded:
             row.save(update_fields=["last_error", "updated_at"])
             return row
-        state, suppressed = on_degraded(recovery_policy(), policy_state(row), now.timestamp(), rng or _rng)
-        store_policy_state(row, state)
+        suppressed = _count_degradation(row, now, rng)
         row.degraded, row.degraded_since, row.degraded_reason = True, now, reason[:64]
         row.epoch += 1
         row.save()
         record_event(feature_version=feature_version, event=IndexEvent.Kind.DEGRADED, reason=reason, detail=error)
         if suppressed:
-            record_event(feature_version=feature_version, event=IndexEvent.Kind.SUPPRESSED, reason=reason,
-                         detail=f"{recovery_policy().flap_threshold} degradations within "
-                                f"{recovery_policy().flap_window_seconds:.0f} s: automatic recovery paused until "
-                                f"{row.suppressed_until.isoformat()}")
+            _record_suppression(row, reason)
     return row
+
+
+def _count_degradation(row: IndexState, now: datetime, rng: random.Random | None) -> bool:
+    """Feeds one degradation to the backoff and flap policy; True when it starts flap suppression."""
+    state, suppressed = on_degraded(recovery_policy(), policy_state(row), now.timestamp(), rng or _rng)
+    store_policy_state(row, state)
+    return suppressed
+
+
+def _record_suppression(row: IndexState, reason: str) -> None:
+    record_event(feature_version=row.feature_version, event=IndexEvent.Kind.SUPPRESSED, reason=reason,
+                 detail=f"{recovery_policy().flap_threshold} degradations within "
+                        f"{recovery_policy().flap_window_seconds:.0f} s: automatic recovery paused until "
+                        f"{row.suppressed_until.isoformat()}")
 
 
 def index_degrade_drill(*, feature_version: str, reason: str, actor: str, request_id: str = "",
@@ -106,16 +116,21 @@ def index_degrade_drill(*, feature_version: str, reason: str, actor: str, reques
     with transaction.atomic():
         row = locked_state(feature_version)
         before = state_snapshot(row)
+        # A drill is a degradation like any other for the flap policy, so drills also exercise flap suppression.
+        suppressed = False
         if not row.degraded:
+            suppressed = _count_degradation(row, now, None)
             row.degraded, row.degraded_since = True, now
         row.degraded_reason = "drill"
         row.drill_until = now + timedelta(seconds=duration)
-        row.next_attempt_at = row.drill_until
+        row.next_attempt_at = max(row.drill_until, row.next_attempt_at or row.drill_until)
         row.last_error = f"drill: {reason}"[:4000]
         row.epoch += 1
         row.save()
         record_event(feature_version=feature_version, event=IndexEvent.Kind.DRILL, reason="drill", detail=reason,
                      actor=actor)
+        if suppressed:
+            _record_suppression(row, "drill")
         VectorOpsAudit.objects.create(actor=actor, request_id=request_id, action="index_degrade_drill",
                                       reason=reason, feature_version=feature_version, before=before,
                                       after=state_snapshot(row))
