@@ -80,20 +80,24 @@ TEMPLATES = [
 
 # ---- database ---------------------------------------------------------------------------------------------
 DATABASE_URL = env_url("DATABASE_URL", None, ("postgres", "postgresql", "sqlite"))
+# Several gunicorn and Celery processes share a SQLite file: WAL lets readers run beside one writer, and IMMEDIATE
+# transactions take the write lock up front instead of failing on a lock upgrade.
+_SQLITE_OPTIONS = {
+    "timeout": 30,
+    "transaction_mode": "IMMEDIATE",
+    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+}
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        # e.g. the test database handed to gunicorn and Celery children by the integration tests
+        DATABASES["default"]["OPTIONS"] = {**_SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
 else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": VAR_DIR / "db.sqlite3",
-            # Several gunicorn and Celery processes share the file: WAL lets readers run beside one writer, and
-            # IMMEDIATE transactions take the write lock up front instead of failing on a lock upgrade.
-            "OPTIONS": {
-                "timeout": 30,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
+            "OPTIONS": dict(_SQLITE_OPTIONS),
             # A file, not memory, so that tests can start other processes (workers, gunicorn) on the same data.
             "TEST": {"NAME": str(VAR_DIR / "test_db.sqlite3")},
         }
@@ -318,14 +322,4 @@ CELERY_BEAT_SCHEDULE["cachectl-prune-key-activity"] = {"task": "cachectl.prune_k
 # ---- observability (issue 7) -------------------------------------------------------------------------------------
 # Per-process memory and garbage-collector metrics (cadml_site.observability.process_stats).
 INSTALLED_APPS += ["cadml_site.observability"]
-# A SQLite database named by DATABASE_URL (the integration tests hand the test database to gunicorn and Celery
-# children that way) needs the same multi-process options as the default SQLite file above; dj-database-url sets
-# none. (Lead: fold into the database section.)
-if DATABASE_URL and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["OPTIONS"] = {
-        "timeout": 30,
-        "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        **DATABASES["default"].get("OPTIONS", {}),
-    }
 # ---- end observability -------------------------------------------------------------------------------------------
