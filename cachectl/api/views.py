@@ -9,7 +9,8 @@ from rest_framework.views import APIView
 from cachectl import selectors, services
 from cachectl.api import serializers as s
 from cadml_site.api.pagination import OrderedLimitOffsetPagination
-from cadml_site.api.permissions import IsOpsStaff, actor_name
+from cadml_site.api.base import SensitiveApi
+from cadml_site.api.permissions import actor_name
 
 TAGS = ["cache"]
 CONFLICT = OpenApiResponse(description="application/problem+json: rollback_window_active, "
@@ -37,11 +38,8 @@ class CacheStatusApi(APIView):
         return Response(s.CacheStatusOutput(selectors.cache_status()).data)
 
 
-class CacheSettingsApplyApi(APIView):
+class CacheSettingsApplyApi(SensitiveApi):
     """Snapshot the current settings, apply new ones everywhere (within 5 s) and open a rollback window."""
-
-    permission_classes = [IsOpsStaff]
-    throttle_scope = "sensitive"
 
     @extend_schema(operation_id="cache_apply", request=s.CacheApplyInput,
                    responses={200: s.CacheChangeResultOutput, 400: BAD, 409: CONFLICT}, tags=TAGS)
@@ -52,11 +50,8 @@ class CacheSettingsApplyApi(APIView):
         return Response(_change_result(change))
 
 
-class CacheSettingsRollbackApi(APIView):
+class CacheSettingsRollbackApi(SensitiveApi):
     """Restore the settings the last change replaced, inside its rollback window."""
-
-    permission_classes = [IsOpsStaff]
-    throttle_scope = "sensitive"
 
     @extend_schema(operation_id="cache_rollback", request=s.CacheReasonInput,
                    responses={200: s.CacheChangeResultOutput, 409: CONFLICT}, tags=TAGS)
@@ -67,11 +62,8 @@ class CacheSettingsRollbackApi(APIView):
         return Response(_change_result(change))
 
 
-class CacheSettingsConfirmApi(APIView):
+class CacheSettingsConfirmApi(SensitiveApi):
     """Close the rollback window early: the change stands."""
-
-    permission_classes = [IsOpsStaff]
-    throttle_scope = "sensitive"
 
     @extend_schema(operation_id="cache_confirm", request=s.CacheConfirmInput,
                    responses={200: s.CacheChangeResultOutput, 409: CONFLICT}, tags=TAGS)
@@ -92,11 +84,8 @@ class CacheSnapshotListApi(APIView):
         return paginator.get_paginated_response(s.CacheSnapshotOutput(page, many=True).data)
 
 
-class CacheSnapshotRestoreApi(APIView):
+class CacheSnapshotRestoreApi(SensitiveApi):
     """Apply a snapshot's settings (same window rules as apply: opens a new rollback window)."""
-
-    permission_classes = [IsOpsStaff]
-    throttle_scope = "sensitive"
 
     @extend_schema(operation_id="cache_snapshot_restore", request=s.CacheReasonInput,
                    responses={200: s.CacheChangeResultOutput, 404: BAD, 409: CONFLICT}, tags=TAGS)
@@ -108,11 +97,8 @@ class CacheSnapshotRestoreApi(APIView):
         return Response(_change_result(change))
 
 
-class CachePrewarmApi(APIView):
+class CachePrewarmApi(SensitiveApi):
     """Load entries from the stored features in priority order, in every worker process."""
-
-    permission_classes = [IsOpsStaff]
-    throttle_scope = "sensitive"
 
     @extend_schema(operation_id="cache_prewarm", request=s.CachePrewarmInput,
                    responses={200: s.CachePrewarmOutput, 400: BAD}, tags=TAGS)

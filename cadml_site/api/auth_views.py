@@ -7,8 +7,8 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-
-from cadml_site.api.permissions import IsOpsStaff, actor_name
+from cadml_site.api.base import SensitiveApi
+from cadml_site.api.permissions import actor_name
 from cadml_site.api.services import api_key_issue, api_key_revoke
 
 
@@ -46,11 +46,8 @@ class ApiKeyIssueOutput(serializers.Serializer):
     secret = serializers.CharField(help_text="Shown once; only its hash is stored.")
 
 
-class ApiKeyIssueApi(APIView):
+class ApiKeyIssueApi(SensitiveApi):
     """Issue a new API key (sensitive). The secret is in this response only."""
-
-    permission_classes = [IsOpsStaff]
-    throttle_scope = "sensitive"
 
     @extend_schema(operation_id="auth_api_key_issue", request=ApiKeyIssueInput,
                    responses={201: ApiKeyIssueOutput}, tags=["auth"])
@@ -73,11 +70,8 @@ class ApiKeyRevokeOutput(serializers.Serializer):
     revoked_at = serializers.DateTimeField()
 
 
-class ApiKeyRevokeApi(APIView):
+class ApiKeyRevokeApi(SensitiveApi):
     """Revoke an API key (sensitive, audited). Requests with it answer 401 from then on."""
-
-    permission_classes = [IsOpsStaff]
-    throttle_scope = "sensitive"
 
     @extend_schema(operation_id="auth_api_key_revoke", request=ApiKeyRevokeInput, responses=ApiKeyRevokeOutput,
                    tags=["auth"])

@@ -9,6 +9,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cadml_site.api.base import SensitiveApi
 from cadml_site.api.permissions import IsOpsStaff, actor_name
 from modelops import selectors, services
 from modelops.api import serializers as s
@@ -30,11 +31,8 @@ class ModelStatusApi(APIView):
         return Response(s.ModelStatusOutput(selectors.model_status()).data)
 
 
-class ModelVersionUploadApi(APIView):
+class ModelVersionUploadApi(SensitiveApi):
     """Upload a model file (multipart); it is intake-checked, scanned and stored as a candidate."""
-
-    permission_classes = [IsOpsStaff]
-    throttle_scope = "sensitive"
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(operation_id="model_version_upload", request={"multipart/form-data": s.ModelVersionUploadInput},
@@ -54,11 +52,8 @@ class ModelVersionUploadApi(APIView):
         return Response(s.ModelVersionOutput(version).data, status=status.HTTP_201_CREATED)
 
 
-class ModelVersionRegisterApi(APIView):
+class ModelVersionRegisterApi(SensitiveApi):
     """Register a file already in CADML_MODEL_DIR by its plain name (paths and links are refused)."""
-
-    permission_classes = [IsOpsStaff]
-    throttle_scope = "sensitive"
 
     @extend_schema(operation_id="model_version_register", request=s.ModelVersionRegisterInput,
                    responses={201: s.ModelVersionOutput, 400: REFUSED, 409: REFUSED, 413: REFUSED, 415: REFUSED,
@@ -70,11 +65,8 @@ class ModelVersionRegisterApi(APIView):
         return Response(s.ModelVersionOutput(version).data, status=status.HTTP_201_CREATED)
 
 
-class ModelReloadApi(APIView):
+class ModelReloadApi(SensitiveApi):
     """Load a version (intake, hash, scan, restricted load, validation, canary) and swap it in everywhere."""
-
-    permission_classes = [IsOpsStaff]
-    throttle_scope = "sensitive"
 
     @extend_schema(operation_id="model_reload", request=s.ModelReloadInput,
                    responses={200: s.ModelReloadOutput, 404: REFUSED, 409: REFUSED, 413: REFUSED, 415: REFUSED,
@@ -87,11 +79,8 @@ class ModelReloadApi(APIView):
                                              "load_sequence": services.database_load_sequence()}).data)
 
 
-class ModelRollbackApi(APIView):
+class ModelRollbackApi(SensitiveApi):
     """Return to the previous version (two levels are kept)."""
-
-    permission_classes = [IsOpsStaff]
-    throttle_scope = "sensitive"
 
     @extend_schema(operation_id="model_rollback", request=s.ModelRollbackInput,
                    responses={200: s.ModelReloadOutput, 409: REFUSED, 422: REFUSED}, tags=TAGS)

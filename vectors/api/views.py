@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cadml_site.api.pagination import OrderedLimitOffsetPagination
+from cadml_site.api.base import SensitiveApi
 from cadml_site.api.permissions import HasApiKey, IsOpsStaff, actor_name
 from cadml_site.request_context import current_request_id
 from vectors import selectors, services
@@ -167,11 +168,8 @@ class IndexStatusApi(APIView):
         return Response(s.IndexStatusOutput({"versions": versions}).data)
 
 
-class IndexRecoverApi(APIView):
+class IndexRecoverApi(SensitiveApi):
     """Try a recovery now, ignoring backoff and suppression (sensitive, audited); 409 while a rebuild runs."""
-
-    permission_classes = [IsOpsStaff]
-    throttle_scope = "sensitive"
 
     @extend_schema(operation_id="vectors_index_recover", request=s.IndexActionInput, responses=s.IndexActionOutput,
                    tags=TAGS)
@@ -183,11 +181,8 @@ class IndexRecoverApi(APIView):
         return Response(s.IndexActionOutput(result.__dict__).data)
 
 
-class IndexRebuildApi(APIView):
+class IndexRebuildApi(SensitiveApi):
     """Rebuild the index from the database and publish a verified snapshot (sensitive, audited)."""
-
-    permission_classes = [IsOpsStaff]
-    throttle_scope = "sensitive"
 
     @extend_schema(operation_id="vectors_index_rebuild", request=s.IndexActionInput, responses=s.IndexActionOutput,
                    tags=TAGS)
@@ -199,11 +194,8 @@ class IndexRebuildApi(APIView):
         return Response(s.IndexActionOutput(result.__dict__).data)
 
 
-class IndexDegradeApi(APIView):
+class IndexDegradeApi(SensitiveApi):
     """Start a degrade drill (sensitive, audited): the version is served by numpy until the drill ends."""
-
-    permission_classes = [IsOpsStaff]
-    throttle_scope = "sensitive"
 
     @extend_schema(operation_id="vectors_index_degrade", request=s.IndexDegradeInput, responses=s.IndexDegradeOutput,
                    tags=TAGS)
@@ -235,11 +227,8 @@ class VectorMigrationPreviewApi(APIView):
         return Response(s.MigrationPreviewOutput(out).data)
 
 
-class VectorMigrationStartApi(APIView):
+class VectorMigrationStartApi(SensitiveApi):
     """Start a migration run as a task (sensitive, audited); poll it at ``migrate/runs/<id>/``."""
-
-    permission_classes = [IsOpsStaff]
-    throttle_scope = "sensitive"
 
     @extend_schema(operation_id="vectors_migrate_start", request=s.MigrationStartInput,
                    responses={202: s.MigrationRunOutput}, tags=TAGS)
