@@ -1,17 +1,27 @@
 """Full reload time of a ~10 MB model, and predict latency with and without reloads running.
 
-    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_model_reload.py [--reloads 6] [--seconds 6] [--pause 1]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_model_reload.py [--reloads 6] [--rounds 12] [--block 1.5]
 
 Runs the real services against a throw-away SQLite database and model directory (both in a temporary
-directory, migrated at start):
-  * ``model_reload`` of two ~10 MB random forests (joblib), alternately, so every reload is a real swap:
-    file read, sha256, hash check, scan, restricted load under the tripwire, validation, canary predict,
-    database swap, audit rows. Prints min/median/max and the per-stage split of the last one;
-  * ``classify_vector`` latency (p50/p99/max over --seconds): alone; while a *second process* (as another
-    gunicorn worker would) reloads once every --pause seconds, then back to back, this process converging on
-    each new version in its background thread; a control run where the second process does the same CPU work
-    without activating anything (the machine has 2 shared cores: this isolates what convergence costs);
-    and while a thread of this same process reloads back to back (the worst case: both compete for the GIL).
+directory, migrated at start).
+
+1. ``model_reload`` of two ~10 MB random forests (joblib), alternately, so every reload is a real swap: file
+   read, sha256, hash check, scan, restricted load under the tripwire, validation, canary predict, database
+   swap, audit rows. Prints min/median/max and the per-stage split of the last one.
+
+2. ``classify_vector`` latency in one thread that predicts back to back (a saturated worker: harsher than a
+   server, which has gaps between requests), under interleaved conditions. Each round runs every condition
+   for ``--block`` seconds in a shuffled order, so that the host's own jitter falls on all conditions alike:
+     quiet                      nothing reloads;
+     other process, 1/s         a second process (another gunicorn worker) reloads once a second and this
+                                process converges on each new version in its background thread;
+     other process, b2b         the second process reloads back to back;
+     this process, 1/s          a thread of this process reloads once a second (a threaded worker);
+     ... without the gate       the same with ``modelops.foreground`` switched off (loads do not pause for
+                                predictions), the baseline the gate is measured against.
+   The convergence check runs every 0.2 s in every condition. Printed per condition: n, p50, p90, p99, max
+   and p99 / quiet p99; the noise floor (quiet p99 of odd rounds against even rounds); and, for the
+   predictions that overlapped a load in this process, their latency against the others of the same blocks.
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -43,6 +54,17 @@ import joblib  # noqa: E402
 import numpy as np  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+CONTROL = Path(TMP) / "control"   # parent -> child: off | paced | b2b | stop
+IDLE = Path(TMP) / "idle"         # child -> parent: no reload is running
+CHILD_RELOADS = Path(TMP) / "child-reloads"  # child -> parent: "start end" (CLOCK_MONOTONIC) of each reload
+
+
+def set_control(mode: str) -> None:
+    """Replace CONTROL in one rename, so that the child never reads a half-written file."""
+    staged = CONTROL.with_suffix(".new")
+    staged.write_text(mode)
+    staged.replace(CONTROL)
+
 
 def forest_bytes(seed: int, target_mb: float = 10.0) -> bytes:
     from sklearn.ensemble import RandomForestClassifier
@@ -59,68 +81,127 @@ def forest_bytes(seed: int, target_mb: float = 10.0) -> bytes:
     return buf.getvalue()
 
 
-def percentiles(samples: list[float]) -> str:
-    ordered = sorted(samples)
-    p = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000  # noqa: E731
-    return f"n={len(ordered):5d}  p50 {p(0.50):6.2f} ms  p99 {p(0.99):6.2f} ms  max {ordered[-1] * 1000:7.2f} ms"
+def quantile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def predict_loop(seconds: float, vectors: np.ndarray) -> list[float]:
+def summary(latencies: list[float]) -> dict:
+    ordered = sorted(latencies)
+    if not ordered:
+        return {"n": 0, "p50": float("nan"), "p90": float("nan"), "p99": float("nan"), "max": float("nan")}
+    return {"n": len(ordered), "p50": quantile(ordered, 0.50) * 1000, "p90": quantile(ordered, 0.90) * 1000,
+            "p99": quantile(ordered, 0.99) * 1000, "max": ordered[-1] * 1000}
+
+
+def ratio_interval(rows: list, quiet_rows: list, *, rounds: int, seed: int, resamples: int = 2000) -> tuple:
+    """90% bootstrap interval of p99(condition) / p99(quiet), resampling whole rounds (the same rounds for
+    both, as they ran side by side): how far the host's own jitter alone could move the ratio."""
+    by_round = [np.array([lat for r, _, lat, _ in rows if r == k]) for k in range(rounds)]
+    quiet_by_round = [np.array([lat for r, _, lat, _ in quiet_rows if r == k]) for k in range(rounds)]
+    rng = np.random.default_rng(seed)
+    ratios = []
+    for _ in range(resamples):
+        pick = rng.integers(0, rounds, size=rounds)
+        ratios.append(np.percentile(np.concatenate([by_round[k] for k in pick]), 99)
+                      / np.percentile(np.concatenate([quiet_by_round[k] for k in pick]), 99))
+    return float(np.percentile(ratios, 5)), float(np.percentile(ratios, 95))
+
+
+def predict_block(seconds: float, vectors: list) -> list[tuple[float, float, float]]:
+    """(start, latency, CPU time of this thread) of each prediction, back to back for ``seconds``."""
     from modelops.selectors import classify_vector
 
-    latencies = []
-    deadline = time.perf_counter() + seconds
+    samples = []
+    deadline = time.monotonic() + seconds
     i = 0
-    while time.perf_counter() < deadline:
-        started = time.perf_counter()
+    while True:
+        started, cpu = time.monotonic(), time.thread_time()
+        if started >= deadline:
+            return samples
         result = classify_vector(values=vectors[i % len(vectors)], feature_version="v4")
-        latencies.append(time.perf_counter() - started)
+        samples.append((started, time.monotonic() - started, time.thread_time() - cpu))
         assert result is not None
         i += 1
-    return latencies
 
 
-def reloader_process(*, control: bool) -> None:
-    """Child role: reload back to back until the parent writes the stop file. ``control``: do the same CPU
-    work (the whole check pipeline on the same files) without activating anything, so the parent never has
-    to converge: the difference to a real reload run is what convergence costs the predicting process."""
-    from modelops.models import ModelVersion
-    from modelops.services import _load_version, model_reload
+def reloader_process(pause: float) -> None:
+    """Child role: reload as CONTROL says (paced: one every ``pause`` s; b2b: back to back) until 'stop'."""
+    from modelops.services import model_reload
 
-    stop_file = Path(TMP) / "stop"
-    pause = float(os.environ.get("BENCH_RELOAD_PAUSE", "0"))
-    versions = {v.label: v for v in ModelVersion.objects.all()}
     model_reload(version="rf-a", actor="bench-child")  # warm: imports and first predict happen before timing
-    (Path(TMP) / "ready").write_text("ready")
-    count, i = 0, 1
-    while not stop_file.exists():
-        label = "rf-a" if i % 2 == 0 else "rf-b"
-        if control:
-            _load_version(versions[label])
-        else:
-            model_reload(version=label, actor="bench-child")
+    i, count = 1, 0
+    while True:
+        mode = CONTROL.read_text().strip() if CONTROL.exists() else "off"
+        if mode == "stop":
+            break
+        if mode not in ("paced", "b2b"):
+            IDLE.write_text("idle")
+            time.sleep(0.01)
+            continue
+        IDLE.unlink(missing_ok=True)
+        started = time.monotonic()
+        model_reload(version="rf-a" if i % 2 == 0 else "rf-b", actor="bench-child")
+        with CHILD_RELOADS.open("a") as log:
+            log.write(f"{started} {time.monotonic()}\n")
         count += 1
         i += 1
-        time.sleep(pause)
-    print(f"{count} {'checks without activation' if control else 'reloads'} in the other process")
+        if mode == "paced":
+            time.sleep(max(0.0, pause - (time.monotonic() - started)))
+    print(f"{count} reloads in the other process")
+
+
+class LoadLog:
+    """Intervals during which this process ran a model load (convergence or its own reload)."""
+
+    def __init__(self) -> None:
+        import modelops.services as services
+
+        self.intervals: list[tuple[float, float]] = []
+        self.durations: dict[str, list[float]] = {}
+        self.condition = ""
+        inner = services.check_model_bytes
+
+        def timed(*args, **kwargs):
+            started = time.monotonic()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                ended = time.monotonic()
+                self.intervals.append((started, ended))
+                self.durations.setdefault(self.condition, []).append(ended - started)
+
+        services.check_model_bytes = timed
+
+    def overlaps(self, start: float, latency: float) -> bool:
+        return overlaps(self.intervals, start, latency)
+
+
+def overlaps(intervals: list[tuple[float, float]], start: float, latency: float) -> bool:
+    end = start + latency
+    return any(a < end and start < b for a, b in intervals)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reloads", type=int, default=6)
-    parser.add_argument("--seconds", type=float, default=6.0)
-    parser.add_argument("--pause", type=float, default=1.0, help="Seconds between reloads in the paced run.")
-    parser.add_argument("--role", choices=("main", "reloader", "control"), default="main", help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=12)
+    parser.add_argument("--block", type=float, default=1.5, help="Seconds per condition per round.")
+    parser.add_argument("--pause", type=float, default=1.0, help="Seconds between reloads in the paced conditions.")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--role", choices=("main", "reloader"), default="main", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.role in ("reloader", "control"):
-        reloader_process(control=args.role == "control")
+    if args.role == "reloader":
+        reloader_process(args.pause)
         return
     from django.conf import settings
 
     call_command("migrate", verbosity=0)
     settings.CADML_MODEL_SYNC_INTERVAL_SECONDS = 3600.0
+    from modelops.foreground import gate
     from modelops.models import ModelReloadAttempt
-    from modelops.services import model_reload, model_version_upload
+    from modelops.registry import holder
+    from modelops.services import (database_load_sequence, model_refresh_if_stale, model_reload,
+                                   model_version_upload)
 
     sizes = []
     for label, seed in (("rf-a", 1), ("rf-b", 2)):
@@ -136,59 +217,135 @@ def main() -> None:
     last = ModelReloadAttempt.objects.filter(action="reload", outcome="success").first()
     print(f"full reload x{len(times)}: min {min(times):.3f} s  median {statistics.median(times):.3f} s  "
           f"max {max(times):.3f} s")
-    print(f"stages of the last reload (ms): {last.after['timings_ms']}")
-
-    vectors = [v.tolist() for v in np.random.default_rng(0).normal(size=(64, 24))]
-    predict_loop(0.5, vectors)  # warm-up
-    print(f"predict alone {'':>50}: {percentiles(predict_loop(args.seconds, vectors))}")
-    stop = threading.Event()
-    reloads = []
-
-    def reloader():
-        i = 0
-        while not stop.is_set():
-            started = time.perf_counter()
-            model_reload(version="rf-a" if i % 2 == 0 else "rf-b", actor="bench")
-            reloads.append(time.perf_counter() - started)
-            i += 1
-        from django.db import connection
-
-        connection.close()
+    print("stages of the last reload (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in last.after["timings_ms"].items()))
 
     import subprocess
 
-    from modelops.registry import holder
-
+    set_control("off")
+    child = subprocess.Popen([sys.executable, __file__, "--role", "reloader", "--pause", str(args.pause)],
+                             env={**os.environ, "BENCH_MODEL_RELOAD_DIR": TMP}, stdout=subprocess.PIPE, text=True)
+    while not IDLE.exists():
+        time.sleep(0.05)
+    vectors = [v.tolist() for v in np.random.default_rng(0).normal(size=(64, 24))]
     settings.CADML_MODEL_SYNC_INTERVAL_SECONDS = 0.2
-    runs = ((args.pause, "reloader", f"reloads every ~{args.pause:g} s"), (0.0, "reloader", "reloads back to back"),
-            (0.0, "control", "same CPU work, no reload"))
-    for pause, role, what in runs:
-        for name in ("stop", "ready"):
-            (Path(TMP) / name).unlink(missing_ok=True)
-        child = subprocess.Popen([sys.executable, __file__, "--role", role],
-                                 env={**os.environ, "BENCH_MODEL_RELOAD_DIR": TMP, "BENCH_RELOAD_PAUSE": str(pause)},
-                                 stdout=subprocess.PIPE, text=True)
-        while not (Path(TMP) / "ready").exists():
-            time.sleep(0.05)
-        seen_before = holder.sequence
-        try:
-            other = predict_loop(args.seconds, vectors)
-        finally:
-            (Path(TMP) / "stop").write_text("stop")
-            out, _ = child.communicate(timeout=120)
-        print(f"predict, other process {what:>32}: {percentiles(other)}  ({out.strip()}; "
-              f"this process converged {holder.sequence - seen_before} times)")
-    settings.CADML_MODEL_SYNC_INTERVAL_SECONDS = 3600.0
+    predict_block(1.0, vectors)  # warm-up
+    log = LoadLog()
+    own_pacer = gate.pacer
 
-    thread = threading.Thread(target=reloader)
-    thread.start()
-    try:
-        during = predict_loop(args.seconds, vectors)
-    finally:
-        stop.set()
-        thread.join()
-    print(f"predict, this process reloads {'back to back':>26}: {percentiles(during)}  "
-          f"({len(reloads)} reloads completed)")
+    def converged() -> bool:
+        return holder.sequence == database_load_sequence() and not holder._load_lock.locked()
+
+    def settle() -> None:
+        set_control("off")
+        while not IDLE.exists():
+            time.sleep(0.01)
+        while not converged():
+            model_refresh_if_stale()  # what each request does
+            time.sleep(0.01)
+
+    def this_process_reloads(stop: threading.Event, pause: float) -> None:
+        from django.db import connection
+
+        i = 0
+        while not stop.is_set():
+            started = time.monotonic()
+            model_reload(version="rf-a" if i % 2 == 0 else "rf-b", actor="bench")
+            i += 1
+            stop.wait(max(0.0, pause - (time.monotonic() - started)))
+        connection.close()
+
+    conditions = {
+        "quiet": ("off", None, True),
+        "other process, 1/s": ("paced", None, True),
+        "other process, b2b": ("b2b", None, True),
+        "this process, 1/s": ("off", args.pause, True),
+        "other process, 1/s, no gate": ("paced", None, False),
+        "this process, 1/s, no gate": ("off", args.pause, False),
+    }
+    samples: dict[str, list[tuple[int, float, float, float]]] = {name: [] for name in conditions}
+    rng = random.Random(args.seed)
+    for round_no in range(args.rounds):
+        order = list(conditions)
+        rng.shuffle(order)
+        for name in order:
+            control, own_pause, gated = conditions[name]
+            settle()
+            log.condition = name
+            gate.pacer = own_pacer if gated else (lambda: None)  # no yield point: loads never pause
+            stop = threading.Event()
+            thread = None
+            set_control(control)
+            if own_pause is not None:
+                thread = threading.Thread(target=this_process_reloads, args=(stop, own_pause))
+                thread.start()
+            try:
+                block = predict_block(args.block, vectors)
+            finally:
+                stop.set()
+                if thread is not None:
+                    thread.join()
+                set_control("off")
+            samples[name].extend((round_no, *sample) for sample in block)
+        print(f"round {round_no + 1}/{args.rounds} done", file=sys.stderr)
+    settle()
+    gate.pacer = own_pacer
+    set_control("stop")
+    out, _ = child.communicate(timeout=120)
+
+    quiet = summary([lat for _, _, lat, _ in samples["quiet"]])
+    print(f"\nclassify_vector latency, {args.rounds} rounds x {args.block:g} s per condition, interleaved "
+          f"(ms; {len(log.intervals)} model loads in this process; {out.strip()})")
+    print(f"{'condition':32} {'n':>6} {'p50':>7} {'p90':>7} {'p99':>7} {'max':>7} {'p99/quiet':>10} "
+          f"{'90% interval':>13}")
+    intervals = {}
+    for name, rows in samples.items():
+        s = summary([lat for _, _, lat, _ in rows])
+        low, high = intervals[name] = ratio_interval(samples[name], samples["quiet"], rounds=args.rounds,
+                                                     seed=args.seed)
+        print(f"{name:32} {s['n']:6d} {s['p50']:7.2f} {s['p90']:7.2f} {s['p99']:7.2f} {s['max']:7.2f} "
+              f"{s['p99'] / quiet['p99']:10.2f} {low:6.2f}-{high:<6.2f}")
+    odd = summary([lat for r, _, lat, _ in samples["quiet"] if r % 2])
+    even = summary([lat for r, _, lat, _ in samples["quiet"] if not r % 2])
+    print(f"noise floor: quiet p99 of odd rounds {odd['p99']:.2f} ms, of even rounds {even['p99']:.2f} ms "
+          f"(ratio {max(odd['p99'], even['p99']) / min(odd['p99'], even['p99']):.2f})")
+    print("\ntime each prediction spent not running (latency minus the thread's CPU time: waiting for the GIL or "
+          "for a core; the\nhost's own slowness shows in CPU time instead), ms:")
+    for name, rows in samples.items():
+        s = summary([lat - cpu for _, _, lat, cpu in rows])
+        c = summary([cpu for _, _, _, cpu in rows])
+        print(f"{name:32} waiting p50 {s['p50']:6.3f} p90 {s['p90']:6.3f} p99 {s['p99']:6.3f}   "
+              f"CPU p50 {c['p50']:6.2f} p99 {c['p99']:6.2f}")
+    quiet_wait = summary([lat - cpu for _, _, lat, cpu in samples["quiet"]])["p99"]
+    print("\nverdict: p99 unchanged when the 90% interval of p99/quiet holds 1.0 (the host's jitter alone could give "
+          "the ratio)")
+    for name, (low, high) in intervals.items():
+        if name != "quiet":
+            wait = summary([lat - cpu for _, _, lat, cpu in samples[name]])["p99"]
+            print(f"{name:32} {'unchanged' if low <= 1.0 <= high else 'CHANGED':10} time not running p99 "
+                  f"{wait:6.2f} ms (quiet {quiet_wait:.2f} ms)")
+    print("\nmodel loads in this process (convergence or its own reload), seconds from start to end:")
+    for name, durations in log.durations.items():
+        if name in samples:
+            ordered = sorted(durations)
+            print(f"{name:32} n={len(ordered):3d} median {statistics.median(ordered):6.3f} max {ordered[-1]:6.3f}")
+    child_reloads = [tuple(map(float, line.split())) for line in CHILD_RELOADS.read_text().splitlines()] \
+        if CHILD_RELOADS.exists() else []
+    print("\ntime not running (ms) of the predictions that overlapped a model load in this process, a reload in the "
+          "other process, or neither:")
+    for name, rows in samples.items():
+        if name == "quiet":
+            continue
+        groups = {"load here": [], "reload there": [], "neither": []}
+        for _, start, lat, cpu in rows:
+            here, there = log.overlaps(start, lat), overlaps(child_reloads, start, lat)
+            if here:
+                groups["load here"].append(lat - cpu)
+            if there:
+                groups["reload there"].append(lat - cpu)
+            if not here and not there:
+                groups["neither"].append(lat - cpu)
+        print(f"{name:32} " + "   ".join(f"{group} n={len(w):4d} p99 {summary(w)['p99']:6.2f}"
+                                           for group, w in groups.items()))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import numpy as np
 from django.conf import settings
 
 from modelops.errors import DimensionMismatch
+from modelops.foreground import gate
 from modelops.models import ModelRegistryState, ModelReloadAttempt, ModelVersion, OpcodeAuditEntry
 from modelops.registry import holder
 
@@ -80,10 +81,16 @@ def opcode_audit_learnt_allowlist() -> dict:
 def classify_vector(*, values, feature_version: str) -> dict | None:
     """Classify one feature vector with the active model.
 
-    Returns ``{"label", "probabilities": [{"label", "probability"}] (top 3), "model_version"}``, or None when
-    no model is active for ``feature_version``. A vector whose dimension differs from the model's raises
-    ``DimensionMismatch`` (422). Never waits on a reload: it uses whatever model this process holds.
+    Returns ``{"label", "probabilities": [{"label", "probability"}] (top 3), "model_version"}``, or None when no
+    model is active for ``feature_version``. A vector whose dimension differs from the model's raises
+    ``DimensionMismatch`` (422). Never waits on a reload: it uses whatever model this process holds, and a
+    model load in this process pauses while it runs, the convergence check included (modelops.foreground).
     """
+    with gate.foreground():
+        return _classify(values, feature_version)
+
+
+def _classify(values, feature_version: str) -> dict | None:
     from modelops.services import model_refresh_if_stale
 
     model_refresh_if_stale()

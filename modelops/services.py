@@ -28,6 +28,7 @@ from cadml_site.metrics import (
     MODEL_RELOAD_TOTAL,
 )
 from cadml_site.request_context import current_request_id
+from modelops import foreground
 from modelops.errors import (
     ModelVersionExists,
     ModelVersionNotFound,
@@ -272,10 +273,12 @@ def _load_version(version: ModelVersion, *, expected_sha256: str | None = None, 
         raise HashMismatch("expected_sha256 differs from the version's sha256",
                            context={"sha256": version.sha256, "expected_sha256": expected_sha256.lower()})
     raw = read_model_file(str(model_dir()), version.file_name, max_bytes=settings.CADML_MODEL_MAX_BYTES)
+    # Inference first: the scan, load and validation pause while this process runs a prediction.
     return check_model_bytes(raw, mode=opcode_mode(), allowlist=default_allowlist(),
                              intake_limits=intake_limits(), scan_limits=scan_limits(),
                              hash_allowlist=hash_allowlist(), expected_sha256=version.sha256,
-                             expected_dimension=_expected_dimension(version.feature_version), canary=canary)
+                             expected_dimension=_expected_dimension(version.feature_version), canary=canary,
+                             yield_point=foreground.gate.pacer())
 
 
 def _label_from_proba(model) -> bool:
@@ -488,6 +491,7 @@ def model_refresh_if_stale() -> None:
 def model_process_initialize() -> None:
     """Run after fork in every web and Celery worker: load the active model before serving."""
     holder.reset_after_fork()
+    foreground.gate.reset_after_fork()
     try:
         holder.sync_now(model_process_sync)
     finally:

@@ -19,6 +19,7 @@ import pickle
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 
@@ -88,11 +89,13 @@ def _warm_up_native_libraries() -> None:
 class RestrictedUnpickler(pickle._Unpickler):
     dispatch = dict(pickle._Unpickler.dispatch)
 
-    def __init__(self, file, *, objects: dict[str, object], nested: bool = False):
+    def __init__(self, file, *, objects: dict[str, object], nested: bool = False,
+                 yield_point: Callable[[], float] | None = None):
         super().__init__(file, fix_imports=True, encoding="ASCII", errors="strict")
         self._objects = objects
         self._nested = nested
         self._source = file
+        self._yield_point = yield_point
 
     def find_class(self, module, name):
         module, name = canonical_name(self.proto, module, name)
@@ -116,6 +119,8 @@ class RestrictedUnpickler(pickle._Unpickler):
     del _code
 
     def load_build(self):
+        if self._yield_point is not None:
+            self._yield_point()  # let inference in this process go first (modelops.foreground)
         state = self.stack[-1] if self.stack else None
         for part in (state if type(state) is tuple and len(state) == 2 else (state,)):
             if type(part) is dict and any(type(k) is str and k.startswith("__") for k in part):
@@ -154,7 +159,8 @@ class RestrictedUnpickler(pickle._Unpickler):
         except arrays.ArrayLayoutError as exc:
             raise LoadRefused(f"invalid array wrapper: {exc}") from None
         if layout.nested_pickle:
-            inner = RestrictedUnpickler(self._source, objects=self._objects, nested=True)
+            inner = RestrictedUnpickler(self._source, objects=self._objects, nested=True,
+                                        yield_point=self._yield_point)
             array = inner.load()
             if type(array) is not np.ndarray or not array.dtype.hasobject or array.shape != layout.shape:
                 raise LoadRefused("nested object-array stream did not yield the declared object array")
@@ -178,11 +184,13 @@ class RestrictedUnpickler(pickle._Unpickler):
         return array
 
 
-def restricted_load(payload: bytes, *, allowlist: AllowList) -> tuple[object, list[str]]:
-    """Load ``payload`` with the restricted unpickler under the tripwire. Returns (object, warnings)."""
+def restricted_load(payload: bytes, *, allowlist: AllowList,
+                    yield_point: Callable[[], float] | None = None) -> tuple[object, list[str]]:
+    """Load ``payload`` with the restricted unpickler under the tripwire. Returns (object, warnings).
+    ``yield_point`` is called at every BUILD (see ``modelops.foreground``)."""
     objects = resolve_allowed_objects(allowlist)
     buf = io.BytesIO(payload)
-    unpickler = RestrictedUnpickler(buf, objects=objects)
+    unpickler = RestrictedUnpickler(buf, objects=objects, yield_point=yield_point)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

@@ -7,10 +7,8 @@ the scan ran, so callers can record the opcode audit even for refused models).
 
 from __future__ import annotations
 
-import sys
-import threading
 import time
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .allowlist import AllowList
@@ -54,46 +52,12 @@ def scan_bytes(raw: bytes, *, mode: str, allowlist: AllowList, intake_limits: In
         raise
 
 
-_switch_lock = threading.Lock()
-_switch_users = 0
-_saved_interval = 0.005
-LOAD_SWITCH_INTERVAL = 0.0005
-
-
-@contextmanager
-def fine_gil_switching():
-    """While a model is scanned and loaded, threads of this process take turns on the GIL every 0.5 ms
-    instead of 5 ms, so request threads serving predictions are not held up by a CPU-bound load."""
-    global _switch_users, _saved_interval
-    with _switch_lock:
-        if _switch_users == 0:
-            _saved_interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(_saved_interval, LOAD_SWITCH_INTERVAL))
-        _switch_users += 1
-    try:
-        yield
-    finally:
-        with _switch_lock:
-            _switch_users -= 1
-            if _switch_users == 0:
-                sys.setswitchinterval(_saved_interval)
-
-
 def check_model_bytes(raw: bytes, *, mode: str, allowlist: AllowList, intake_limits: IntakeLimits,
                       scan_limits: ScanLimits | None = None, hash_allowlist: frozenset[str] | None = None,
                       expected_sha256: str | None = None, expected_dimension: int | None = None,
-                      canary: bool = True) -> CheckedModel:
-    """``canary=False`` only for processes converging on bytes (same sha256) another process fully checked."""
-    with fine_gil_switching():
-        return _check_model_bytes(raw, mode=mode, allowlist=allowlist, intake_limits=intake_limits,
-                                  scan_limits=scan_limits, hash_allowlist=hash_allowlist,
-                                  expected_sha256=expected_sha256, expected_dimension=expected_dimension,
-                                  canary=canary)
-
-
-def _check_model_bytes(raw: bytes, *, mode: str, allowlist: AllowList, intake_limits: IntakeLimits,
-                       scan_limits: ScanLimits | None, hash_allowlist: frozenset[str] | None,
-                       expected_sha256: str | None, expected_dimension: int | None, canary: bool) -> CheckedModel:
+                      canary: bool = True, yield_point: Callable[[], float] | None = None) -> CheckedModel:
+    """``canary=False`` only for processes converging on bytes (same sha256) another process fully checked.
+    ``yield_point`` lets the scan, load and validation pause for inference (``modelops.foreground``)."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     check_size(raw, limits=intake_limits)
@@ -103,14 +67,15 @@ def _check_model_bytes(raw: bytes, *, mode: str, allowlist: AllowList, intake_li
         blob = intake_bytes(raw, limits=intake_limits, sha256=sha256)
         t1 = time.perf_counter()
         timings["intake"] = (t1 - t0) * 1000
-        report = scan(blob.payload, mode=mode, allowlist=allowlist, limits=scan_limits)
+        report = scan(blob.payload, mode=mode, allowlist=allowlist, limits=scan_limits, yield_point=yield_point)
         t2 = time.perf_counter()
         timings["scan"] = (t2 - t1) * 1000
         try:
-            model, load_warnings = restricted_load(blob.payload, allowlist=allowlist)
+            model, load_warnings = restricted_load(blob.payload, allowlist=allowlist, yield_point=yield_point)
             t3 = time.perf_counter()
             timings["load"] = (t3 - t2) * 1000
-            info = validate_model(model, allowlist=allowlist, expected_dimension=expected_dimension)
+            info = validate_model(model, allowlist=allowlist, expected_dimension=expected_dimension,
+                                  yield_point=yield_point)
             if canary:
                 canary_predict(model, info)
         except ModelSecurityError as exc:

@@ -24,6 +24,7 @@ import codecs
 import gc
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import arrays
@@ -268,7 +269,8 @@ _NO_KIND = (None, False)
 class Scanner:
     """Scan one payload. Use :func:`scan` rather than this class directly."""
 
-    def __init__(self, data: bytes, *, mode: str, allowlist: AllowList, limits: ScanLimits):
+    def __init__(self, data: bytes, *, mode: str, allowlist: AllowList, limits: ScanLimits,
+                 yield_point: Callable[[], float] | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.data = data
@@ -289,6 +291,7 @@ class Scanner:
         self._g_cache: dict[str, G] = {}
         self.n_ops = 0
         self.deadline = 0.0
+        self.yield_point = yield_point
         self._masks: dict[int, bytearray] = {}
         self._arg_checked: set = set()
         self._fast_reconstruct = None
@@ -582,6 +585,8 @@ class Scanner:
             self._violation("opcode_protocol", off, op, None, f"{NAMES[op]} needs protocol {PROTO_OF[op]}")
 
     def _tick(self, off, stack, metastack):
+        if self.yield_point is not None:
+            self.deadline += self.yield_point()  # time spent waiting for inference is not scan time
         self.n_ops = sum(self.counts)
         if self.n_ops > self.limits.max_opcodes:
             self._error("limit_opcodes", off, None, f"more than {self.limits.max_opcodes} opcodes")
@@ -1090,6 +1095,10 @@ class Scanner:
                 error("unknown_opcode", off, None, f"byte 0x{op:02x}")
 
 
-def scan(payload: bytes, *, mode: str, allowlist: AllowList, limits: ScanLimits | None = None) -> ScanReport:
-    """Scan ``payload`` (a decompressed pickle/joblib stream). Raises OpcodeBlocked / OpcodeScanError."""
-    return Scanner(payload, mode=mode, allowlist=allowlist, limits=limits or ScanLimits()).run()
+def scan(payload: bytes, *, mode: str, allowlist: AllowList, limits: ScanLimits | None = None,
+         yield_point: Callable[[], float] | None = None) -> ScanReport:
+    """Scan ``payload`` (a decompressed pickle/joblib stream). Raises OpcodeBlocked / OpcodeScanError.
+    ``yield_point`` is called every 64 KiB of stream and returns the seconds it paused (not counted as scan
+    time); see ``modelops.foreground``."""
+    return Scanner(payload, mode=mode, allowlist=allowlist, limits=limits or ScanLimits(),
+                   yield_point=yield_point).run()

@@ -9,6 +9,7 @@ return one finite answer per row (and probabilities that sum to 1).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ from .errors import ValidationFailed
 
 MAX_WALK = 200_000
 MAX_JOBS = 64
+YIELD_EVERY = 16  # objects of the structure walk between two yield points (modelops.foreground)
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,7 @@ def _check_svm(model, n_features: int) -> None:
         _fail("SVM intercepts are inconsistent")
 
 
-def _check_structure(model, n_features: int) -> None:
+def _check_structure(model, n_features: int, yield_point: Callable[[], float] | None = None) -> None:
     from sklearn.base import BaseEstimator
     from sklearn.ensemble._hist_gradient_boosting.predictor import TreePredictor
     from sklearn.neighbors._ball_tree import BallTree
@@ -147,6 +149,8 @@ def _check_structure(model, n_features: int) -> None:
         visited += 1
         if visited > MAX_WALK:
             _fail("model structure too large to validate")
+        if yield_point is not None and not visited % YIELD_EVERY:
+            yield_point()
         if isinstance(obj, Tree):
             _check_tree(obj, n_features)
         elif isinstance(obj, TreePredictor):
@@ -166,7 +170,8 @@ def _check_structure(model, n_features: int) -> None:
             todo.extend(vars(obj).values())
 
 
-def validate_model(model, *, allowlist: AllowList, expected_dimension: int | None = None) -> ModelInfo:
+def validate_model(model, *, allowlist: AllowList, expected_dimension: int | None = None,
+                   yield_point: Callable[[], float] | None = None) -> ModelInfo:
     key = _type_key(model)
     if key not in allowlist.estimators:
         _fail("loaded object is not an allowed model type", type=key[:200])
@@ -179,7 +184,7 @@ def validate_model(model, *, allowlist: AllowList, expected_dimension: int | Non
         _fail("model feature dimension does not match the feature version",
               expected=expected_dimension, actual=n_features)
     _check_params(model)
-    _check_structure(model, n_features)
+    _check_structure(model, n_features, yield_point)
     classes = getattr(model, "classes_", None)
     classes = [c.item() if isinstance(c, np.generic) else c for c in classes] if classes is not None else []
     return ModelInfo(estimator=key, n_features=n_features, classes=classes,
