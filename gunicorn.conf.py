@@ -28,10 +28,11 @@ wsgi_app = "cadml_site.wsgi:application"
 
 
 def post_fork(server, worker):
-    from cadml_site.process_state import run_process_initializers
+    from cadml_site.process_state import freeze_startup_heap, run_process_initializers
 
     results = run_process_initializers()
-    server.log.info("worker %s initialised: %s", worker.pid, results)
+    frozen = freeze_startup_heap()
+    server.log.info("worker %s initialised: %s; %d startup objects frozen", worker.pid, results, frozen)
 
 
 def worker_exit(server, worker):

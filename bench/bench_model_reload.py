@@ -9,7 +9,10 @@ directory, migrated at start).
    read, sha256, hash check, scan, restricted load under the tripwire, validation, canary predict, database
    swap, audit rows. Prints min/median/max and the per-stage split of the last one.
 
-2. ``classify_vector`` latency in one thread that predicts back to back (a saturated worker: harsher than a
+2. A full garbage collection in this process before and after ``freeze_startup_heap()``, which every worker
+   runs after its initialisers (the bench's two processes run it too, as workers would).
+
+3. ``classify_vector`` latency in one thread that predicts back to back (a saturated worker: harsher than a
    server, which has gaps between requests), under interleaved conditions. Each round runs every condition
    for ``--block`` seconds in a shuffled order, so that the host's own jitter falls on all conditions alike:
      quiet                      nothing reloads;
@@ -22,11 +25,14 @@ directory, migrated at start).
    The convergence check runs every 0.2 s in every condition. Printed per condition: n, p50, p90, p99, max
    and p99 / quiet p99; the noise floor (quiet p99 of odd rounds against even rounds); and, for the
    predictions that overlapped a load in this process, their latency against the others of the same blocks.
+   Latency minus the thread's CPU time is also printed: the time a prediction spent waiting (for the GIL or a
+   core). The host's own jitter shows in CPU time, so this is the part reloads can add.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import os
 import random
@@ -54,9 +60,16 @@ import joblib  # noqa: E402
 import numpy as np  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+from cadml_site.process_state import freeze_startup_heap  # noqa: E402
+
 CONTROL = Path(TMP) / "control"   # parent -> child: off | paced | b2b | stop
 IDLE = Path(TMP) / "idle"         # child -> parent: no reload is running
 CHILD_RELOADS = Path(TMP) / "child-reloads"  # child -> parent: "start end" (CLOCK_MONOTONIC) of each reload
+
+
+def never_wait() -> float:
+    """The yield point of the runs without the gate."""
+    return 0.0
 
 
 def set_control(mode: str) -> None:
@@ -129,6 +142,7 @@ def reloader_process(pause: float) -> None:
     from modelops.services import model_reload
 
     model_reload(version="rf-a", actor="bench-child")  # warm: imports and first predict happen before timing
+    freeze_startup_heap()  # as every worker does after its initialisers
     i, count = 1, 0
     while True:
         mode = CONTROL.read_text().strip() if CONTROL.exists() else "off"
@@ -219,6 +233,26 @@ def main() -> None:
           f"max {max(times):.3f} s")
     print("stages of the last reload (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in last.after["timings_ms"].items()))
 
+    started = time.perf_counter()
+    gc.collect()
+    before = time.perf_counter() - started
+    frozen = freeze_startup_heap()  # as every worker does after its initialisers (cadml_site.process_state)
+    started = time.perf_counter()
+    gc.collect()
+    after = time.perf_counter() - started
+    print(f"full garbage collection in this process: {before * 1000:.1f} ms, then {after * 1000:.1f} ms after "
+          f"freeze_startup_heap() ({frozen} objects frozen)")
+    full_collections: list[float] = []
+
+    def on_gc(phase: str, info: dict) -> None:
+        if info["generation"] == 2:
+            if phase == "start":
+                on_gc.started = time.perf_counter()
+            else:
+                full_collections.append(time.perf_counter() - on_gc.started)
+
+    gc.callbacks.append(on_gc)
+
     import subprocess
 
     set_control("off")
@@ -271,7 +305,7 @@ def main() -> None:
             control, own_pause, gated = conditions[name]
             settle()
             log.condition = name
-            gate.pacer = own_pacer if gated else (lambda: None)  # no yield point: loads never pause
+            gate.pacer = own_pacer if gated else (lambda: never_wait)  # loads never pause
             stop = threading.Event()
             thread = None
             set_control(control)
@@ -292,6 +326,7 @@ def main() -> None:
     set_control("stop")
     out, _ = child.communicate(timeout=120)
 
+    gc.callbacks.remove(on_gc)
     quiet = summary([lat for _, _, lat, _ in samples["quiet"]])
     print(f"\nclassify_vector latency, {args.rounds} rounds x {args.block:g} s per condition, interleaved "
           f"(ms; {len(log.intervals)} model loads in this process; {out.strip()})")
@@ -323,6 +358,8 @@ def main() -> None:
             wait = summary([lat - cpu for _, _, lat, cpu in samples[name]])["p99"]
             print(f"{name:32} {'unchanged' if low <= 1.0 <= high else 'CHANGED':10} time not running p99 "
                   f"{wait:6.2f} ms (quiet {quiet_wait:.2f} ms)")
+    print(f"\nfull garbage collections in this process during the measurement: {len(full_collections)}"
+          + (f", longest {max(full_collections) * 1000:.2f} ms" if full_collections else ""))
     print("\nmodel loads in this process (convergence or its own reload), seconds from start to end:")
     for name, durations in log.durations.items():
         if name in samples:

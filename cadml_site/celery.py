@@ -23,7 +23,7 @@ app.autodiscover_tasks()
 def _init_worker_process(**_kwargs) -> None:
     import multiprocessing
 
-    from cadml_site.process_state import run_process_initializers
+    from cadml_site.process_state import freeze_startup_heap, run_process_initializers
 
     # Prefork pool children are billiard processes: marked daemonic (multiprocessing then refuses to start
     # children) and holding billiard's authkey object (which multiprocessing cannot hand to a forkserver). Our
@@ -33,6 +33,7 @@ def _init_worker_process(**_kwargs) -> None:
     current._config["daemon"] = False
     current._config["authkey"] = multiprocessing.process.AuthenticationString(os.urandom(32))
     run_process_initializers()
+    freeze_startup_heap()
 
 
 @worker_process_shutdown.connect
@@ -44,7 +45,11 @@ def _shutdown_worker_process(**_kwargs) -> None:
 
 @app.task(name="cadml_site.ping")
 def ping(value: str) -> dict:
-    """Round-trip probe: which process answered and how its per-process initialisers went."""
+    """Round-trip probe: which process answered, how its per-process initialisers went, and how many startup
+    objects it froze (``freeze_startup_heap``)."""
+    import gc
+
     from cadml_site.process_state import initializer_results
 
-    return {"pong": value, "pid": os.getpid(), "initializers": initializer_results()}
+    return {"pong": value, "pid": os.getpid(), "initializers": initializer_results(),
+            "frozen_objects": gc.get_freeze_count()}

@@ -7,6 +7,7 @@ nothing heavy is inherited across fork and every process converges on the databa
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -69,3 +70,15 @@ def run_process_finalizers() -> None:
 
 def initialised_in_this_process() -> bool:
     return _ran_in_pid == os.getpid()
+
+
+def freeze_startup_heap() -> int:
+    """After the initialisers: collect once, then move every object this process holds (imported code,
+    settings, the loaded index and model) to the permanent generation, so that later full collections walk
+    only what came after. Without it a full collection in a worker holding a 10 MB model took 130-143 ms,
+    a stall for whichever request triggered it; with it 0.5-0.7 ms (docs/benchmarks.md). Frozen objects are
+    still freed by reference counting; only cyclic garbage created before the freeze would stay, and the
+    collection just before removes what exists then. Returns the number of frozen objects."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()

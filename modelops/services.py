@@ -272,13 +272,15 @@ def _load_version(version: ModelVersion, *, expected_sha256: str | None = None, 
     if expected_sha256 and expected_sha256.lower() != version.sha256:
         raise HashMismatch("expected_sha256 differs from the version's sha256",
                            context={"sha256": version.sha256, "expected_sha256": expected_sha256.lower()})
+    # Inference first: reading, hashing, scan, load and validation pause while this process runs a prediction.
+    yield_point = foreground.gate.pacer()
+    yield_point()
     raw = read_model_file(str(model_dir()), version.file_name, max_bytes=settings.CADML_MODEL_MAX_BYTES)
-    # Inference first: the scan, load and validation pause while this process runs a prediction.
     return check_model_bytes(raw, mode=opcode_mode(), allowlist=default_allowlist(),
                              intake_limits=intake_limits(), scan_limits=scan_limits(),
                              hash_allowlist=hash_allowlist(), expected_sha256=version.sha256,
                              expected_dimension=_expected_dimension(version.feature_version), canary=canary,
-                             yield_point=foreground.gate.pacer())
+                             yield_point=yield_point)
 
 
 def _label_from_proba(model) -> bool:

@@ -61,9 +61,13 @@ def check_model_bytes(raw: bytes, *, mode: str, allowlist: AllowList, intake_lim
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     check_size(raw, limits=intake_limits)
+    if yield_point is not None:
+        yield_point()  # hashing and decompression run off the GIL but still take a core
     sha256 = sha256_hex(raw)
     try:
         check_hash(sha256, expected_sha256=expected_sha256, hash_allowlist=hash_allowlist)
+        if yield_point is not None:
+            yield_point()
         blob = intake_bytes(raw, limits=intake_limits, sha256=sha256)
         t1 = time.perf_counter()
         timings["intake"] = (t1 - t0) * 1000

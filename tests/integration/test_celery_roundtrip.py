@@ -34,6 +34,7 @@ def test_worker_round_trips_a_task_through_the_broker(django_subprocess_env):
         assert value["pid"] != worker.pid  # answered by a prefork child process
         # every per-process initialiser (parse pool, index, model, cache...) started in the child
         assert value["initializers"] and set(value["initializers"].values()) == {"ok"}, value["initializers"]
+        assert value["frozen_objects"] > 10_000  # the child froze its startup heap (imported code, settings...)
     finally:
         worker.terminate()
         try:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,11 @@ def _whoami_count(counter_file: Path) -> float:
     return 0.0
 
 
+def _drain(stream, lines: list[str]) -> None:
+    for line in stream:
+        lines.append(line)
+
+
 @pytest.mark.integration
 def test_metrics_are_summed_over_two_workers(django_subprocess_env, make_api_key, tmp_path):
     _, secret = make_api_key("metrics-client")
@@ -50,25 +57,42 @@ def test_metrics_are_summed_over_two_workers(django_subprocess_env, make_api_key
            "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log: list[str] = []
+    threading.Thread(target=_drain, args=(proc.stdout, log), daemon=True).start()
     base = f"http://127.0.0.1:{port}"
+
+    def whoami(_):
+        # a fresh connection each time, so that any worker may accept it
+        return requests.get(base + "/api/v1/auth/whoami/", headers={"X-API-Key": secret, "Connection": "close"},
+                            timeout=60).status_code
+
     try:
         _wait_ready(base, proc)
-        for _ in range(40):
-            # a fresh connection each time, so both workers serve some of the requests
-            response = requests.get(base + "/api/v1/auth/whoami/", headers={"X-API-Key": secret,
-                                                                             "Connection": "close"}, timeout=60)
-            assert response.status_code == 200
+        deadline = time.monotonic() + 120
+        while sum("initialised" in line for line in log) < 2:  # gunicorn.conf.py post_fork logs each worker
+            assert time.monotonic() < deadline, "".join(log)[-3000:]
+            time.sleep(0.2)
+        sent = 0
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            # concurrent requests: while one worker is busy the other accepts (sync workers share one socket)
+            while True:
+                statuses = list(pool.map(whoami, range(20)))
+                assert statuses == [200] * 20
+                sent += 20
+                per_worker = [_whoami_count(path) for path in multiproc.glob("counter_*.db")]
+                if sum(1 for count in per_worker if count > 0) >= 2 or sent >= 400:
+                    break
         body = requests.get(base + "/metrics", timeout=60).text
         match = re.search(r'django_http_requests_total_by_view_transport_method_total\{method="GET",'
                           r'transport="http",view="v1:auth-whoami"\} ([0-9.]+)', body)
-        assert match and float(match.group(1)) == 40.0
+        assert match and float(match.group(1)) == sent
         # the total is made of several workers' own counts (one counter file per worker process)
         per_worker = [_whoami_count(path) for path in multiproc.glob("counter_*.db")]
-        assert sum(per_worker) == 40.0
+        assert sum(per_worker) == sent
         assert sum(1 for count in per_worker if count > 0) >= 2, per_worker
     finally:
         proc.terminate()
         try:
-            proc.communicate(timeout=30)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
