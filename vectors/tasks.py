@@ -13,6 +13,14 @@ def index_recovery_tick_task() -> list[dict]:
     return [r.__dict__ for r in index_recovery_tick()]
 
 
+@shared_task(name="vectors.tasks.vector_deletion_log_prune_task", ignore_result=True)
+def vector_deletion_log_prune_task() -> dict[str, int]:
+    """Beat entry: drops deletion-log rows that no process can need any more."""
+    from vectors.services import vector_deletion_log_prune
+
+    return vector_deletion_log_prune()
+
+
 @shared_task(name="vectors.tasks.vector_migration_run_task", acks_late=True)
 def vector_migration_run_task(run_id: int) -> dict:
     """Executes or resumes a migration run."""

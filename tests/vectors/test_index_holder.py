@@ -118,3 +118,19 @@ def test_build_snapshot_raises_without_faiss(tmp_path):
     with pytest.raises(FaissUnavailableError):
         build_snapshot(source, feature_version="v4", snapshot_root=tmp_path, dimension=D, config=IndexConfig(),
                        faiss_loader=no_faiss)
+
+
+def test_a_snapshot_older_than_the_recorded_one_is_not_caught_up_from(tmp_path):
+    """The deletion log up to the recorded snapshot may be pruned: an older snapshot file on this disk (another
+    host's rebuild, a restored disk) is not caught up from; the version is built from the rows instead."""
+    source, vectors = _seeded(50)
+    old = build_snapshot(source, feature_version="v4", snapshot_root=tmp_path, dimension=D, config=IndexConfig())
+    source.snapshot_generation = old.generation
+    source.delete([7])
+    source.snapshot_generation = source.generation  # a newer snapshot recorded (written elsewhere) ...
+    source.deleted = [(i, g) for i, g in source.deleted if g > source.snapshot_generation]  # ... and the log pruned
+    source.epoch += 1
+    out = _holder(source, tmp_path).search("v4", vectors[6:7], 3)
+    assert (out.backend, out.degraded) == ("faiss", False)
+    assert 7 not in out.hits[0].ids.tolist()
+    assert read_manifest(tmp_path, "v4").generation == old.generation < source.snapshot_generation

@@ -161,8 +161,12 @@ class IndexHolder:
         try:
             faiss = self.faiss_loader()
             dimension = self.dimension_of(feature_version)
+            manifest = index_bytes = ids = None
             if state.snapshot_generation is not None:
                 manifest, index_bytes, ids = read_snapshot(self.snapshot_root, feature_version, dimension=dimension)
+            # A snapshot older than the one the state records (another host's rebuild, a restored disk) is not
+            # caught up from: the deletion log up to the recorded snapshot may be pruned. Build from the rows.
+            if manifest is not None and manifest.generation >= state.snapshot_generation:
                 try:
                     store = FaissStore.from_bytes(faiss, manifest.kind, index_bytes, ids, dimension, self.config)
                 except Exception as exc:

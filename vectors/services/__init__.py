@@ -8,7 +8,12 @@ from vectors.services.index_ops import (
     index_recovery_tick,
 )
 from vectors.services.migration import vector_migration_run, vector_migration_start
-from vectors.services.vector_writes import vector_bulk_upsert, vector_delete, vector_upsert
+from vectors.services.vector_writes import (
+    vector_bulk_upsert,
+    vector_delete,
+    vector_deletion_log_prune,
+    vector_upsert,
+)
 
 __all__ = [
     "index_degrade_drill",
@@ -18,6 +23,7 @@ __all__ = [
     "index_recovery_tick",
     "vector_bulk_upsert",
     "vector_delete",
+    "vector_deletion_log_prune",
     "vector_migration_run",
     "vector_migration_start",
     "vector_upsert",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -137,3 +139,23 @@ def vector_delete(*, key: str, feature_version: str, actor: str, request_id: str
                                       feature_version=feature_version, before=before,
                                       after={"generation": generation})
     return generation
+
+
+def vector_deletion_log_prune(*, now: datetime | None = None) -> dict[str, int]:
+    """Deletes the change-log rows no process can need any more; returns the count per feature version.
+
+    A process catches up on deletions newer than its generation, or newer than the snapshot it loads. The rebuild
+    that records a snapshot generation also bumps the epoch, so every process then reloads from that snapshot (or
+    from the rows, degraded) and holds at least that generation; a snapshot file older than the recorded one is
+    never caught up from (``vectors.index.holder``). Rows at or below the recorded snapshot generation are
+    therefore dead; they are kept ``CADML_VECTOR_DELETION_RETENTION_DAYS`` more as a record of what was deleted.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=settings.CADML_VECTOR_DELETION_RETENTION_DAYS)
+    pruned: dict[str, int] = {}
+    for feature_version, snapshot_generation in (IndexState.objects.exclude(snapshot_generation=None)
+                                                 .values_list("feature_version", "snapshot_generation")):
+        count, _ = VectorDeletion.objects.filter(feature_version=feature_version, generation__lte=snapshot_generation,
+                                                 created_at__lt=cutoff).delete()
+        if count:
+            pruned[feature_version] = count
+    return pruned
