@@ -20,6 +20,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -191,8 +192,7 @@ def restricted_load(payload: bytes, *, allowlist: AllowList,
     objects = resolve_allowed_objects(allowlist)
     buf = io.BytesIO(payload)
     unpickler = RestrictedUnpickler(buf, objects=objects, yield_point=yield_point)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with recorded_warnings() as caught:
         try:
             with tripwire.armed() as events:
                 obj = unpickler.load()
@@ -207,4 +207,42 @@ def restricted_load(payload: bytes, *, allowlist: AllowList,
         raise LoadRefused("tripwire tripped during load", context={"events": list(events)})
     if buf.tell() != len(payload):
         raise LoadRefused("data after the end of the pickle stream")
-    return obj, [str(w.message)[:300] for w in caught]
+    return obj, caught
+
+
+_recording = threading.local()
+_showwarning_lock = threading.Lock()
+
+
+def _recording_showwarning(original):
+    def showwarning(message, category, filename, lineno, file=None, line=None):
+        messages = getattr(_recording, "messages", None)
+        if messages is None:
+            return original(message, category, filename, lineno, file, line)
+        messages.append(str(message)[:300])  # recorded, never formatted: formatting reads source files
+
+    showwarning.recording_original = original
+    return showwarning
+
+
+@contextmanager
+def recorded_warnings():
+    """Collect the warnings the calling thread raises, without touching the process-wide filter list.
+
+    ``warnings.catch_warnings`` saves and restores ``warnings.filters`` for the whole process. scikit-learn's
+    parallel helper empties that list for an instant around every tree of a prediction; a load saving it at
+    that instant (a model converging in the background while a request predicts) would leave the process with
+    no filters at all. Instead ``warnings.showwarning`` is wrapped (once, and again if something replaced it)
+    by a function that records for a thread inside this block and hands every other thread's warnings to the
+    previous function. Recording without formatting matters too: formatting a warning reads the source file,
+    which the tripwire refuses.
+    """
+    with _showwarning_lock:
+        if not hasattr(warnings.showwarning, "recording_original"):
+            warnings.showwarning = _recording_showwarning(warnings.showwarning)
+    messages: list[str] = []
+    _recording.messages = messages
+    try:
+        yield messages
+    finally:
+        _recording.messages = None

@@ -142,3 +142,48 @@ def test_first_activation_in_a_fresh_process_passes_the_canary(tmp_path, fitted_
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "RandomForestClassifier" in result.stdout
+
+
+def test_load_warnings_are_recorded_without_touching_the_filters(allowlist):
+    import warnings
+
+    import sklearn
+    from sklearn.tree import DecisionTreeClassifier
+
+    model = DecisionTreeClassifier(random_state=0).fit(np.random.default_rng(0).normal(size=(20, 3)),
+                                                        np.arange(20) % 2)
+    current = sklearn.__version__.encode()
+    older = b"0" + current[1:]  # same length: the stream stays valid, BUILD sees another sklearn version
+    raw = pickle.dumps(model, protocol=4)
+    assert raw.count(current) == 1
+    filters_before = list(warnings.filters)
+    loaded, load_warnings = restricted_load(raw.replace(current, older), allowlist=allowlist)
+    assert type(loaded) is DecisionTreeClassifier
+    assert any(older.decode() in w for w in load_warnings), load_warnings  # recorded under the tripwire, not raised
+    assert warnings.filters == filters_before
+
+
+def test_recording_is_per_thread(recwarn):
+    import warnings
+
+    from modelops.security.loader import recorded_warnings
+
+    inside, release, done = threading.Event(), threading.Event(), threading.Event()
+    recorded: list[str] = []
+
+    def loading_thread():
+        with recorded_warnings() as messages:
+            warnings.warn("from the load", UserWarning)
+            inside.set()
+            release.wait(10)
+        recorded.extend(messages)
+        done.set()
+
+    thread = threading.Thread(target=loading_thread)
+    thread.start()
+    assert inside.wait(10)
+    warnings.warn("from a request thread", UserWarning)  # while the other thread records
+    release.set()
+    thread.join(10)
+    assert done.is_set() and recorded == ["from the load"]
+    assert [str(w.message) for w in recwarn] == ["from a request thread"]
