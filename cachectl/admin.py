@@ -4,10 +4,7 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.template.response import TemplateResponse
 
 from cachectl import selectors, services
 from cachectl.models import (
@@ -18,15 +15,10 @@ from cachectl.models import (
     CacheSettingsChange,
     CacheSnapshot,
 )
-from cadml_site.admin_base import ReadOnlyAdmin
+from cadml_site.admin_base import ReadOnlyAdmin, confirmation_page, reason_form
 from cadml_site.api.exceptions import Conflict, DomainError
 
 CONFIRM_TEMPLATE = "admin/cachectl/confirm_action.html"
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=2000,
-                             help_text="Recorded in the audit trail.")
 
 
 def _confirm_then(modeladmin, request, queryset, *, title: str, description: str, action: str, run):
@@ -35,7 +27,7 @@ def _confirm_then(modeladmin, request, queryset, *, title: str, description: str
         modeladmin.message_user(request, "Select exactly one row.", messages.ERROR)
         return None
     obj = queryset.first()
-    form = ReasonForm(request.POST if request.POST.get("post") else None)
+    form = reason_form(request)
     if request.POST.get("post") and form.is_valid():
         try:
             change = run(obj, actor=request.user.get_username(), reason=form.cleaned_data["reason"])
@@ -46,20 +38,9 @@ def _confirm_then(modeladmin, request, queryset, *, title: str, description: str
         modeladmin.message_user(request, f"{title}: done (change #{change.pk}, settings {change.after}).",
                                 messages.SUCCESS)
         return None
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "description": description,
-        "object": obj,
-        "form": form,
-        "action": action,
-        "opts": modeladmin.model._meta,
-        "queryset": queryset,
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        "rollback_window": selectors.cache_rollback_window(),
-    }
-    request.current_app = modeladmin.admin_site.name
-    return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+    return confirmation_page(modeladmin, request, queryset, template=CONFIRM_TEMPLATE, form=form, title=title,
+                             action=action, description=description, object=obj,
+                             rollback_window=selectors.cache_rollback_window())
 
 
 @admin.action(description="Roll back the selected change (inside its window)")

@@ -8,23 +8,17 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from cadml_site.admin_base import ReadOnlyAdmin
+from cadml_site.admin_base import ReadOnlyAdmin, confirmation_page, reason_form
 from cadml_site.api.exceptions import DomainError
 from modelops import selectors, services
 from modelops.models import ModelReloadAttempt, ModelVersion, OpcodeAuditEntry
 
 CONFIRM_TEMPLATE = "admin/modelops/confirm_action.html"
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=2000,
-                             help_text="Recorded in the audit trail.")
 
 
 class ModelUploadForm(forms.ModelForm):
@@ -41,7 +35,7 @@ def _confirm_then(modeladmin, request, queryset, *, title, description, action, 
         modeladmin.message_user(request, "Select exactly one model version.", messages.ERROR)
         return None
     obj = queryset.first()
-    form = ReasonForm(request.POST if request.POST.get("post") else None)
+    form = reason_form(request)
     if request.POST.get("post") and form.is_valid():
         reason = form.cleaned_data["reason"]
         try:
@@ -52,11 +46,8 @@ def _confirm_then(modeladmin, request, queryset, *, title, description, action, 
         modeladmin.log_change(request, result, f"{action}: {reason}")
         modeladmin.message_user(request, f"{title}: {result.label} is active.", messages.SUCCESS)
         return None
-    return TemplateResponse(request, CONFIRM_TEMPLATE, {
-        **modeladmin.admin_site.each_context(request), "title": title, "description": description,
-        "object": obj, "form": form, "action": action, "opts": modeladmin.model._meta, "queryset": queryset,
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME, "status": selectors.model_status(),
-    })
+    return confirmation_page(modeladmin, request, queryset, template=CONFIRM_TEMPLATE, form=form, title=title,
+                             action=action, description=description, object=obj, status=selectors.model_status())
 
 
 @admin.action(description="Activate the selected version (reload)")

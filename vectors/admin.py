@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
-from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from cadml_site.admin_base import ReadOnlyAdmin
+from cadml_site.admin_base import ReadOnlyAdmin, confirmation_page, reason_form
 from cadml_site.api.exceptions import DomainError
 from vectors import selectors, services
 from vectors.models import IndexEvent, IndexState, MigrationRun, Vector, VectorOpsAudit
@@ -20,14 +17,9 @@ CONFIRM_TEMPLATE = "admin/vectors/confirm_index_action.html"
 TIMELINE_DAYS = 7
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=2000,
-                             help_text="Recorded in the audit trail.")
-
-
 def _confirm_then(modeladmin, request, queryset, *, title: str, action: str, run):
     """delete_selected-style: a confirmation page asking for a reason, then the service, then log_change."""
-    form = ReasonForm(request.POST if request.POST.get("post") else None)
+    form = reason_form(request)
     if request.POST.get("post") and form.is_valid():
         for state in queryset:
             try:
@@ -41,17 +33,8 @@ def _confirm_then(modeladmin, request, queryset, *, title: str, action: str, run
             modeladmin.message_user(request, f"{state.feature_version}: {title} -> {result.result} {result.error}",
                                     level)
         return None
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "queryset": queryset,
-        "form": form,
-        "action": action,
-        "opts": modeladmin.model._meta,
-        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-    }
-    request.current_app = modeladmin.admin_site.name
-    return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+    return confirmation_page(modeladmin, request, queryset, template=CONFIRM_TEMPLATE, form=form, title=title,
+                             action=action)
 
 
 @admin.action(description="Recover now (ignores backoff and suppression)")
