@@ -1,0 +1,52 @@
+"""A real Celery worker (prefork, one pool process) on a queue of its own, and a client to send it tasks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from celery import Celery
+
+ROOT = Path(__file__).resolve().parents[1]
+BROKER = os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/6"
+
+
+@dataclass
+class ProbeWorker:
+    client: Celery
+    queue: str
+    pid: int
+    output: str = ""  # the worker's log, once the block has ended
+
+
+@contextmanager
+def prefork_worker(env: dict, *, name: str) -> Iterator[ProbeWorker]:
+    """Starts the worker with ``env`` (Django settings for a subprocess), yields it, then stops it (warm shutdown,
+    killed after 30 s) and keeps its log in ``output``."""
+    queue = f"{name}-{uuid.uuid4().hex[:8]}"
+    backend = BROKER if BROKER.startswith("redis") else "rpc://"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "cadml_site", "worker", "--pool", "prefork", "--concurrency", "1",
+         "--queues", queue, "--loglevel", "WARNING", "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env={**env, "CELERY_BROKER_URL": BROKER, "CELERY_RESULT_BACKEND": backend},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    probe = ProbeWorker(Celery(f"{name}-client", broker=BROKER, backend=backend, set_as_current=False), queue,
+                        worker.pid)
+    try:
+        yield probe
+    finally:
+        worker.terminate()  # warm shutdown of the main process, which stops its pool
+        try:
+            probe.output, _ = worker.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+            probe.output, _ = worker.communicate()
+        probe.client.close()
