@@ -65,6 +65,12 @@ class ModelVersionRegisterApi(SensitiveApi):
         return Response(s.ModelVersionOutput(version).data, status=status.HTTP_201_CREATED)
 
 
+def _now_active(version) -> dict:
+    """The answer of a reload or a rollback: the version now active, the scanner mode, the load sequence."""
+    return s.ModelReloadOutput({"version": version, "mode": settings.CADML_MODEL_OPCODE_MODE,
+                                "load_sequence": services.database_load_sequence()}).data
+
+
 class ModelReloadApi(SensitiveApi):
     """Load a version (intake, hash, scan, restricted load, validation, canary) and swap it in everywhere."""
 
@@ -75,8 +81,7 @@ class ModelReloadApi(SensitiveApi):
         data = s.ModelReloadInput(data=request.data)
         data.is_valid(raise_exception=True)
         version = services.model_reload(actor=actor_name(request), **data.validated_data)
-        return Response(s.ModelReloadOutput({"version": version, "mode": settings.CADML_MODEL_OPCODE_MODE,
-                                             "load_sequence": services.database_load_sequence()}).data)
+        return Response(_now_active(version))
 
 
 class ModelRollbackApi(SensitiveApi):
@@ -88,8 +93,7 @@ class ModelRollbackApi(SensitiveApi):
         data = s.ModelRollbackInput(data=request.data)
         data.is_valid(raise_exception=True)
         version = services.model_rollback(actor=actor_name(request), **data.validated_data)
-        return Response(s.ModelReloadOutput({"version": version, "mode": settings.CADML_MODEL_OPCODE_MODE,
-                                             "load_sequence": services.database_load_sequence()}).data)
+        return Response(_now_active(version))
 
 
 class OpcodeAuditApi(APIView):
