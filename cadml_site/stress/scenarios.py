@@ -130,17 +130,21 @@ def degradation_flapping(client: StressClient, *, feature_version: str, cycles: 
     suppression_seen_at: int | None = None
     suppression_gauge: float | None = None
     suppression_left = 0.0
+
+    def check_search(cycle: int, name: str, expected: tuple[str, bool], when: str) -> None:
+        search = client.json(name, "POST", "/api/v1/vectors/similarity/", json={
+            "feature_version": feature_version, "vector": random_vector(rng, dimension), "k": 5})
+        if (search["backend"], search["degraded"]) != expected:
+            result.fail(f"cycle {cycle}: a search {when} answered backend={search['backend']} "
+                        f"degraded={search['degraded']}")
+
     for cycle in range(1, cycles + 1):
         degraded = client.json("degrade", "POST", "/api/v1/vectors/index/degrade/", ops=True, json={
             "feature_version": feature_version, "reason": f"stress_degradation_flapping cycle {cycle}",
             "duration_seconds": drill_seconds})
         if not degraded.get("degraded"):
             result.fail(f"cycle {cycle}: degrade answered degraded={degraded.get('degraded')}")
-        search = client.json("similarity_degraded", "POST", "/api/v1/vectors/similarity/", json={
-            "feature_version": feature_version, "vector": random_vector(rng, dimension), "k": 5})
-        if (search["backend"], search["degraded"]) != ("memory", True):
-            result.fail(f"cycle {cycle}: a search during the drill answered backend={search['backend']} "
-                        f"degraded={search['degraded']}")
+        check_search(cycle, "similarity_degraded", ("memory", True), "during the drill")
         during = client.metrics()
         duration = during.value("faiss_degraded_duration_seconds")
         if duration is None or duration <= 0:
@@ -155,11 +159,7 @@ def degradation_flapping(client: StressClient, *, feature_version: str, cycles: 
             "feature_version": feature_version, "reason": f"stress_degradation_flapping cycle {cycle}"})
         if recovered.get("result") != "success":
             result.fail(f"cycle {cycle}: recover answered {recovered}")
-        search = client.json("similarity_restored", "POST", "/api/v1/vectors/similarity/", json={
-            "feature_version": feature_version, "vector": random_vector(rng, dimension), "k": 5})
-        if (search["backend"], search["degraded"]) != ("faiss", False):
-            result.fail(f"cycle {cycle}: a search after recovery answered backend={search['backend']} "
-                        f"degraded={search['degraded']}")
+        check_search(cycle, "similarity_restored", ("faiss", False), "after recovery")
 
     after_row = _index_row(client, feature_version)
     snapshot = client.metrics()
