@@ -13,7 +13,6 @@ import os
 import statistics
 import struct
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -21,6 +20,7 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 
 from features.parsers.stl import BINARY_RECORD, parse_stl  # noqa: E402
+from throughput import print_throughput, timed_runs  # noqa: E402  (bench/, beside this script)
 
 TARGET_MB_S = 300.0
 
@@ -39,22 +39,12 @@ def main() -> int:
     args = parser.parse_args()
     data = make_stl(args.triangles)
     size_mb = len(data) / 1e6
-    parse_stl(data)  # warm-up
-    seconds, cpu = [], []
-    for _ in range(args.repeat):
-        started, cpu_started = time.perf_counter(), time.process_time()
-        document = parse_stl(data)
-        seconds.append(time.perf_counter() - started)
-        cpu.append(time.process_time() - cpu_started)
+    document, seconds, cpu = timed_runs(lambda: parse_stl(data), args.repeat)
     assert document.facets == args.triangles
     median = statistics.median(seconds)
     print(f"binary STL: {args.triangles} triangles, {size_mb:.1f} MB, {args.repeat} runs")
     print(f"  median {median * 1000:.1f} ms  best {min(seconds) * 1000:.1f} ms  worst {max(seconds) * 1000:.1f} ms")
-    print(f"  throughput median {size_mb / median:.0f} MB/s  best {size_mb / min(seconds):.0f} MB/s"
-          f"  (target >= {TARGET_MB_S:.0f} MB/s)")
-    print(f"  CPU time median {statistics.median(cpu) * 1000:.0f} ms = {size_mb / statistics.median(cpu):.0f} MB/s"
-          f" per core; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    return 0 if size_mb / median >= TARGET_MB_S else 1
+    return 0 if print_throughput(size_mb, seconds, cpu, TARGET_MB_S) else 1
 
 
 if __name__ == "__main__":
