@@ -63,7 +63,9 @@ class VectorsApi(APIView):
     @extend_schema(operation_id="vectors_list", description="List vectors of a feature version, ordered by key; "
                    "exact meta filters as `meta.<field>=<value>` (values parsed as JSON when possible).", parameters=[
         s.VectorListInput,
-        OpenApiParameter("meta.<field>", OpenApiTypes.STR, description="Exact match on a meta field."),
+        OpenApiParameter("meta.<field>", OpenApiTypes.STR, description=(
+            "Exact match on the meta key `<field>` (an identifier: a letter, then letters, digits or `_`, without "
+            "`__`; 400 invalid_filter otherwise). Names such as `in` or `regex` are keys, never lookups.")),
     ], responses=s.VectorOutput(many=True), tags=TAGS)
     def get(self, request):
         data = s.VectorListInput(data=request.query_params)
