@@ -161,6 +161,8 @@ CADML_THROTTLE_RATES = {
     "sensitive": _rate("CADML_THROTTLE_SENSITIVE", "120/min"),
 }
 CADML_API_MAX_PAGE_SIZE = env_int("CADML_API_MAX_PAGE_SIZE", 500, min_value=1, max_value=10_000)
+# Deepest nesting of arrays/objects a JSON body may have (deeper: 400 validation_failed, never a RecursionError).
+CADML_JSON_MAX_DEPTH = env_int("CADML_JSON_MAX_DEPTH", 64, min_value=4, max_value=500)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["cadml_site.api.authentication.ApiKeyAuthentication"],
@@ -173,7 +175,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "cadml_site.api.json_parser.DepthLimitedJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
