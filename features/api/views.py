@@ -9,9 +9,9 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cadml_site.api.upload_limits import UploadSizeLimitedApi
 from features import selectors, services
 from features.api import serializers as s
-from features.api.upload_limits import UploadSizeLimitHandler
 from features.extractors import slot_names
 
 TAGS = ["features"]
@@ -55,7 +55,7 @@ def analysis_payload(analysis) -> dict:
     }
 
 
-class AnalysisCreateApi(APIView):
+class AnalysisCreateApi(UploadSizeLimitedApi, APIView):
     """Upload a CAD file (DXF, STL, STEP, IGES, OBJ): parse it (once per content), extract a feature vector,
     register it, and optionally classify it and list similar parts."""
 
@@ -68,9 +68,14 @@ class AnalysisCreateApi(APIView):
         request={"multipart/form-data": s.AnalysisCreateInputSerializer},
         responses={201: s.AnalysisOutputSerializer},
     )
+    def upload_max_bytes(self) -> int:
+        return settings.CADML_UPLOAD_MAX_BYTES
+
+    def upload_refusal(self, size: int):
+        return services.upload_refused(size)
+
     def post(self, request):
-        # refuse an oversized upload while it streams in (before Django writes it to a temporary file)
-        request._request.upload_handlers.insert(0, UploadSizeLimitHandler(request._request))
+        # an oversized upload was refused while it streamed in (UploadSizeLimitedApi), before Django stored it
         serializer = s.AnalysisCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
