@@ -166,13 +166,14 @@ CADML_JSON_MAX_DEPTH = env_int("CADML_JSON_MAX_DEPTH", 64, min_value=4, max_valu
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["cadml_site.api.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["cadml_site.api.permissions.HasApiKey"],
+    "DEFAULT_PERMISSION_CLASSES": ["cadml_site.api.permissions.HasApiKey",
+                                   "cadml_site.api.permissions.ApiKeyScopePermits"],
     "DEFAULT_THROTTLE_CLASSES": ["cadml_site.api.throttling.ApiKeyScopedThrottle"],
     "DEFAULT_THROTTLE_RATES": CADML_THROTTLE_RATES,
     "DEFAULT_PAGINATION_CLASS": "cadml_site.api.pagination.OrderedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "cadml_site.api.exceptions.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "cadml_site.api.schema.ScopedAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "cadml_site.api.json_parser.DepthLimitedJSONParser",
@@ -186,7 +187,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "CAD ML Platform API",
     "DESCRIPTION": (
         "CAD files in, versioned feature vectors out; similar-part search; part classification; runtime controls. "
-        "Every endpoint except health needs `X-API-Key`; sensitive operations also need `X-Admin-Token`."
+        "Every endpoint except health needs `X-API-Key`; a `read` key may only read (`x-api-key-scope` on each "
+        "operation), writes need a `read_write` key; sensitive operations also need `X-Admin-Token`."
     ),
     "VERSION": CADML_BUILD_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
@@ -196,6 +198,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # one enum for the API key scope, wherever a serializer names it
+    "ENUM_NAME_OVERRIDES": {"ApiKeyScopeEnum": "cadml_site.api.models.ApiKeyScope.choices"},
 }
 
 # ---- Celery -----------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cadml_site.api.base import SensitiveApi
-from cadml_site.api.permissions import IsOpsStaff, actor_name
+from cadml_site.api.permissions import READ, ApiKeyScopePermits, IsOpsStaff, actor_name
 from cadml_site.api.upload_limits import UploadSizeLimitedApi
 from modelops import selectors, services
 from modelops.api import serializers as s
@@ -107,7 +107,7 @@ class ModelRollbackApi(SensitiveApi):
 class OpcodeAuditApi(APIView):
     """Opcodes and globals the scanner has seen in every mode, with counts and first/last seen."""
 
-    permission_classes = [IsOpsStaff]
+    permission_classes = [IsOpsStaff, ApiKeyScopePermits]
 
     @extend_schema(operation_id="model_opcode_audit", responses=s.OpcodeAuditOutput, tags=TAGS)
     def get(self, request):
@@ -116,6 +116,8 @@ class OpcodeAuditApi(APIView):
 
 class ModelPredictApi(APIView):
     """Classify one feature vector with the active model."""
+
+    api_key_access = READ  # a POST that only reads
 
     @extend_schema(operation_id="model_predict", request=s.ModelPredictInput,
                    responses={200: s.ModelPredictOutput,
