@@ -227,6 +227,13 @@ PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", None)
 if PROMETHEUS_MULTIPROC_DIR and not os.path.isdir(PROMETHEUS_MULTIPROC_DIR):
     raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR!r} is not an existing directory")
 PROMETHEUS_EXPORT_MIGRATIONS = False
+# Bearer token that /metrics requires (`Authorization: Bearer <token>`, Prometheus' `authorization` scrape
+# setting). Unset: /metrics is open, and the system check cadml.W002 and a start-up log line say so.
+CADML_METRICS_TOKEN = env_str("CADML_METRICS_TOKEN", None) or None
+if CADML_METRICS_TOKEN is not None and (len(CADML_METRICS_TOKEN) < 24 or not CADML_METRICS_TOKEN.isprintable()
+                                        or any(c.isspace() for c in CADML_METRICS_TOKEN)):
+    raise ImproperlyConfigured("CADML_METRICS_TOKEN must be at least 24 printable characters without spaces "
+                               "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
 
 # ---- serving ---------------------------------------------------------------------------------------------------
 GUNICORN_WORKERS = env_int("GUNICORN_WORKERS", 2, min_value=1, max_value=64)
