@@ -144,6 +144,37 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# ---- transport security (production) -----------------------------------------------------------------------------
+# One switch for serving over HTTPS: HSTS, the HTTP->HTTPS redirect and Secure cookies, with `manage.py check
+# --deploy` clean (docs/security.md). Off by default, for `make run` on plain http://127.0.0.1.
+CADML_PRODUCTION_SECURITY = env_bool("CADML_PRODUCTION_SECURITY", False)
+# Behind a TLS-terminating proxy: the header it sets to "https" (e.g. X-Forwarded-Proto). Only set it when the
+# proxy always sets (or strips) that header itself, otherwise clients could claim HTTPS.
+DJANGO_SECURE_PROXY_SSL_HEADER = env_str("DJANGO_SECURE_PROXY_SSL_HEADER", None) or None
+if DJANGO_SECURE_PROXY_SSL_HEADER is not None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}", DJANGO_SECURE_PROXY_SSL_HEADER):
+        raise ImproperlyConfigured("DJANGO_SECURE_PROXY_SSL_HEADER must be a header name such as X-Forwarded-Proto, "
+                                   f"got {DJANGO_SECURE_PROXY_SSL_HEADER!r}")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + DJANGO_SECURE_PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+if CADML_PRODUCTION_SECURITY:
+    if DEBUG:
+        raise ImproperlyConfigured("CADML_PRODUCTION_SECURITY=true needs DJANGO_DEBUG=false")
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
+        raise ImproperlyConfigured("CADML_PRODUCTION_SECURITY=true needs a DJANGO_SECRET_KEY of at least 50 random "
+                                   "characters (make run's var/secret_key is one)")
+    SECURE_SSL_REDIRECT = True
+    # Load balancer probes and Prometheus reach the service over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000, min_value=3600, max_value=63_072_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    CSRF_COOKIE_SAMESITE = "Lax"
+    SECURE_REFERRER_POLICY = "same-origin"
+    SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
 # ---- API ------------------------------------------------------------------------------------------------------
 _RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
 
