@@ -27,6 +27,14 @@ control_socket_disable = True
 wsgi_app = "cadml_site.wsgi:application"
 
 
+def when_ready(server):
+    if not settings.CADML_METRICS_TOKEN:
+        from cadml_site.checks import METRICS_OPEN_MESSAGE
+
+        server.log.warning("%s. Set CADML_METRICS_TOKEN to require a bearer token (docs/security.md).",
+                           METRICS_OPEN_MESSAGE)
+
+
 def post_fork(server, worker):
     from cadml_site.process_state import freeze_startup_heap, run_process_initializers
 

@@ -18,7 +18,8 @@ def cache_health_section() -> dict:
     if stats["shared_tier"].get("configured") and not stats["shared_tier"].get("reachable"):
         problems.append("shared tier unreachable")
     if holder.last_sync_error:
-        problems.append(f"settings unreadable: {holder.last_sync_error}")
+        # the exception's text (database host, port, role) stays in the log, never in a public answer
+        problems.append("settings unreadable (database error; details in the log)")
     if window is not None and window["expired"]:
         problems.append(f"rollback window of change {window['change_id']} expired unconfirmed")
     return {

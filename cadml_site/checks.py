@@ -20,4 +20,12 @@ def cadml_configuration(app_configs, **kwargs):
     if settings.CELERY_BROKER_URL and not settings.CELERY_RESULT_BACKEND:
         problems.append(Error("CELERY_BROKER_URL is set but no result backend could be chosen; set "
                               "CELERY_RESULT_BACKEND", id="cadml.E002"))
+    if not settings.CADML_METRICS_TOKEN:
+        problems.append(Warning(METRICS_OPEN_MESSAGE, hint="Set CADML_METRICS_TOKEN and give Prometheus the same "
+                                "token (authorization: {type: Bearer, credentials_file: ...}); see docs/security.md.",
+                                id="cadml.W002"))
     return problems
+
+
+METRICS_OPEN_MESSAGE = ("CADML_METRICS_TOKEN is unset: /metrics is open to anyone who can reach the service "
+                        "(per-view request counts, admin login outcomes, model reloads)")

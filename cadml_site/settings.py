@@ -144,6 +144,37 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# ---- transport security (production) -----------------------------------------------------------------------------
+# One switch for serving over HTTPS: HSTS, the HTTP->HTTPS redirect and Secure cookies, with `manage.py check
+# --deploy` clean (docs/security.md). Off by default, for `make run` on plain http://127.0.0.1.
+CADML_PRODUCTION_SECURITY = env_bool("CADML_PRODUCTION_SECURITY", False)
+# Behind a TLS-terminating proxy: the header it sets to "https" (e.g. X-Forwarded-Proto). Only set it when the
+# proxy always sets (or strips) that header itself, otherwise clients could claim HTTPS.
+DJANGO_SECURE_PROXY_SSL_HEADER = env_str("DJANGO_SECURE_PROXY_SSL_HEADER", None) or None
+if DJANGO_SECURE_PROXY_SSL_HEADER is not None:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}", DJANGO_SECURE_PROXY_SSL_HEADER):
+        raise ImproperlyConfigured("DJANGO_SECURE_PROXY_SSL_HEADER must be a header name such as X-Forwarded-Proto, "
+                                   f"got {DJANGO_SECURE_PROXY_SSL_HEADER!r}")
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + DJANGO_SECURE_PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+if CADML_PRODUCTION_SECURITY:
+    if DEBUG:
+        raise ImproperlyConfigured("CADML_PRODUCTION_SECURITY=true needs DJANGO_DEBUG=false")
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
+        raise ImproperlyConfigured("CADML_PRODUCTION_SECURITY=true needs a DJANGO_SECRET_KEY of at least 50 random "
+                                   "characters (make run's var/secret_key is one)")
+    SECURE_SSL_REDIRECT = True
+    # Load balancer probes and Prometheus reach the service over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/", r"^metrics$"]
+    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31_536_000, min_value=3600, max_value=63_072_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    CSRF_COOKIE_SAMESITE = "Lax"
+    SECURE_REFERRER_POLICY = "same-origin"
+    SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
 # ---- API ------------------------------------------------------------------------------------------------------
 _RATE = re.compile(r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$")
 
@@ -161,19 +192,22 @@ CADML_THROTTLE_RATES = {
     "sensitive": _rate("CADML_THROTTLE_SENSITIVE", "120/min"),
 }
 CADML_API_MAX_PAGE_SIZE = env_int("CADML_API_MAX_PAGE_SIZE", 500, min_value=1, max_value=10_000)
+# Deepest nesting of arrays/objects a JSON body may have (deeper: 400 validation_failed, never a RecursionError).
+CADML_JSON_MAX_DEPTH = env_int("CADML_JSON_MAX_DEPTH", 64, min_value=4, max_value=500)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["cadml_site.api.authentication.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["cadml_site.api.permissions.HasApiKey"],
+    "DEFAULT_PERMISSION_CLASSES": ["cadml_site.api.permissions.HasApiKey",
+                                   "cadml_site.api.permissions.ApiKeyScopePermits"],
     "DEFAULT_THROTTLE_CLASSES": ["cadml_site.api.throttling.ApiKeyScopedThrottle"],
     "DEFAULT_THROTTLE_RATES": CADML_THROTTLE_RATES,
     "DEFAULT_PAGINATION_CLASS": "cadml_site.api.pagination.OrderedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "cadml_site.api.exceptions.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "cadml_site.api.schema.ScopedAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "cadml_site.api.json_parser.DepthLimitedJSONParser",
         "rest_framework.parsers.MultiPartParser",
         "rest_framework.parsers.FormParser",
     ],
@@ -184,7 +218,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "CAD ML Platform API",
     "DESCRIPTION": (
         "CAD files in, versioned feature vectors out; similar-part search; part classification; runtime controls. "
-        "Every endpoint except health needs `X-API-Key`; sensitive operations also need `X-Admin-Token`."
+        "Every endpoint except health needs `X-API-Key`; a `read` key may only read (`x-api-key-scope` on each "
+        "operation), writes need a `read_write` key; sensitive operations also need `X-Admin-Token`."
     ),
     "VERSION": CADML_BUILD_VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
@@ -194,6 +229,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # one enum for the API key scope, wherever a serializer names it
+    "ENUM_NAME_OVERRIDES": {"ApiKeyScopeEnum": "cadml_site.api.models.ApiKeyScope.choices"},
 }
 
 # ---- Celery -----------------------------------------------------------------------------------------------------
@@ -221,6 +258,13 @@ PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR", None)
 if PROMETHEUS_MULTIPROC_DIR and not os.path.isdir(PROMETHEUS_MULTIPROC_DIR):
     raise ImproperlyConfigured(f"PROMETHEUS_MULTIPROC_DIR={PROMETHEUS_MULTIPROC_DIR!r} is not an existing directory")
 PROMETHEUS_EXPORT_MIGRATIONS = False
+# Bearer token that /metrics requires (`Authorization: Bearer <token>`, Prometheus' `authorization` scrape
+# setting). Unset: /metrics is open, and the system check cadml.W002 and a start-up log line say so.
+CADML_METRICS_TOKEN = env_str("CADML_METRICS_TOKEN", None) or None
+if CADML_METRICS_TOKEN is not None and (len(CADML_METRICS_TOKEN) < 24 or not CADML_METRICS_TOKEN.isprintable()
+                                        or any(c.isspace() for c in CADML_METRICS_TOKEN)):
+    raise ImproperlyConfigured("CADML_METRICS_TOKEN must be at least 24 printable characters without spaces "
+                               "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
 
 # ---- serving ---------------------------------------------------------------------------------------------------
 GUNICORN_WORKERS = env_int("GUNICORN_WORKERS", 2, min_value=1, max_value=64)

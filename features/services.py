@@ -70,10 +70,15 @@ def upload_too_large(size: int) -> DomainError:
     return _domain_error(too_large_error(size, settings.CADML_UPLOAD_MAX_BYTES))
 
 
+def upload_refused(size: int) -> DomainError:
+    """Counts a refused oversized upload and returns its 413 (raised by the caller or the upload handler)."""
+    CAD_PARSE_FAILURES.labels(format="unknown", reason="file_too_large").inc()
+    return upload_too_large(size)
+
+
 def _size_checked(size: int) -> None:
     if size > settings.CADML_UPLOAD_MAX_BYTES:
-        CAD_PARSE_FAILURES.labels(format="unknown", reason="file_too_large").inc()
-        raise upload_too_large(size)
+        raise upload_refused(size)
 
 
 def upload_read(*, upload) -> bytes:

@@ -32,9 +32,9 @@ def make_api_key(db):
 
     counter = {"n": 0}
 
-    def make(name: str | None = None):
+    def make(name: str | None = None, *, scope: str = "read_write"):
         counter["n"] += 1
-        return api_key_create(name=name or f"client-{counter['n']}")
+        return api_key_create(name=name or f"client-{counter['n']}", scope=scope)
 
     return make
 

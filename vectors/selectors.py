@@ -12,6 +12,7 @@ import numpy as np
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from cadml_site import metrics
@@ -44,10 +45,19 @@ def vector_get(*, key: str, feature_version: str) -> Vector:
 
 
 def vector_list(*, feature_version: str, filters: dict | None = None) -> QuerySet[Vector]:
-    """Vectors of a version matching exact meta filters, ordered by key."""
+    """Vectors of a version matching exact meta filters, ordered by key.
+
+    A filter name is a meta key, never an ORM lookup: each one is an explicit ``KeyTransform`` compared with
+    ``exact``, so ``{"in": 1}`` or ``{"regex": "b.*"}`` match the keys named ``in`` and ``regex`` literally
+    (``meta__in=1`` would have run the ``in`` lookup on the whole meta object).
+    """
     checked_version(feature_version)
-    lookups = {f"meta__{field}": value for field, value in checked_filters(filters).items()}
-    return Vector.objects.filter(feature_version=feature_version, **lookups).order_by("key", "id")
+    keys = {f"_meta_filter_{i}": (KeyTransform(field, "meta"), value)
+            for i, (field, value) in enumerate(checked_filters(filters).items())}
+    return (Vector.objects.filter(feature_version=feature_version)
+            .alias(**{alias: transform for alias, (transform, _) in keys.items()})
+            .filter(**{f"{alias}__exact": value for alias, (_, value) in keys.items()})
+            .order_by("key", "id"))
 
 
 def labelled_vectors(*, feature_version: str, label_field: str = "part_type") -> tuple[list[np.ndarray], list[str]]:

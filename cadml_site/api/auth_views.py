@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cadml_site.api.base import SensitiveApi
+from cadml_site.api.models import ApiKeyScope
 from cadml_site.api.permissions import actor_name
 from cadml_site.api.services import api_key_issue, api_key_revoke
 
@@ -15,6 +16,7 @@ from cadml_site.api.services import api_key_issue, api_key_revoke
 class WhoAmIOutput(serializers.Serializer):
     api_key_name = serializers.CharField()
     api_key_prefix = serializers.CharField()
+    api_key_scope = serializers.ChoiceField(choices=ApiKeyScope.choices, help_text="read or read_write.")
     staff_user = serializers.CharField(allow_null=True)
     sensitive_operations_allowed = serializers.BooleanField()
 
@@ -29,6 +31,7 @@ class WhoAmIApi(APIView):
         data = {
             "api_key_name": credentials.api_key.name,
             "api_key_prefix": credentials.api_key.prefix,
+            "api_key_scope": credentials.api_key.scope,
             "staff_user": token.user.get_username() if token else None,
             "sensitive_operations_allowed": bool(token and token.user.is_active and token.user.is_staff),
         }
@@ -37,12 +40,16 @@ class WhoAmIApi(APIView):
 
 class ApiKeyIssueInput(serializers.Serializer):
     name = serializers.CharField(max_length=100)
+    scope = serializers.ChoiceField(choices=ApiKeyScope.choices, help_text=(
+        "read: every read operation, 403 on writes; read_write: reads and writes. Required: choose it on purpose. "
+        "Fixed for the key's life (issue another key to change it)."))
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class ApiKeyIssueOutput(serializers.Serializer):
     name = serializers.CharField()
     prefix = serializers.CharField()
+    scope = serializers.ChoiceField(choices=ApiKeyScope.choices)
     secret = serializers.CharField(help_text="Shown once; only its hash is stored.")
 
 
@@ -54,9 +61,10 @@ class ApiKeyIssueApi(SensitiveApi):
     def post(self, request):
         data = ApiKeyIssueInput(data=request.data)
         data.is_valid(raise_exception=True)
-        key, secret = api_key_issue(name=data.validated_data["name"], actor=actor_name(request),
-                                    reason=data.validated_data["reason"])
-        return Response(ApiKeyIssueOutput({"name": key.name, "prefix": key.prefix, "secret": secret}).data,
+        key, secret = api_key_issue(name=data.validated_data["name"], scope=data.validated_data["scope"],
+                                    actor=actor_name(request), reason=data.validated_data["reason"])
+        return Response(ApiKeyIssueOutput({"name": key.name, "prefix": key.prefix, "scope": key.scope,
+                                           "secret": secret}).data,
                         status=status.HTTP_201_CREATED)
 
 

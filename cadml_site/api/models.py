@@ -63,14 +63,31 @@ class CredentialBase(models.Model):
             self.last_used_at = now
 
 
+class ApiKeyScope(models.TextChoices):
+    """What a key may do: ``read`` (every read operation) or ``read_write`` (reads and writes).
+
+    Which operations are writes is decided by ``cadml_site.api.permissions.ApiKeyScopePermits``; sensitive
+    operations also need an admin token. Keys created before scopes existed are ``read_write`` (migration 0002).
+    """
+
+    READ = "read", "Read only"
+    READ_WRITE = "read_write", "Read and write"
+
+
 class ApiKey(CredentialBase):
     name = models.CharField(max_length=100, unique=True)
+    scope = models.CharField(max_length=16, choices=ApiKeyScope.choices, default=ApiKeyScope.READ_WRITE,
+                             help_text="Read only, or read and write. Fixed at creation: issue a new key to change it.")
 
     class Meta(CredentialBase.Meta):
         verbose_name = "API key"
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix})"
+
+    @property
+    def may_write(self) -> bool:
+        return self.scope == ApiKeyScope.READ_WRITE
 
 
 class AdminToken(CredentialBase):

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from rest_framework import exceptions
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from cadml_site.api.authentication import ADMIN_TOKEN_HEADER, Credentials
+from cadml_site.api.models import ApiKeyScope
+
+READ = "read"
+WRITE = "write"
 
 
 def _credentials(request) -> Credentials | None:
@@ -35,6 +39,42 @@ class IsOpsStaff(BasePermission):
         user = credentials.admin_token.user
         if not (user.is_active and user.is_staff):
             raise _Forbidden("The admin token's user is not staff.", "not_staff")
+        return True
+
+
+def required_access(view, request) -> str:
+    """``READ`` or ``WRITE``: what this request does, as far as API key scopes are concerned.
+
+    A view decides with ``api_key_access_for(request)`` (e.g. analyze: a write only when it registers a vector),
+    or declares ``api_key_access = READ`` for a POST that only reads (similarity search, predict); otherwise
+    GET, HEAD and OPTIONS are reads and every other method is a write.
+    """
+    decide = getattr(view, "api_key_access_for", None)
+    if decide is not None:
+        return decide(request)
+    return declared_access(view, request.method)
+
+
+def declared_access(view, method: str) -> str:
+    """The access a view declares for ``method`` without looking at the request body (used by the schema)."""
+    declared = getattr(view, "api_key_access", None)
+    if declared is not None:
+        return declared
+    return READ if method.upper() in SAFE_METHODS else WRITE
+
+
+class ApiKeyScopePermits(BasePermission):
+    """API key scopes: a ``read`` key gets 403 ``api_key_scope_insufficient`` on every write, whatever other
+    credential (an admin token included) comes with it. Unauthenticated requests are left to the other
+    permission classes (401). Every view that is not ``AllowAny`` lists this class (a test walks the URLconf)."""
+
+    def has_permission(self, request, view) -> bool:
+        credentials = _credentials(request)
+        if credentials is None:
+            return True  # not authenticated: HasApiKey / IsOpsStaff answer 401
+        if required_access(view, request) == WRITE and credentials.api_key.scope != ApiKeyScope.READ_WRITE:
+            raise _Forbidden("This API key is read-only; this operation writes. Use a key with the read_write "
+                             "scope.", "api_key_scope_insufficient")
         return True
 
 

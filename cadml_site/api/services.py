@@ -7,21 +7,25 @@ from django.db import transaction
 from django.utils import timezone
 
 from cadml_site.api.exceptions import BadRequest, Conflict, NotFound
-from cadml_site.api.models import AdminToken, ApiKey, CredentialAuditRecord, new_credential
+from cadml_site.api.models import AdminToken, ApiKey, ApiKeyScope, CredentialAuditRecord, new_credential
 from cadml_site.request_context import current_request_id
 
 
 @transaction.atomic
-def api_key_create(*, name: str) -> tuple[ApiKey, str]:
-    """Creates an API key; returns it with the secret, which is never stored and cannot be shown again."""
+def api_key_create(*, name: str, scope: str = ApiKeyScope.READ_WRITE) -> tuple[ApiKey, str]:
+    """Creates an API key with a scope (``read`` or ``read_write``); returns it with the secret, which is never
+    stored and cannot be shown again."""
     name = name.strip()
+    if scope not in ApiKeyScope.values:
+        raise BadRequest(f"An API key's scope is one of {', '.join(ApiKeyScope.values)}, not {scope!r}.",
+                         code="scope_invalid", stage="credentials", context={"scope": str(scope)[:40]})
     if not name:
         raise BadRequest("An API key needs a name.", code="name_required", stage="credentials")
     if ApiKey.objects.filter(name=name).exists():
         raise Conflict(f"An API key named {name!r} already exists.", code="name_taken", stage="credentials",
                        context={"name": name})
     prefix, secret, digest = new_credential()
-    key = ApiKey.objects.create(name=name, prefix=prefix, secret_hash=digest)
+    key = ApiKey.objects.create(name=name, prefix=prefix, secret_hash=digest, scope=scope)
     return key, secret
 
 
@@ -41,14 +45,14 @@ def admin_token_create(*, username: str, name: str = "") -> tuple[AdminToken, st
 
 
 def _key_state(api_key: ApiKey) -> dict:
-    return {"name": api_key.name, "prefix": api_key.prefix,
+    return {"name": api_key.name, "prefix": api_key.prefix, "scope": api_key.scope,
             "revoked_at": api_key.revoked_at.isoformat() if api_key.revoked_at else None}
 
 
 @transaction.atomic
-def api_key_issue(*, name: str, actor: str, reason: str = "") -> tuple[ApiKey, str]:
+def api_key_issue(*, name: str, scope: str, actor: str, reason: str = "") -> tuple[ApiKey, str]:
     """An operator issues a key through the API: created like ``api_key_create`` and audited."""
-    key, secret = api_key_create(name=name)
+    key, secret = api_key_create(name=name, scope=scope)
     CredentialAuditRecord.objects.create(actor=actor, request_id=current_request_id(), action="api_key_issue",
                                          reason=reason, before=None, after=_key_state(key))
     return key, secret

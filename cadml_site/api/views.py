@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 import os
 
 import prometheus_client
+from django.conf import settings
 from django.db import connection
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from prometheus_client import CollectorRegistry, multiprocess
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cadml_site.api.exceptions import ServiceUnavailable
+from cadml_site.api.exceptions import PROBLEM_CONTENT_TYPE, ServiceUnavailable, problem_body
 from cadml_site.health import health_report
 from cadml_site.metrics import DATABASE_GAUGE_COLLECTOR
 
+logger = logging.getLogger("cadml.api")
 _status_only = inline_serializer("HealthStatus", fields={"status": serializers.CharField()})
 
 
@@ -58,20 +63,50 @@ class HealthReadyApi(APIView):
     authentication_classes: list = []
     throttle_classes: list = []
 
-    @extend_schema(operation_id="health_ready", responses=_status_only, tags=["health"])
+    @extend_schema(operation_id="health_ready", responses={
+        200: _status_only,
+        503: OpenApiResponse(description="application/problem+json, code database_unreachable, with Retry-After; the "
+                                         "driver's error text is logged, never returned."),
+    }, tags=["health"])
     def get(self, request):
         try:
             connection.ensure_connection()
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
         except Exception as exc:
+            logger.warning("Readiness: the database is unreachable: %s: %s", type(exc).__name__, exc)
             raise ServiceUnavailable("The database is unreachable.", code="database_unreachable",
-                                     stage="readiness", context={"error": type(exc).__name__}) from exc
+                                     stage="readiness", headers={"Retry-After": "5"}) from exc
         return Response({"status": "ok"})
 
 
+def _digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode("utf-8")).digest()
+
+
+def metrics_scrape_allowed(request) -> bool:
+    """True when CADML_METRICS_TOKEN is unset, or the request carries ``Authorization: Bearer <that token>``.
+
+    The digests of the presented and the configured token are compared with ``hmac.compare_digest``: constant
+    time, and the same length whatever was presented."""
+    token = settings.CADML_METRICS_TOKEN
+    if not token:
+        return True
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    matches = hmac.compare_digest(_digest(presented.strip()), _digest(token))
+    return scheme.lower() == "bearer" and matches
+
+
 def metrics_view(request):
-    """Prometheus exposition: process metrics (summed over workers in multiprocess mode) + database gauges."""
+    """Prometheus exposition: process metrics (summed over workers in multiprocess mode) + database gauges.
+
+    Behind ``Authorization: Bearer $CADML_METRICS_TOKEN`` when that variable is set (401 otherwise)."""
+    if not metrics_scrape_allowed(request):
+        body = problem_body(status=401, title="Authentication required", code="metrics_token_required",
+                            stage="request", message="/metrics needs Authorization: Bearer <CADML_METRICS_TOKEN>.")
+        response = JsonResponse(body, status=401, content_type=PROBLEM_CONTENT_TYPE)
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         process_registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(process_registry)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from cadml_site.stress.client import StressConfigurationError, UnexpectedResponse
@@ -17,7 +18,7 @@ class StressCommand(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            client = client_from_options(options)
+            client = client_from_options(options, metrics_token=settings.CADML_METRICS_TOKEN)
             result = self.run_scenario(client, options)
         except (StressConfigurationError, ValueError) as exc:
             raise CommandError(str(exc)) from exc

@@ -81,11 +81,13 @@ class UnexpectedResponse(RuntimeError):
 class StressClient:
     """One ``requests`` session per thread; ops calls send the admin token too."""
 
-    def __init__(self, base_url: str, *, api_key: str, admin_token: str | None = None, timeout: float = 30.0):
+    def __init__(self, base_url: str, *, api_key: str, admin_token: str | None = None, timeout: float = 30.0,
+                 metrics_token: str | None = None):
         if not api_key:
             raise StressConfigurationError("--api-key is required")
         self.base_url = require_loopback(base_url)
         self.api_key, self.admin_token, self.timeout = api_key, admin_token, timeout
+        self.metrics_token = metrics_token  # sent as a bearer token to /metrics (the server's CADML_METRICS_TOKEN)
         self.log = CallLog()
         self._local = threading.local()
 
@@ -133,5 +135,6 @@ class StressClient:
             raise UnexpectedResponse(operation, response.status_code, "response is not JSON") from exc
 
     def metrics(self) -> MetricsSnapshot:
-        response = self.call("metrics", "GET", "/metrics", record=False)
+        headers = {"Authorization": f"Bearer {self.metrics_token}"} if self.metrics_token else {}
+        response = self.call("metrics", "GET", "/metrics", record=False, headers=headers)
         return MetricsSnapshot(response.text)

@@ -14,6 +14,9 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, ops: bool) -> None:
     parser.add_argument("--admin-token", required=ops, default=None,
                         help=("X-Admin-Token of an active staff user (sensitive operations)." if ops
                               else argparse.SUPPRESS))
+    parser.add_argument("--metrics-token", default=None,
+                        help="Bearer token for the server's /metrics (its CADML_METRICS_TOKEN); default: this "
+                             "process's CADML_METRICS_TOKEN setting.")
     parser.add_argument("--timeout", type=float, default=30.0, help="Per-request timeout in seconds (default 30).")
     parser.add_argument("--feature-version", default="v4", help="Feature version to exercise (default v4).")
 
@@ -25,6 +28,7 @@ def add_bound_arguments(parser: argparse.ArgumentParser, *, duration: float, ite
                         help=f"Stop after this many iterations per thread or cycles (default {iterations}).")
 
 
-def client_from_options(options: dict) -> StressClient:
+def client_from_options(options: dict, *, metrics_token: str | None = None) -> StressClient:
+    """``metrics_token`` is the default when ``--metrics-token`` is not given."""
     return StressClient(options["url"], api_key=options["api_key"], admin_token=options.get("admin_token"),
-                        timeout=options["timeout"])
+                        timeout=options["timeout"], metrics_token=options.get("metrics_token") or metrics_token)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import ParseError, ValidationError
+from rest_framework.fields import empty
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from cadml_site.api.permissions import READ, WRITE
+from cadml_site.api.upload_limits import UploadSizeLimitedApi
 from features import selectors, services
 from features.api import serializers as s
-from features.api.upload_limits import UploadSizeLimitHandler
 from features.extractors import slot_names
 
 TAGS = ["features"]
@@ -55,12 +58,32 @@ def analysis_payload(analysis) -> dict:
     }
 
 
-class AnalysisCreateApi(APIView):
+class AnalysisCreateApi(UploadSizeLimitedApi, APIView):
     """Upload a CAD file (DXF, STL, STEP, IGES, OBJ): parse it (once per content), extract a feature vector,
     register it, and optionally classify it and list similar parts."""
 
     parser_classes = [MultiPartParser, FormParser]
     throttle_scope = "upload"
+
+    def upload_max_bytes(self) -> int:
+        return settings.CADML_UPLOAD_MAX_BYTES
+
+    def upload_refusal(self, size: int):
+        return services.upload_refused(size)
+
+    # API key scopes: analyze writes (a read_write key) when it registers the vector, which is the default;
+    # with register_vector=false it only records the caller's own analysis, which a read key may do.
+    api_key_access_note = "write when register_vector is true (the default); read with register_vector=false"
+
+    def api_key_access_for(self, request) -> str:
+        if not request.content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+            return WRITE  # a body the view will refuse (415): judged as the write it may be, without parsing it
+        field = s.AnalysisCreateInputSerializer().fields["register_vector"]
+        try:
+            registers = field.run_validation(request.data.get("register_vector", empty))
+        except (ValidationError, ParseError):
+            registers = True  # unreadable: judged as the write it may be (the serializer answers 400 later)
+        return WRITE if registers else READ
 
     @extend_schema(
         tags=TAGS,
@@ -69,8 +92,7 @@ class AnalysisCreateApi(APIView):
         responses={201: s.AnalysisOutputSerializer},
     )
     def post(self, request):
-        # refuse an oversized upload while it streams in (before Django writes it to a temporary file)
-        request._request.upload_handlers.insert(0, UploadSizeLimitHandler(request._request))
+        # an oversized upload was refused while it streamed in (UploadSizeLimitedApi), before Django stored it
         serializer = s.AnalysisCreateInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

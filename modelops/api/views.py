@@ -10,7 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cadml_site.api.base import SensitiveApi
-from cadml_site.api.permissions import IsOpsStaff, actor_name
+from cadml_site.api.permissions import READ, ApiKeyScopePermits, IsOpsStaff, actor_name
+from cadml_site.api.upload_limits import UploadSizeLimitedApi
 from modelops import selectors, services
 from modelops.api import serializers as s
 from modelops.errors import ModelSizeExceeded, NoActiveModel
@@ -31,9 +32,17 @@ class ModelStatusApi(APIView):
         return Response(s.ModelStatusOutput(selectors.model_status()).data)
 
 
-class ModelVersionUploadApi(SensitiveApi):
-    """Upload a model file (multipart); it is intake-checked, scanned and stored as a candidate."""
+class ModelVersionUploadApi(UploadSizeLimitedApi, SensitiveApi):
+    """Upload a model file (multipart); it is intake-checked, scanned and stored as a candidate. A body over
+    CADML_MODEL_MAX_BYTES is refused (413 size_exceeded) while it streams in, before it is read whole."""
     parser_classes = [MultiPartParser, FormParser]
+
+    def upload_max_bytes(self) -> int:
+        return settings.CADML_MODEL_MAX_BYTES
+
+    def upload_refusal(self, size: int):
+        return ModelSizeExceeded("model file exceeds the size limit",
+                                 context={"size": size, "limit": settings.CADML_MODEL_MAX_BYTES})
 
     @extend_schema(operation_id="model_version_upload", request={"multipart/form-data": s.ModelVersionUploadInput},
                    responses={201: s.ModelVersionOutput, 409: REFUSED, 413: REFUSED, 415: REFUSED, 422: REFUSED},
@@ -43,8 +52,7 @@ class ModelVersionUploadApi(SensitiveApi):
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
         if upload.size > settings.CADML_MODEL_MAX_BYTES:
-            raise ModelSizeExceeded("model file exceeds the size limit",
-                                    context={"size": upload.size, "limit": settings.CADML_MODEL_MAX_BYTES})
+            raise self.upload_refusal(upload.size)
         version = services.model_version_upload(
             data=upload.read(), label=data.validated_data["label"],
             feature_version=data.validated_data["feature_version"], actor=actor_name(request),
@@ -99,7 +107,7 @@ class ModelRollbackApi(SensitiveApi):
 class OpcodeAuditApi(APIView):
     """Opcodes and globals the scanner has seen in every mode, with counts and first/last seen."""
 
-    permission_classes = [IsOpsStaff]
+    permission_classes = [IsOpsStaff, ApiKeyScopePermits]
 
     @extend_schema(operation_id="model_opcode_audit", responses=s.OpcodeAuditOutput, tags=TAGS)
     def get(self, request):
@@ -108,6 +116,8 @@ class OpcodeAuditApi(APIView):
 
 class ModelPredictApi(APIView):
     """Classify one feature vector with the active model."""
+
+    api_key_access = READ  # a POST that only reads
 
     @extend_schema(operation_id="model_predict", request=s.ModelPredictInput,
                    responses={200: s.ModelPredictOutput,

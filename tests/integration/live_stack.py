@@ -8,6 +8,7 @@ Celery worker produces are scraped through gunicorn's /metrics), and are stopped
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -23,8 +24,13 @@ from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "prometheus" / "rules" / "cad_ml_phase5_alerts.yaml"
+SHIPPED_CONFIG = ROOT / "prometheus" / "prometheus.yml"
 # The stack's own Redis database, so that its worker never consumes another test's messages.
 STACK_REDIS_BROKER = "redis://127.0.0.1:6379/9"
+
+
+# The live stack's CADML_METRICS_TOKEN: /metrics answers 401 without it (Prometheus sends it as a bearer token).
+METRICS_TOKEN = "live-stack-metrics-" + secrets.token_urlsafe(24)
 
 
 def current_database_url() -> str:
@@ -142,11 +148,18 @@ class LiveStack:
             group["interval"] = interval  # fast evaluation; every expression and 'for:' stays as shipped
         (self.workdir / "rules.yaml").write_text(yaml.safe_dump(rules, sort_keys=False))
         target = self.base_url.removeprefix("http://")
+        scrape = {"job_name": "cadml", "metrics_path": "/metrics", "static_configs": [{"targets": [target]}]}
+        token = self.env.get("CADML_METRICS_TOKEN")
+        if token:  # the shipped prometheus/prometheus.yml's authorization block, with the token file it names
+            shipped = yaml.safe_load(SHIPPED_CONFIG.read_text())["scrape_configs"][0]["authorization"]
+            token_file = self.workdir / shipped["credentials_file"]
+            token_file.write_text(token)
+            token_file.chmod(0o600)
+            scrape["authorization"] = {**shipped, "credentials_file": str(token_file)}
         config = {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
             "rule_files": ["rules.yaml"],
-            "scrape_configs": [{"job_name": "cadml", "metrics_path": "/metrics",
-                                "static_configs": [{"targets": [target]}]}],
+            "scrape_configs": [scrape],
         }
         (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
         port = free_port()

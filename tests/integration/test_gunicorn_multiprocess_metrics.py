@@ -53,8 +53,9 @@ def test_metrics_are_summed_over_two_workers(django_subprocess_env, make_api_key
     port = free_port()
     multiproc = tmp_path / "prom"
     multiproc.mkdir()
+    token = "multiprocess-metrics-" + "t" * 24
     env = {**django_subprocess_env, "GUNICORN_WORKERS": "2", "GUNICORN_BIND": f"127.0.0.1:{port}",
-           "PROMETHEUS_MULTIPROC_DIR": str(multiproc)}
+           "PROMETHEUS_MULTIPROC_DIR": str(multiproc), "CADML_METRICS_TOKEN": token}
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     log: list[str] = []
@@ -82,7 +83,7 @@ def test_metrics_are_summed_over_two_workers(django_subprocess_env, make_api_key
                 per_worker = [_whoami_count(path) for path in multiproc.glob("counter_*.db")]
                 if sum(1 for count in per_worker if count > 0) >= 2 or sent >= 400:
                     break
-        body = requests.get(base + "/metrics", timeout=60).text
+        body = requests.get(base + "/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=60).text
         match = re.search(r'django_http_requests_total_by_view_transport_method_total\{method="GET",'
                           r'transport="http",view="v1:auth-whoami"\} ([0-9.]+)', body)
         assert match and float(match.group(1)) == sent

@@ -19,7 +19,13 @@ import requests
 from django.core.management import CommandError, call_command
 
 from cadml_site.stress.payloads import box_variants
-from tests.integration.live_stack import LiveStack, current_database_url, stack_broker_url, wait_until
+from tests.integration.live_stack import (
+    METRICS_TOKEN,
+    LiveStack,
+    current_database_url,
+    stack_broker_url,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("transactional_db")]
 
@@ -58,7 +64,9 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory):
            "CADML_THROTTLE_DEFAULT": "100000/min", "CADML_THROTTLE_UPLOAD": "100000/min",
            "CADML_THROTTLE_SENSITIVE": "100000/min",
            # A short cache rollback window, so that "window open longer than its length" is reachable in a test.
-           "CADML_CACHE_ROLLBACK_WINDOW_SECONDS": "2"}
+           "CADML_CACHE_ROLLBACK_WINDOW_SECONDS": "2",
+           # /metrics behind a bearer token, scraped by Prometheus with its authorization setting
+           "CADML_METRICS_TOKEN": METRICS_TOKEN}
     env.pop("CELERY_RESULT_BACKEND", None)
     live = LiveStack(workdir=workdir, env=env)
     live.api_key, live.admin_token = api_key, admin_token
@@ -130,7 +138,7 @@ def _stress(command: str, live: LiveStack, *args: str) -> str:
     out, err = StringIO(), StringIO()
     try:
         call_command(command, "--url", live.base_url, "--api-key", live.api_key, "--admin-token", live.admin_token,
-                     *args, stdout=out, stderr=err)
+                     "--metrics-token", METRICS_TOKEN, *args, stdout=out, stderr=err)
     except Exception as exc:
         raise AssertionError(f"{command} failed: {exc}\n{out.getvalue()}\n{err.getvalue()}") from exc
     return out.getvalue()
@@ -188,7 +196,8 @@ def test_counters_incremented_in_the_celery_worker_are_scraped(stack):
 
 def _scrape_value(live: LiveStack, series: str) -> float:
     name, _, labels = series.partition("{")
-    body = requests.get(live.base_url + "/metrics", timeout=10).text
+    body = requests.get(live.base_url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"},
+                        timeout=10).text
     for line in body.splitlines():
         if line.startswith(name + "{") and all(part in line for part in labels.rstrip("}").split(",") if part):
             return float(line.rsplit(" ", 1)[1])
@@ -278,3 +287,13 @@ def test_an_unconfirmed_cache_change_makes_the_window_alert_pending(stack):
         assert confirmed.status_code == 200, confirmed.text
     wait_until(lambda: not stack.query('ALERTS{alertname="CadmlFeatureCacheRollbackWindowOverdue"}'), timeout=30,
                interval=0.5, what="the rollback-window alert to clear", processes=stack.processes)
+
+
+def test_metrics_needs_the_bearer_token_the_prometheus_server_is_given(stack):
+    """CADML_METRICS_TOKEN is set on this stack: without the token /metrics is a 401, with it the scrape works
+    (and the Prometheus server, configured with `authorization: {type: Bearer, credentials_file: ...}`, is up)."""
+    refused = requests.get(stack.base_url + "/metrics", timeout=10)
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
+    wrong = requests.get(stack.base_url + "/metrics", headers={"Authorization": "Bearer not-the-token"}, timeout=10)
+    assert wrong.status_code == 401
+    assert stack.query('up{job="cadml"} == 1')

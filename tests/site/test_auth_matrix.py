@@ -69,7 +69,7 @@ def test_valid_key_reads(key_client):
     assert response.status_code == 200
     assert response.json() == {
         "api_key_name": "acme-cad", "api_key_prefix": response.json()["api_key_prefix"],
-        "staff_user": None, "sensitive_operations_allowed": False,
+        "api_key_scope": "read_write", "staff_user": None, "sensitive_operations_allowed": False,
     }
 
 
@@ -81,15 +81,17 @@ def test_key_alone_on_sensitive_operation_is_403(key_client):
 def test_both_headers_allow_sensitive_operation_and_audit_names_actor(ops_client):
     from cadml_site.api.models import ApiKey, CredentialAuditRecord
 
-    response = ops_client.post(SENSITIVE, {"name": "new-client", "reason": "onboarding"}, format="json")
+    response = ops_client.post(SENSITIVE, {"name": "new-client", "scope": "read", "reason": "onboarding"},
+                               format="json")
     assert response.status_code == 201, response.content
     body = response.json()
-    assert ApiKey.objects.filter(name="new-client", prefix=body["prefix"]).exists()
+    assert ApiKey.objects.filter(name="new-client", prefix=body["prefix"], scope="read").exists()
+    assert body["scope"] == "read"
     audit = CredentialAuditRecord.objects.get(action="api_key_issue")
     assert audit.actor == "ops-alice"
     assert audit.reason == "onboarding"
     assert audit.request_id == response["X-Request-ID"]
-    assert "secret" not in str(audit.after)
+    assert "secret" not in str(audit.after) and audit.after["scope"] == "read"
     # the issued key works
     assert _client(body["secret"]).get(WHOAMI).status_code == 200
 

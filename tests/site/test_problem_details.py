@@ -33,8 +33,9 @@ def test_validation_errors_list_fields(ops_client):
     body = response.json()
     assert body["code"] == "validation_failed"
     assert body["stage"] == "validation"
-    assert body["context"]["fields"] == ["name"]
-    assert body["errors"] == [{"field": "name", "code": "required", "message": "This field is required."}]
+    assert body["context"]["fields"] == ["name", "scope"]
+    assert body["errors"] == [{"field": "name", "code": "required", "message": "This field is required."},
+                              {"field": "scope", "code": "required", "message": "This field is required."}]
     assert body["timestamp"].endswith("Z")
 
 

@@ -37,8 +37,10 @@ def test_budgets_are_per_key(key_client, make_api_key, tight_rates):
 
 
 def test_sensitive_scope_has_its_own_rate(ops_client, tight_rates):
-    assert ops_client.post("/api/v1/auth/api-keys/", {"name": "a"}, format="json").status_code == 201
-    assert ops_client.post("/api/v1/auth/api-keys/", {"name": "b"}, format="json").status_code == 429
+    assert ops_client.post("/api/v1/auth/api-keys/", {"name": "a", "scope": "read"},
+                           format="json").status_code == 201
+    assert ops_client.post("/api/v1/auth/api-keys/", {"name": "b", "scope": "read"},
+                           format="json").status_code == 429
     assert ops_client.get("/api/v1/auth/whoami/").status_code == 200
 
 

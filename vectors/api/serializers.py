@@ -93,7 +93,9 @@ class _SimilarityOptions(serializers.Serializer):
     k = serializers.IntegerField(min_value=1, max_value=settings.CADML_SIMILARITY_MAX_K, default=10)
     min_score = serializers.FloatField(min_value=-1.0, max_value=1.0, required=False, allow_null=True,
                                        default=None)
-    filters = serializers.DictField(required=False, default=dict, help_text="Exact match on meta fields.")
+    filters = serializers.DictField(required=False, default=dict, help_text=(
+        "Exact match on meta keys ({key: scalar}); a key is an identifier (no `__`) matched literally, never as "
+        "a lookup."))
     min_generation = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
 
 

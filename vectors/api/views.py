@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from cadml_site.api.pagination import OrderedLimitOffsetPagination
 from cadml_site.api.base import SensitiveApi
-from cadml_site.api.permissions import HasApiKey, IsOpsStaff, actor_name
+from cadml_site.api.permissions import READ, ApiKeyScopePermits, HasApiKey, IsOpsStaff, actor_name
 from cadml_site.request_context import current_request_id
 from vectors import selectors, services
 from vectors.api import serializers as s
@@ -51,6 +51,8 @@ def _meta_filters(query_params) -> dict:
 class _PerMethod(BasePermission):
     """Reads need an API key; DELETE is sensitive."""
 
+    sensitive_methods = ("DELETE",)  # read by the OpenAPI schema class
+
     def has_permission(self, request, view) -> bool:
         if request.method == "DELETE":
             return IsOpsStaff().has_permission(request, view)
@@ -63,7 +65,9 @@ class VectorsApi(APIView):
     @extend_schema(operation_id="vectors_list", description="List vectors of a feature version, ordered by key; "
                    "exact meta filters as `meta.<field>=<value>` (values parsed as JSON when possible).", parameters=[
         s.VectorListInput,
-        OpenApiParameter("meta.<field>", OpenApiTypes.STR, description="Exact match on a meta field."),
+        OpenApiParameter("meta.<field>", OpenApiTypes.STR, description=(
+            "Exact match on the meta key `<field>` (an identifier: a letter, then letters, digits or `_`, without "
+            "`__`; 400 invalid_filter otherwise). Names such as `in` or `regex` are keys, never lookups.")),
     ], responses=s.VectorOutput(many=True), tags=TAGS)
     def get(self, request):
         data = s.VectorListInput(data=request.query_params)
@@ -96,7 +100,7 @@ class VectorsApi(APIView):
 class VectorDetailApi(APIView):
     """GET one vector; DELETE it (sensitive, audited)."""
 
-    permission_classes = [_PerMethod]
+    permission_classes = [_PerMethod, ApiKeyScopePermits]
 
     def get_throttles(self):
         if self.request.method == "DELETE":
@@ -127,6 +131,8 @@ class VectorDetailApi(APIView):
 class VectorSimilaritySearchApi(APIView):
     """The k most similar vectors (exact cosine) to a vector or a stored key."""
 
+    api_key_access = READ  # a POST that only reads
+
     @extend_schema(operation_id="vectors_similarity", request=s.SimilaritySearchInput,
                    responses=s.SimilaritySearchOutput, tags=TAGS)
     def post(self, request):
@@ -142,6 +148,8 @@ class VectorSimilaritySearchApi(APIView):
 
 class VectorSimilarityBatchApi(APIView):
     """Up to CADML_SIMILARITY_BATCH_MAX queries searched together; one result list per query."""
+
+    api_key_access = READ  # a POST that only reads
 
     @extend_schema(operation_id="vectors_similarity_batch", request=s.SimilarityBatchInput,
                    responses=s.SimilarityBatchOutput, tags=TAGS)

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from cadml_site.api.models import ApiKeyScope
 from cadml_site.api.services import admin_token_create, api_key_create
 
 
@@ -21,9 +22,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
         parser.add_argument("--key-name", default="local")
+        parser.add_argument("--key-scope", choices=ApiKeyScope.values, default=ApiKeyScope.READ_WRITE,
+                            help="Scope of the API key: read_write (default: the operator's own key) or read.")
         parser.add_argument("--file", default=str(Path(settings.VAR_DIR) / "credentials"))
 
-    def handle(self, *args, username: str, key_name: str, file: str, **options):
+    def handle(self, *args, username: str, key_name: str, key_scope: str, file: str, **options):
         path = Path(file)
         user_model = get_user_model()
         if path.exists() or user_model.objects.filter(username=username).exists():
@@ -32,13 +35,14 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(18)
         with transaction.atomic():
             user_model.objects.create_superuser(username=username, email="", password=password)
-            key, key_secret = api_key_create(name=key_name)
+            key, key_secret = api_key_create(name=key_name, scope=key_scope)
             token, token_secret = admin_token_create(username=username, name="local")
         lines = [
             f"ADMIN_URL=http://{settings.GUNICORN_BIND}/admin/",
             f"ADMIN_USERNAME={username}",
             f"ADMIN_PASSWORD={password}",
             f"API_KEY={key_secret}",
+            f"API_KEY_SCOPE={key.scope}",
             f"ADMIN_TOKEN={token_secret}",
         ]
         path.parent.mkdir(parents=True, exist_ok=True)
