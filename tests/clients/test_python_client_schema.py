@@ -88,9 +88,22 @@ def test_every_public_method_goes_through_the_operation_table():
     used = set()
     for name, fn in public.items():
         source = inspect.getsource(fn)
-        calls = set(re.findall(r'self\.call\("(\w+)"', source))
+        calls = set(re.findall(r'self\.(?:call|_json)\("(\w+)"', source))
         delegates = set(re.findall(r"self\.(\w+)\(", source)) & set(public)
         assert calls or delegates, f"{name} sends nothing through the operation table"
         assert calls <= set(OPERATIONS), f"{name}: {calls - set(OPERATIONS)}"
         used |= calls
     assert used == set(OPERATIONS), f"operations without a method: {set(OPERATIONS) - used}"
+
+
+def test_the_package_type_checks_strictly():
+    """The client is typed (it ships py.typed): mypy --strict finds nothing."""
+    import subprocess
+    import sys
+
+    from tests.clients.conftest import CLIENT_SRC
+
+    assert (CLIENT_SRC / "cadml_client" / "py.typed").is_file()
+    done = subprocess.run([sys.executable, "-m", "mypy", "--strict", "--cache-dir", "/dev/null", "cadml_client"],
+                          cwd=CLIENT_SRC, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -38,7 +38,7 @@ class RetryPolicy:
             return None
         if retry_after is not None:
             return retry_after if retry_after <= self.max_wait else None
-        delay = self.backoff * (2 ** (attempt - 1))
+        delay = self.backoff * 2.0 ** (attempt - 1)
         return min(self.max_wait, delay * (1 + random.random() / 10))
 
 
@@ -130,6 +130,14 @@ class CadmlClient:
         if unknown:
             raise ValueError(f"{name}: not parameters of {op.method} {op.path}: {unknown}")
 
+    def _json(self, name: str, **parts: Any) -> JSON:
+        """``call`` for the operations that answer a JSON object."""
+        result = self.call(name, **parts)
+        if not isinstance(result, dict):
+            raise ProblemError(status=200, code="unexpected_answer", message=f"{name}: expected a JSON object",
+                               body=result)
+        return result
+
     def _send(self, method: str, url: str, request: dict[str, Any]) -> httpx.Response:
         attempt = 0
         while True:
@@ -155,19 +163,19 @@ class CadmlClient:
 
     # ---- parts ----------------------------------------------------------------------------------------------------
     def health(self) -> JSON:
-        return self.call("health")
+        return self._json("health")
 
     def analyze(self, file: FileInput, *, filename: str | None = None, feature_version: str | None = None,
                 register_vector: bool | None = None, classify: bool | None = None, similar_k: int | None = None,
                 vector_key: str | None = None) -> JSON:
         """Upload a CAD file (path, bytes or binary file object): its document, features and, unless told not
         to, its registered vector, classification and ``similar_k`` nearest parts."""
-        return self.call("analyze", files={"file": _file_part(file, filename)}, body={
+        return self._json("analyze", files={"file": _file_part(file, filename)}, body={
             "feature_version": feature_version, "register_vector": register_vector, "classify": classify,
             "similar_k": similar_k, "vector_key": vector_key})
 
     def analysis(self, analysis_id: int) -> JSON:
-        return self.call("analysis_get", path={"analysis_id": analysis_id})
+        return self._json("analysis_get", path={"analysis_id": analysis_id})
 
     # ---- similarity -----------------------------------------------------------------------------------------------
     def search_similar(self, *, key: str | None = None, vector: Sequence[float] | None = None,
@@ -183,7 +191,7 @@ class CadmlClient:
                                     register_vector=False, classify=False)
             vector = analysis["features"]["values"]
             feature_version = analysis["features"]["version"]
-        return self.call("similarity", body={
+        return self._json("similarity", body={
             "key": key, "vector": list(vector) if vector is not None else None, "k": k,
             "feature_version": feature_version, "min_score": min_score,
             "filters": dict(filters) if filters else None, "min_generation": min_generation})
@@ -192,25 +200,25 @@ class CadmlClient:
                      feature_version: str | None = None, min_score: float | None = None,
                      filters: Mapping[str, Any] | None = None, min_generation: int | None = None) -> JSON:
         """Several searches in one call: each query ``{"key": ...}`` or ``{"vector": [...]}``."""
-        return self.call("similarity_batch", body={
+        return self._json("similarity_batch", body={
             "queries": [dict(q) for q in queries], "k": k, "feature_version": feature_version,
             "min_score": min_score, "filters": dict(filters) if filters else None, "min_generation": min_generation})
 
     # ---- vectors --------------------------------------------------------------------------------------------------
     def register_vector(self, key: str, values: Sequence[float], *, meta: Mapping[str, Any] | None = None,
                         feature_version: str | None = None) -> JSON:
-        return self.call("vectors_register", body={"key": key, "values": list(values),
+        return self._json("vectors_register", body={"key": key, "values": list(values),
                                                    "meta": dict(meta) if meta is not None else None,
                                                    "feature_version": feature_version})
 
     def register_vectors(self, vectors: Sequence[Mapping[str, Any]], *, feature_version: str | None = None) -> JSON:
         """A bulk (all or nothing): each item ``{"key", "values", "meta"?}``."""
-        return self.call("vectors_register", body={"vectors": [dict(v) for v in vectors],
+        return self._json("vectors_register", body={"vectors": [dict(v) for v in vectors],
                                                    "feature_version": feature_version})
 
     def list_vectors(self, *, feature_version: str | None = None, meta: Mapping[str, Any] | None = None) -> JSON:
         """The first page: ``{count, next, previous, results}``; ``meta`` filters match meta fields exactly."""
-        return self.call("vectors_list", query=self._list_query(feature_version, meta))
+        return self._json("vectors_list", query=self._list_query(feature_version, meta))
 
     def iter_vectors(self, *, feature_version: str | None = None,
                      meta: Mapping[str, Any] | None = None) -> Iterator[JSON]:
@@ -220,7 +228,7 @@ class CadmlClient:
             yield from page["results"]
             if not page.get("next"):
                 return
-            page = self._send("GET", page["next"], {}).json()
+            page = self._send("GET", str(page["next"]), {}).json()
 
     @staticmethod
     def _list_query(feature_version: str | None, meta: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -230,64 +238,65 @@ class CadmlClient:
         return query
 
     def get_vector(self, key: str, *, feature_version: str | None = None) -> JSON:
-        return self.call("vector_get", path={"key": key}, query={"feature_version": feature_version})
+        return self._json("vector_get", path={"key": key}, query={"feature_version": feature_version})
 
     def delete_vector(self, key: str, *, reason: str, feature_version: str | None = None) -> JSON | None:
         """Ops: delete a vector (needs the admin token; audited with ``reason``)."""
-        return self.call("vector_delete", path={"key": key},
-                         query={"feature_version": feature_version, "reason": reason})
+        result = self.call("vector_delete", path={"key": key},
+                           query={"feature_version": feature_version, "reason": reason})
+        return result if isinstance(result, dict) else None
 
     # ---- model ----------------------------------------------------------------------------------------------------
     def model_status(self) -> JSON:
-        return self.call("model_status")
+        return self._json("model_status")
 
     def predict(self, values: Sequence[float], *, feature_version: str) -> JSON:
-        return self.call("model_predict", body={"values": list(values), "feature_version": feature_version})
+        return self._json("model_predict", body={"values": list(values), "feature_version": feature_version})
 
     def model_reload(self, *, version: str | int | None = None, sha256: str | None = None,
                      expected_sha256: str | None = None, reason: str | None = None) -> JSON:
         """Ops: load a registered model version (scanned, validated) and make it active everywhere."""
-        return self.call("model_reload", body={"version": None if version is None else str(version),
+        return self._json("model_reload", body={"version": None if version is None else str(version),
                                                "sha256": sha256, "expected_sha256": expected_sha256,
                                                "reason": reason})
 
     def model_rollback(self, *, reason: str | None = None) -> JSON:
-        return self.call("model_rollback", body={"reason": reason})
+        return self._json("model_rollback", body={"reason": reason})
 
     # ---- cache ----------------------------------------------------------------------------------------------------
     def cache_status(self) -> JSON:
-        return self.call("cache_status")
+        return self._json("cache_status")
 
     def cache_apply(self, *, reason: str, capacity: int | None = None, ttl_seconds: int | None = None,
                     policy: str | None = None) -> JSON:
         """Ops: change the feature cache settings (opens a rollback window)."""
-        return self.call("cache_apply", body={"reason": reason, "capacity": capacity, "ttl_seconds": ttl_seconds,
+        return self._json("cache_apply", body={"reason": reason, "capacity": capacity, "ttl_seconds": ttl_seconds,
                                               "policy": policy})
 
     def cache_rollback(self, *, reason: str) -> JSON:
-        return self.call("cache_rollback", body={"reason": reason})
+        return self._json("cache_rollback", body={"reason": reason})
 
     # ---- index ----------------------------------------------------------------------------------------------------
     def index_status(self, *, feature_version: str | None = None) -> JSON:
-        return self.call("index_status", query={"feature_version": feature_version})
+        return self._json("index_status", query={"feature_version": feature_version})
 
     def index_recover(self, *, feature_version: str | None = None, reason: str | None = None) -> JSON:
-        return self.call("index_recover", body={"feature_version": feature_version, "reason": reason})
+        return self._json("index_recover", body={"feature_version": feature_version, "reason": reason})
 
     def index_rebuild(self, *, feature_version: str | None = None, reason: str | None = None) -> JSON:
-        return self.call("index_rebuild", body={"feature_version": feature_version, "reason": reason})
+        return self._json("index_rebuild", body={"feature_version": feature_version, "reason": reason})
 
     # ---- migration ------------------------------------------------------------------------------------------------
     def migration_preview(self, *, from_version: str, to_version: str, limit: int | None = None) -> JSON:
-        return self.call("migration_preview", query={"from": from_version, "to": to_version, "limit": limit})
+        return self._json("migration_preview", query={"from": from_version, "to": to_version, "limit": limit})
 
     def migration_start(self, *, from_version: str, to_version: str, dry_run: bool = False) -> JSON:
         """Ops: start a migration run (202; executed by a Celery task); follow it with ``migration_status``."""
-        return self.call("migration_start", body={"from_version": from_version, "to_version": to_version,
+        return self._json("migration_start", body={"from_version": from_version, "to_version": to_version,
                                                   "dry_run": dry_run})
 
     def migration_status(self, run_id: int) -> JSON:
-        return self.call("migration_status", path={"run_id": run_id})
+        return self._json("migration_status", path={"run_id": run_id})
 
 
 def _form_value(value: Any) -> str:

@@ -32,7 +32,8 @@ class Operation:
         return name in self.query or ("meta.<field>" in self.query and name.startswith("meta."))
 
 
-def _op(method: str, path: str, *, query=(), body=(), files=(), admin=False, binary=False) -> Operation:
+def _op(method: str, path: str, *, query: tuple[str, ...] = (), body: tuple[str, ...] = (),
+        files: tuple[str, ...] = (), admin: bool = False, binary: bool = False) -> Operation:
     return Operation(method, API + path, frozenset(query), frozenset(body), frozenset(files), admin, binary)
 
 
