@@ -7,6 +7,7 @@ operator's); every mark carries a ``<title>`` (a tooltip) naming its values, wit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -167,15 +168,25 @@ def line_chart(*, title: str, points: Sequence[tuple[datetime, float | None]], t
     return Chart(title, svg.markup(), ("time", value_name), table)
 
 
+def nice_ceiling(value: float, intervals: int = 4) -> float:
+    """The smallest top of an axis of ``intervals`` equal steps of 1, 2 or 5 x 10^n reaching ``value``."""
+    if value <= 0:
+        return float(intervals)
+    raw = value / intervals
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
+    return step * intervals
+
+
 def stacked_bar_chart(*, title: str, categories: Sequence[str], series: Sequence[tuple[str, Sequence[float]]],
-                      colours: Sequence[str] = SERIES_COLOURS) -> Chart:
-    """One bar per category, stacked by series; a legend names the series."""
+                      colours: Sequence[str] = SERIES_COLOURS, category_name: str = "") -> Chart:
+    """One bar per category, stacked by series; a legend names the series; the axis ends at a round number."""
     left, right, top, bottom = 48, 16, 28, 40
     height = 200
     svg = _Svg(title, WIDTH, height)
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     totals = [sum(values[i] for _, values in series) for i in range(len(categories))]
-    peak = max(totals, default=0) or 1
+    peak = nice_ceiling(max(totals, default=0))
     for index, (name, _) in enumerate(series):
         svg.rect(left + index * 120, 6, 10, 10, colours[index % len(colours)])
         svg.text(left + index * 120 + 14, 15, name)
@@ -198,7 +209,7 @@ def stacked_bar_chart(*, title: str, categories: Sequence[str], series: Sequence
                 svg.rect(x, y, bar_w, h, colours[index % len(colours)], f"{category}: {name} {_number(values[i])}")
         if len(categories) <= 16 or i % max(len(categories) // 8, 1) == 0:
             svg.text(x + bar_w / 2, height - bottom + 14, category, anchor="middle")
-    return Chart(title, svg.markup(), ("", *(name for name, _ in series), "total"), table)
+    return Chart(title, svg.markup(), (category_name, *(name for name, _ in series), "total"), table)
 
 
 def progress_chart(*, title: str, rows: Sequence[tuple[str, int, int, str]]) -> Chart:

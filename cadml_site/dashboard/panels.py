@@ -39,7 +39,7 @@ def prewarm_chart(state: dict[str, Any], tz: tzinfo) -> Chart:
         categories=[f"#{r['generation']} {r['created_at'].astimezone(tz):%m-%d %H:%M}" for r in runs],
         series=[("loaded", [r["loaded"] for r in runs]), ("skipped", [r["skipped"] for r in runs]),
                 ("failed", [r["failed"] for r in runs])],
-        colours=(PALETTE["ok"], PALETTE["muted"], PALETTE["bad"]))
+        colours=(PALETTE["ok"], PALETTE["muted"], PALETTE["bad"]), category_name="run")
 
 
 def reload_outcomes_chart(state: dict[str, Any], tz: tzinfo) -> Chart:
@@ -48,7 +48,7 @@ def reload_outcomes_chart(state: dict[str, Any], tz: tzinfo) -> Chart:
         title=f"Model reload attempts per day, last {state['history_days']} days",
         categories=[f"{d['day']:%Y-%m-%d}" for d in days],
         series=[("success", [d["success"] for d in days]), ("refused", [d["refused"] for d in days])],
-        colours=(PALETTE["ok"], PALETTE["bad"]))
+        colours=(PALETTE["ok"], PALETTE["bad"]), category_name="day")
 
 
 def migration_chart(state: dict[str, Any], tz: tzinfo) -> Chart:

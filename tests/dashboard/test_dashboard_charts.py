@@ -6,7 +6,16 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from cadml_site.dashboard.charts import Span, line_chart, progress_chart, stacked_bar_chart, timeline_chart
+import pytest
+
+from cadml_site.dashboard.charts import (
+    Span,
+    line_chart,
+    nice_ceiling,
+    progress_chart,
+    stacked_bar_chart,
+    timeline_chart,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -80,16 +89,24 @@ def test_line_chart_plots_each_value_and_skips_missing_ones():
 
 
 def test_stacked_bars_are_proportional_and_the_table_has_totals():
-    chart = stacked_bar_chart(title="Prewarm", categories=["#1", "#2"],
+    chart = stacked_bar_chart(title="Prewarm", categories=["#1", "#2"], category_name="run",
                               series=[("loaded", [10, 30]), ("skipped", [0, 5]), ("failed", [2, 5])])
     root = parse(chart.svg)
-    assert chart.headers == ("", "loaded", "skipped", "failed", "total")
+    assert chart.headers == ("run", "loaded", "skipped", "failed", "total")
     assert chart.rows == [("#1", 10, 0, 2, 12), ("#2", 30, 5, 5, 40)]
     bars = {el.find(f"{SVG}title").text: float(el.get("height")) for el in root.iter(f"{SVG}rect")
             if el.find(f"{SVG}title") is not None}
     assert "#1: skipped 0" not in bars  # a zero segment is not drawn
     assert bars["#2: loaded 30"] == 3 * bars["#1: loaded 10"]
-    assert sum(h for k, h in bars.items() if k.startswith("#2")) == 132.0  # the tallest bar fills the plot
+    # the axis ends at 40 (10 per step): the tallest bar (40) fills the 132 px plot
+    assert sum(h for k, h in bars.items() if k.startswith("#2")) == 132.0
+    assert [t.text for t in root.iter(f"{SVG}text")][3:8] == ["0", "10", "20", "30", "40"]
+
+
+@pytest.mark.parametrize("value, top", [(0, 4), (3, 4), (4, 4), (5, 8), (9, 20), (40, 40), (41, 80), (0.3, 0.4),
+                                        (1234, 2000)])
+def test_axes_end_at_round_numbers(value, top):
+    assert nice_ceiling(value) == pytest.approx(top)
 
 
 def test_progress_chart_fills_to_the_processed_share():

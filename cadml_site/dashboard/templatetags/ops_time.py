@@ -14,7 +14,7 @@ register = template.Library()
 @register.filter
 def ops_time(value):
     """A datetime as ``<time>`` in the current (operator's) time zone, its ``title`` the UTC value; a date as
-    is; None as a dash; anything else as text."""
+    is; a float to 4 decimals; None as a dash; anything else as text."""
     if value is None or value == "":
         return "—"
     if isinstance(value, datetime):
@@ -26,6 +26,8 @@ def ops_time(value):
                            local.strftime("%Y-%m-%d %H:%M:%S %Z"))
     if isinstance(value, date):
         return value.isoformat()
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".")
     return value
 
 
