@@ -89,14 +89,15 @@ def _cache_state() -> dict[str, Any]:
     }
 
 
-def _celery_workers(broker: dict) -> dict[str, Any]:
-    """Which Celery workers answer a ping (only with a real, reachable broker)."""
+def celery_workers(broker: dict, *, app=None) -> dict[str, Any]:
+    """Which Celery workers answer a ping (only with a real, reachable broker; ``app``: the project's)."""
     if not settings.CELERY_BROKER_URL:
         return {"status": "ok", "mode": "in-process", "workers": [],
                 "detail": "No CELERY_BROKER_URL: tasks run in the web process."}
     if broker.get("status") != "ok":
         return {"status": "down", "mode": "broker", "workers": [], "detail": "broker unreachable"}
-    from cadml_site.celery import app
+    if app is None:
+        from cadml_site.celery import app
 
     try:
         replies = app.control.ping(timeout=WORKER_PING_TIMEOUT_SECONDS) or []
@@ -176,7 +177,7 @@ def dashboard_state(*, now: datetime | None = None) -> dict[str, Any]:
         "parse_pool": sections.get("parser_pool"),
         "database": sections.get("database"),
         "broker": broker,
-        "celery": _celery_workers(broker),
+        "celery": celery_workers(broker),
         "audit": recent_audit_events(),
         "degraded_spells": vector_selectors.degraded_spells(since=since),
         "cache_hit_ratio": _cache_hit_ratio_points(cache["hit_ratio"], now),
