@@ -120,10 +120,13 @@ def _admin_change_url(model, pk) -> str | None:
         return None
 
 
-def recent_audit_events(*, limit: int = AUDIT_EVENTS) -> list[dict[str, Any]]:
-    """The newest ``limit`` rows over every audit table (every concrete ``AuditRecord``), newest first."""
+def recent_audit_events(*, limit: int = AUDIT_EVENTS, user=None) -> list[dict[str, Any]]:
+    """The newest ``limit`` rows over every audit table (every concrete ``AuditRecord``) that ``user`` may view
+    (every table when None), newest first."""
     events = []
     for model in _audit_models():
+        if user is not None and not user.has_perm(f"{model._meta.app_label}.view_{model._meta.model_name}"):
+            continue
         for row in model.objects.order_by("-created_at", "-id")[:limit]:
             events.append({"at": row.created_at, "table": str(model._meta.verbose_name), "actor": row.actor,
                            "action": row.action, "reason": row.reason, "request_id": row.request_id,
@@ -154,8 +157,9 @@ def _cache_hit_ratio_points(current: float | None, now: datetime) -> list[dict[s
     return points
 
 
-def dashboard_state(*, now: datetime | None = None) -> dict[str, Any]:
-    """The whole dashboard: current state per section, histories for the charts, the audit trail."""
+def dashboard_state(*, now: datetime | None = None, user=None) -> dict[str, Any]:
+    """The whole dashboard: current state per section, histories for the charts, and the audit trail of the
+    tables ``user`` may view."""
     now = now or timezone.now()
     since = now - timedelta(days=HISTORY_DAYS)
     health = health_report()
@@ -178,7 +182,7 @@ def dashboard_state(*, now: datetime | None = None) -> dict[str, Any]:
         "database": sections.get("database"),
         "broker": broker,
         "celery": celery_workers(broker),
-        "audit": recent_audit_events(),
+        "audit": recent_audit_events(user=user),
         "degraded_spells": vector_selectors.degraded_spells(since=since),
         "cache_hit_ratio": _cache_hit_ratio_points(cache["hit_ratio"], now),
         "prewarm_runs": list(CachePrewarmRun.objects.order_by("-generation")

@@ -16,7 +16,7 @@ class CadmlAdminSite(admin.AdminSite):
     index_title = "Operations console"
 
     def index(self, request, extra_context=None):
-        state = dashboard_state()
+        state = dashboard_state(user=request.user)
         charts = {name: {"chart": chart, "svg": mark_safe(chart.svg)}  # built by charts.py, every value escaped
                   for name, chart in dashboard_charts(state, timezone.get_current_timezone()).items()}
         return super().index(request, {**(extra_context or {}), "dashboard": state, "charts": charts,

@@ -180,6 +180,21 @@ def test_with_data_every_section_shows_the_state(staff_client, system_with_histo
     assert len(ongoing) == 1
 
 
+def test_audit_events_only_from_the_tables_the_user_may_view(client, make_staff_user, system_with_history):
+    from django.contrib.auth.models import Permission
+
+    user = make_staff_user("ops-carol")
+    client.force_login(user)
+    html, _ = get_dashboard(client)
+    audit = html[html.index('id="ops-audit"'):]
+    assert "No audit event yet in the audit tables you may view." in audit
+    user.user_permissions.add(Permission.objects.get(codename="view_cacheauditrecord"))
+    client.force_login(type(user).objects.get(pk=user.pk))
+    html, _ = get_dashboard(client)
+    audit = html[html.index('id="ops-audit"'):html.index("</table>", html.index('id="ops-audit"'))]
+    assert "<td>cache audit record</td>" in audit and "model reload attempt" not in audit
+
+
 def test_times_are_in_the_operators_time_zone_with_utc_on_hover(staff_client, system_with_history, settings):
     settings.TIME_ZONE = "America/New_York"
     html, parser = get_dashboard(staff_client)
