@@ -30,38 +30,52 @@ rules:
 install: $(STAMP)
 
 $(BIN)/python:
+	@echo "==> Creating the virtualenv $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
 
+# pip's own output is long; one line per package it fetches shows progress (the first install takes minutes).
 $(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	touch $(STAMP)
+	@echo "==> Installing the pinned requirements into $(VENV) (first time: a few minutes; one line per package)"
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@set -o pipefail; $(BIN)/python -m pip install --progress-bar off -r requirements-dev.txt \
+	  | awk '/^Collecting / { print "    " $$2; fflush() } /^Successfully installed/ { print "    installed." }'
+	@touch $(STAMP)
 
 $(SECRET):
 	mkdir -p $(VAR)
 	umask 077 && $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > $(SECRET)
 
 migrate: install $(SECRET)
+	@echo "==> Migrating the database ($${DATABASE_URL:-SQLite in $(VAR)/})"
 	$(MANAGE) migrate --noinput
 	$(MANAGE) createcachetable
 
 credentials: migrate
-	$(MANAGE) bootstrap_credentials
+	@echo "==> Credentials (a superuser, an API key and an admin token, created once)"
+	@$(MANAGE) bootstrap_credentials
 
 ## demo: once, generate labelled demo parts, ingest them, train and activate a classifier on them
 demo: migrate
-	@if [ -f $(VAR)/demo.done ]; then echo "Demo data already loaded (delete $(VAR)/demo.done to load it again)."; else \
+	@if [ -f $(VAR)/demo.done ]; then echo "==> Demo data already loaded (delete $(VAR)/demo.done to load it again)."; else \
+	  echo "==> Demo data: generating $(DEMO_COUNT) labelled parts, ingesting them, training a classifier" && \
 	  $(MANAGE) make_demo_parts --out $(VAR)/demo-parts --count $(DEMO_COUNT) && \
 	  $(MANAGE) ingest $(VAR)/demo-parts && \
 	  $(MANAGE) train_classifier --feature-version v4 --activate --actor "make run" && \
 	  touch $(VAR)/demo.done; fi
 
 static: install $(SECRET)
-	$(MANAGE) collectstatic --noinput --verbosity 0
+	@echo "==> Collecting static files into $(VAR)/static"
+	@$(MANAGE) collectstatic --noinput --verbosity 0
 
 serve: install $(SECRET)
 	rm -rf $(VAR)/prometheus && mkdir -p $(VAR)/prometheus
-	@echo "Serving on http://$${GUNICORN_BIND:-127.0.0.1:8000}/ (credentials: $(VAR)/credentials)"
+	@url="http://$${GUNICORN_BIND:-127.0.0.1:8000}"; \
+	echo "==> Serving on $$url/ with gunicorn (stop with Ctrl-C). Where to click:"; \
+	echo "    $$url/admin/      ops dashboard and console: ADMIN_USERNAME / ADMIN_PASSWORD in $(VAR)/credentials"; \
+	echo "    $$url/api/docs/   API documentation (Swagger UI)"; \
+	echo "    $$url/api/v1/health/   health, no credentials needed"; \
+	echo "    API calls: source <(sed 's/^/export /' $(VAR)/credentials)  then  curl -H \"X-API-Key: \$$API_KEY\" ..."; \
+	echo "    Next steps: README.md, section \"What to do next\""
 	$(DJANGO_ENV) PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/$(VAR)/prometheus $(BIN)/gunicorn -c gunicorn.conf.py
 
 ## worker / beat: Celery processes, for when CELERY_BROKER_URL names a real broker

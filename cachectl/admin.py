@@ -78,37 +78,56 @@ class WindowCountdownMixin:
 @admin.register(CacheSettingsChange)
 class CacheSettingsChangeAdmin(WindowCountdownMixin, ReadOnlyAdmin):
     list_display = ("id", "created_at", "kind", "actor", "before", "after", "outcome", "deadline", "resolved_by")
-    list_filter = ("kind", "outcome")
-    search_fields = ("actor", "reason")
+    list_filter = ("kind", "outcome", "created_at")
+    search_fields = ("actor", "reason", "resolved_by")
+    ordering = ("-created_at", "-id")
     actions = [roll_back]
 
 
 @admin.register(CacheSnapshot)
 class CacheSnapshotAdmin(WindowCountdownMixin, ReadOnlyAdmin):
     list_display = ("id", "created_at", "capacity", "ttl_seconds", "policy", "generation", "taken_by", "reason")
+    list_filter = ("policy", "created_at")
     search_fields = ("taken_by", "reason")
+    ordering = ("-created_at", "-id")
     actions = [restore]
 
 
 @admin.register(CacheSettings)
 class CacheSettingsAdmin(WindowCountdownMixin, ReadOnlyAdmin):
+    """A singleton: the page says which settings are in force (the environment's defaults until the first
+    change writes the row) instead of counting rows."""
+
+    change_list_template = "admin/cachectl/cachesettings/change_list.html"
     list_display = ("capacity", "ttl_seconds", "policy", "generation", "prewarm_generation", "updated_at")
+
+    def changelist_view(self, request, extra_context=None):
+        state = selectors.cache_settings_state()
+        extra_context = {**(extra_context or {}), "title": "Cache settings in force", "current_settings": state,
+                         "from_defaults": state.generation == 0}
+        return super().changelist_view(request, extra_context=extra_context)
 
 
 @admin.register(CacheAuditRecord)
 class CacheAuditRecordAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "action", "actor", "reason", "request_id")
-    list_filter = ("action",)
+    list_filter = ("action", "created_at")
     search_fields = ("actor", "reason", "request_id")
+    ordering = ("-created_at", "-id")
 
 
 @admin.register(CachePrewarmRun)
 class CachePrewarmRunAdmin(ReadOnlyAdmin):
     list_display = ("generation", "created_at", "actor", "limit", "tiers", "loaded", "skipped", "failed")
+    list_filter = ("created_at",)
+    search_fields = ("actor",)
+    ordering = ("-generation",)
     exclude = ("entries",)
 
 
 @admin.register(CacheKeyActivity)
 class CacheKeyActivityAdmin(ReadOnlyAdmin):
     list_display = ("sha256", "version", "hits", "lookups", "last_hit_at", "last_lookup_at")
+    list_filter = ("version", "last_lookup_at")
     search_fields = ("sha256",)
+    ordering = ("-last_lookup_at", "-id")

@@ -126,3 +126,18 @@ def _check_range(name: str, number, min_value, max_value) -> None:
         raise ImproperlyConfigured(f"{name} must be >= {min_value}, got {number}")
     if max_value is not None and number > max_value:
         raise ImproperlyConfigured(f"{name} must be <= {max_value}, got {number}")
+
+
+def env_time_zone(name: str, default: str, *, environ: Mapping[str, str] | None = None) -> str:
+    """An IANA time zone name (``Europe/Paris``), checked against the zoneinfo database."""
+    import zoneinfo
+
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(f"{name} must be an IANA time zone name such as Europe/Paris, got {value!r}") \
+            from None
+    return value

@@ -13,7 +13,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from cadml_site.env import env_bool, env_choice, env_float, env_int, env_list, env_str, env_url
+from cadml_site.env import env_bool, env_choice, env_float, env_int, env_list, env_str, env_time_zone, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CADML_VAR_DIR", str(BASE_DIR / "var"))).resolve()
@@ -29,7 +29,7 @@ CADML_BUILD_VERSION = env_str("CADML_BUILD_VERSION", "0.1.0")
 CADML_BUILD_COMMIT = env_str("CADML_BUILD_COMMIT", "")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "cadml_site.dashboard.apps.CadmlAdminConfig",  # django.contrib.admin; its index is the ops dashboard
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_prometheus",
     "cadml_site.api",
+    "cadml_site.dashboard.apps.DashboardConfig",
     "features",
     "vectors",
     "modelops",
@@ -124,7 +125,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+# The operator's time zone: the admin and the dashboard show times in it (UTC on hover).
+TIME_ZONE = env_time_zone("DJANGO_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"

@@ -14,8 +14,9 @@ def _pretty(value) -> str:
 @admin.register(CadFile)
 class CadFileAdmin(ReadOnlyAdmin):
     list_display = ("original_name", "format", "size", "short_sha256", "parse_seconds", "created_at")
-    list_filter = ("format",)
+    list_filter = ("format", "parser", "created_at")
     search_fields = ("original_name", "sha256")
+    date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     fields = ("original_name", "sha256", "size", "format", "parser", "parse_seconds", "created_at",
               "meta_pretty", "summary_pretty")
@@ -37,7 +38,7 @@ class CadFileAdmin(ReadOnlyAdmin):
 @admin.register(Analysis)
 class AnalysisAdmin(ReadOnlyAdmin):
     list_display = ("id", "cad_file", "feature_version", "reused_file", "created_at")
-    list_filter = ("feature_version", "reused_file")
+    list_filter = ("feature_version", "reused_file", "cad_file__format", "created_at")
     search_fields = ("cad_file__original_name", "cad_file__sha256")
     ordering = ("-created_at", "-id")
     list_select_related = ("cad_file",)

@@ -72,8 +72,9 @@ def rollback(modeladmin, request, queryset):
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ("label", "status", "estimator_short", "feature_version", "container", "compression", "size",
                     "sha256_short", "created_by", "created_at", "activated_at")
-    list_filter = ("status", "container", "feature_version")
-    search_fields = ("label", "sha256")
+    list_filter = ("status", "container", "feature_version", "created_at")
+    search_fields = ("label", "sha256", "created_by")
+    ordering = ("-created_at", "-id")
     actions = [activate, rollback]
     readonly_fields = ("label", "sha256", "size", "container", "compression", "protocol", "file_name",
                        "feature_version", "estimator", "n_features", "classes", "status", "metrics",
@@ -144,8 +145,9 @@ class ModelVersionAdmin(admin.ModelAdmin):
 class ModelReloadAttemptAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "action", "outcome", "code", "stage", "version", "sha256_short", "mode",
                     "actor", "duration_ms")
-    list_filter = ("action", "outcome", "code", "mode")
-    search_fields = ("sha256", "actor", "message")
+    list_filter = ("action", "outcome", "code", "mode", "created_at")
+    search_fields = ("sha256", "actor", "message", "reason", "request_id")
+    ordering = ("-created_at", "-id")
     readonly_fields = ("created_at", "actor", "request_id", "action", "reason", "version", "sha256", "mode",
                        "outcome", "code", "stage", "message", "findings_rendered", "duration_ms", "before", "after")
     exclude = ("findings",)
@@ -168,8 +170,9 @@ class ModelReloadAttemptAdmin(ReadOnlyAdmin):
 @admin.register(OpcodeAuditEntry)
 class OpcodeAuditEntryAdmin(ReadOnlyAdmin):
     list_display = ("kind", "name", "count", "samples", "first_seen", "last_seen")
-    list_filter = ("kind",)
+    list_filter = ("kind", "last_seen")
     search_fields = ("name",)
+    ordering = ("kind", "-count", "name")
 
     def get_urls(self):
         return [

@@ -107,6 +107,8 @@ class OpcodeAuditEntry(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["kind", "name"], name="opcode_audit_kind_name")]
         ordering = ["kind", "-count", "name"]
+        verbose_name = "opcode audit entry"
+        verbose_name_plural = "opcode audit entries"
 
     def __str__(self) -> str:
         return f"{self.kind}:{self.name}"

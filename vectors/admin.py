@@ -51,14 +51,41 @@ def rebuild(modeladmin, request, queryset):
                              feature_version=state.feature_version, actor=actor, reason=reason))
 
 
+class IndexHealthFilter(admin.SimpleListFilter):
+    title = "health"
+    parameter_name = "health"
+
+    def lookups(self, request, model_admin):
+        return [("healthy", "healthy"), ("degraded", "degraded")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("healthy", "degraded"):
+            return queryset.filter(degraded=self.value() == "degraded")
+        return queryset
+
+
 @admin.register(IndexState)
 class IndexStateAdmin(admin.ModelAdmin):
     """The index status page."""
 
     actions = [recover_now, rebuild]
-    list_display = ("feature_version", "mode", "generation", "degraded_since", "degraded_reason",
+    list_display = ("feature_version", "health", "mode", "generation", "degraded_since", "degraded_reason",
                     "next_attempt_at", "suppressed_until", "recovery_failures", "snapshot_generation", "last_error")
-    readonly_fields = [f.name for f in IndexState._meta.fields]
+    list_filter = (IndexHealthFilter, "degraded_reason", "last_attempt_result")
+    search_fields = ("feature_version", "degraded_reason", "last_error")
+    ordering = ("feature_version",)
+    # "degraded" is shown as the health text, not as a boolean icon (a red ✗ for a healthy index read as a fault)
+    exclude = ("degraded",)
+    readonly_fields = ["feature_version", "health"] + [f.name for f in IndexState._meta.fields
+                                                       if f.name not in ("id", "feature_version", "degraded")]
+
+    @admin.display(description="health", ordering="degraded")
+    def health(self, obj):
+        if not obj.degraded:
+            return "healthy"
+        if obj.degraded_since is None:
+            return "degraded"
+        return f"degraded since {timezone.localtime(obj.degraded_since):%Y-%m-%d %H:%M:%S %Z}"
 
     @admin.display(description="mode")
     def mode(self, obj):
@@ -80,7 +107,9 @@ class IndexEventAdmin(ReadOnlyAdmin):
 
     change_list_template = "admin/vectors/indexevent/change_list.html"
     list_display = ("created_at", "feature_version", "event", "reason", "actor", "detail")
-    list_filter = ("feature_version", "event")
+    list_filter = ("feature_version", "event", "reason", "created_at")
+    search_fields = ("reason", "detail", "actor")
+    ordering = ("-created_at", "-id")
 
     def changelist_view(self, request, extra_context=None):
         now = timezone.now()
@@ -112,18 +141,23 @@ class IndexEventAdmin(ReadOnlyAdmin):
 class MigrationRunAdmin(ReadOnlyAdmin):
     list_display = ("id", "from_version", "to_version", "dry_run", "status", "processed", "total", "attempts",
                     "created_at", "finished_at")
-    list_filter = ("status", "to_version")
+    list_filter = ("status", "from_version", "to_version", "dry_run", "created_at")
+    search_fields = ("actor", "error")
+    ordering = ("-created_at", "-id")
 
 
 @admin.register(Vector)
 class VectorAdmin(ReadOnlyAdmin):
     list_display = ("key", "feature_version", "dimension", "generation", "updated_at", "last_referenced_at")
-    list_filter = ("feature_version",)
+    list_filter = ("feature_version", "updated_at", "last_referenced_at")
     search_fields = ("key",)
+    ordering = ("feature_version", "key")
     exclude = ("values",)
 
 
 @admin.register(VectorOpsAudit)
 class VectorOpsAuditAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "actor", "action", "feature_version", "reason", "request_id")
-    list_filter = ("action",)
+    list_filter = ("action", "feature_version", "created_at")
+    search_fields = ("actor", "reason", "request_id")
+    ordering = ("-created_at", "-id")

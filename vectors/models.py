@@ -83,6 +83,8 @@ class IndexState(models.Model):
 
     class Meta:
         ordering = ["feature_version"]
+        verbose_name = "index"
+        verbose_name_plural = "indexes"
 
     def __str__(self) -> str:
         return f"{self.feature_version} ({'degraded' if self.degraded else 'healthy'})"

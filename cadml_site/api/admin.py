@@ -9,9 +9,23 @@ from cadml_site.admin_base import ReadOnlyAdmin
 from cadml_site.api.models import AdminToken, ApiKey, CredentialAuditRecord, new_credential
 
 
+class CredentialStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "active"), ("revoked", "revoked")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("active", "revoked"):
+            return queryset.filter(revoked_at__isnull=self.value() == "active")
+        return queryset
+
+
 class CredentialAdmin(admin.ModelAdmin):
     readonly_fields = ("prefix", "created_at", "last_used_at")
-    list_filter = ("revoked_at",)
+    list_filter = (CredentialStateFilter, "created_at", "last_used_at")
+    ordering = ("-created_at", "-id")
     actions = ["revoke"]
 
     def save_model(self, request, obj, form, change):
@@ -63,5 +77,6 @@ class AdminTokenAdmin(CredentialAdmin):
 @admin.register(CredentialAuditRecord)
 class CredentialAuditRecordAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "actor", "action", "reason", "request_id")
-    list_filter = ("action",)
+    list_filter = ("action", "created_at")
+    ordering = ("-created_at", "-id")
     search_fields = ("actor", "reason", "request_id")

@@ -62,15 +62,19 @@ class Command(BaseCommand):
         reasons: Counter = Counter()
         try:
             pending = []
-            for path in files:
-                folder = path.parent
-                if folder not in labels_by_folder:
-                    labels_by_folder[folder] = read_labels(folder)
-                label = labels_by_folder[folder].get(path.name)
-                meta = {"part_type": label} if label else None
-                pending.append((path, cad_file_import_task.delay(str(path.resolve()), meta, feature_version)))
-                if stop["requested"]:
-                    break
+            # Without a broker each task runs here as it is queued: that loop is the work, so it shows progress.
+            with tqdm(total=len(files), unit="file", file=self.stderr,
+                      desc="queue" if settings.CELERY_BROKER_URL else "parse+extract") as queued:
+                for path in files:
+                    folder = path.parent
+                    if folder not in labels_by_folder:
+                        labels_by_folder[folder] = read_labels(folder)
+                    label = labels_by_folder[folder].get(path.name)
+                    meta = {"part_type": label} if label else None
+                    pending.append((path, cad_file_import_task.delay(str(path.resolve()), meta, feature_version)))
+                    queued.update(1)
+                    if stop["requested"]:
+                        break
             with tqdm(total=len(pending), unit="file", file=self.stderr, desc="ingest") as bar:
                 for path, result in pending:
                     if stop["requested"]:
