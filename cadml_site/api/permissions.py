@@ -38,6 +38,25 @@ class IsOpsStaff(BasePermission):
         return True
 
 
+class HasOperationPermission(BasePermission):
+    """Sensitive operations, after ``IsOpsStaff``: the admin token's user must also hold the Django permission the
+    view names in ``required_permission`` (e.g. ``"modelops.reload_model"``), the same permission the matching
+    admin action requires. Superusers hold every permission. A view that names none is refused (closed by default).
+    Roles (groups holding these permissions): ``cadml_site/api/roles.py``."""
+
+    def has_permission(self, request, view) -> bool:
+        credentials = _credentials(request)
+        if credentials is None or credentials.admin_token is None:
+            return False  # IsOpsStaff, listed first, has answered already
+        permission = getattr(view, "required_permission", None)
+        if not permission:
+            raise _Forbidden("This operation declares no required permission; it is closed.", "permission_undeclared")
+        if not credentials.admin_token.user.has_perm(permission):
+            raise _Forbidden(f"This operation needs the {permission!r} permission, which the admin token's user "
+                             "does not have (ask a superuser for the role that grants it).", "permission_required")
+        return True
+
+
 class _Forbidden(exceptions.PermissionDenied):
     def __init__(self, detail: str, problem_code: str) -> None:
         super().__init__(detail)
