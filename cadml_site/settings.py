@@ -245,6 +245,7 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         # Libraries that narrate routine work at INFO: keep their warnings and errors only.
         "ezdxf": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # keeps "login failure" and "locking out" lines, drops the per-login INFO
         "faiss.loader": {"level": "WARNING"},
         "celery.app.trace": {"level": "WARNING"},
         "kombu": {"level": "ERROR"},

@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from cadml_site.admin_base import ReadOnlyAdmin, confirmation_page, reason_form
+from cadml_site.admin_base import ReadOnlyAdmin, confirmation_page, reason_form, user_permission
 from cadml_site.api.exceptions import DomainError
 from modelops import selectors, services
 from modelops.models import ModelReloadAttempt, ModelVersion, OpcodeAuditEntry
@@ -50,7 +50,7 @@ def _confirm_then(modeladmin, request, queryset, *, title, description, action, 
                              action=action, description=description, object=obj, status=selectors.model_status())
 
 
-@admin.action(description="Activate the selected version (reload)")
+@admin.action(description="Activate the selected version (reload)", permissions=["reload_model"])
 def activate(modeladmin, request, queryset):
     return _confirm_then(
         modeladmin, request, queryset, title="Activate a model version", action="activate",
@@ -60,7 +60,7 @@ def activate(modeladmin, request, queryset):
                                                                  action="activate"))
 
 
-@admin.action(description="Roll back to the previous version")
+@admin.action(description="Roll back to the previous version", permissions=["rollback_model"])
 def rollback(modeladmin, request, queryset):
     return _confirm_then(
         modeladmin, request, queryset, title="Roll back the active model", action="rollback",
@@ -79,6 +79,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
                        "feature_version", "estimator", "n_features", "classes", "status", "metrics",
                        "scan_report_rendered", "created_by", "created_at", "loaded_at", "activated_at")
     exclude = ("scan_report",)
+
+    # The same permissions as the API's upload/register, reload and rollback operations.
+    has_add_permission = user_permission("modelops.upload_model")
+    has_reload_model_permission = user_permission("modelops.reload_model")
+    has_rollback_model_permission = user_permission("modelops.rollback_model")
 
     @admin.display(description="sha256")
     def sha256_short(self, obj):

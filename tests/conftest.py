@@ -67,6 +67,44 @@ def make_staff_user(db, django_user_model):
     return make
 
 
+ALL_VIEW_PERMISSIONS = "view:*"  # every view_* permission of every model: the "view-only staff" of issue 18
+
+
+@pytest.fixture
+def staff_browser(db, django_user_model):
+    """A logged-in admin console client for a new staff user holding exactly ``permissions`` ("app.codename", or
+    ``ALL_VIEW_PERMISSIONS``) plus the groups of ``roles``."""
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    def make(username: str, *, permissions=(), roles=()):
+        user = django_user_model.objects.create_user(username=username, password=None, is_staff=True)
+        grant_roles(user, roles)
+        granted = []
+        for name in permissions:
+            if name == ALL_VIEW_PERMISSIONS:
+                granted.extend(Permission.objects.filter(codename__startswith="view_"))
+            else:
+                app_label, codename = name.split(".", 1)
+                granted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        user.user_permissions.set(granted)
+        client = Client()
+        client.force_login(user)
+        client.user = user
+        return client
+
+    return make
+
+
+def admin_action_names(response) -> set[str]:
+    """The actions a changelist page offers (the options of its action select)."""
+    import re
+
+    html = response.content.decode()
+    select = re.search(r'<select name="action"[^>]*>(.*?)</select>', html, re.S)
+    return set(re.findall(r'<option value="([a-z_]+)"', select.group(1))) if select else set()
+
+
 @pytest.fixture
 def make_admin_token(db):
     from cadml_site.api.services import admin_token_create
