@@ -8,6 +8,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -188,6 +189,8 @@ class OpcodeAuditEntryAdmin(ReadOnlyAdmin):
         return super().changelist_view(request, extra_context)
 
     def summary_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         return TemplateResponse(request, "admin/modelops/opcode_audit.html", {
             **self.admin_site.each_context(request), "title": "Opcode audit", "opts": self.model._meta,
             "summary": selectors.opcode_audit_summary(),
@@ -195,6 +198,8 @@ class OpcodeAuditEntryAdmin(ReadOnlyAdmin):
         })
 
     def export_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         body = json.dumps(selectors.opcode_audit_learnt_allowlist(), indent=1)
         response = HttpResponse(body, content_type="application/json")
         response["Content-Disposition"] = 'attachment; filename="learnt-allowlist.json"'
