@@ -3,8 +3,8 @@
 - ``viewer``: sees the domain apps (features, vectors, modelops, cachectl) and runs nothing.
 - ``operator``: viewer, plus every operation permission (model upload/reload/rollback, index recover/rebuild/drill,
   vector migration and deletion, cache apply/rollback/restore/prewarm).
-- ``security admin``: API keys and admin tokens (view, issue, revoke), their audit trail, the users list and the
-  login lockouts (view, and delete an attempt to unlock).
+- ``security admin``: API keys and admin tokens (view, issue, rename, revoke), their audit trail, the users list
+  and the login lockouts (view, and delete an attempt to unlock).
 
 Users and group membership are managed by superusers only: whoever may change users may grant any role.
 """
@@ -39,6 +39,8 @@ OPERATOR_PERMISSIONS = (
 SECURITY_ADMIN_PERMISSIONS = (
     "cadml_api.view_apikey",
     "cadml_api.view_admintoken",
+    "cadml_api.change_apikey",  # the name only: everything else about a credential is read-only
+    "cadml_api.change_admintoken",
     "cadml_api.view_credentialauditrecord",
     "cadml_api.issue_credential",
     "cadml_api.revoke_credential",

@@ -157,3 +157,15 @@ def test_only_the_issue_permission_creates_credentials(staff_browser):
     created = sec.post(KEYS + "add/", {"name": "by-security"})
     assert created.status_code == 200 and ApiKey.objects.get().name == "by-security"
     assert CredentialAuditRecord.objects.get().actor == "sec-sue"
+
+
+def test_security_admin_renames_a_key_and_nothing_else(staff_browser, key):
+    sec = staff_browser("sec-sid", roles=("security admin",))
+    response = sec.post(f"{KEYS}{key.pk}/change/", {"name": "renamed", "revoked_at_0": "2020-01-01",
+                                                    "revoked_at_1": "00:00:00"})
+    assert response.status_code == 302
+    key.refresh_from_db()
+    assert (key.name, key.revoked_at) == ("renamed", None)
+    assert CredentialAuditRecord.objects.get().action == "api_key_change"
+    viewer = staff_browser("view-vin", permissions=[ALL_VIEW_PERMISSIONS])
+    assert viewer.post(f"{KEYS}{key.pk}/change/", {"name": "hijacked"}).status_code == 403
