@@ -346,7 +346,9 @@ AXES_FAILURE_LIMIT = env_int("CADML_ADMIN_LOGIN_FAILURE_LIMIT", 5, min_value=1, 
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("CADML_ADMIN_LOGIN_LOCKOUT_MINUTES", 15, min_value=1,
                                               max_value=7 * 24 * 60))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
-AXES_RESET_ON_SUCCESS = True
+# A success does not clear the count: it would clear the address's count too, letting anyone with an account spray
+# other usernames between two logins of their own. Counts expire with the lockout period.
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_TEMPLATE = "admin/login_locked.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
