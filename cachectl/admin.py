@@ -15,7 +15,7 @@ from cachectl.models import (
     CacheSettingsChange,
     CacheSnapshot,
 )
-from cadml_site.admin_base import ReadOnlyAdmin, confirmation_page, reason_form
+from cadml_site.admin_base import ReadOnlyAdmin, confirmation_page, reason_form, user_permission
 from cadml_site.api.exceptions import Conflict, DomainError
 
 CONFIRM_TEMPLATE = "admin/cachectl/confirm_action.html"
@@ -43,7 +43,7 @@ def _confirm_then(modeladmin, request, queryset, *, title: str, description: str
                              rollback_window=selectors.cache_rollback_window())
 
 
-@admin.action(description="Roll back the selected change (inside its window)")
+@admin.action(description="Roll back the selected change (inside its window)", permissions=["rollback_cache"])
 def roll_back(modeladmin, request, queryset):
     def run(change, *, actor, reason):
         window = selectors.cache_window_change()
@@ -57,7 +57,7 @@ def roll_back(modeladmin, request, queryset):
                          action="roll_back", run=run)
 
 
-@admin.action(description="Restore the selected snapshot's settings")
+@admin.action(description="Restore the selected snapshot's settings", permissions=["restore_cache_snapshot"])
 def restore(modeladmin, request, queryset):
     def run(snapshot, *, actor, reason):
         return services.cache_snapshot_restore(snapshot_id=snapshot.pk, actor=actor, reason=reason)
@@ -82,6 +82,7 @@ class CacheSettingsChangeAdmin(WindowCountdownMixin, ReadOnlyAdmin):
     search_fields = ("actor", "reason", "resolved_by")
     ordering = ("-created_at", "-id")
     actions = [roll_back]
+    has_rollback_cache_permission = user_permission("cachectl.rollback_cache")  # as the API's rollback
 
 
 @admin.register(CacheSnapshot)
@@ -91,6 +92,7 @@ class CacheSnapshotAdmin(WindowCountdownMixin, ReadOnlyAdmin):
     search_fields = ("taken_by", "reason")
     ordering = ("-created_at", "-id")
     actions = [restore]
+    has_restore_cache_snapshot_permission = user_permission("cachectl.restore_cache_snapshot")  # as the API's restore
 
 
 @admin.register(CacheSettings)

@@ -27,6 +27,14 @@ class CacheSettings(models.Model):
     class Meta:
         verbose_name = "cache settings"
         verbose_name_plural = "cache settings"
+        # One permission per kind of state-changing operation, checked by the admin actions and the API
+        # (docs/security.md, "Admin console: permissions and roles").
+        permissions = [
+            ("apply_cache_settings", "Can apply or confirm cache settings"),
+            ("rollback_cache", "Can roll back a cache settings change"),
+            ("restore_cache_snapshot", "Can restore a cache snapshot"),
+            ("prewarm_cache", "Can prewarm the cache"),
+        ]
 
     def __str__(self) -> str:
         return f"capacity={self.capacity} ttl={self.ttl_seconds}s policy={self.policy} (generation {self.generation})"

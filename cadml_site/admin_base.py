@@ -21,6 +21,19 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def user_permission(permission: str):
+    """A ``has_<name>_permission`` method for the actions that declare ``permissions=["<name>"]``: the user must hold
+    the Django permission ``permission`` (e.g. ``"modelops.reload_model"``), the same one the matching API operation
+    requires (``required_permission``). Django then lists the action only for users who hold it and refuses a POST
+    of it from anyone else. Roles: cadml_site/api/roles.py."""
+
+    def check(self, request, obj=None) -> bool:
+        return request.user.has_perm(permission)
+
+    check.__name__ = f"has_{permission.split('.', 1)[1]}_permission"
+    return check
+
+
 class ReasonForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3, "cols": 60}), max_length=2000,
                              help_text="Recorded in the audit trail.")

@@ -100,6 +100,14 @@ FEATURE_CACHE_PREWARM_TOTAL = Counter(
 )
 
 
+# ---- admin login throttling (issue 18) ----------------------------------------------------------------------------
+ADMIN_LOGIN_FAILURES_TOTAL = Counter(
+    "admin_login_failures", "Failed admin console logins (wrong credentials, or refused while locked out).",
+)
+ADMIN_LOGIN_LOCKOUTS_TOTAL = Counter(
+    "admin_login_lockouts", "Failed admin console logins at or beyond the limit: the username or address is locked.",
+)
+
 # ---- database-backed gauges -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DbGauge:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -290,6 +291,7 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         # Libraries that narrate routine work at INFO: keep their warnings and errors only.
         "ezdxf": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},  # keeps "login failure" and "locking out" lines, drops the per-login INFO
         "faiss.loader": {"level": "WARNING"},
         "celery.app.trace": {"level": "WARNING"},
         "kombu": {"level": "ERROR"},
@@ -374,3 +376,29 @@ CELERY_BEAT_SCHEDULE["cachectl-prune-key-activity"] = {"task": "cachectl.prune_k
 # Per-process memory and garbage-collector metrics (cadml_site.observability.process_stats).
 INSTALLED_APPS += ["cadml_site.observability"]
 # ---- end observability -------------------------------------------------------------------------------------------
+
+# ---- admin login throttling (issue 18, django-axes) ------------------------------------------------------------
+# Failed /admin/login/ attempts are recorded in the database (axes' AccessAttempt); after
+# CADML_ADMIN_LOGIN_FAILURE_LIMIT failures for one username, or from one client address, that username or address
+# is locked (even with the right password) for CADML_ADMIN_LOGIN_LOCKOUT_MINUTES, answered 429 with a page saying
+# so. Unlock: `manage.py axes_reset_username NAME`, `manage.py axes_reset_ip ADDRESS` (docs/security.md).
+INSTALLED_APPS += ["axes"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked username/address before any password check
+    "django.contrib.auth.backends.ModelBackend",
+]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last: turns a lockout into the lockout page
+AXES_FAILURE_LIMIT = env_int("CADML_ADMIN_LOGIN_FAILURE_LIMIT", 5, min_value=1, max_value=1000)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CADML_ADMIN_LOGIN_LOCKOUT_MINUTES", 15, min_value=1,
+                                              max_value=7 * 24 * 60))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one reaching the limit locks
+# A success does not clear the count: it would clear the address's count too, letting anyone with an account spray
+# other usernames between two logins of their own. Counts expire with the lockout period.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_TEMPLATE = "admin/login_locked.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_CLIENT_IP_CALLABLE = "cadml_site.api.login_throttle.client_address"
+# Reverse proxies in front of the service that append to X-Forwarded-For; 0: the client is REMOTE_ADDR.
+CADML_ADMIN_LOGIN_PROXY_COUNT = env_int("CADML_ADMIN_LOGIN_PROXY_COUNT", 0, min_value=0, max_value=10)
+# ---- end admin login throttling ----------------------------------------------------------------------------------

@@ -8,12 +8,13 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from cadml_site.admin_base import ReadOnlyAdmin, confirmation_page, reason_form
+from cadml_site.admin_base import ReadOnlyAdmin, confirmation_page, reason_form, user_permission
 from cadml_site.api.exceptions import DomainError
 from modelops import selectors, services
 from modelops.models import ModelReloadAttempt, ModelVersion, OpcodeAuditEntry
@@ -50,7 +51,7 @@ def _confirm_then(modeladmin, request, queryset, *, title, description, action, 
                              action=action, description=description, object=obj, status=selectors.model_status())
 
 
-@admin.action(description="Activate the selected version (reload)")
+@admin.action(description="Activate the selected version (reload)", permissions=["reload_model"])
 def activate(modeladmin, request, queryset):
     return _confirm_then(
         modeladmin, request, queryset, title="Activate a model version", action="activate",
@@ -60,7 +61,7 @@ def activate(modeladmin, request, queryset):
                                                                  action="activate"))
 
 
-@admin.action(description="Roll back to the previous version")
+@admin.action(description="Roll back to the previous version", permissions=["rollback_model"])
 def rollback(modeladmin, request, queryset):
     return _confirm_then(
         modeladmin, request, queryset, title="Roll back the active model", action="rollback",
@@ -80,6 +81,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
                        "feature_version", "estimator", "n_features", "classes", "status", "metrics",
                        "scan_report_rendered", "created_by", "created_at", "loaded_at", "activated_at")
     exclude = ("scan_report",)
+
+    # The same permissions as the API's upload/register, reload and rollback operations.
+    has_add_permission = user_permission("modelops.upload_model")
+    has_reload_model_permission = user_permission("modelops.reload_model")
+    has_rollback_model_permission = user_permission("modelops.rollback_model")
 
     @admin.display(description="sha256")
     def sha256_short(self, obj):
@@ -186,6 +192,8 @@ class OpcodeAuditEntryAdmin(ReadOnlyAdmin):
         return super().changelist_view(request, extra_context)
 
     def summary_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         return TemplateResponse(request, "admin/modelops/opcode_audit.html", {
             **self.admin_site.each_context(request), "title": "Opcode audit", "opts": self.model._meta,
             "summary": selectors.opcode_audit_summary(),
@@ -193,6 +201,8 @@ class OpcodeAuditEntryAdmin(ReadOnlyAdmin):
         })
 
     def export_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         body = json.dumps(selectors.opcode_audit_learnt_allowlist(), indent=1)
         response = HttpResponse(body, content_type="application/json")
         response["Content-Disposition"] = 'attachment; filename="learnt-allowlist.json"'

@@ -40,6 +40,13 @@ class ModelVersion(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # One permission per kind of state-changing operation, checked by the admin actions and the API
+        # (docs/security.md, "Admin console: permissions and roles").
+        permissions = [
+            ("upload_model", "Can upload or register a model version"),
+            ("reload_model", "Can activate (reload) a model version"),
+            ("rollback_model", "Can roll back the active model"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.label} ({self.status}, {self.sha256[:12]})"

@@ -3,7 +3,8 @@
 Personas:
 - ``anon_client``: no credentials.
 - ``key_client``: a valid ``X-API-Key`` (API client "acme-cad").
-- ``ops_client``: ``X-API-Key`` + ``X-Admin-Token`` of the active staff user ``ops-alice``.
+- ``ops_client``: ``X-API-Key`` + ``X-Admin-Token`` of the active staff user ``ops-alice``, who holds the operator
+  and security admin roles (``make_staff_user(..., roles=("viewer",))`` makes a view-only staff user).
 - ``wrong_key_client``: an ``X-API-Key`` that does not exist.
 """
 
@@ -39,13 +40,69 @@ def make_api_key(db):
     return make
 
 
+OPS_ROLES = ("operator", "security admin")
+
+
+def grant_roles(user, roles) -> None:
+    """Puts ``user`` in the named role groups (cadml_site/api/roles.py), creating them if a flush removed them."""
+    from django.contrib.auth.models import Group
+
+    from cadml_site.api.roles import sync_role_groups
+
+    if roles and Group.objects.filter(name__in=roles).count() != len(set(roles)):
+        sync_role_groups()
+    user.groups.set(Group.objects.filter(name__in=roles))
+
+
 @pytest.fixture
 def make_staff_user(db, django_user_model):
-    def make(username: str = "ops-alice", *, is_staff: bool = True, is_active: bool = True):
-        return django_user_model.objects.create_user(username=username, password=None, is_staff=is_staff,
+    """A staff user; by default an ops persona holding the operator and security admin roles."""
+
+    def make(username: str = "ops-alice", *, is_staff: bool = True, is_active: bool = True, roles=OPS_ROLES):
+        user = django_user_model.objects.create_user(username=username, password=None, is_staff=is_staff,
                                                      is_active=is_active)
+        grant_roles(user, roles)
+        return user
 
     return make
+
+
+ALL_VIEW_PERMISSIONS = "view:*"  # every view_* permission of every model: the "view-only staff" of issue 18
+
+
+@pytest.fixture
+def staff_browser(db, django_user_model):
+    """A logged-in admin console client for a new staff user holding exactly ``permissions`` ("app.codename", or
+    ``ALL_VIEW_PERMISSIONS``) plus the groups of ``roles``."""
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    def make(username: str, *, permissions=(), roles=()):
+        user = django_user_model.objects.create_user(username=username, password=None, is_staff=True)
+        grant_roles(user, roles)
+        granted = []
+        for name in permissions:
+            if name == ALL_VIEW_PERMISSIONS:
+                granted.extend(Permission.objects.filter(codename__startswith="view_"))
+            else:
+                app_label, codename = name.split(".", 1)
+                granted.append(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        user.user_permissions.set(granted)
+        client = Client()
+        client.force_login(user)
+        client.user = user
+        return client
+
+    return make
+
+
+def admin_action_names(response) -> set[str]:
+    """The actions a changelist page offers (the options of its action select)."""
+    import re
+
+    html = response.content.decode()
+    select = re.search(r'<select name="action"[^>]*>(.*?)</select>', html, re.S)
+    return set(re.findall(r'<option value="([a-z_]+)"', select.group(1))) if select else set()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from cadml_site.admin_base import ReadOnlyAdmin, confirmation_page, reason_form
+from cadml_site.admin_base import ReadOnlyAdmin, confirmation_page, reason_form, user_permission
 from cadml_site.api.exceptions import DomainError
 from vectors import selectors, services
 from vectors.models import IndexEvent, IndexState, MigrationRun, Vector, VectorOpsAudit
@@ -37,14 +37,14 @@ def _confirm_then(modeladmin, request, queryset, *, title: str, action: str, run
                              action=action)
 
 
-@admin.action(description="Recover now (ignores backoff and suppression)")
+@admin.action(description="Recover now (ignores backoff and suppression)", permissions=["recover_index"])
 def recover_now(modeladmin, request, queryset):
     return _confirm_then(modeladmin, request, queryset, title="Recover now", action="recover_now",
                          run=lambda state, actor, reason: services.index_recover(
                              feature_version=state.feature_version, actor=actor, reason=reason))
 
 
-@admin.action(description="Rebuild the index from the database")
+@admin.action(description="Rebuild the index from the database", permissions=["rebuild_index"])
 def rebuild(modeladmin, request, queryset):
     return _confirm_then(modeladmin, request, queryset, title="Rebuild", action="rebuild",
                          run=lambda state, actor, reason: services.index_rebuild(
@@ -76,6 +76,9 @@ class IndexStateAdmin(admin.ModelAdmin):
     ordering = ("feature_version",)
     # "degraded" is shown as the health text, not as a boolean icon (a red ✗ for a healthy index read as a fault)
     exclude = ("degraded",)
+    # The same permissions as the API's recover and rebuild operations.
+    has_recover_index_permission = user_permission("vectors.recover_index")
+    has_rebuild_index_permission = user_permission("vectors.rebuild_index")
     readonly_fields = ["feature_version", "health"] + [f.name for f in IndexState._meta.fields
                                                        if f.name not in ("id", "feature_version", "degraded")]
 

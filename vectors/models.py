@@ -85,6 +85,14 @@ class IndexState(models.Model):
         ordering = ["feature_version"]
         verbose_name = "index"
         verbose_name_plural = "indexes"
+        # One permission per kind of state-changing operation, checked by the admin actions and the API
+        # (docs/security.md, "Admin console: permissions and roles").
+        permissions = [
+            ("recover_index", "Can recover a degraded index now"),
+            ("rebuild_index", "Can rebuild an index from the database"),
+            ("drill_index", "Can run an index degradation drill"),
+            ("migrate_vectors", "Can start a vector migration"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.feature_version} ({'degraded' if self.degraded else 'healthy'})"

@@ -41,6 +41,8 @@ class CacheStatusApi(APIView):
 class CacheSettingsApplyApi(SensitiveApi):
     """Snapshot the current settings, apply new ones everywhere (within 5 s) and open a rollback window."""
 
+    required_permission = "cachectl.apply_cache_settings"
+
     @extend_schema(operation_id="cache_apply", request=s.CacheApplyInput,
                    responses={200: s.CacheChangeResultOutput, 400: BAD, 409: CONFLICT}, tags=TAGS)
     def post(self, request):
@@ -53,6 +55,8 @@ class CacheSettingsApplyApi(SensitiveApi):
 class CacheSettingsRollbackApi(SensitiveApi):
     """Restore the settings the last change replaced, inside its rollback window."""
 
+    required_permission = "cachectl.rollback_cache"
+
     @extend_schema(operation_id="cache_rollback", request=s.CacheReasonInput,
                    responses={200: s.CacheChangeResultOutput, 409: CONFLICT}, tags=TAGS)
     def post(self, request):
@@ -64,6 +68,8 @@ class CacheSettingsRollbackApi(SensitiveApi):
 
 class CacheSettingsConfirmApi(SensitiveApi):
     """Close the rollback window early: the change stands."""
+
+    required_permission = "cachectl.apply_cache_settings"
 
     @extend_schema(operation_id="cache_confirm", request=s.CacheConfirmInput,
                    responses={200: s.CacheChangeResultOutput, 409: CONFLICT}, tags=TAGS)
@@ -87,6 +93,8 @@ class CacheSnapshotListApi(APIView):
 class CacheSnapshotRestoreApi(SensitiveApi):
     """Apply a snapshot's settings (same window rules as apply: opens a new rollback window)."""
 
+    required_permission = "cachectl.restore_cache_snapshot"
+
     @extend_schema(operation_id="cache_snapshot_restore", request=s.CacheReasonInput,
                    responses={200: s.CacheChangeResultOutput, 404: BAD, 409: CONFLICT}, tags=TAGS)
     def post(self, request, snapshot_id: int):
@@ -99,6 +107,8 @@ class CacheSnapshotRestoreApi(SensitiveApi):
 
 class CachePrewarmApi(SensitiveApi):
     """Load entries from the stored features in priority order, in every worker process."""
+
+    required_permission = "cachectl.prewarm_cache"
 
     @extend_schema(operation_id="cache_prewarm", request=s.CachePrewarmInput,
                    responses={200: s.CachePrewarmOutput, 400: BAD}, tags=TAGS)

@@ -9,6 +9,7 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         from cadml_site import checks  # noqa: F401  (registers the system checks)
-        from cadml_site.api import health_sections, schema  # noqa: F401  (schema registers the auth extension)
+        from cadml_site.api import health_sections, login_throttle, schema  # noqa: F401  (schema: auth extension)
 
         health_sections.register()
+        login_throttle.connect_signals()

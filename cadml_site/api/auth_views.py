@@ -56,6 +56,8 @@ class ApiKeyIssueOutput(serializers.Serializer):
 class ApiKeyIssueApi(SensitiveApi):
     """Issue a new API key (sensitive). The secret is in this response only."""
 
+    required_permission = "cadml_api.issue_credential"
+
     @extend_schema(operation_id="auth_api_key_issue", request=ApiKeyIssueInput,
                    responses={201: ApiKeyIssueOutput}, tags=["auth"])
     def post(self, request):
@@ -80,6 +82,8 @@ class ApiKeyRevokeOutput(serializers.Serializer):
 
 class ApiKeyRevokeApi(SensitiveApi):
     """Revoke an API key (sensitive, audited). Requests with it answer 401 from then on."""
+
+    required_permission = "cadml_api.revoke_credential"
 
     @extend_schema(operation_id="auth_api_key_revoke", request=ApiKeyRevokeInput, responses=ApiKeyRevokeOutput,
                    tags=["auth"])

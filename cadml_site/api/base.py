@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from rest_framework.views import APIView
 
-from cadml_site.api.permissions import ApiKeyScopePermits, IsOpsStaff
+from cadml_site.api.permissions import ApiKeyScopePermits, HasOperationPermission, IsOpsStaff
 
 
 class SensitiveApi(APIView):
-    """A sensitive operation: X-API-Key and the X-Admin-Token of active staff, throttled at the sensitive rate."""
+    """A sensitive operation: X-API-Key and the X-Admin-Token of active staff whose user holds the Django permission
+    named by ``required_permission`` (each subclass names one; the matching admin action requires the same),
+    throttled at the sensitive rate."""
 
-    permission_classes = [IsOpsStaff, ApiKeyScopePermits]
+    permission_classes = [IsOpsStaff, HasOperationPermission, ApiKeyScopePermits]
     throttle_scope = "sensitive"
+    required_permission: str | None = None

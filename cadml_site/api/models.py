@@ -81,6 +81,11 @@ class ApiKey(CredentialBase):
 
     class Meta(CredentialBase.Meta):
         verbose_name = "API key"
+        # For API keys and admin tokens alike (docs/security.md, "Admin console: permissions and roles").
+        permissions = [
+            ("issue_credential", "Can issue API keys and admin tokens"),
+            ("revoke_credential", "Can revoke API keys and admin tokens"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix})"

@@ -75,6 +75,22 @@ class ApiKeyScopePermits(BasePermission):
         if required_access(view, request) == WRITE and credentials.api_key.scope != ApiKeyScope.READ_WRITE:
             raise _Forbidden("This API key is read-only; this operation writes. Use a key with the read_write "
                              "scope.", "api_key_scope_insufficient")
+class HasOperationPermission(BasePermission):
+    """Sensitive operations, after ``IsOpsStaff``: the admin token's user must also hold the Django permission the
+    view names in ``required_permission`` (e.g. ``"modelops.reload_model"``), the same permission the matching
+    admin action requires. Superusers hold every permission. A view that names none is refused (closed by default).
+    Roles (groups holding these permissions): ``cadml_site/api/roles.py``."""
+
+    def has_permission(self, request, view) -> bool:
+        credentials = _credentials(request)
+        if credentials is None or credentials.admin_token is None:
+            return False  # IsOpsStaff, listed first, has answered already
+        permission = getattr(view, "required_permission", None)
+        if not permission:
+            raise _Forbidden("This operation declares no required permission; it is closed.", "permission_undeclared")
+        if not credentials.admin_token.user.has_perm(permission):
+            raise _Forbidden(f"This operation needs the {permission!r} permission, which the admin token's user "
+                             "does not have (ask a superuser for the role that grants it).", "permission_required")
         return True
 
 

@@ -71,3 +71,71 @@ def api_key_revoke(*, prefix: str, actor: str, reason: str = "") -> ApiKey:
     CredentialAuditRecord.objects.create(actor=actor, request_id=current_request_id(), action="api_key_revoke",
                                          reason=reason, before=before, after=_key_state(api_key))
     return api_key
+
+
+# ---- admin console: every creation, revocation and change is audited (issue 18) ------------------------------------
+def _token_state(token: AdminToken) -> dict:
+    return {"user": token.user.get_username(), "name": token.name, "prefix": token.prefix,
+            "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None}
+
+
+def _audit(*, action: str, actor: str, reason: str, before: dict | None, after: dict) -> None:
+    CredentialAuditRecord.objects.create(actor=actor, request_id=current_request_id(), action=action,
+                                         reason=reason, before=before, after=after)
+
+
+@transaction.atomic
+def admin_token_issue(*, username: str, name: str = "", actor: str, reason: str = "") -> tuple[AdminToken, str]:
+    """An operator issues an admin token (in the admin console): created like ``admin_token_create`` and audited."""
+    token, secret = admin_token_create(username=username, name=name)
+    _audit(action="admin_token_issue", actor=actor, reason=reason, before=None, after=_token_state(token))
+    return token, secret
+
+
+@transaction.atomic
+def admin_token_revoke(*, prefix: str, actor: str, reason: str = "") -> AdminToken:
+    """Revokes an admin token for good (there is no un-revoke: issue a new token instead); audited."""
+    token = AdminToken.objects.select_for_update().select_related("user").filter(prefix=prefix).first()
+    if token is None:
+        raise NotFound(f"No admin token with prefix {prefix!r}.", code="admin_token_not_found", stage="credentials",
+                       context={"prefix": prefix})
+    before = _token_state(token)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    _audit(action="admin_token_revoke", actor=actor, reason=reason, before=before, after=_token_state(token))
+    return token
+
+
+@transaction.atomic
+def api_key_rename(*, prefix: str, name: str, actor: str, reason: str = "") -> ApiKey:
+    """Changes an API key's name, the only thing about a key that may change; audited."""
+    name = name.strip()
+    if not name:
+        raise BadRequest("An API key needs a name.", code="name_required", stage="credentials")
+    api_key = ApiKey.objects.select_for_update().filter(prefix=prefix).first()
+    if api_key is None:
+        raise NotFound(f"No API key with prefix {prefix!r}.", code="api_key_not_found", stage="credentials",
+                       context={"prefix": prefix})
+    if ApiKey.objects.filter(name=name).exclude(pk=api_key.pk).exists():
+        raise Conflict(f"An API key named {name!r} already exists.", code="name_taken", stage="credentials",
+                       context={"name": name})
+    before = _key_state(api_key)
+    api_key.name = name
+    api_key.save(update_fields=["name"])
+    _audit(action="api_key_change", actor=actor, reason=reason, before=before, after=_key_state(api_key))
+    return api_key
+
+
+@transaction.atomic
+def admin_token_rename(*, prefix: str, name: str, actor: str, reason: str = "") -> AdminToken:
+    """Changes an admin token's name, the only thing about a token that may change (never its user); audited."""
+    token = AdminToken.objects.select_for_update().select_related("user").filter(prefix=prefix).first()
+    if token is None:
+        raise NotFound(f"No admin token with prefix {prefix!r}.", code="admin_token_not_found", stage="credentials",
+                       context={"prefix": prefix})
+    before = _token_state(token)
+    token.name = name.strip()
+    token.save(update_fields=["name"])
+    _audit(action="admin_token_change", actor=actor, reason=reason, before=before, after=_token_state(token))
+    return token

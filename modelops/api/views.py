@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cadml_site.api.base import SensitiveApi
-from cadml_site.api.permissions import READ, ApiKeyScopePermits, IsOpsStaff, actor_name
+from cadml_site.api.permissions import READ, ApiKeyScopePermits, HasOperationPermission, IsOpsStaff, actor_name
 from cadml_site.api.upload_limits import UploadSizeLimitedApi
 from modelops import selectors, services
 from modelops.api import serializers as s
@@ -35,6 +35,8 @@ class ModelStatusApi(APIView):
 class ModelVersionUploadApi(UploadSizeLimitedApi, SensitiveApi):
     """Upload a model file (multipart); it is intake-checked, scanned and stored as a candidate. A body over
     CADML_MODEL_MAX_BYTES is refused (413 size_exceeded) while it streams in, before it is read whole."""
+
+    required_permission = "modelops.upload_model"
     parser_classes = [MultiPartParser, FormParser]
 
     def upload_max_bytes(self) -> int:
@@ -63,6 +65,8 @@ class ModelVersionUploadApi(UploadSizeLimitedApi, SensitiveApi):
 class ModelVersionRegisterApi(SensitiveApi):
     """Register a file already in CADML_MODEL_DIR by its plain name (paths and links are refused)."""
 
+    required_permission = "modelops.upload_model"
+
     @extend_schema(operation_id="model_version_register", request=s.ModelVersionRegisterInput,
                    responses={201: s.ModelVersionOutput, 400: REFUSED, 409: REFUSED, 413: REFUSED, 415: REFUSED,
                               422: REFUSED}, tags=TAGS)
@@ -82,6 +86,8 @@ def _now_active(version) -> dict:
 class ModelReloadApi(SensitiveApi):
     """Load a version (intake, hash, scan, restricted load, validation, canary) and swap it in everywhere."""
 
+    required_permission = "modelops.reload_model"
+
     @extend_schema(operation_id="model_reload", request=s.ModelReloadInput,
                    responses={200: s.ModelReloadOutput, 404: REFUSED, 409: REFUSED, 413: REFUSED, 415: REFUSED,
                               422: REFUSED}, tags=TAGS)
@@ -95,6 +101,8 @@ class ModelReloadApi(SensitiveApi):
 class ModelRollbackApi(SensitiveApi):
     """Return to the previous version (two levels are kept)."""
 
+    required_permission = "modelops.rollback_model"
+
     @extend_schema(operation_id="model_rollback", request=s.ModelRollbackInput,
                    responses={200: s.ModelReloadOutput, 409: REFUSED, 422: REFUSED}, tags=TAGS)
     def post(self, request):
@@ -107,7 +115,8 @@ class ModelRollbackApi(SensitiveApi):
 class OpcodeAuditApi(APIView):
     """Opcodes and globals the scanner has seen in every mode, with counts and first/last seen."""
 
-    permission_classes = [IsOpsStaff, ApiKeyScopePermits]
+    permission_classes = [IsOpsStaff, HasOperationPermission, ApiKeyScopePermits]
+    required_permission = "modelops.view_opcodeauditentry"
 
     @extend_schema(operation_id="model_opcode_audit", responses=s.OpcodeAuditOutput, tags=TAGS)
     def get(self, request):

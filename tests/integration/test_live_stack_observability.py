@@ -55,7 +55,10 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory):
         from cadml_site.api.services import admin_token_create, api_key_create
 
         _, api_key = api_key_create(name="stress-client")
-        get_user_model().objects.create_user(username="ops-stress", password=None, is_staff=True)
+        from tests.conftest import OPS_ROLES, grant_roles
+
+        grant_roles(get_user_model().objects.create_user(username="ops-stress", password=None, is_staff=True),
+                    OPS_ROLES)
         _, admin_token = admin_token_create(username="ops-stress")
         database_url = current_database_url()
     # Throttling would turn the stress commands into a test of the throttle: lift it for this stack.

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from cadml_site.api.pagination import OrderedLimitOffsetPagination
 from cadml_site.api.base import SensitiveApi
-from cadml_site.api.permissions import READ, ApiKeyScopePermits, HasApiKey, IsOpsStaff, actor_name
+from cadml_site.api.permissions import READ, ApiKeyScopePermits, HasApiKey, HasOperationPermission, IsOpsStaff, actor_name
 from cadml_site.request_context import current_request_id
 from vectors import selectors, services
 from vectors.api import serializers as s
@@ -49,13 +49,14 @@ def _meta_filters(query_params) -> dict:
 
 
 class _PerMethod(BasePermission):
-    """Reads need an API key; DELETE is sensitive."""
+    """Reads need an API key; DELETE is sensitive (and needs the view's ``required_permission``)."""
 
     sensitive_methods = ("DELETE",)  # read by the OpenAPI schema class
 
     def has_permission(self, request, view) -> bool:
         if request.method == "DELETE":
-            return IsOpsStaff().has_permission(request, view)
+            return (IsOpsStaff().has_permission(request, view)
+                    and HasOperationPermission().has_permission(request, view))
         return HasApiKey().has_permission(request, view)
 
 
@@ -99,6 +100,8 @@ class VectorsApi(APIView):
 
 class VectorDetailApi(APIView):
     """GET one vector; DELETE it (sensitive, audited)."""
+
+    required_permission = "vectors.delete_vector"  # DELETE only (GET needs a key)
 
     permission_classes = [_PerMethod, ApiKeyScopePermits]
 
@@ -179,6 +182,8 @@ class IndexStatusApi(APIView):
 class IndexRecoverApi(SensitiveApi):
     """Try a recovery now, ignoring backoff and suppression (sensitive, audited); 409 while a rebuild runs."""
 
+    required_permission = "vectors.recover_index"
+
     @extend_schema(operation_id="vectors_index_recover", request=s.IndexActionInput, responses=s.IndexActionOutput,
                    tags=TAGS)
     def post(self, request):
@@ -192,6 +197,8 @@ class IndexRecoverApi(SensitiveApi):
 class IndexRebuildApi(SensitiveApi):
     """Rebuild the index from the database and publish a verified snapshot (sensitive, audited)."""
 
+    required_permission = "vectors.rebuild_index"
+
     @extend_schema(operation_id="vectors_index_rebuild", request=s.IndexActionInput, responses=s.IndexActionOutput,
                    tags=TAGS)
     def post(self, request):
@@ -204,6 +211,8 @@ class IndexRebuildApi(SensitiveApi):
 
 class IndexDegradeApi(SensitiveApi):
     """Start a degrade drill (sensitive, audited): the version is served by numpy until the drill ends."""
+
+    required_permission = "vectors.drill_index"
 
     @extend_schema(operation_id="vectors_index_degrade", request=s.IndexDegradeInput, responses=s.IndexDegradeOutput,
                    tags=TAGS)
@@ -237,6 +246,8 @@ class VectorMigrationPreviewApi(APIView):
 
 class VectorMigrationStartApi(SensitiveApi):
     """Start a migration run as a task (sensitive, audited); poll it at ``migrate/runs/<id>/``."""
+
+    required_permission = "vectors.migrate_vectors"
 
     @extend_schema(operation_id="vectors_migrate_start", request=s.MigrationStartInput,
                    responses={202: s.MigrationRunOutput}, tags=TAGS)
