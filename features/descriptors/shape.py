@@ -85,11 +85,20 @@ def _principal(cov: np.ndarray) -> np.ndarray:
 
 
 def _distributions(points: np.ndarray, centroid: np.ndarray, trace: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    """D2 and D1 histograms of (3, SAMPLES) points (one contiguous row per axis: no per-row reductions)."""
     rms_radius = math.sqrt(trace)
-    first = rng.integers(0, points.shape[0], PAIRS)
-    second = rng.integers(0, points.shape[0], PAIRS)
-    pair = np.sqrt(((points[first] - points[second]) ** 2).sum(axis=1)) / (math.sqrt(2.0) * rms_radius)
-    radial = np.sqrt(((points - centroid) ** 2).sum(axis=1)) / rms_radius
+    first = rng.integers(0, points.shape[1], PAIRS)
+    second = rng.integers(0, points.shape[1], PAIRS)
+    pair = np.zeros(PAIRS)
+    radial = np.zeros(points.shape[1])
+    for axis in range(3):
+        row = points[axis]
+        delta = row[first] - row[second]
+        pair += delta * delta
+        offset = row - centroid[axis]
+        radial += offset * offset
+    pair = np.sqrt(pair) / (math.sqrt(2.0) * rms_radius)
+    radial = np.sqrt(radial) / rms_radius
     return _soft_histogram(pair, D2_BINS, D2_RANGE), _soft_histogram(radial, D1_BINS, D1_RANGE)
 
 
@@ -263,7 +272,7 @@ def _describe_columns(rows: np.ndarray, *, source, mm_per_unit, units, units_ass
     r1 = np.sqrt(rng.random(SAMPLES))
     r2 = rng.random(SAMPLES)
     a_, b_, c_ = (v[:, index].astype(np.float64) for v in (a, b, c))
-    points = ((1.0 - r1) * a_ + r1 * (1.0 - r2) * b_ + r1 * r2 * c_).T
+    points = (1.0 - r1) * a_ + r1 * (1.0 - r2) * b_ + r1 * r2 * c_
     return _finish(kind=KIND_SURFACE, source=source, elements=n, cov=cov, centroid=centroid,
                    points=points, orientation=orientation, closed=closed, log_compactness=log_compactness,
                    mm_per_unit=mm_per_unit, units=units, units_assumed=units_assumed, rng=rng)
@@ -306,7 +315,7 @@ def describe_segments(
     index = np.minimum(np.searchsorted(cumulative, positions, side="right"), a.shape[0] - 1)
     start_of = cumulative[index] - length[index]
     t = np.clip((positions - start_of) / length[index], 0.0, 1.0)[:, None]
-    points = a[index] + t * direction[index]
+    points = (a[index] + t * direction[index]).T
     return _finish(kind=KIND_CURVES, source=source, elements=int(a.shape[0]), cov=cov, centroid=centroid,
                    points=points, orientation=orientation, closed=False, log_compactness=0.0,
                    mm_per_unit=mm_per_unit, units=units, units_assumed=units_assumed, rng=rng)
