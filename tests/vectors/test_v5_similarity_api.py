@@ -132,3 +132,23 @@ def test_schema_describes_match(anon_client):
     assert {"scale_factor", "unit_mismatch_suspected", "shape_distance"} <= set(result)
     slots = schema["paths"]["/api/v1/features/slots/"]["get"]["parameters"]
     assert any(p["name"] == "version" and "v5" in str(p) for p in slots)
+
+
+def test_v5_of_a_file_stored_before_v5_needs_its_source(key_client):
+    """A CadFile row whose summary predates v5 (no shape descriptor): 409 needs_source, never a padded vector."""
+    from features.models import CadFile
+    from features.parsers.stl import parse_stl
+
+    data = make_binary_stl(make_box_triangles((4.0, 5.0, 6.0)))
+    summary = parse_stl(data, describe=False).to_dict()
+    assert "shape" not in summary
+    CadFile.objects.create(sha256=hashlib.sha256(data).hexdigest(), size=len(data), original_name="old.stl",
+                           format="stl", parser="stl-numpy", parse_seconds=0.0, summary=summary)
+    response = key_client.post("/api/v1/analyze/", {"file": SimpleUploadedFile("old.stl", data),
+                                                    "feature_version": "v5", "classify": "false"},
+                               format="multipart")
+    assert response.status_code == 409, response.json()
+    assert response.json()["code"] == "needs_source" and response.json()["stage"] == "features"
+    v4 = key_client.post("/api/v1/analyze/", {"file": SimpleUploadedFile("old.stl", data), "feature_version": "v4",
+                                              "classify": "false"}, format="multipart")
+    assert v4.status_code == 201
