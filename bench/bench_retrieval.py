@@ -5,7 +5,8 @@
 
 1. Twins are built in a temporary folder from the shared samples, deterministically (seed 13): every mesh as the
    other mesh format (STL <-> OBJ), every DXF saved by ezdxf in another DXF version, every mesh and every B-rep
-   under a random rigid rotation (B-reps rotated with OCP and written as STEP), every mesh scaled x25.4 and
+   under a random rigid rotation (meshes also with their triangles shuffled, as another writer would order them;
+   B-reps rotated with OCP and written as STEP), every mesh scaled x25.4 and
    x0.1, every STEP/IGES B-rep with faces against its own tessellation written as STL at two densities (OCP
    `BRepMesh_IncrementalMesh` at 0.5 % and 0.05 % of the diagonal: not the worker's 0.2 %), plus the real
    same-part pairs the samples hold (trimesh featuretype STL (inches) / STEP (mm), base_interface AP203 / AP214).
@@ -227,6 +228,9 @@ def _build_twins(samples: Path, out: Path) -> TwinSet:
             result.twins.append(Twin(target, original, "stl_obj", mesh=True))
             rotated = mesh.copy()
             rotated.apply_transform(_rotation(rng))
+            # another writer would also order the triangles differently: shuffle them, so that the seeded
+            # sample points land elsewhere on the surface (the twin is not the same sample, rotated)
+            rotated.faces = rotated.faces[rng.permutation(len(rotated.faces))]
             target = out / f"{stem}.rotated.{folder}"
             rotated.export(str(target), file_type=folder)
             result.twins.append(Twin(target, original, "rotation", mesh=True, sub="mesh"))
@@ -445,11 +449,15 @@ def similarity_scale(count: int, queries: int = 200) -> None:
 
 # ---- the two ways of running the queries ------------------------------------------------------------------------
 def _groups(v5_by_original: dict[str, tuple]) -> dict[str, set[str]]:
-    """Originals with bit-identical v5 vectors are the same geometry: each accepts the others as its answer."""
+    """Originals with bit-identical v5 vectors are the same geometry: each accepts the others as its answer
+    (not files without describable geometry, whose shape slots are all 0)."""
+    from features.extractors.v5 import SHAPE_DIM
+
     by_vector = defaultdict(set)
     for name, vector in v5_by_original.items():
-        by_vector[vector].add(name)
-    return {name: by_vector[vector] for name, vector in v5_by_original.items()}
+        if any(vector[:SHAPE_DIM]):
+            by_vector[vector].add(name)
+    return {name: by_vector.get(vector, {name}) for name, vector in v5_by_original.items()}
 
 
 def run_direct(twins: TwinSet, versions) -> tuple[list[Outcome], list[tuple[str, bool]]]:
