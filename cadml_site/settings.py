@@ -308,7 +308,11 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 CADML_DXF_ENTITY_BUDGET = env_int("CADML_DXF_ENTITY_BUDGET", 500_000, min_value=1_000, max_value=100_000_000)
 CADML_DXF_MAX_BLOCK_DEPTH = env_int("CADML_DXF_MAX_BLOCK_DEPTH", 64, min_value=2, max_value=10_000)
 # One OpenAPI enum for the feature versions, whichever app's serializer offers them.
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["FeatureVersionEnum"] = ["v1", "v2", "v3", "v4"]
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
+    "FeatureVersionEnum": ["v1", "v2", "v3", "v4", "v5"],
+    "MatchModeEnum": ["any", "duplicate", "shape"],  # similarity `match` (v5)
+    "MatchKindEnum": ["exact", "duplicate", "same_shape_other_scale", "similar"],  # a v5 result's `match`
+})
 # ---- end features ------------------------------------------------------------------------------------------------
 
 # ---- vectors -----------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cadml_site.api.exceptions import NotFound
-from features.extractors import FEATURE_VERSIONS, SLOTS, check_version, dimension, extract_features
+from features.extractors import FEATURE_VERSIONS, check_version, dimension, extract_features, slots
 from features.models import Analysis, CadFile
 from features.parsers.document import CadDocument
 
@@ -32,12 +32,13 @@ def analysis_get(*, analysis_id: int) -> Analysis:
 
 
 def feature_version_list(*, default: str) -> list[dict]:
+    """Every version with its dimension and the slots it adds (v5 has a layout of its own: all its slots)."""
     previous = 0
     out = []
     for version in FEATURE_VERSIONS:
         size = dimension(version)
-        out.append({"version": version, "dimension": size, "added_slots": size - previous,
-                    "default": version == default})
+        added = size if version == "v5" else size - previous
+        out.append({"version": version, "dimension": size, "added_slots": added, "default": version == default})
         previous = size
     return out
 
@@ -45,5 +46,5 @@ def feature_version_list(*, default: str) -> list[dict]:
 def feature_slot_list(*, version: str) -> list[dict]:
     return [
         {"name": slot.name, "category": slot.category, "version": slot.version, "index": slot.index}
-        for slot in SLOTS[: dimension(version)]
+        for slot in slots(version)
     ]

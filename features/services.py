@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 
 from cadml_site.api.exceptions import (
     BadRequest,
+    Conflict,
     DomainError,
     PayloadTooLarge,
     ServiceUnavailable,
@@ -27,7 +28,7 @@ from cadml_site.api.exceptions import (
 )
 from cachectl.services import feature_cache_get, feature_cache_put
 from cadml_site.metrics import CAD_PARSE_FAILURES, CAD_PARSE_LATENCY, FEATURE_EXTRACTION_LATENCY
-from features.extractors import UnknownFeatureVersion, check_version, extract_features
+from features.extractors import NeedsSource, UnknownFeatureVersion, check_version, extract_features
 from features.models import Analysis, CadFile
 from features.parse_pool import get_parse_pool
 from features.parsers.dispatch import check_size, parse_document, too_large_error
@@ -137,7 +138,11 @@ def cad_file_features(*, cad_file: CadFile, version: str) -> tuple[list[float], 
     if cached is not None:
         return [float(v) for v in cached["values"]], True
     started = time.perf_counter()
-    values = extract_features(CadDocument.from_dict(cad_file.summary), version)
+    try:
+        values = extract_features(CadDocument.from_dict(cad_file.summary), version)
+    except NeedsSource as exc:
+        raise Conflict(str(exc), code="needs_source", stage=STAGE_FEATURES,
+                       context={"sha256": cad_file.sha256, "feature_version": version, "reason": exc.reason}) from None
     FEATURE_EXTRACTION_LATENCY.labels(version=version).observe(time.perf_counter() - started)
     feature_cache_put(sha256=cad_file.sha256, version=version, values=values, document_id=cad_file.pk)
     return values, False
@@ -161,7 +166,7 @@ def _vector_section(cad_file: CadFile, version: str, values: list[float], key: s
             "registered": True, "created": written.created}
 
 
-def _similar_section(version: str, values: list[float], k: int, vector: dict) -> dict:
+def _similar_section(version: str, values: list[float], k: int, vector: dict, match: str, sha256: str) -> dict:
     registered = vector.get("registered")
     found = vector_similarity_search(
         feature_version=version,
@@ -169,6 +174,8 @@ def _similar_section(version: str, values: list[float], k: int, vector: dict) ->
         k=k,
         min_generation=vector["generation"] if registered else None,
         exclude_keys=(vector["key"],) if registered else (),
+        match=match,
+        cad_file=sha256,
     )
     return {"status": "ok", **found}
 
@@ -190,9 +197,13 @@ def analysis_create(
     similar_k: int = 0,
     vector_key: str | None = None,
     meta: dict | None = None,
+    match: str = "any",
 ) -> Analysis:
     started = time.perf_counter()
     version = feature_version_check(feature_version or settings.CADML_FEATURE_VERSION)
+    if match != "any" and version != "v5":
+        raise BadRequest("match kinds (duplicate, shape) need feature version v5", code="invalid_query",
+                         stage=STAGE_FEATURES, context={"match": match, "feature_version": version})
     ingest = cad_file_ingest(data=data, name=name, meta=meta)
     cad_file = ingest.cad_file
     timings: dict[str, float] = {"parse_seconds": ingest.parse_seconds}
@@ -211,7 +222,8 @@ def analysis_create(
         sections["vector"] = {"status": "not_requested", "key": None, "generation": None, "registered": False}
     if similar_k > 0:
         sections["similar"] = _timed_section(
-            "similar", timings, lambda: _similar_section(version, values, similar_k, sections["vector"]))
+            "similar", timings,
+            lambda: _similar_section(version, values, similar_k, sections["vector"], match, cad_file.sha256))
     else:
         sections["similar"] = {"status": "not_requested", "results": []}
     if classify:

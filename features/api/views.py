@@ -15,7 +15,7 @@ from cadml_site.api.permissions import READ, WRITE
 from cadml_site.api.upload_limits import UploadSizeLimitedApi
 from features import selectors, services
 from features.api import serializers as s
-from features.extractors import slot_names
+from features.extractors import FEATURE_VERSIONS, slot_names
 
 TAGS = ["features"]
 
@@ -105,6 +105,7 @@ class AnalysisCreateApi(UploadSizeLimitedApi, APIView):
             classify=data["classify"],
             similar_k=data["similar_k"],
             vector_key=data.get("vector_key"),
+            match=data["match"],
         )
         return Response(s.AnalysisOutputSerializer(analysis_payload(analysis)).data, status=status.HTTP_201_CREATED)
 
@@ -128,7 +129,7 @@ class FeatureSlotListApi(APIView):
     @extend_schema(
         tags=TAGS,
         operation_id="features_slots",
-        parameters=[OpenApiParameter("version", str, enum=["v1", "v2", "v3", "v4"], required=False,
+        parameters=[OpenApiParameter("version", str, enum=list(FEATURE_VERSIONS), required=False,
                                      description="Feature version (default: the configured default).")],
         responses={200: s.FeatureSlotOutputSerializer(many=True)},
     )
