@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from cadml_site.api.exceptions import (
     BadRequest,
@@ -29,6 +30,7 @@ from cachectl.services import feature_cache_get, feature_cache_put
 from cadml_site.metrics import CAD_PARSE_FAILURES, CAD_PARSE_LATENCY, FEATURE_EXTRACTION_LATENCY
 from features.extractors import UnknownFeatureVersion, check_version, extract_features
 from features.models import Analysis, CadFile
+from features.originals import STORAGE_ERRORS, original_save
 from features.parse_pool import get_parse_pool
 from features.parsers.dispatch import check_size, parse_document, too_large_error
 from features.parsers.document import FORMATS, CadDocument
@@ -42,6 +44,7 @@ logger = logging.getLogger("cadml.features")
 
 STAGE_PARSE = "parse"
 STAGE_FEATURES = "features"
+STAGE_ORIGINALS = "originals"
 _ERROR_CLASSES: dict[str, type[DomainError]] = {
     "unsupported": UnsupportedMediaType,
     "too_large": PayloadTooLarge,
@@ -90,13 +93,8 @@ class IngestResult:
     parse_seconds: float
 
 
-def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> IngestResult:
-    """Store the parsed summary of `data`; the same content is parsed only once (sha256 is unique)."""
-    _size_checked(len(data))
-    sha256 = hashlib.sha256(data).hexdigest()
-    existing = CadFile.objects.filter(sha256=sha256).first()
-    if existing is not None:
-        return IngestResult(cad_file=existing, reused=True, parse_seconds=0.0)
+def _parse(data: bytes, name: str) -> tuple[CadDocument, float]:
+    """Parse in the worker pool; CadParseError and an unavailable pool become DomainErrors (4xx/503)."""
     started = time.perf_counter()
     try:
         document = parse_document(data, name=name, pool=get_parse_pool(), max_bytes=settings.CADML_UPLOAD_MAX_BYTES)
@@ -109,6 +107,45 @@ def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> Inge
                                  headers={"Retry-After": "5"}) from None
     seconds = time.perf_counter() - started
     CAD_PARSE_LATENCY.labels(format=document.format).observe(seconds)
+    return document, seconds
+
+
+def _original_save(sha256: str, data: bytes) -> str:
+    """Keep the original in the cad_originals storage (once per content); 503 when the storage fails."""
+    try:
+        key, _written = original_save(sha256=sha256, data=data)
+    except STORAGE_ERRORS as exc:  # no row without its original
+        logger.warning("original %s not stored: %s: %s", sha256[:12], type(exc).__name__, exc)
+        raise ServiceUnavailable("The originals storage could not store the file; nothing was recorded.",
+                                 code="original_storage_unavailable", stage=STAGE_ORIGINALS,
+                                 context={"sha256": sha256}, headers={"Retry-After": "5"}) from None
+    return key
+
+
+def _original_backfill(cad_file: CadFile, data: bytes) -> CadFile:
+    """A row stored before originals were kept gets its original when the same content is uploaded again."""
+    key = _original_save(cad_file.sha256, data)
+    now = timezone.now()
+    CadFile.objects.filter(pk=cad_file.pk, original_key="").update(original_key=key, original_stored_at=now)
+    cad_file.original_key, cad_file.original_stored_at = key, now
+    return cad_file
+
+
+def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> IngestResult:
+    """Store the parsed summary of `data` and keep the original; the same content is parsed and stored once.
+
+    The original is written to the cad_originals storage before the row commits (a failed write leaves no row:
+    503 `original_storage_unavailable`); a row stored before originals were kept gets its original now.
+    """
+    _size_checked(len(data))
+    sha256 = hashlib.sha256(data).hexdigest()
+    existing = CadFile.objects.filter(sha256=sha256).first()
+    if existing is not None:
+        if not existing.has_original:
+            _original_backfill(existing, data)
+        return IngestResult(cad_file=existing, reused=True, parse_seconds=0.0)
+    document, seconds = _parse(data, name)
+    key = _original_save(sha256, data)
     try:
         with transaction.atomic():
             cad_file = CadFile.objects.create(
@@ -120,9 +157,14 @@ def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> Inge
                 parse_seconds=seconds,
                 summary=document.to_dict(),
                 meta=dict(meta or {}),
+                original_key=key,
+                original_stored_at=timezone.now(),
             )
     except IntegrityError:  # the same content was stored concurrently: use that row
-        return IngestResult(cad_file=CadFile.objects.get(sha256=sha256), reused=True, parse_seconds=seconds)
+        cad_file = CadFile.objects.get(sha256=sha256)
+        if not cad_file.has_original:
+            _original_backfill(cad_file, data)
+        return IngestResult(cad_file=cad_file, reused=True, parse_seconds=seconds)
     return IngestResult(cad_file=cad_file, reused=False, parse_seconds=seconds)
 
 
@@ -240,7 +282,13 @@ def cad_file_import(*, path: str, meta: dict | None = None, feature_version: str
         return {"status": "failed", "path": path, "code": exc.code, "message": exc.message}
     except OSError as exc:
         return {"status": "failed", "path": path, "code": "unreadable", "message": str(exc)}
-    if CadFile.objects.filter(sha256=hashlib.sha256(data).hexdigest()).exists():
+    existing = CadFile.objects.filter(sha256=hashlib.sha256(data).hexdigest()).first()
+    if existing is not None:
+        if not existing.has_original:  # stored before originals were kept: keep it now
+            try:
+                _original_backfill(existing, data)
+            except DomainError as exc:
+                return {"status": "failed", "path": path, "code": exc.code, "message": exc.message}
         return {"status": "duplicate", "path": path}
     try:
         analysis = analysis_create(
