@@ -37,7 +37,7 @@ from features.parsers.document import FORMATS, CadDocument
 from features.parsers.errors import CadParseError
 from features.parsers.pool import ParsePoolUnavailable
 from modelops.selectors import classify_vector
-from vectors.selectors import vector_similarity_search
+from vectors.selectors import served_feature_version, vector_similarity_search
 from vectors.services import vector_upsert
 
 logger = logging.getLogger("cadml.features")
@@ -229,7 +229,7 @@ def analysis_create(
     meta: dict | None = None,
 ) -> Analysis:
     started = time.perf_counter()
-    version = feature_version_check(feature_version or settings.CADML_FEATURE_VERSION)
+    version = feature_version_check(feature_version or served_feature_version())
     ingest = cad_file_ingest(data=data, name=name, meta=meta)
     cad_file = ingest.cad_file
     timings: dict[str, float] = {"parse_seconds": ingest.parse_seconds}

@@ -30,8 +30,22 @@ logger = logging.getLogger("cadml.vectors")
 
 
 def served_feature_version() -> str:
+    """The served feature version, the default of every app (cross-app entry point). Recorded in the database the
+    first time it is needed (``vectors.services.served_version_record``), switched only by a completed migration."""
     row = ServedVersion.objects.filter(singleton=1).values_list("feature_version", flat=True).first()
-    return row or settings.CADML_FEATURE_VERSION
+    if row:
+        return row
+    from vectors.services import served_version_record
+
+    return served_version_record()
+
+
+def served_version_status() -> dict[str, Any]:
+    """``{"feature_version", "previous_version", "since"}`` of the served version (for health and status)."""
+    version = served_feature_version()
+    row = ServedVersion.objects.filter(singleton=1).values_list("previous_version", "updated_at").first()
+    previous, since = row if row else ("", None)
+    return {"feature_version": version, "previous_version": previous or None, "since": since}
 
 
 def vector_get(*, key: str, feature_version: str) -> Vector:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import FileResponse, HttpResponseNotModified
 from django.utils.cache import patch_cache_control
 from drf_spectacular.types import OpenApiTypes
@@ -16,6 +15,7 @@ from features import selectors, services
 from features.api import serializers as s
 from features.api.upload_limits import UploadSizeLimitHandler
 from features.extractors import slot_names
+from vectors.selectors import served_feature_version
 
 TAGS = ["features"]
 PROBLEM = "application/problem+json: {type, title, status, detail, code, stage, message, context, timestamp, request_id}"
@@ -103,7 +103,7 @@ class FeatureVersionListApi(APIView):
     @extend_schema(tags=TAGS, operation_id="features_versions",
                    responses={200: s.FeatureVersionOutputSerializer(many=True)})
     def get(self, request):
-        versions = selectors.feature_version_list(default=settings.CADML_FEATURE_VERSION)
+        versions = selectors.feature_version_list(default=served_feature_version())
         return Response(s.FeatureVersionOutputSerializer(versions, many=True).data)
 
 
@@ -112,13 +112,13 @@ class FeatureSlotListApi(APIView):
         tags=TAGS,
         operation_id="features_slots",
         parameters=[OpenApiParameter("version", str, enum=["v1", "v2", "v3", "v4"], required=False,
-                                     description="Feature version (default: the configured default).")],
+                                     description="Feature version (default: the served version).")],
         responses={200: s.FeatureSlotOutputSerializer(many=True)},
     )
     def get(self, request):
         query = s.FeatureSlotsInputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        version = query.validated_data.get("version") or settings.CADML_FEATURE_VERSION
+        version = query.validated_data.get("version") or served_feature_version()
         return Response(s.FeatureSlotOutputSerializer(selectors.feature_slot_list(version=version), many=True).data)
 
 

@@ -80,10 +80,22 @@ def _stage_batch(run: MigrationRun, batch_size: int) -> int:
     return len(rows)
 
 
-def _publish(run: MigrationRun, summary: dict) -> None:
+def _run_summary(run: MigrationRun) -> dict:
+    staged = list(MigrationStagedVector.objects.filter(run=run).order_by("source_vector_id")
+                  .values_list("method", "delta"))
+    return migration_summary(from_version=run.from_version, to_version=run.to_version,
+                             methods=[m for m, _ in staged], deltas=[d for _, d in staged])
+
+
+def _publish(run: MigrationRun, summary: dict) -> dict:
     """One transaction: every staged vector becomes visible in the target version at one generation."""
     dim = summary["dimension_to"]
     with transaction.atomic():
+        # vectors registered in the source version since the last batch (analyze keeps serving it until now) are
+        # staged here, in the publishing transaction, so the switched version holds them too
+        while _stage_batch(run, settings.CADML_MIGRATION_BATCH_SIZE):
+            pass
+        summary = _run_summary(run)
         generation = next_generation(run.to_version)
         staged = MigrationStagedVector.objects.filter(run=run).order_by("source_vector_id")
         keys, blobs, metas = [], [], []
@@ -103,6 +115,7 @@ def _publish(run: MigrationRun, summary: dict) -> None:
         MigrationStagedVector.objects.filter(run=run).delete()
         run.status, run.stats, run.finished_at = MigrationRun.Status.COMPLETED, summary, timezone.now()
         run.save(update_fields=["status", "stats", "finished_at", "updated_at"])
+    return summary
 
 
 def vector_migration_run(*, run_id: int, batch_size: int | None = None,
@@ -123,10 +136,7 @@ def vector_migration_run(*, run_id: int, batch_size: int | None = None,
                 run.save(update_fields=["status", "updated_at"])
                 metrics.VECTOR_MIGRATE_TOTAL.labels(status="interrupted").inc()
                 return run
-        staged = list(MigrationStagedVector.objects.filter(run=run).order_by("source_vector_id")
-                      .values_list("method", "delta"))
-        summary = migration_summary(from_version=run.from_version, to_version=run.to_version,
-                                    methods=[m for m, _ in staged], deltas=[d for _, d in staged])
+        summary = _run_summary(run)
         if run.dry_run:
             with transaction.atomic():
                 MigrationStagedVector.objects.filter(run=run).delete()
@@ -134,7 +144,7 @@ def vector_migration_run(*, run_id: int, batch_size: int | None = None,
                 run.save(update_fields=["status", "stats", "finished_at", "updated_at"])
             metrics.VECTOR_MIGRATE_TOTAL.labels(status="dry_run").inc()
         else:
-            _publish(run, summary)
+            summary = _publish(run, summary)
             metrics.VECTOR_MIGRATE_TOTAL.labels(status="success").inc()
         metrics.VECTOR_MIGRATE_DIMENSION_DELTA.set(summary["dimension_delta"])
         return run
