@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.core.files.base import File
 
 from cadml_site.api.exceptions import NotFound, ServiceUnavailable
-from features.extractors import FEATURE_VERSIONS, SLOTS, check_version, dimension, extract_features
+from features.extractors import FEATURE_VERSIONS, check_version, dimension, extract_features, slots
 from features.models import Analysis, CadFile
 from features.originals import STORAGE_ERRORS, original_open
 from features.parsers.document import CadDocument
@@ -45,12 +45,13 @@ def analysis_get(*, analysis_id: int) -> Analysis:
 
 
 def feature_version_list(*, default: str) -> list[dict]:
+    """Every version with its dimension and the slots it adds (v5 has a layout of its own: all its slots)."""
     previous = 0
     out = []
     for version in FEATURE_VERSIONS:
         size = dimension(version)
-        out.append({"version": version, "dimension": size, "added_slots": size - previous,
-                    "default": version == default})
+        added = size if version == "v5" else size - previous
+        out.append({"version": version, "dimension": size, "added_slots": added, "default": version == default})
         previous = size
     return out
 
@@ -58,7 +59,7 @@ def feature_version_list(*, default: str) -> list[dict]:
 def feature_slot_list(*, version: str) -> list[dict]:
     return [
         {"name": slot.name, "category": slot.category, "version": slot.version, "index": slot.index}
-        for slot in SLOTS[: dimension(version)]
+        for slot in slots(version)
     ]
 
 

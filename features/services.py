@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from cadml_site.api.exceptions import (
     BadRequest,
+    Conflict,
     DomainError,
     PayloadTooLarge,
     ServiceUnavailable,
@@ -28,7 +29,7 @@ from cadml_site.api.exceptions import (
 )
 from cachectl.services import feature_cache_get, feature_cache_put
 from cadml_site.metrics import CAD_PARSE_FAILURES, CAD_PARSE_LATENCY, FEATURE_EXTRACTION_LATENCY
-from features.extractors import UnknownFeatureVersion, check_version, extract_features
+from features.extractors import NeedsSource, UnknownFeatureVersion, check_version, extract_features
 from features.models import Analysis, CadFile
 from features.originals import STORAGE_ERRORS, original_save
 from features.parse_pool import get_parse_pool
@@ -174,7 +175,11 @@ def cad_file_features(*, cad_file: CadFile, version: str) -> tuple[list[float], 
     if cached is not None:
         return [float(v) for v in cached["values"]], True
     started = time.perf_counter()
-    values = extract_features(CadDocument.from_dict(cad_file.summary), version)
+    try:
+        values = extract_features(CadDocument.from_dict(cad_file.summary), version)
+    except NeedsSource as exc:
+        raise Conflict(str(exc), code="needs_source", stage=STAGE_FEATURES,
+                       context={"sha256": cad_file.sha256, "feature_version": version, "reason": exc.reason}) from None
     FEATURE_EXTRACTION_LATENCY.labels(version=version).observe(time.perf_counter() - started)
     feature_cache_put(sha256=cad_file.sha256, version=version, values=values, document_id=cad_file.pk)
     return values, False

@@ -70,6 +70,8 @@ class FeatureSlotsInputSerializer(serializers.Serializer):
 
 class FeatureSlotOutputSerializer(serializers.Serializer):
     name = serializers.CharField()
-    category = serializers.ChoiceField(choices=["geometric", "semantic"])
+    category = serializers.ChoiceField(choices=["geometric", "semantic", "shape", "size", "auxiliary"],
+                                       help_text="v1-v4: geometric or semantic; v5: shape (scale-free, "
+                                                 "standardised), size (log10 millimetres) or auxiliary.")
     version = serializers.CharField()
     index = serializers.IntegerField()

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from features import selectors, services
 from features.api import serializers as s
 from features.api.upload_limits import UploadSizeLimitHandler
-from features.extractors import slot_names
+from features.extractors import FEATURE_VERSIONS, slot_names
 from vectors.selectors import served_feature_version
 
 TAGS = ["features"]
@@ -111,7 +111,7 @@ class FeatureSlotListApi(APIView):
     @extend_schema(
         tags=TAGS,
         operation_id="features_slots",
-        parameters=[OpenApiParameter("version", str, enum=["v1", "v2", "v3", "v4"], required=False,
+        parameters=[OpenApiParameter("version", str, enum=list(FEATURE_VERSIONS), required=False,
                                      description="Feature version (default: the served version).")],
         responses={200: s.FeatureSlotOutputSerializer(many=True)},
     )

@@ -12,7 +12,8 @@ from typing import Any, Callable, Mapping
 
 from features.parsers.document import CadDocument
 
-from .layout import FEATURE_VERSIONS, UnknownFeatureVersion, dimension
+from .layout import PREFIX_VERSIONS, UnknownFeatureVersion, dimension
+from .v5 import extract_v5
 
 VALUE_LIMIT = 1e30
 COMPLEXITY_HIGH_ENTITIES = 500
@@ -123,14 +124,22 @@ _ADDERS: tuple[tuple[str, Callable[[CadDocument], list[float]]], ...] = (
     ("v3", _v3),
     ("v4", _v4),
 )
-assert tuple(v for v, _ in _ADDERS) == FEATURE_VERSIONS
+assert tuple(v for v, _ in _ADDERS) == PREFIX_VERSIONS
 
 
 def extract_features(document: CadDocument | Mapping[str, Any], version: str) -> list[float]:
-    """The feature vector of `document` for `version`: `dimension(version)` finite floats, layout order."""
+    """The feature vector of `document` for `version`: `dimension(version)` finite floats, layout order.
+
+    v5 is read from the shape descriptor stored in the summary; a summary without one raises `NeedsSource`.
+    """
     size = dimension(version)  # raises UnknownFeatureVersion
     if not isinstance(document, CadDocument):
         document = CadDocument.from_dict(document)
+    if version == "v5":
+        values = extract_v5(document)
+        if len(values) != size:
+            raise AssertionError(f"v5: computed {len(values)} values for {size} slots")
+        return values
     values: list[float] = []
     for added_by, adder in _ADDERS:
         values.extend(adder(document))

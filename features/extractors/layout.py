@@ -1,7 +1,11 @@
-"""The canonical slot layout: v1 slots, then v2's, v3's and v4's additions, in this exact order.
+"""The slot layouts of every feature version. This is the published contract.
 
-This is the published contract. Extraction, storage, the cache, vector migration and the slot listing all
-read it from here; a version's vector is always the first `dimension(version)` slots of the layout.
+v1..v4 share one canonical layout: v1 slots, then v2's, v3's and v4's additions, in this exact order; each
+of those versions' vector is the first `dimension(version)` slots of it (`SLOTS`).
+
+v5 (retrieval) has a layout of its own (`V5_SLOTS`), not a prefix of the canonical one: standardised
+scale-free shape slots, a few size slots, and one norm-completion slot (see `features.extractors.v5`).
+Extraction, storage, the cache, vector migration and the slot listing all read the layouts from here.
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ from dataclasses import dataclass
 
 GEOMETRIC = "geometric"
 SEMANTIC = "semantic"
+SHAPE = "shape"
+SIZE = "size"
+AUXILIARY = "auxiliary"
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,39 @@ _ADDED_BY_VERSION: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ),
 )
 
-FEATURE_VERSIONS: tuple[str, ...] = tuple(version for version, _ in _ADDED_BY_VERSION)
+PREFIX_VERSIONS: tuple[str, ...] = tuple(version for version, _ in _ADDED_BY_VERSION)
+
+# v5: the standardised shape descriptor (names from features.descriptors.shape.SHAPE_NAMES), size slots, and the
+# norm-completion slot. Kept literal here so that the contract reads in one place; a test checks it against the
+# descriptor's names.
+V5_SHAPE_SLOTS: tuple[str, ...] = (
+    "shape_ev_ratio_2",
+    "shape_ev_ratio_3",
+    *(f"shape_d2_{i:02d}" for i in range(1, 17)),
+    *(f"shape_d1_{i:02d}" for i in range(1, 9)),
+    "shape_orient_1",
+    "shape_orient_3",
+    "shape_closed",
+    "shape_log_compactness",
+    "shape_curve_set",
+)
+V5_SIZE_SLOTS: tuple[str, ...] = (
+    "size_log10_rms_radius_mm",
+    "size_log10_extent_1_mm",
+    "size_log10_extent_2_mm",
+    "size_log10_extent_3_mm",
+)
+V5_AUXILIARY_SLOTS: tuple[str, ...] = ("norm_completion",)
+
+V5_SLOTS: tuple[Slot, ...] = tuple(
+    Slot(name=name, category=category, version="v5", index=index)
+    for index, (name, category) in enumerate(
+        [(n, SHAPE) for n in V5_SHAPE_SLOTS] + [(n, SIZE) for n in V5_SIZE_SLOTS]
+        + [(n, AUXILIARY) for n in V5_AUXILIARY_SLOTS]
+    )
+)
+
+FEATURE_VERSIONS: tuple[str, ...] = (*PREFIX_VERSIONS, "v5")
 
 SLOTS: tuple[Slot, ...] = tuple(
     Slot(name=name, category=category, version=version, index=index)
@@ -84,6 +123,7 @@ for _version, _added in _ADDED_BY_VERSION:
     _running += len(_added)
     _DIMENSIONS[_version] = _running
 del _running, _version, _added
+_DIMENSIONS["v5"] = len(V5_SLOTS)
 
 
 class UnknownFeatureVersion(ValueError):
@@ -103,6 +143,8 @@ def dimension(version: str) -> int:
 
 
 def slots(version: str) -> tuple[Slot, ...]:
+    if check_version(version) == "v5":
+        return V5_SLOTS
     return SLOTS[: dimension(version)]
 
 

@@ -6,7 +6,9 @@ version can be recomputed later without the original file (`from_dict()`).
 Invariants (enforced by `__post_init__`, so a summary that breaks them never gets stored):
 - counts are non-negative integers; `entity_count == sum(entity_kinds.values())`;
 - every float is finite (a parser must refuse or drop non-finite geometry before building the summary);
-- `bbox` is `None` or `((xmin, ymin, zmin), (xmax, ymax, zmax))` with min <= max on every axis.
+- `bbox` is `None` or `((xmin, ymin, zmin), (xmax, ymax, zmax))` with min <= max on every axis;
+- `shape` is `None` (a summary stored before feature version v5) or the JSON object of the geometric shape
+  descriptor (`features.descriptors`), computed from the geometry while parsing.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class CadDocument:
     units: str | None = None
     warnings: tuple[str, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    shape: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -108,6 +111,10 @@ class CadDocument:
         if not isinstance(self.metadata, Mapping):
             raise InvalidDocument("metadata must be an object")
         object.__setattr__(self, "metadata", dict(self.metadata))
+        if self.shape is not None:
+            if not isinstance(self.shape, Mapping):
+                raise InvalidDocument("shape must be an object or null")
+            object.__setattr__(self, "shape", dict(self.shape))
 
     @property
     def bbox_size(self) -> tuple[float, float, float]:
@@ -118,7 +125,7 @@ class CadDocument:
         return (hi[0] - lo[0], hi[1] - lo[1], hi[2] - lo[2])
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "schema": SUMMARY_SCHEMA,
             "format": self.format,
             "parser": self.parser,
@@ -137,6 +144,9 @@ class CadDocument:
             "warnings": list(self.warnings),
             "metadata": dict(self.metadata),
         }
+        if self.shape is not None:  # absent from summaries stored before v5, and kept absent
+            out["shape"] = dict(self.shape)
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CadDocument":

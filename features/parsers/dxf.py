@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from features.descriptors import describe_segments, empty_descriptor, mm_per_unit, polylines_to_segments
+
 from .document import CadDocument
 from .errors import CadParseError, corrupt, empty
 from .sniff import BINARY_DXF_SENTINEL
@@ -380,6 +382,46 @@ def check_block_graph(
     return expanded
 
 
+def paper_space_entities(doc, graph: Graph, *, entity_budget: int, max_depth: int) -> tuple[list, list[str], int]:
+    """The entities of the paper space layouts (viewports left out: every layout has one), the layouts' names
+    and the expanded entity count.
+
+    Their block inserts are checked against the entity budget like the model space's.
+    """
+    entities, names = [], []
+    for name in doc.layouts.names_in_taborder():
+        layout = doc.layouts.get(name)
+        if layout.is_modelspace:
+            continue
+        found = [entity for entity in layout if entity.dxftype() != "VIEWPORT"]
+        if found:
+            entities.extend(found)
+            names.append(name)
+    refs = [ref for entity in entities for ref in _block_children(entity)]
+    direct = sum(1 for entity in entities if not _block_children(entity))
+    expanded = check_block_graph(graph, direct, refs, entity_budget=entity_budget, max_depth=max_depth)
+    return entities, names, expanded
+
+
+def drawing_shape(entities, box, units: str | None) -> tuple[dict, list[str]]:
+    """The v5 shape descriptor of a drawing: its curves, flattened; annotations only when nothing else is drawn."""
+    from features.descriptors.dxf_curves import TooManyPoints, layout_polylines
+
+    scale, assumed = mm_per_unit(units)
+    if box is None:
+        return empty_descriptor(source="dxf", reason="no_extents", mm_per_unit=scale, units=units,
+                                units_assumed=assumed), []
+    try:
+        polylines = layout_polylines(entities, box)
+        if not polylines:
+            polylines = layout_polylines(entities, box, skip_annotations=False)
+    except TooManyPoints as exc:
+        return (empty_descriptor(source="dxf", reason="too_large", mm_per_unit=scale, units=units,
+                                 units_assumed=assumed), [f"shape descriptor skipped: {exc}"])
+    starts, ends = polylines_to_segments(polylines)
+    return describe_segments(starts, ends, source="dxf", mm_per_unit=scale, units=units, units_assumed=assumed), []
+
+
 def _load(data: bytes):
     import ezdxf
     from ezdxf import recover
@@ -428,6 +470,8 @@ def parse_dxf(
     expanded = check_block_graph(graph, msp_direct, msp_refs, entity_budget=entity_budget, max_depth=max_depth)
     msp = doc.modelspace()
     counted_by = "ezdxf"
+    space = "model"
+    entities = msp
     if scan is not None and scan.entity_count == len(msp):
         kinds, layers = scan.kinds, scan.layers
         counted_by = "scan"
@@ -439,9 +483,17 @@ def parse_dxf(
     if scan is not None and not scan.has_eof:
         warnings.append("no EOF marker: the file may be truncated")
     if sum(kinds.values()) == 0:
-        raise empty("the DXF model space holds no entities")
+        entities, names, expanded = paper_space_entities(doc, graph, entity_budget=entity_budget,
+                                                         max_depth=max_depth)
+        if not entities:
+            raise empty("the DXF model space and paper space layouts hold no entities")
+        kinds = Counter(entity.dxftype() for entity in entities)
+        layers = Counter(entity.dxf.get("layer", "0") for entity in entities)
+        counted_by, space = "ezdxf", "paper"
+        warnings.append("the model space is empty: counted and described the paper space layout(s) "
+                        + ", ".join(names))
     try:
-        extents = ezbbox.extents(msp, fast=True)
+        extents = ezbbox.extents(entities, fast=True)
     except RecursionError:
         raise corrupt("the DXF blocks nest too deeply to measure", reason="recursion") from None
     except Exception as exc:
@@ -454,6 +506,9 @@ def parse_dxf(
         else:
             warnings.append("non-finite extents ignored")
     units_code = doc.header.get("$INSUNITS", 0)
+    units = INSUNITS.get(units_code) if isinstance(units_code, int) else None
+    shape, shape_warnings = drawing_shape(entities, box, units)
+    warnings.extend(shape_warnings)
     return CadDocument(
         format="dxf",
         parser=PARSER,
@@ -463,12 +518,14 @@ def parse_dxf(
         bbox=box,
         solids=kinds.get("3DSOLID", 0) + kinds.get("BODY", 0),
         faces=kinds.get("3DFACE", 0),
-        units=INSUNITS.get(units_code) if isinstance(units_code, int) else None,
+        units=units,
         warnings=tuple(warnings),
         metadata={
             "dxfversion": doc.dxfversion,
             "encoding": "binary" if binary else "ascii",
             "expanded_entities": expanded,
             "counted_by": counted_by,
+            "space": space,
         },
+        shape=shape,
     )

@@ -11,7 +11,7 @@ import numpy as np
 
 from .document import CadDocument
 from .errors import corrupt, empty
-from .stl import mesh_measures
+from .stl import mesh_measures, mesh_shape
 
 PARSER = "trimesh"
 
@@ -71,4 +71,5 @@ def parse_obj(data: bytes) -> CadDocument:
         volume=volume,
         warnings=tuple(warnings),
         metadata={"objects": list(layers)[:100]},
+        shape=mesh_shape(triangles),
     )

@@ -12,6 +12,8 @@ import math
 import os
 import tempfile
 
+from features.descriptors import describe_segments, describe_triangles, empty_descriptor, polylines_to_segments
+
 from .document import CadDocument
 from .errors import corrupt, empty
 
@@ -158,10 +160,53 @@ def check_iges_directory(data: bytes) -> list[str]:
     return [f"{bad} of {len(pointers)} IGES directory pointers are out of range"] if bad else []
 
 
+IGES_RECORD = 80
+
+
+def iges_records(data: bytes) -> tuple[bytes, bool]:
+    """The IGES text with one 80-column record per line.
+
+    Some writers put the fixed 80-column records back to back without line terminators; OpenCASCADE (and the
+    directory check) read lines, so such a file is cut into its records. Returns (text, was_unterminated).
+    """
+    first_break = data.find(b"\n")
+    head = data if first_break < 0 else data[:first_break]
+    head = head.rstrip(b"\r")
+    if len(head) <= IGES_RECORD:
+        return data, False
+    body = data.rstrip(b"\r\n\x00\x1a ")
+    if b"\n" in body or b"\r" in body:
+        return data, False
+    if len(body) % IGES_RECORD:
+        body = body + b" " * (IGES_RECORD - len(body) % IGES_RECORD)
+    records = [body[i:i + IGES_RECORD] for i in range(0, len(body), IGES_RECORD)]
+    return b"\n".join(records) + b"\n", True
+
+
+def occt_shape_descriptor(shape, box) -> tuple[dict, list[str]]:
+    """The v5 shape descriptor of a B-rep: its tessellation, or its edges when it has no faces."""
+    from features.descriptors.brep import TessellationTooLarge, edge_polylines, tessellate
+
+    try:
+        triangles = tessellate(shape, box)
+        if len(triangles):
+            return describe_triangles(triangles, source="brep_tessellation", mm_per_unit=1.0, units="mm"), []
+        starts, ends = polylines_to_segments(edge_polylines(shape, box))
+        return describe_segments(starts, ends, source="brep_edges", mm_per_unit=1.0, units="mm"), []
+    except TessellationTooLarge as exc:
+        return (empty_descriptor(source="brep", reason="too_large", units="mm", units_assumed=False),
+                [f"shape descriptor skipped: {exc}"])
+
+
 def parse_occt(fmt: str, data: bytes) -> CadDocument:
     if fmt not in ("step", "iges"):
         raise ValueError(f"parse_occt handles step and iges, not {fmt!r}")
-    warnings: list[str] = check_iges_directory(data) if fmt == "iges" else []
+    warnings: list[str] = []
+    if fmt == "iges":
+        data, unterminated = iges_records(data)
+        if unterminated:
+            warnings.append("IGES records without line terminators: read as fixed 80-column records")
+        warnings.extend(check_iges_directory(data))
     with tempfile.TemporaryDirectory(prefix="cadml-occt-") as folder:
         path = os.path.join(folder, "upload." + ("stp" if fmt == "step" else "igs"))
         with open(path, "wb") as handle:
@@ -181,6 +226,8 @@ def parse_occt(fmt: str, data: bytes) -> CadDocument:
     if box is None:
         warnings.append("no finite bounding box")
     kinds = {kind: count for kind, count in counts.items() if count}
+    shape_descriptor, shape_warnings = occt_shape_descriptor(shape, box)
+    warnings.extend(shape_warnings)
     return CadDocument(
         format=fmt,
         parser=PARSER,
@@ -197,4 +244,5 @@ def parse_occt(fmt: str, data: bytes) -> CadDocument:
         units="mm",
         warnings=tuple(warnings),
         metadata={"vertices": counts["VERTEX"]},
+        shape=shape_descriptor,
     )

@@ -12,6 +12,8 @@ import struct
 
 import numpy as np
 
+from features.descriptors import describe_triangles
+
 from .document import CadDocument
 from .errors import CadParseError, corrupt, empty
 from .sniff import binary_stl_length_matches
@@ -81,6 +83,11 @@ def mesh_measures(triangles: np.ndarray) -> tuple[tuple, float, float | None, li
     return bbox, area, measured_volume, warnings
 
 
+def mesh_shape(triangles: np.ndarray) -> dict:
+    """The v5 shape descriptor of a mesh format without declared units (STL, OBJ): millimetres assumed."""
+    return describe_triangles(triangles, source="mesh", mm_per_unit=1.0, units=None, units_assumed=True)
+
+
 def parse_binary_stl(data: bytes) -> CadDocument:
     if not binary_stl_length_matches(data):
         raise _length_error(data)
@@ -102,6 +109,7 @@ def parse_binary_stl(data: bytes) -> CadDocument:
         volume=volume,
         warnings=tuple(warnings),
         metadata={"encoding": "binary"},
+        shape=mesh_shape(records["vertices"]),
     )
 
 
@@ -194,6 +202,7 @@ def parse_ascii_stl(data: bytes) -> CadDocument:
         volume=volume,
         warnings=tuple(warnings),
         metadata={"encoding": "ascii", "solid_names": list(layers)},
+        shape=mesh_shape(triangles),
     )
 
 

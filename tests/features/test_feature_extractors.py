@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from features.extractors import (
-    FEATURE_VERSIONS,
+    PREFIX_VERSIONS as FEATURE_VERSIONS,
     SLOTS,
     UnknownFeatureVersion,
     dimension,
@@ -137,6 +137,6 @@ def test_accepts_a_stored_summary_dict():
 
 def test_unknown_version_is_refused():
     with pytest.raises(UnknownFeatureVersion):
-        extract_features(doc(), "v5")
+        extract_features(doc(), "v6")
     with pytest.raises(UnknownFeatureVersion):
         slot_names("V4")

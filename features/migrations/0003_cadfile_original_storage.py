@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('features', '0001_initial'),
+        ('features', '0002_analysis_feature_version_v5'),
     ]
 
     operations = [

@@ -1,0 +1,63 @@
+"""The curves of a DXF layout as polylines for the shape descriptor (ezdxf's disassemble and path tools).
+
+Block references are expanded (`disassemble.recursive_decompose`; the parser has already refused cyclic,
+too deep or too large block graphs), each entity becomes a primitive, and each primitive's path is flattened
+sub-path by sub-path at a distance relative to the drawing's size (`FLATTENING` x extents diagonal), so a
+drawing saved in another DXF version, or drawn in other units, gives the same polylines up to scale. Mesh
+primitives (3DFACE, MESH, POLYFACE) contribute the edges of their faces. Text, hatches, images and viewports
+are annotations, not the part's geometry, and are left out.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable
+
+import numpy as np
+
+FLATTENING = 0.002  # of the extents diagonal
+MAX_POINTS = 2_000_000
+SKIPPED_KINDS = frozenset({
+    "TEXT", "MTEXT", "ATTRIB", "ATTDEF", "HATCH", "MPOLYGON", "IMAGE", "WIPEOUT", "VIEWPORT", "POINT",
+    "ACAD_TABLE", "TOLERANCE", "UNDERLAY", "PDFUNDERLAY", "DWFUNDERLAY", "DGNUNDERLAY", "OLE2FRAME",
+})
+
+
+class TooManyPoints(ValueError):
+    pass
+
+
+def layout_polylines(entities: Iterable, box, *, skip_annotations: bool = True) -> list[np.ndarray]:
+    """Polylines ((k, 3) float64) of the drawable geometry of `entities` (a layout or a list of entities);
+    with `skip_annotations=False` text and hatches count too (for a drawing that holds nothing else)."""
+    from ezdxf import disassemble
+
+    lo, hi = box
+    diagonal = math.sqrt(sum((b - a) ** 2 for a, b in zip(lo, hi)))
+    if not diagonal > 0.0:
+        return []
+    distance = FLATTENING * diagonal
+    skipped = SKIPPED_KINDS if skip_annotations else frozenset({"VIEWPORT"})
+    kept = (e for e in disassemble.recursive_decompose(entities) if e.dxftype() not in skipped)
+    polylines: list[np.ndarray] = []
+    total = 0
+    for primitive in disassemble.to_primitives(kept, max_flattening_distance=distance):
+        mesh = primitive.mesh
+        if mesh is not None:
+            vertices = np.asarray([tuple(v) for v in mesh.vertices], dtype=np.float64).reshape(-1, 3)
+            for face in mesh.faces:
+                if len(face) >= 2 and max(face) < len(vertices):
+                    polylines.append(vertices[list(face) + [face[0]]])
+                    total += len(face) + 1
+        else:
+            path = primitive.path
+            if path is None:
+                continue
+            for sub in path.sub_paths():
+                points = np.asarray([tuple(v) for v in sub.flattening(distance)], dtype=np.float64).reshape(-1, 3)
+                if len(points) >= 2:
+                    polylines.append(points)
+                    total += len(points)
+        if total > MAX_POINTS:
+            raise TooManyPoints(f"the drawing flattens to more than {MAX_POINTS} points")
+    return polylines
