@@ -251,7 +251,10 @@ LOGGING = {
 }
 
 # ---- features ----------------------------------------------------------------------------------------------------
-CADML_FEATURE_VERSION = env_choice("CADML_FEATURE_VERSION", "v4", ("v1", "v2", "v3", "v4"))
+# The version a NEW installation serves (v5 unless set). It is recorded in the database the first time it is needed
+# (vectors.services.served_version_record): a database that already holds vectors keeps the version they have, and
+# only a completed migration (POST vectors/migrate/) changes the served version afterwards: no silent upgrade.
+CADML_FEATURE_VERSION = env_choice("CADML_FEATURE_VERSION", "v5", ("v1", "v2", "v3", "v4", "v5"))
 CADML_UPLOAD_MAX_BYTES = env_int("CADML_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, min_value=1024)
 CADML_PARSE_TIMEOUT_SECONDS = env_float("CADML_PARSE_TIMEOUT_SECONDS", 30.0, min_value=0.5, max_value=3600)
 CADML_PARSE_MEMORY_LIMIT_BYTES = env_int("CADML_PARSE_MEMORY_LIMIT_BYTES", 2 * 1024**3, min_value=256 * 1024**2)
@@ -287,7 +290,7 @@ else:
                     "directory_permissions_mode": 0o750},
     }
 # One OpenAPI enum for the feature versions, whichever app's serializer offers them.
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["FeatureVersionEnum"] = ["v1", "v2", "v3", "v4"]
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["FeatureVersionEnum"] = ["v1", "v2", "v3", "v4", "v5"]
 # ---- end features ------------------------------------------------------------------------------------------------
 
 # ---- vectors -----------------------------------------------------------------------------------------------------

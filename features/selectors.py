@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.core.files.base import File
 
 from cadml_site.api.exceptions import NotFound, ServiceUnavailable
-from features.extractors import FEATURE_VERSIONS, check_version, dimension, extract_features, slots
+from features.extractors import FEATURE_VERSIONS, NeedsSource, check_version, dimension, extract_features, slots
 from features.models import Analysis, CadFile
 from features.originals import STORAGE_ERRORS, original_open
 from features.parsers.document import CadDocument
@@ -28,12 +28,23 @@ def cad_file_document(*, sha256: str) -> CadDocument | None:
 
 
 def stored_features(*, sha256: str, version: str) -> dict | None:
-    """`{"values", "document_id"}` for a stored CAD file, recomputed from its summary; None when unknown."""
+    """`{"values", "document_id"}` for a stored CAD file, recomputed from its summary; None when unknown, or when
+    the summary predates the version's geometry (v5 of a row stored before v5: only a re-parse of the original,
+    `features.services.cad_file_reparse`, can compute it)."""
     check_version(version)
     row = CadFile.objects.filter(sha256=sha256).only("id", "summary").first()
     if row is None:
         return None
-    return {"values": extract_features(CadDocument.from_dict(row.summary), version), "document_id": row.pk}
+    try:
+        values = extract_features(CadDocument.from_dict(row.summary), version)
+    except NeedsSource:
+        return None
+    return {"values": values, "document_id": row.pk}
+
+
+def cad_file_original_stored(*, sha256: str) -> bool:
+    """Cross-app (vectors' migration preview): the file is known and its original is kept."""
+    return CadFile.objects.filter(sha256=sha256).exclude(original_key="").exists()
 
 
 def analysis_get(*, analysis_id: int) -> Analysis:

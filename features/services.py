@@ -31,7 +31,7 @@ from cachectl.services import feature_cache_get, feature_cache_put
 from cadml_site.metrics import CAD_PARSE_FAILURES, CAD_PARSE_LATENCY, FEATURE_EXTRACTION_LATENCY
 from features.extractors import NeedsSource, UnknownFeatureVersion, check_version, extract_features
 from features.models import Analysis, CadFile
-from features.originals import STORAGE_ERRORS, original_save
+from features.originals import STORAGE_ERRORS, original_read, original_save
 from features.parse_pool import get_parse_pool
 from features.parsers.dispatch import check_size, parse_document, too_large_error
 from features.parsers.document import FORMATS, CadDocument
@@ -169,20 +169,89 @@ def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> Inge
     return IngestResult(cad_file=cad_file, reused=False, parse_seconds=seconds)
 
 
-def cad_file_features(*, cad_file: CadFile, version: str) -> tuple[list[float], bool]:
-    """(values, cache_hit): through the feature cache; a miss is extracted from the stored summary and cached."""
+def _needs_source(cad_file: CadFile, version: str, reason: str, message: str) -> Conflict:
+    return Conflict(message, code="needs_source", stage=STAGE_FEATURES,
+                    context={"sha256": cad_file.sha256, "feature_version": version, "reason": reason})
+
+
+def cad_file_reparse(*, cad_file: CadFile, data: bytes | None = None) -> CadFile:
+    """Parse a stored file again in the parse pool and store the new summary (how a row stored before v5 gains the
+    geometry v5 is computed from). Reads the stored original, or takes `data` when the caller holds the same
+    content (analyze of a re-uploaded file: the bytes are checked against the row's sha256).
+
+    409 `needs_source` when the original is not stored (`reason` original_not_stored) or its object has gone
+    (original_missing); 503 `original_storage_unavailable` when the storage fails; the parse's own 422/503.
+    """
+    if data is None:
+        if not cad_file.has_original:
+            raise _needs_source(cad_file, "", "original_not_stored",
+                                "This file was stored before originals were kept: upload it again so that it can be "
+                                "parsed for this feature version.")
+        try:
+            data = original_read(cad_file.original_key)
+        except FileNotFoundError:
+            logger.error("original of %s recorded at %r is missing", cad_file.sha256[:12], cad_file.original_key)
+            raise _needs_source(cad_file, "", "original_missing",
+                                "The stored original is missing from the storage: upload the file again.") from None
+        except STORAGE_ERRORS as exc:
+            logger.warning("original of %s not readable: %s: %s", cad_file.sha256[:12], type(exc).__name__, exc)
+            raise ServiceUnavailable("The originals storage could not be read.", code="original_storage_unavailable",
+                                     stage=STAGE_ORIGINALS, context={"sha256": cad_file.sha256},
+                                     headers={"Retry-After": "5"}) from None
+    if hashlib.sha256(data).hexdigest() != cad_file.sha256:
+        raise Conflict("The original does not match its sha256.", code="original_mismatch", stage=STAGE_ORIGINALS,
+                       context={"sha256": cad_file.sha256})
+    document, seconds = _parse(data, cad_file.original_name)
+    summary = document.to_dict()
+    CadFile.objects.filter(pk=cad_file.pk).update(summary=summary, parser=document.parser, parse_seconds=seconds)
+    cad_file.summary, cad_file.parser, cad_file.parse_seconds = summary, document.parser, seconds
+    return cad_file
+
+
+def cad_file_features(*, cad_file: CadFile, version: str, data: bytes | None = None) -> tuple[list[float], bool]:
+    """(values, cache_hit): through the feature cache; a miss is extracted from the stored summary and cached.
+
+    A summary stored before the version's geometry existed (v5: `NeedsSource`) is re-parsed first
+    (`cad_file_reparse`, from `data` when given, else from the stored original).
+    """
     cached = feature_cache_get(sha256=cad_file.sha256, version=version)
     if cached is not None:
         return [float(v) for v in cached["values"]], True
     started = time.perf_counter()
     try:
         values = extract_features(CadDocument.from_dict(cad_file.summary), version)
-    except NeedsSource as exc:
-        raise Conflict(str(exc), code="needs_source", stage=STAGE_FEATURES,
-                       context={"sha256": cad_file.sha256, "feature_version": version, "reason": exc.reason}) from None
+    except NeedsSource:
+        try:
+            cad_file_reparse(cad_file=cad_file, data=data)
+        except Conflict as exc:
+            exc.context["feature_version"] = version
+            raise
+        try:
+            values = extract_features(CadDocument.from_dict(cad_file.summary), version)
+        except NeedsSource as exc:  # the parser produced no descriptor for this file
+            raise _needs_source(cad_file, version, exc.reason, str(exc)) from None
     FEATURE_EXTRACTION_LATENCY.labels(version=version).observe(time.perf_counter() - started)
     feature_cache_put(sha256=cad_file.sha256, version=version, values=values, document_id=cad_file.pk)
     return values, False
+
+
+def cad_file_features_from_original(*, sha256: str, version: str) -> list[float] | None:
+    """Cross-app (vectors' migration): `version`'s features of a stored file; a summary that predates the version's
+    geometry is re-parsed from the stored original in the parse pool and the CadFile summary updated.
+
+    None when the file or its original is not stored, or the original no longer parses (logged): the caller counts
+    it as `needs_source`. A failing storage or parse pool raises (503), so a migration run fails and resumes.
+    """
+    cad_file = CadFile.objects.filter(sha256=sha256).first()
+    if cad_file is None:
+        return None
+    try:
+        values, _hit = cad_file_features(cad_file=cad_file, version=version)
+    except (Conflict, Unprocessable, UnsupportedMediaType, PayloadTooLarge) as exc:
+        logger.warning("features %s of %s not computed from the original: %s (%s)", version, sha256[:12],
+                       exc.message, exc.code)
+        return None
+    return values
 
 
 def _timed_section(name: str, timings: dict, call: Callable[[], dict]) -> dict:
@@ -239,7 +308,7 @@ def analysis_create(
     cad_file = ingest.cad_file
     timings: dict[str, float] = {"parse_seconds": ingest.parse_seconds}
     feature_started = time.perf_counter()
-    values, cache_hit = cad_file_features(cad_file=cad_file, version=version)
+    values, cache_hit = cad_file_features(cad_file=cad_file, version=version, data=data)
     timings["features_seconds"] = time.perf_counter() - feature_started
 
     sections: dict[str, Any] = {"cache": {"hit": cache_hit}}

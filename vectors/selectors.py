@@ -276,7 +276,9 @@ def migration_run_get(*, run_id: int) -> MigrationRun:
 
 def migration_preview(*, from_version: str, to_version: str, limit: int | None = None) -> dict[str, Any]:
     """What a migration would do to the first ``limit`` source vectors (all when None), computed exactly as the
-    apply does: counts, dimension delta, per-vector delta statistics and warnings."""
+    apply does: counts, dimension delta, per-vector delta statistics and warnings. Vectors that apply re-parses
+    from their stored original (v5 of a summary stored before v5) are counted (``reparsed``) without parsing, so
+    they have no delta here; vectors without a stored original are counted as ``needs_source``."""
     from vectors.migration_plan import migrate_vector, migration_summary
 
     checked_versions(from_version, to_version)
@@ -289,7 +291,7 @@ def migration_preview(*, from_version: str, to_version: str, limit: int | None =
     methods, deltas = [], []
     for values, meta in rows.iterator(chunk_size=2000):
         moved = migrate_vector(np.frombuffer(bytes(values), dtype="<f4"), meta, from_version=from_version,
-                               to_version=to_version)
+                               to_version=to_version, reparse=False)
         methods.append(moved.method)
         deltas.append(moved.delta)
     summary = migration_summary(from_version=from_version, to_version=to_version, methods=methods, deltas=deltas)

@@ -76,8 +76,11 @@ def test_analyze_classifies_with_a_model_trained_on_ingested_demo_parts(tmp_path
     parts = tmp_path / "parts"
     call_command("make_demo_parts", out=str(parts), count=30, seed=3, stdout=io.StringIO(), stderr=io.StringIO())
     call_command("ingest", str(parts), stdout=io.StringIO(), stderr=io.StringIO())
-    call_command("train_classifier", feature_version="v4", activate=True, cv=3, stdout=io.StringIO(),
-                 stderr=io.StringIO())
+    # the demo's flow on a fresh installation: ingest and train default to the served version (v5)
+    call_command("train_classifier", activate=True, cv=3, stdout=io.StringIO(), stderr=io.StringIO())
+    from modelops.models import ModelVersion
+
+    assert set(ModelVersion.objects.values_list("feature_version", flat=True)) == {"v5"}
     fresh = tmp_path / "fresh"
     call_command("make_demo_parts", out=str(fresh), count=5, seed=99, stdout=io.StringIO(), stderr=io.StringIO())
     response = key_client.post("/api/v1/analyze/", {"file": SimpleUploadedFile(
