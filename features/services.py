@@ -31,7 +31,7 @@ from cachectl.services import feature_cache_get, feature_cache_put
 from cadml_site.metrics import CAD_PARSE_FAILURES, CAD_PARSE_LATENCY, FEATURE_EXTRACTION_LATENCY
 from features.extractors import NeedsSource, UnknownFeatureVersion, check_version, extract_features
 from features.models import Analysis, CadFile
-from features.originals import STORAGE_ERRORS, original_read, original_save
+from features.originals import STORAGE_ERRORS, original_key, original_read, original_save, originals_storage
 from features.parse_pool import get_parse_pool
 from features.parsers.dispatch import check_size, parse_document, too_large_error
 from features.parsers.document import FORMATS, CadDocument
@@ -341,21 +341,20 @@ def analysis_create(
     )
 
 
-def cad_file_import(*, path: str, meta: dict | None = None, feature_version: str | None = None) -> dict:
-    """Import one file from disk (used by `manage.py ingest`, directly or as a Celery task).
-
-    Returns an outcome instead of raising for a bad file, so a batch can summarise failures by reason:
-    `{"status": "created" | "duplicate" | "failed", "path", "code"?, "message"?, "analysis_id"?}`.
-    """
+def _read_local(path: str) -> tuple[bytes | None, dict | None]:
+    """(data, None) or (None, failed outcome) for a file on this host."""
     try:
         size = os.path.getsize(path)
         check_size(size, settings.CADML_UPLOAD_MAX_BYTES)
         with open(path, "rb") as handle:
-            data = handle.read()
+            return handle.read(), None
     except CadParseError as exc:
-        return {"status": "failed", "path": path, "code": exc.code, "message": exc.message}
+        return None, {"status": "failed", "path": path, "code": exc.code, "message": exc.message}
     except OSError as exc:
-        return {"status": "failed", "path": path, "code": "unreadable", "message": str(exc)}
+        return None, {"status": "failed", "path": path, "code": "unreadable", "message": str(exc)}
+
+
+def _import_data(*, data: bytes, name: str, path: str, meta: dict | None, feature_version: str | None) -> dict:
     existing = CadFile.objects.filter(sha256=hashlib.sha256(data).hexdigest()).first()
     if existing is not None:
         if not existing.has_original:  # stored before originals were kept: keep it now
@@ -366,9 +365,65 @@ def cad_file_import(*, path: str, meta: dict | None = None, feature_version: str
         return {"status": "duplicate", "path": path}
     try:
         analysis = analysis_create(
-            data=data, name=os.path.basename(path), feature_version=feature_version,
+            data=data, name=name, feature_version=feature_version,
             register_vector=True, classify=False, similar_k=0, meta=meta,
         )
     except DomainError as exc:
         return {"status": "failed", "path": path, "code": exc.code, "message": exc.message}
     return {"status": "created", "path": path, "analysis_id": analysis.pk, "cad_file_id": analysis.cad_file_id}
+
+
+def cad_file_import(*, path: str, meta: dict | None = None, feature_version: str | None = None) -> dict:
+    """Import one file from disk on this host.
+
+    Returns an outcome instead of raising for a bad file, so a batch can summarise failures by reason:
+    `{"status": "created" | "duplicate" | "failed", "path", "code"?, "message"?, "analysis_id"?}`.
+    """
+    data, failed = _read_local(path)
+    if failed is not None:
+        return failed
+    return _import_data(data=data, name=os.path.basename(path), path=path, meta=meta,
+                        feature_version=feature_version)
+
+
+def cad_file_submit(*, path: str) -> dict:
+    """First half of `manage.py ingest`, on the submitting host: keep the file's original in the cad_originals
+    storage (shared by every host: S3 or a shared volume) so that any worker can import it by its sha256.
+
+    `{"status": "stored", "path", "sha256", "name"}`, or a failed outcome (unreadable, too large, storage down).
+    """
+    data, failed = _read_local(path)
+    if failed is not None:
+        return failed
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        _original_save(sha256, data)
+    except DomainError as exc:
+        return {"status": "failed", "path": path, "code": exc.code, "message": exc.message}
+    return {"status": "stored", "path": path, "sha256": sha256, "name": os.path.basename(path)}
+
+
+def cad_file_import_stored(*, sha256: str, name: str, meta: dict | None = None,
+                           feature_version: str | None = None, path: str = "") -> dict:
+    """Second half of `manage.py ingest`, on whichever worker takes the task: import a file from its original in the
+    cad_originals storage (no path on the submitting host is needed). Same outcomes as `cad_file_import`; an original
+    whose file does not parse is removed again (no row can refer to it)."""
+    label = path or sha256
+    try:
+        data = original_read(original_key(sha256))
+    except FileNotFoundError:
+        return {"status": "failed", "path": label, "code": "original_missing",
+                "message": "the submitted original is not in the originals storage"}
+    except STORAGE_ERRORS as exc:
+        return {"status": "failed", "path": label, "code": "original_storage_unavailable",
+                "message": f"{type(exc).__name__}: {exc}"}
+    if hashlib.sha256(data).hexdigest() != sha256:
+        return {"status": "failed", "path": label, "code": "original_mismatch",
+                "message": "the stored original does not match its sha256"}
+    outcome = _import_data(data=data, name=name, path=label, meta=meta, feature_version=feature_version)
+    if outcome["status"] == "failed" and not CadFile.objects.filter(sha256=sha256).exists():
+        try:
+            originals_storage().delete(original_key(sha256))
+        except STORAGE_ERRORS as exc:
+            logger.warning("unparsable original %s not removed: %s", sha256[:12], exc)
+    return outcome
