@@ -272,7 +272,7 @@ def _vector_section(cad_file: CadFile, version: str, values: list[float], key: s
             "registered": True, "created": written.created}
 
 
-def _similar_section(version: str, values: list[float], k: int, vector: dict) -> dict:
+def _similar_section(version: str, values: list[float], k: int, vector: dict, match: str, sha256: str) -> dict:
     registered = vector.get("registered")
     found = vector_similarity_search(
         feature_version=version,
@@ -280,6 +280,8 @@ def _similar_section(version: str, values: list[float], k: int, vector: dict) ->
         k=k,
         min_generation=vector["generation"] if registered else None,
         exclude_keys=(vector["key"],) if registered else (),
+        match=match,
+        cad_file=sha256,
     )
     return {"status": "ok", **found}
 
@@ -301,9 +303,13 @@ def analysis_create(
     similar_k: int = 0,
     vector_key: str | None = None,
     meta: dict | None = None,
+    match: str = "any",
 ) -> Analysis:
     started = time.perf_counter()
     version = feature_version_check(feature_version or served_feature_version())
+    if match != "any" and version != "v5":
+        raise BadRequest("match kinds (duplicate, shape) need feature version v5", code="invalid_query",
+                         stage=STAGE_FEATURES, context={"match": match, "feature_version": version})
     ingest = cad_file_ingest(data=data, name=name, meta=meta)
     cad_file = ingest.cad_file
     timings: dict[str, float] = {"parse_seconds": ingest.parse_seconds}
@@ -322,7 +328,8 @@ def analysis_create(
         sections["vector"] = {"status": "not_requested", "key": None, "generation": None, "registered": False}
     if similar_k > 0:
         sections["similar"] = _timed_section(
-            "similar", timings, lambda: _similar_section(version, values, similar_k, sections["vector"]))
+            "similar", timings,
+            lambda: _similar_section(version, values, similar_k, sections["vector"], match, cad_file.sha256))
     else:
         sections["similar"] = {"status": "not_requested", "results": []}
     if classify:

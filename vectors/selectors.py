@@ -15,6 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cadml_site import metrics
+from features.extractors.v5_match import MATCH_MODES, v5_matches
 from vectors.errors import GenerationNotReached, InvalidQuery, VectorNotFound
 from vectors.index.holder import GenerationNotReachedError
 from vectors.index.recovery_policy import seconds_until_next_attempt, suppression_left
@@ -91,16 +92,27 @@ def _check_k(k: int) -> int:
     return k
 
 
-def _queries(feature_version: str, queries: Sequence[dict]) -> tuple[np.ndarray, list[int | None]]:
-    """Query matrix and, per query, the id of the key it names (excluded from its own results)."""
+# v5 searches re-rank this many candidates from the index (at least) to classify and filter their match kinds.
+V5_CANDIDATES_MIN = 32
+V5_CANDIDATES_PER_RESULT = 4
+
+
+def _content_of(meta: Any) -> str | None:
+    value = meta.get("cad_file") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _queries(feature_version: str, queries: Sequence[dict]) -> tuple[np.ndarray, list[int | None], list[str | None]]:
+    """Query matrix and, per query, the id of the key it names (excluded from its own results) and the content
+    sha256 it comes from (the key's ``meta["cad_file"]``, or the query's ``cad_file``), for ``exact`` matches."""
     keys = [q.get("key") for q in queries]
     by_key = {}
     named = [key for key in keys if isinstance(key, str)]
     if named:
         rows = Vector.objects.filter(feature_version=feature_version, key__in=named).values_list("key", "id",
-                                                                                                "values")
-        by_key = {key: (pk, np.frombuffer(bytes(values), dtype="<f4")) for key, pk, values in rows}
-    vectors, own_ids = [], []
+                                                                                                "values", "meta")
+        by_key = {key: (pk, np.frombuffer(bytes(values), dtype="<f4"), meta) for key, pk, values, meta in rows}
+    vectors, own_ids, contents = [], [], []
     for query, key in zip(queries, keys):
         if (key is None) == (query.get("vector") is None):
             raise InvalidQuery("each query gives exactly one of vector or key")
@@ -112,10 +124,12 @@ def _queries(feature_version: str, queries: Sequence[dict]) -> tuple[np.ndarray,
                                      context={"key": key, "feature_version": feature_version})
             own_ids.append(by_key[key][0])
             vectors.append(by_key[key][1])
+            contents.append(_content_of(by_key[key][2]))
         else:
             own_ids.append(None)
             vectors.append(checked_vector(query["vector"], feature_version))
-    return np.vstack(vectors).astype(np.float32), own_ids
+            contents.append(query.get("cad_file") if isinstance(query.get("cad_file"), str) else None)
+    return np.vstack(vectors).astype(np.float32), own_ids, contents
 
 
 def _mark_referenced(ids: set[int]) -> None:
@@ -137,14 +151,45 @@ def _mark_referenced(ids: set[int]) -> None:
         logger.warning("last_referenced_at not updated: %s", exc)
 
 
+def _check_match(feature_version: str, match: str) -> str:
+    if match not in MATCH_MODES:
+        raise InvalidQuery(f"match must be one of {', '.join(MATCH_MODES)}", context={"match": str(match)[:20]})
+    if match != "any" and feature_version != "v5":
+        raise InvalidQuery("match kinds (duplicate, shape) need feature version v5",
+                           context={"match": match, "feature_version": feature_version})
+    return match
+
+
+def _v5_results(query: np.ndarray, content: str | None, candidates: list[tuple[int, float]], rows: dict, *,
+                k: int, min_score: float | None, match: str) -> list[tuple[int, dict]]:
+    """Re-rank v5 candidates by the v5 distance, label their match kinds, keep the ``k`` best that ``match``
+    accepts (and that reach ``min_score``)."""
+    if not candidates:
+        return []
+    ids = [pk for pk, _ in candidates]
+    vectors = np.vstack([rows[pk][2] for pk in ids])
+    same = [content is not None and _content_of(rows[pk][1]) == content for pk in ids]
+    results = []
+    for found in v5_matches(query, vectors, same_content=same, mode=match):
+        if len(results) == k or (min_score is not None and found.score < min_score):
+            break
+        key, meta, _ = rows[ids[found.index]]
+        results.append((ids[found.index], {
+            "key": key, "score": found.score, "meta": meta, "match": found.kind, "scale_factor": found.scale_factor,
+            "unit_mismatch_suspected": found.unit_mismatch_suspected, "shape_distance": found.shape_distance}))
+    return results
+
+
 def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score: float | None,
-            filters: dict | None, min_generation: int | None, exclude_keys: Sequence[str]) -> dict:
+            filters: dict | None, min_generation: int | None, exclude_keys: Sequence[str], match: str = "any") -> dict:
     checked_version(feature_version)
     _check_k(k)
     if min_score is not None and not (isinstance(min_score, (int, float)) and -1.0 <= min_score <= 1.0):
         raise InvalidQuery("min_score must be a number from -1 to 1", context={"min_score": min_score})
+    _check_match(feature_version, match)
     filters = checked_filters(filters)
-    matrix, own_ids = _queries(feature_version, queries)
+    matrix, own_ids, contents = _queries(feature_version, queries)
+    v5 = feature_version == "v5"
     allowed = None
     if filters:
         allowed = np.fromiter(vector_list(feature_version=feature_version, filters=filters)
@@ -155,27 +200,37 @@ def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score:
                        .values_list("id", flat=True))
     # each key query leaves out its own key (not the other queries' keys): fetch enough to drop them per query
     extra = len(excluded) + (1 if any(own is not None for own in own_ids) else 0)
+    wanted = max(V5_CANDIDATES_MIN, V5_CANDIDATES_PER_RESULT * k) if v5 else k
     try:
-        outcome = index_holder().search(feature_version, matrix, k + extra, allowed_ids=allowed,
+        outcome = index_holder().search(feature_version, matrix, wanted + extra, allowed_ids=allowed,
                                         min_generation=min_generation)
     except GenerationNotReachedError as exc:
         raise GenerationNotReached(str(exc), context={"requested": exc.requested, "current": exc.current}) from exc
     hit_ids = {int(i) for hits in outcome.hits for i in hits.ids}
-    rows = {pk: (key, meta) for pk, key, meta in
-            Vector.objects.filter(id__in=hit_ids).values_list("id", "key", "meta")} if hit_ids else {}
+    rows = {}
+    if hit_ids:
+        fields = ("id", "key", "meta", "values") if v5 else ("id", "key", "meta")
+        for row in Vector.objects.filter(id__in=hit_ids).values_list(*fields):
+            rows[row[0]] = (row[1], row[2], np.frombuffer(bytes(row[3]), dtype="<f4") if v5 else None)
     result_lists = []
     served: set[int] = set()
-    for hits, own_id in zip(outcome.hits, own_ids):
+    for hits, own_id, query, content in zip(outcome.hits, own_ids, matrix, contents):
         skip = excluded | {own_id} if own_id is not None else excluded
-        results = []
-        for pk, score in zip(hits.ids.tolist(), hits.scores.tolist()):
-            if pk in skip or pk not in rows:  # not in rows: deleted after the index caught up, never served
-                continue
-            if len(results) == k or (min_score is not None and score < min_score):
-                break
-            key, meta = rows[pk]
-            results.append({"key": key, "score": float(score), "meta": meta})
-            served.add(pk)
+        # not in rows: deleted after the index caught up, never served
+        candidates = [(pk, score) for pk, score in zip(hits.ids.tolist(), hits.scores.tolist())
+                      if pk not in skip and pk in rows]
+        if v5:
+            ranked = _v5_results(query, content, candidates, rows, k=k, min_score=min_score, match=match)
+            served.update(pk for pk, _ in ranked)
+            results = [result for _, result in ranked]
+        else:
+            results = []
+            for pk, score in candidates:
+                if len(results) == k or (min_score is not None and score < min_score):
+                    break
+                key, meta, _ = rows[pk]
+                results.append({"key": key, "score": float(score), "meta": meta})
+                served.add(pk)
         result_lists.append(results)
     referenced = served | {own for own in own_ids if own is not None}
     if referenced:
@@ -186,28 +241,34 @@ def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score:
 
 def vector_similarity_search(*, feature_version: str, vector=None, key: str | None = None, k: int = 10,
                              min_score: float | None = None, filters: dict | None = None,
-                             min_generation: int | None = None, exclude_keys: Sequence[str] = ()) -> dict[str, Any]:
-    """The k most similar vectors (exact cosine) to a vector or to a stored key (which is left out of its results).
+                             min_generation: int | None = None, exclude_keys: Sequence[str] = (),
+                             match: str = "any", cad_file: str | None = None) -> dict[str, Any]:
+    """The k most similar vectors to a vector or to a stored key (which is left out of its results).
 
-    Returns ``{"results": [{"key", "score", "meta"}], "backend", "degraded", "generation"}``.
+    v1-v4: exact cosine, ``{"results": [{"key", "score", "meta"}], "backend", "degraded", "generation"}``.
+    v5: re-ranked by the v5 distance; each result also says its ``match`` kind (``exact`` when its
+    ``meta["cad_file"]`` is the query's content: the key's ``meta["cad_file"]`` or ``cad_file``), ``scale_factor``,
+    ``unit_mismatch_suspected`` and ``shape_distance``; ``match`` (``any``, ``duplicate``, ``shape``) keeps only
+    the kinds asked for (see ``features.extractors.v5_match``).
     """
     started = time.perf_counter()
-    out = _search(feature_version, [{"vector": vector, "key": key}], k=k, min_score=min_score, filters=filters,
-                  min_generation=min_generation, exclude_keys=exclude_keys)
+    out = _search(feature_version, [{"vector": vector, "key": key, "cad_file": cad_file}], k=k, min_score=min_score,
+                  filters=filters, min_generation=min_generation, exclude_keys=exclude_keys, match=match)
     metrics.VECTOR_QUERY_LATENCY.labels(backend=out["backend"]).observe(time.perf_counter() - started)
     return {**out, "results": out["results"][0]}
 
 
 def vector_similarity_search_batch(*, feature_version: str, queries: Sequence[dict], k: int = 10,
                                    min_score: float | None = None, filters: dict | None = None,
-                                   min_generation: int | None = None) -> dict[str, Any]:
-    """One result list per query (each ``{"vector": [...]}`` or ``{"key": ...}``), searched as one batch."""
+                                   min_generation: int | None = None, match: str = "any") -> dict[str, Any]:
+    """One result list per query (each ``{"vector": [...]}`` or ``{"key": ...}``), searched as one batch;
+    v5 results carry their match kinds as in ``vector_similarity_search``."""
     if not queries or len(queries) > settings.CADML_SIMILARITY_BATCH_MAX:
         raise InvalidQuery(f"a batch holds 1 to {settings.CADML_SIMILARITY_BATCH_MAX} queries",
                            context={"queries": len(queries)})
     started = time.perf_counter()
     out = _search(feature_version, queries, k=k, min_score=min_score, filters=filters,
-                  min_generation=min_generation, exclude_keys=())
+                  min_generation=min_generation, exclude_keys=(), match=match)
     metrics.VECTOR_QUERY_BATCH_LATENCY.labels(batch_size_range=metrics.batch_size_range(len(queries))).observe(
         time.perf_counter() - started)
     return out

@@ -4,6 +4,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from features.extractors import FEATURE_VERSIONS
+from features.extractors.v5_match import MATCH_MODES
 
 
 class AnalysisCreateInputSerializer(serializers.Serializer):
@@ -12,6 +13,10 @@ class AnalysisCreateInputSerializer(serializers.Serializer):
     register_vector = serializers.BooleanField(default=True)
     classify = serializers.BooleanField(default=True)
     similar_k = serializers.IntegerField(default=0, min_value=0, max_value=settings.CADML_SIMILARITY_MAX_K)
+    match = serializers.ChoiceField(
+        choices=list(MATCH_MODES), default="any",
+        help_text="With similar_k on v5: any (every neighbour, labelled with its match kind), shape (the same shape "
+                  "at any size) or duplicate (the same part at this size). Other versions accept only any.")
     vector_key = serializers.CharField(required=False, max_length=255, allow_blank=False)
 
 

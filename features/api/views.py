@@ -88,6 +88,7 @@ class AnalysisCreateApi(APIView):
             classify=data["classify"],
             similar_k=data["similar_k"],
             vector_key=data.get("vector_key"),
+            match=data["match"],
         )
         return Response(s.AnalysisOutputSerializer(analysis_payload(analysis)).data, status=status.HTTP_201_CREATED)
 

@@ -85,11 +85,20 @@ def _principal(cov: np.ndarray) -> np.ndarray:
 
 
 def _distributions(points: np.ndarray, centroid: np.ndarray, trace: float, rng) -> tuple[np.ndarray, np.ndarray]:
+    """D2 and D1 histograms of (3, SAMPLES) points (one contiguous row per axis: no per-row reductions)."""
     rms_radius = math.sqrt(trace)
-    first = rng.integers(0, points.shape[0], PAIRS)
-    second = rng.integers(0, points.shape[0], PAIRS)
-    pair = np.sqrt(((points[first] - points[second]) ** 2).sum(axis=1)) / (math.sqrt(2.0) * rms_radius)
-    radial = np.sqrt(((points - centroid) ** 2).sum(axis=1)) / rms_radius
+    first = rng.integers(0, points.shape[1], PAIRS)
+    second = rng.integers(0, points.shape[1], PAIRS)
+    pair = np.zeros(PAIRS)
+    radial = np.zeros(points.shape[1])
+    for axis in range(3):
+        row = points[axis]
+        delta = row[first] - row[second]
+        pair += delta * delta
+        offset = row - centroid[axis]
+        radial += offset * offset
+    pair = np.sqrt(pair) / (math.sqrt(2.0) * rms_radius)
+    radial = np.sqrt(radial) / rms_radius
     return _soft_histogram(pair, D2_BINS, D2_RANGE), _soft_histogram(radial, D1_BINS, D1_RANGE)
 
 
@@ -169,6 +178,30 @@ def _centred(coordinates: np.ndarray) -> np.ndarray:
     return data - centre
 
 
+def _columns(triangles: np.ndarray, dtype) -> np.ndarray:
+    """(9, n) contiguous rows (vertex-major: a.x, a.y, a.z, b.x, ...) of (n, 3, 3) triangles, moved to the
+    bounding-box centre, so that every later pass runs over contiguous rows."""
+    n = triangles.shape[0]
+    rows = np.ascontiguousarray(triangles.reshape(n, 9).T, dtype=dtype)
+    lo, hi = rows.min(axis=1), rows.max(axis=1)
+    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        raise DescriptorError("non-finite coordinates")
+    lo3, hi3 = lo.reshape(3, 3).min(axis=0), hi.reshape(3, 3).max(axis=0)
+    rows -= np.tile((lo3 + hi3) / 2.0, 3)[:, None].astype(dtype)
+    return rows
+
+
+def _weighted_outer(weight: np.ndarray, *blocks: np.ndarray) -> np.ndarray:
+    """Σ_n weight[n] Σ_blocks x[:, n] x[:, n]ᵀ for (3, n) blocks, as dot products of contiguous rows (OpenBLAS's
+    matrix product is an order of magnitude slower for this long, thin shape)."""
+    weighted = [block * weight for block in blocks]
+    out = np.empty((3, 3))
+    for i in range(3):
+        for j in range(i, 3):
+            out[i, j] = out[j, i] = sum(float(np.dot(w[i], x[j])) for w, x in zip(weighted, blocks))
+    return out
+
+
 def describe_triangles(
     triangles: np.ndarray,
     *,
@@ -178,47 +211,69 @@ def describe_triangles(
     units_assumed: bool = False,
 ) -> dict[str, Any]:
     """Descriptor of a triangle surface given as an (n, 3, 3) array (vertex, axis), any float dtype."""
-    tri = _centred(triangles)
-    if tri.ndim != 3 or tri.shape[1:] != (3, 3) or tri.shape[0] == 0:
+    array = np.asarray(triangles)
+    if array.ndim != 3 or array.shape[1:] != (3, 3) or array.shape[0] == 0:
         return empty_descriptor(source=source, reason="no_triangles", mm_per_unit=mm_per_unit, units=units,
                                 units_assumed=units_assumed)
-    a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
-    cross = np.cross(b - a, c - a)
-    double_area = np.sqrt((cross * cross).sum(axis=1))
+    # float32 input (binary STL) is described in float32 (half the memory traffic; sums of products are taken
+    # in float64), and again in float64 if a product overflowed float32
+    dtype = np.float32 if array.dtype == np.float32 else np.float64
+    with np.errstate(all="ignore"):
+        out = _describe_columns(_columns(array, dtype), source=source, mm_per_unit=mm_per_unit, units=units,
+                                units_assumed=units_assumed)
+        if out["kind"] == KIND_EMPTY and dtype == np.float32:
+            out = _describe_columns(_columns(array, np.float64), source=source, mm_per_unit=mm_per_unit,
+                                    units=units, units_assumed=units_assumed)
+    return out
+
+
+def _describe_columns(rows: np.ndarray, *, source, mm_per_unit, units, units_assumed) -> dict[str, Any]:
+    a, b, c = rows[0:3], rows[3:6], rows[6:9]
+    e1, e2 = b - a, c - a
+    cross = np.empty_like(a)
+    np.subtract(e1[1] * e2[2], e1[2] * e2[1], out=cross[0])
+    np.subtract(e1[2] * e2[0], e1[0] * e2[2], out=cross[1])
+    np.subtract(e1[0] * e2[1], e1[1] * e2[0], out=cross[2])
+    del e1, e2
+    double_area = np.sqrt(cross[0] * cross[0] + cross[1] * cross[1] + cross[2] * cross[2])
     keep = double_area > 0.0
     if not keep.all():
-        a, b, c, cross, double_area = a[keep], b[keep], c[keep], cross[keep], double_area[keep]
-    if a.shape[0] == 0:
+        rows, cross, double_area = rows[:, keep], cross[:, keep], double_area[keep]
+        a, b, c = rows[0:3], rows[3:6], rows[6:9]
+    n = double_area.shape[0]
+    if n == 0:
         return empty_descriptor(source=source, reason="zero_area", mm_per_unit=mm_per_unit, units=units,
                                 units_assumed=units_assumed)
     area = double_area / 2.0
-    total = float(area.sum())
+    total = float(area.sum(dtype=np.float64))
+    if not (total > 0.0 and math.isfinite(total)):
+        return empty_descriptor(source=source, reason="degenerate", mm_per_unit=mm_per_unit, units=units,
+                                units_assumed=units_assumed)
     s = a + b + c
-    centroid = (area[:, None] * s).sum(axis=0) / (3.0 * total)
+    centroid = np.array([float(np.dot(s[i], area)) for i in range(3)]) / (3.0 * total)
     # ∫ x xᵀ dA over a triangle = A/12 (a aᵀ + b bᵀ + c cᵀ + s sᵀ)
-    w = area / 12.0
-    second = (np.einsum("n,ni,nj->ij", w, a, a) + np.einsum("n,ni,nj->ij", w, b, b)
-              + np.einsum("n,ni,nj->ij", w, c, c) + np.einsum("n,ni,nj->ij", w, s, s)) / total
+    second = _weighted_outer(area / 12.0, a, b, c, s) / total
     cov = second - np.outer(centroid, centroid)
     # orientation tensor of unit normals: Σ A n nᵀ / ΣA = Σ cross crossᵀ / (2 |cross|) / ΣA
-    orientation = np.einsum("n,ni,nj->ij", 0.5 / double_area, cross, cross) / total
-    closure = cross.sum(axis=0)
+    orientation = _weighted_outer(0.5 / double_area, cross) / total
+    closure = cross.sum(axis=1, dtype=np.float64)
     closed = float(np.linalg.norm(closure)) / (2.0 * total) <= CLOSURE_TOLERANCE
     log_compactness = 0.0
     if closed:
-        volume = abs(float(np.einsum("ni,ni->", a - centroid, cross))) / 6.0
-        if volume > 0.0:
+        volume = abs(sum(float(np.dot(a[i] - a.dtype.type(centroid[i]), cross[i])) for i in range(3))) / 6.0
+        if volume > 0.0 and math.isfinite(volume):
             log_compactness = math.log(max(1.0, total**1.5 / volume / SPHERE_COMPACTNESS))
         else:
             closed = False
     rng = np.random.default_rng(SEED)
-    cumulative = np.cumsum(area)
+    cumulative = np.cumsum(area, dtype=np.float64)
     positions = (np.arange(SAMPLES) + rng.random(SAMPLES)) * (cumulative[-1] / SAMPLES)
-    index = np.minimum(np.searchsorted(cumulative, positions, side="right"), a.shape[0] - 1)
-    r1 = np.sqrt(rng.random(SAMPLES))[:, None]
-    r2 = rng.random(SAMPLES)[:, None]
-    points = (1.0 - r1) * a[index] + r1 * (1.0 - r2) * b[index] + r1 * r2 * c[index]
-    return _finish(kind=KIND_SURFACE, source=source, elements=int(tri.shape[0]), cov=cov, centroid=centroid,
+    index = np.minimum(np.searchsorted(cumulative, positions, side="right"), n - 1)
+    r1 = np.sqrt(rng.random(SAMPLES))
+    r2 = rng.random(SAMPLES)
+    a_, b_, c_ = (v[:, index].astype(np.float64) for v in (a, b, c))
+    points = (1.0 - r1) * a_ + r1 * (1.0 - r2) * b_ + r1 * r2 * c_
+    return _finish(kind=KIND_SURFACE, source=source, elements=n, cov=cov, centroid=centroid,
                    points=points, orientation=orientation, closed=closed, log_compactness=log_compactness,
                    mm_per_unit=mm_per_unit, units=units, units_assumed=units_assumed, rng=rng)
 
@@ -260,7 +315,7 @@ def describe_segments(
     index = np.minimum(np.searchsorted(cumulative, positions, side="right"), a.shape[0] - 1)
     start_of = cumulative[index] - length[index]
     t = np.clip((positions - start_of) / length[index], 0.0, 1.0)[:, None]
-    points = a[index] + t * direction[index]
+    points = (a[index] + t * direction[index]).T
     return _finish(kind=KIND_CURVES, source=source, elements=int(a.shape[0]), cov=cov, centroid=centroid,
                    points=points, orientation=orientation, closed=False, log_compactness=0.0,
                    mm_per_unit=mm_per_unit, units=units, units_assumed=units_assumed, rng=rng)

@@ -6,6 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from features.extractors import FEATURE_VERSIONS
+from features.extractors.v5_match import MATCH_KINDS, MATCH_MODES
 
 
 def _version_field(**kw):
@@ -95,11 +96,20 @@ class _SimilarityOptions(serializers.Serializer):
                                        default=None)
     filters = serializers.DictField(required=False, default=dict, help_text="Exact match on meta fields.")
     min_generation = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+    match = serializers.ChoiceField(
+        choices=list(MATCH_MODES), default="any",
+        help_text="v5 only: `any` (every result, each labelled with its match kind), `shape` (the same shape at any "
+                  "size: exact, duplicate, same_shape_other_scale) or `duplicate` (the same part at this size: exact, "
+                  "duplicate). Other versions accept only `any`.")
 
 
 class SimilaritySearchInput(_SimilarityOptions):
     vector = _JsonList(max_items=10_000, required=False, allow_null=True, default=None)
     key = serializers.CharField(max_length=255, required=False, allow_null=True, default=None)
+    cad_file = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, allow_null=True, default=None,
+                                      help_text="v5: sha256 of the content the query vector comes from; results "
+                                                "registered from the same content are labelled `exact` (a key "
+                                                "query uses its vector's meta.cad_file).")
 
     def validate(self, attrs):
         if (attrs["vector"] is None) == (attrs["key"] is None):
@@ -109,8 +119,20 @@ class SimilaritySearchInput(_SimilarityOptions):
 
 class SimilarityResult(serializers.Serializer):
     key = serializers.CharField()
-    score = serializers.FloatField(help_text="Exact cosine similarity.")
+    score = serializers.FloatField(help_text="v1-v4: exact cosine similarity. v5: a score in [0, 1], 1 only for an "
+                                             "identical vector, 0.5 at the calibrated same-shape threshold "
+                                             "(docs/features.md).")
     meta = serializers.JSONField()
+    match = serializers.ChoiceField(choices=list(MATCH_KINDS), required=False,
+                                    help_text="v5 only: exact (same content sha256), duplicate (same shape, same "
+                                              "size within 2 %), same_shape_other_scale, or similar.")
+    scale_factor = serializers.FloatField(required=False, help_text="v5 only: result size / query size (RMS "
+                                                                    "radius in millimetres).")
+    unit_mismatch_suspected = serializers.BooleanField(
+        required=False, help_text="v5 only: same_shape_other_scale with a factor within 2 % of 25.4, 10, 1000 or "
+                                  "their inverses (inches, centimetres or metres read as millimetres).")
+    shape_distance = serializers.FloatField(required=False, help_text="v5 only: Euclidean distance of the "
+                                                                      "standardised shape slots.")
 
 
 class SimilaritySearchOutput(serializers.Serializer):

@@ -125,10 +125,15 @@ class VectorDetailApi(APIView):
 
 
 class VectorSimilaritySearchApi(APIView):
-    """The k most similar vectors (exact cosine) to a vector or a stored key."""
+    """The k most similar vectors to a vector or a stored key (v1-v4: exact cosine; v5: re-ranked by the v5
+    distance, each result labelled with its match kind)."""
 
     @extend_schema(operation_id="vectors_similarity", request=s.SimilaritySearchInput,
-                   responses=s.SimilaritySearchOutput, tags=TAGS)
+                   responses=s.SimilaritySearchOutput, tags=TAGS,
+                   description="The k most similar vectors. For v5 each result says its `match` kind (exact, "
+                               "duplicate, same_shape_other_scale with `scale_factor` and `unit_mismatch_suspected`, "
+                               "or similar) and `match` (any, duplicate, shape) filters by kind; `match` other than "
+                               "`any` on v1-v4 is a 400 `invalid_query`.")
     def post(self, request):
         data = s.SimilaritySearchInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -136,7 +141,8 @@ class VectorSimilaritySearchApi(APIView):
         version = _version(v)
         out = selectors.vector_similarity_search(feature_version=version, vector=v["vector"], key=v["key"],
                                                  k=v["k"], min_score=v["min_score"], filters=v["filters"],
-                                                 min_generation=v["min_generation"])
+                                                 min_generation=v["min_generation"], match=v["match"],
+                                                 cad_file=v["cad_file"])
         return Response(s.SimilaritySearchOutput({**out, "feature_version": version}).data)
 
 
@@ -152,7 +158,7 @@ class VectorSimilarityBatchApi(APIView):
         version = _version(v)
         out = selectors.vector_similarity_search_batch(feature_version=version, queries=v["queries"], k=v["k"],
                                                        min_score=v["min_score"], filters=v["filters"],
-                                                       min_generation=v["min_generation"])
+                                                       min_generation=v["min_generation"], match=v["match"])
         return Response(s.SimilarityBatchOutput({**out, "feature_version": version}).data)
 
 

@@ -1,0 +1,240 @@
+"""The v5 shape descriptor on real shared samples: determinism, invariance, slots, NeedsSource (Django-free).
+
+Documented tolerances (docs/features.md): under translation, rotation, mirroring, uniform scale, a change of mesh
+format or of DXF version, the standardised shape block moves by at most RIGID_TOLERANCE (Euclidean); against
+another tessellation of the same B-rep by at most TESSELLATION_TOLERANCE; the size slots move by log10 of the
+scale factor exactly (to 1e-6).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import tempfile
+
+import numpy as np
+import pytest
+
+from features.descriptors import SHAPE_NAMES, SIZE_NAMES, describe_segments, describe_triangles
+from features.extractors import NeedsSource, dimension, extract_features, slot_categories, slot_names
+from features.extractors.layout import V5_SHAPE_SLOTS, V5_SIZE_SLOTS
+from features.extractors.v5 import COMPLETION_RADIUS, SHAPE_DIM, split_v5
+from features.parsers.dispatch import parse_format
+from features.parsers.document import CadDocument
+from features.parsers.sniff import sniff_format
+
+from .cad_builders import make_binary_stl, make_obj
+
+RIGID_TOLERANCE = 0.05
+TESSELLATION_TOLERANCE = 0.5
+MESH_SAMPLES = ["stl/trimesh__featuretype.STL", "stl/build123d__low_poly_benchy.stl", "obj/trimesh__quadknot.obj",
+                "stl/trimesh__teapot.stl"]
+
+
+def parse_path(path):
+    data = path.read_bytes()
+    return parse_format(sniff_format(data, path.name), data)
+
+
+def triangles_of(path) -> np.ndarray:
+    """The triangles of a mesh sample as the parsers read them (float64)."""
+    import trimesh
+
+    if path.suffix.lower() == ".obj":
+        from trimesh.exchange.obj import load_obj
+
+        with open(path, "rb") as handle:
+            loaded = load_obj(handle, skip_materials=True, split_objects=True, split_groups=True)
+        parts = loaded["geometry"].values() if "geometry" in loaded else [loaded]
+        triangles = []
+        for part in parts:
+            faces = np.asarray(part["faces"])
+            corners = faces.shape[1]  # quads and n-gons: fan triangulation, as the OBJ parser does
+            fan = np.stack([np.zeros(corners - 2, int), np.arange(1, corners - 1), np.arange(2, corners)], axis=1)
+            triangles.append(np.asarray(part["vertices"])[faces[:, fan].reshape(-1, 3)])
+        return np.concatenate(triangles)
+    return np.asarray(trimesh.load(str(path), force="mesh", process=False).triangles)
+
+
+def shape_block(document) -> np.ndarray:
+    return split_v5(extract_features(document, "v5"))[0]
+
+
+def size_block(document) -> np.ndarray:
+    return split_v5(extract_features(document, "v5"))[1]
+
+
+def rotation(seed: int) -> np.ndarray:
+    q, r = np.linalg.qr(np.random.default_rng(seed).normal(size=(3, 3)))
+    q = q * np.sign(np.diag(r))
+    if np.linalg.det(q) < 0:
+        q[:, 0] = -q[:, 0]
+    return q
+
+
+def test_v5_slot_names_and_lengths():
+    names = slot_names("v5")
+    assert dimension("v5") == len(names) == 36 <= 64
+    assert len(set(names)) == len(names)
+    assert names[:SHAPE_DIM] == list(V5_SHAPE_SLOTS) == [f"shape_{n}" for n in SHAPE_NAMES]
+    assert names[SHAPE_DIM:SHAPE_DIM + 4] == list(V5_SIZE_SLOTS)
+    assert len(SIZE_NAMES) == 4 and names[-1] == "norm_completion"
+    assert slot_categories("v5") == ["shape"] * 31 + ["size"] * 4 + ["auxiliary"]
+
+
+@pytest.mark.parametrize("name", ["stl/trimesh__featuretype.STL", "obj/trimesh__groups.obj",
+                                  "dxf/cadquery__gear.dxf", "step/trimesh__featuretype.STEP",
+                                  "iges/pyiges__example-arcs.iges"])
+def test_same_file_gives_the_same_vector_bit_for_bit(cad_samples_dir, name):
+    path = cad_samples_dir / name
+    first, second = parse_path(path), parse_path(path)
+    assert first.shape == second.shape
+    assert first.shape["kind"] in ("surface", "curves")
+    v1, v2 = extract_features(first, "v5"), extract_features(second, "v5")
+    assert np.array_equal(np.asarray(v1, np.float64), np.asarray(v2, np.float64))
+    # and from the stored summary (JSON round trip)
+    stored = CadDocument.from_dict(json.loads(json.dumps(first.to_dict())))
+    assert extract_features(stored, "v5") == v1
+
+
+def test_every_good_sample_gives_a_finite_v5_vector_of_norm_r(cad_samples_dir):
+    for folder in ("dxf", "stl", "obj", "step", "iges"):
+        for path in sorted((cad_samples_dir / folder).iterdir()):
+            values = np.asarray(extract_features(parse_path(path), "v5"))
+            assert values.shape == (36,) and np.isfinite(values).all(), path.name
+            assert np.isfinite(values.astype(np.float32)).all()
+            assert math.isclose(float(np.linalg.norm(values)), COMPLETION_RADIUS, rel_tol=1e-9), path.name
+
+
+@pytest.mark.parametrize("name", MESH_SAMPLES)
+def test_rotation_mirror_translation_and_scale_leave_the_shape_block(cad_samples_dir, name):
+    path = cad_samples_dir / name
+    triangles = triangles_of(path)
+    base = describe_triangles(triangles)
+    base_vector = np.asarray(extract_features(_doc(base), "v5"))
+    for seed in range(3):
+        moved = triangles @ rotation(seed).T + np.array([1e3, -250.0, 42.0])
+        mirrored = moved * np.array([-1.0, 1.0, 1.0])
+        for variant in (moved, mirrored):
+            shape, size = split_v5(extract_features(_doc(describe_triangles(variant)), "v5"))
+            assert np.linalg.norm(shape - split_v5(base_vector)[0]) <= RIGID_TOLERANCE
+            assert np.allclose(size, split_v5(base_vector)[1], atol=1e-6)
+    for factor in (25.4, 0.1, 1000.0):
+        shape, size = split_v5(extract_features(_doc(describe_triangles(triangles * factor)), "v5"))
+        assert np.linalg.norm(shape - split_v5(base_vector)[0]) <= RIGID_TOLERANCE
+        assert np.allclose(size[:3], split_v5(base_vector)[1][:3] + math.log10(factor), atol=1e-6)
+
+
+def _doc(shape: dict) -> CadDocument:
+    return CadDocument(format="stl", parser="test", shape=shape)
+
+
+@pytest.mark.parametrize("name", ["stl/trimesh__featuretype.STL", "stl/trimesh__plate_holes.STL"])
+def test_stl_and_obj_of_the_same_mesh_agree(cad_samples_dir, name):
+    triangles = triangles_of(cad_samples_dir / name)
+    as_stl = parse_format("stl", make_binary_stl(triangles.astype(np.float32)))
+    vertices, faces = np.unique(triangles.astype(np.float32).reshape(-1, 3), axis=0, return_inverse=True)
+    as_obj = parse_format("obj", make_obj(vertices.tolist(), (faces.reshape(-1, 3) + 1).tolist()))
+    assert np.linalg.norm(shape_block(as_stl) - shape_block(as_obj)) <= RIGID_TOLERANCE
+    assert np.allclose(size_block(as_stl), size_block(as_obj), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["step/trimesh__featuretype.STEP", "step/pythonocc__as1-oc-214.stp",
+                                  "iges/pythonocc__example_45_faces.iges"])
+def test_a_brep_and_its_own_tessellations_agree(cad_samples_dir, name):
+    from OCP.BRepMesh import BRepMesh_IncrementalMesh
+    from OCP.BRepTools import BRepTools
+    from OCP.StlAPI import StlAPI_Writer
+
+    from features.parsers.step_iges import bounding_box, read_shape
+
+    path = cad_samples_dir / name
+    brep = parse_path(path)
+    fmt = "step" if path.suffix.lower() in (".step", ".stp") else "iges"
+    for relative, angular in ((0.005, 0.5), (0.0005, 0.2)):
+        shape = read_shape(fmt, str(path))
+        box = bounding_box(shape)
+        BRepMesh_IncrementalMesh(shape, relative * math.dist(*box), False, angular, False)
+        writer = StlAPI_Writer()
+        writer.ASCIIMode = False
+        with tempfile.TemporaryDirectory() as folder:
+            target = f"{folder}/tess.stl"
+            writer.Write(shape, target)
+            BRepTools.Clean_s(shape)
+            with open(target, "rb") as handle:
+                mesh = parse_format("stl", handle.read())
+        distance = float(np.linalg.norm(shape_block(brep) - shape_block(mesh)))
+        assert distance <= TESSELLATION_TOLERANCE, (relative, distance)
+        # both in millimetres: the same size
+        assert abs(size_block(brep)[0] - size_block(mesh)[0]) <= math.log10(1.02)
+
+
+@pytest.mark.parametrize("name", ["dxf/cadquery__gear.dxf", "dxf/trimesh__wrench.dxf", "dxf/ezdxf__ASCII_R12.dxf"])
+def test_a_drawing_saved_in_another_dxf_version_agrees(cad_samples_dir, name):
+    import ezdxf
+    from ezdxf import recover
+
+    original = parse_path(cad_samples_dir / name)
+    doc, _ = recover.read(io.BytesIO((cad_samples_dir / name).read_bytes()))
+    doc.dxfversion = "AC1027" if doc.dxfversion == "AC1032" else "AC1032"
+    stream = io.StringIO()
+    doc.write(stream)
+    resaved = parse_format("dxf", stream.getvalue().encode(doc.output_encoding))
+    assert resaved.metadata["dxfversion"] != original.metadata["dxfversion"]
+    assert np.linalg.norm(shape_block(original) - shape_block(resaved)) <= RIGID_TOLERANCE
+    assert np.allclose(size_block(original), size_block(resaved), atol=1e-6)
+    assert ezdxf  # the module is the one the parser uses
+
+
+def test_declared_dxf_units_become_millimetres(cad_samples_dir):
+    import ezdxf
+
+    def drawing(units: int) -> bytes:
+        doc = ezdxf.new("R2010")
+        doc.header["$INSUNITS"] = units
+        msp = doc.modelspace()
+        msp.add_circle((0, 0), 2.0)
+        msp.add_lwpolyline([(0, 0), (5, 0), (5, 3), (0, 3)], close=True)
+        stream = io.StringIO()
+        doc.write(stream)
+        return stream.getvalue().encode()
+
+    millimetres = parse_format("dxf", drawing(4))
+    inches = parse_format("dxf", drawing(1))
+    assert inches.shape["units"] == "in" and not inches.shape["units_assumed"]
+    assert np.linalg.norm(shape_block(millimetres) - shape_block(inches)) <= 1e-9
+    assert np.allclose(size_block(inches)[:3], size_block(millimetres)[:3] + math.log10(25.4), atol=1e-9)
+
+
+def test_curves_are_described_like_their_segments():
+    circle = np.array([[math.cos(t), math.sin(t), 0.0] for t in np.linspace(0, 2 * math.pi, 721)])
+    coarse = describe_segments(circle[:-1:8], np.roll(circle[:-1:8], -1, axis=0), source="test")
+    fine = describe_segments(circle[:-1], circle[1:], source="test")
+    assert coarse["kind"] == fine["kind"] == "curves"
+    assert abs(coarse["shape"]["ev_ratio_2"] - 1.0) < 1e-6
+    assert np.linalg.norm(shape_block(_doc(coarse)) - shape_block(_doc(fine))) <= RIGID_TOLERANCE
+
+
+def test_a_summary_without_a_descriptor_needs_its_source():
+    document = CadDocument(format="stl", parser="stl-numpy", entity_count=1, entity_kinds={"FACET": 1},
+                           bbox=((0, 0, 0), (1, 1, 1)), facets=1)
+    assert "shape" not in document.to_dict()  # summaries stored before v5 stay as they were
+    with pytest.raises(NeedsSource) as caught:
+        extract_features(document, "v5")
+    assert isinstance(caught.value, ValueError) and caught.value.reason == "no_descriptor"
+    with pytest.raises(NeedsSource) as caught:
+        extract_features(dataclasses.replace(document, shape={"schema": 0}), "v5")
+    assert caught.value.reason == "old_descriptor"
+    assert len(extract_features(document, "v4")) == 24  # v1-v4 never need the source
+
+
+def test_hostile_coordinates_give_finite_descriptors():
+    box = np.array([[[0, 0, 0], [1, 0, 0], [0, 1, 0]], [[0, 0, 0], [0, 1, 0], [0, 0, 1]]], dtype=np.float64)
+    for scale in (1e-300, 1e300, 3e38):
+        values = extract_features(_doc(describe_triangles(box * scale)), "v5")
+        assert np.isfinite(np.asarray(values, np.float32)).all()
+    degenerate = describe_triangles(np.zeros((4, 3, 3)))
+    assert degenerate["kind"] == "empty"
+    assert np.isfinite(extract_features(_doc(degenerate), "v5")).all()
