@@ -290,7 +290,11 @@ else:
                     "directory_permissions_mode": 0o750},
     }
 # One OpenAPI enum for the feature versions, whichever app's serializer offers them.
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})["FeatureVersionEnum"] = ["v1", "v2", "v3", "v4", "v5"]
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
+    "FeatureVersionEnum": ["v1", "v2", "v3", "v4", "v5"],
+    "MatchModeEnum": ["any", "duplicate", "shape"],  # similarity `match` (v5)
+    "MatchKindEnum": ["exact", "duplicate", "same_shape_other_scale", "similar"],  # a v5 result's `match`
+})
 # ---- end features ------------------------------------------------------------------------------------------------
 
 # ---- vectors -----------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cadml_site import metrics
-from features.extractors.v5_match import MATCH_MODES, v5_matches
+from features.extractors.v5_match import MATCH_MODES, candidate_count, v5_matches
 from vectors.errors import GenerationNotReached, InvalidQuery, VectorNotFound
 from vectors.index.holder import GenerationNotReachedError
 from vectors.index.recovery_policy import seconds_until_next_attempt, suppression_left
@@ -90,11 +90,6 @@ def _check_k(k: int) -> int:
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= settings.CADML_SIMILARITY_MAX_K:
         raise InvalidQuery(f"k must be an integer from 1 to {settings.CADML_SIMILARITY_MAX_K}", context={"k": k})
     return k
-
-
-# v5 searches re-rank this many candidates from the index (at least) to classify and filter their match kinds.
-V5_CANDIDATES_MIN = 32
-V5_CANDIDATES_PER_RESULT = 4
 
 
 def _content_of(meta: Any) -> str | None:
@@ -200,7 +195,7 @@ def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score:
                        .values_list("id", flat=True))
     # each key query leaves out its own key (not the other queries' keys): fetch enough to drop them per query
     extra = len(excluded) + (1 if any(own is not None for own in own_ids) else 0)
-    wanted = max(V5_CANDIDATES_MIN, V5_CANDIDATES_PER_RESULT * k) if v5 else k
+    wanted = candidate_count(k) if v5 else k
     try:
         outcome = index_holder().search(feature_version, matrix, wanted + extra, allowed_ids=allowed,
                                         min_generation=min_generation)

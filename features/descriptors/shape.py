@@ -192,14 +192,17 @@ def _columns(triangles: np.ndarray, dtype) -> np.ndarray:
 
 
 def _weighted_outer(weight: np.ndarray, *blocks: np.ndarray) -> np.ndarray:
-    """Σ_n weight[n] Σ_blocks x[:, n] x[:, n]ᵀ for (3, n) blocks, as dot products of contiguous rows (OpenBLAS's
-    matrix product is an order of magnitude slower for this long, thin shape)."""
-    weighted = [block * weight for block in blocks]
-    out = np.empty((3, 3))
-    for i in range(3):
-        for j in range(i, 3):
-            out[i, j] = out[j, i] = sum(float(np.dot(w[i], x[j])) for w, x in zip(weighted, blocks))
-    return out
+    """Σ_n weight[n] Σ_blocks x[:, n] x[:, n]ᵀ for (3, n) blocks, as dot products of contiguous rows through one
+    reused buffer (OpenBLAS's matrix product is an order of magnitude slower for this long, thin shape, and fresh
+    temporaries cost page faults)."""
+    out = np.zeros((3, 3))
+    buffer = np.empty_like(weight)
+    for block in blocks:
+        for i in range(3):
+            np.multiply(block[i], weight, out=buffer)
+            for j in range(i, 3):
+                out[i, j] += float(np.dot(buffer, block[j]))
+    return np.triu(out) + np.triu(out, 1).T
 
 
 def describe_triangles(
@@ -236,14 +239,9 @@ def _describe_columns(rows: np.ndarray, *, source, mm_per_unit, units, units_ass
     np.subtract(e1[0] * e2[1], e1[1] * e2[0], out=cross[2])
     del e1, e2
     double_area = np.sqrt(cross[0] * cross[0] + cross[1] * cross[1] + cross[2] * cross[2])
-    keep = double_area > 0.0
-    if not keep.all():
-        rows, cross, double_area = rows[:, keep], cross[:, keep], double_area[keep]
-        a, b, c = rows[0:3], rows[3:6], rows[6:9]
+    # zero-area triangles stay in place with weight 0 (no copy): they add nothing to the moments and, having no
+    # width on the cumulative area, are never sampled
     n = double_area.shape[0]
-    if n == 0:
-        return empty_descriptor(source=source, reason="zero_area", mm_per_unit=mm_per_unit, units=units,
-                                units_assumed=units_assumed)
     area = double_area / 2.0
     total = float(area.sum(dtype=np.float64))
     if not (total > 0.0 and math.isfinite(total)):
@@ -255,7 +253,8 @@ def _describe_columns(rows: np.ndarray, *, source, mm_per_unit, units, units_ass
     second = _weighted_outer(area / 12.0, a, b, c, s) / total
     cov = second - np.outer(centroid, centroid)
     # orientation tensor of unit normals: Σ A n nᵀ / ΣA = Σ cross crossᵀ / (2 |cross|) / ΣA
-    orientation = _weighted_outer(0.5 / double_area, cross) / total
+    inverse = np.divide(0.5, double_area, out=np.zeros_like(double_area), where=double_area > 0.0)
+    orientation = _weighted_outer(inverse, cross) / total
     closure = cross.sum(axis=1, dtype=np.float64)
     closed = float(np.linalg.norm(closure)) / (2.0 * total) <= CLOSURE_TOLERANCE
     log_compactness = 0.0

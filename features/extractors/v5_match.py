@@ -37,6 +37,14 @@ SHAPE_THRESHOLD = 1.0
 SIZE_TOLERANCE = 0.02
 UNIT_FACTORS = (25.4, 10.0, 1000.0, 1 / 25.4, 0.1, 0.001)
 UNIT_TOLERANCE = 0.02
+# A search re-ranks this many candidates from the index (the index ranks by the same distance; the margin lets
+# `match` filters keep k results).
+CANDIDATES_MIN = 32
+CANDIDATES_PER_RESULT = 4
+
+
+def candidate_count(k: int) -> int:
+    return max(CANDIDATES_MIN, CANDIDATES_PER_RESULT * k)
 
 
 @dataclass(frozen=True)

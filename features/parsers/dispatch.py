@@ -1,7 +1,8 @@
 """One entry point from bytes to `CadDocument`: size cap, content sniffing, then the right parser.
 
-Binary STL (a bounded numpy view, no code paths that can recurse or allocate beyond the input) is parsed
-in the calling process; every other format goes to the worker pool (memory limit, wall timeout, kill).
+Every format goes to the worker pool (memory limit, wall timeout, kill): each parser also computes the v5
+shape descriptor from the geometry (for binary STL too, whose parse alone used to run in the calling process:
+the descriptor's sampling and moments belong under the worker's limits).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from .document import CadDocument
 from .errors import CadParseError
 from .sniff import sniff_format
-from .stl import is_binary_stl, parse_binary_stl
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pool import ParsePool
@@ -41,10 +41,6 @@ def parse_format(fmt: str, data: bytes, **options: Any) -> CadDocument:
     raise ValueError(f"no parser for format {fmt!r}")
 
 
-def runs_in_process(fmt: str, data: bytes) -> bool:
-    return fmt == "stl" and is_binary_stl(data)
-
-
 def too_large_error(size: int, max_bytes: int) -> CadParseError:
     return CadParseError(
         f"the file is {size} bytes; the limit is {max_bytes} bytes",
@@ -68,8 +64,6 @@ def parse_document(
     check_size(len(data), max_bytes)
     fmt = sniff_format(data, name)
     try:
-        if runs_in_process(fmt, data):
-            return parse_binary_stl(data)
         return pool.parse(fmt, data)
     except CadParseError as exc:
         exc.context.setdefault("format", fmt)
