@@ -97,3 +97,17 @@ def test_settings_select_the_filesystem_by_default_and_s3_by_env(tmp_path):
     assert missing.returncode != 0 and "CADML_ORIGINALS_S3_BUCKET is required but not set" in missing.stderr
     wrong = _settings_in_child(CADML_ORIGINALS_STORAGE="ftp")
     assert wrong.returncode != 0 and "CADML_ORIGINALS_STORAGE must be one of filesystem, s3" in wrong.stderr
+
+
+def test_system_check_refuses_an_unwritable_originals_folder(tmp_path, settings):
+    from cadml_site.checks import cadml_configuration
+
+    def ids(location):
+        settings.STORAGES = {**settings.STORAGES, "cad_originals": {
+            "BACKEND": "features.originals.ContentAddressedFileSystemStorage", "OPTIONS": {"location": str(location)}}}
+        return [problem.id for problem in cadml_configuration(None)]
+
+    assert "cadml.E010" not in ids(tmp_path / "not-yet" / "originals")  # created on the first upload
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert "cadml.E010" in ids(blocker / "originals")
