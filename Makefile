@@ -54,13 +54,14 @@ credentials: migrate
 	@echo "==> Credentials (a superuser, an API key and an admin token, created once)"
 	@$(MANAGE) bootstrap_credentials
 
-## demo: once, generate labelled demo parts, ingest them, train and activate a classifier on them
+## demo: once, generate labelled demo parts, ingest them, train and activate a classifier on them, all in the served
+## feature version (v5 on a fresh installation; an existing one keeps the version its vectors have)
 demo: migrate
 	@if [ -f $(VAR)/demo.done ]; then echo "==> Demo data already loaded (delete $(VAR)/demo.done to load it again)."; else \
 	  echo "==> Demo data: generating $(DEMO_COUNT) labelled parts, ingesting them, training a classifier" && \
 	  $(MANAGE) make_demo_parts --out $(VAR)/demo-parts --count $(DEMO_COUNT) && \
 	  $(MANAGE) ingest $(VAR)/demo-parts && \
-	  $(MANAGE) train_classifier --feature-version v4 --activate --actor "make run" && \
+	  $(MANAGE) train_classifier --activate --actor "make run" && \
 	  touch $(VAR)/demo.done; fi
 
 static: install $(SECRET)

@@ -24,8 +24,24 @@ def cadml_configuration(app_configs, **kwargs):
         problems.append(Warning(METRICS_OPEN_MESSAGE, hint="Set CADML_METRICS_TOKEN and give Prometheus the same "
                                 "token (authorization: {type: Bearer, credentials_file: ...}); see docs/security.md.",
                                 id="cadml.W002"))
+    problems.extend(_originals_storage_problems())
     return problems
 
 
 METRICS_OPEN_MESSAGE = ("CADML_METRICS_TOKEN is unset: /metrics is open to anyone who can reach the service "
                         "(per-view request counts, admin login outcomes, model reloads)")
+
+
+def _originals_storage_problems() -> list:
+    """The filesystem originals storage must be writable (an upload is refused with 503 otherwise)."""
+    backend = settings.STORAGES.get("cad_originals", {})
+    if backend.get("BACKEND") != "features.originals.ContentAddressedFileSystemStorage":
+        return []
+    folder = str(backend.get("OPTIONS", {}).get("location", ""))
+    existing = folder
+    while existing and not os.path.exists(existing):  # the folder is created on the first upload
+        existing = os.path.dirname(existing.rstrip("/")) if existing != "/" else ""
+    if not existing or not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+        return [Error(f"CADML_ORIGINALS_DIR={folder!r} is not a writable folder (nor can it be created): uploads "
+                      f"would be refused", id="cadml.E010")]
+    return []

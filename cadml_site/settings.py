@@ -299,7 +299,10 @@ LOGGING = {
 }
 
 # ---- features ----------------------------------------------------------------------------------------------------
-CADML_FEATURE_VERSION = env_choice("CADML_FEATURE_VERSION", "v4", ("v1", "v2", "v3", "v4"))
+# The version a NEW installation serves (v5 unless set). It is recorded in the database the first time it is needed
+# (vectors.services.served_version_record): a database that already holds vectors keeps the version they have, and
+# only a completed migration (POST vectors/migrate/) changes the served version afterwards: no silent upgrade.
+CADML_FEATURE_VERSION = env_choice("CADML_FEATURE_VERSION", "v5", ("v1", "v2", "v3", "v4", "v5"))
 CADML_UPLOAD_MAX_BYTES = env_int("CADML_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, min_value=1024)
 CADML_PARSE_TIMEOUT_SECONDS = env_float("CADML_PARSE_TIMEOUT_SECONDS", 30.0, min_value=0.5, max_value=3600)
 CADML_PARSE_MEMORY_LIMIT_BYTES = env_int("CADML_PARSE_MEMORY_LIMIT_BYTES", 2 * 1024**3, min_value=256 * 1024**2)
@@ -307,6 +310,33 @@ CADML_PARSE_WORKERS = env_int("CADML_PARSE_WORKERS", 2, min_value=1, max_value=6
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 CADML_DXF_ENTITY_BUDGET = env_int("CADML_DXF_ENTITY_BUDGET", 500_000, min_value=1_000, max_value=100_000_000)
 CADML_DXF_MAX_BLOCK_DEPTH = env_int("CADML_DXF_MAX_BLOCK_DEPTH", 64, min_value=2, max_value=10_000)
+# Uploaded originals, content-addressed by sha256, in the storage alias "cad_originals": the filesystem under
+# var/originals by default, an S3 bucket (django-storages) with CADML_ORIGINALS_STORAGE=s3.
+CADML_ORIGINALS_STORAGE = env_choice("CADML_ORIGINALS_STORAGE", "filesystem", ("filesystem", "s3"))
+CADML_ORIGINALS_DIR = Path(env_str("CADML_ORIGINALS_DIR", str(VAR_DIR / "originals"))).resolve()
+if CADML_ORIGINALS_STORAGE == "s3":
+    STORAGES["cad_originals"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("CADML_ORIGINALS_S3_BUCKET"),
+            "location": env_str("CADML_ORIGINALS_S3_PREFIX", "originals"),
+            "region_name": env_str("CADML_ORIGINALS_S3_REGION", None),
+            "endpoint_url": env_url("CADML_ORIGINALS_S3_ENDPOINT_URL", None, ("https", "http")),
+            # unset: boto3's own chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, shared files, instance role)
+            "access_key": env_str("CADML_ORIGINALS_S3_ACCESS_KEY_ID", None),
+            "secret_key": env_str("CADML_ORIGINALS_S3_SECRET_ACCESS_KEY", None),
+            "default_acl": None,
+            # content-addressed: an existing key already holds the same bytes, so it is never renamed
+            "file_overwrite": True,
+            "querystring_auth": True,
+        },
+    }
+else:
+    STORAGES["cad_originals"] = {
+        "BACKEND": "features.originals.ContentAddressedFileSystemStorage",
+        "OPTIONS": {"location": str(CADML_ORIGINALS_DIR), "file_permissions_mode": 0o640,
+                    "directory_permissions_mode": 0o750},
+    }
 # One OpenAPI enum for the feature versions, whichever app's serializer offers them.
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
     "FeatureVersionEnum": ["v1", "v2", "v3", "v4", "v5"],

@@ -1,10 +1,15 @@
 import json
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import FileResponse, Http404
+from django.urls import path, reverse
 from django.utils.html import format_html
 
+from cadml_site.api.exceptions import DomainError
 from cadml_site.admin_base import ReadOnlyAdmin
 from features.models import Analysis, CadFile
+from features.selectors import cad_file_original
 
 
 def _pretty(value) -> str:
@@ -13,14 +18,44 @@ def _pretty(value) -> str:
 
 @admin.register(CadFile)
 class CadFileAdmin(ReadOnlyAdmin):
-    list_display = ("original_name", "format", "size", "short_sha256", "parse_seconds", "created_at")
-    list_filter = ("format", "parser", "created_at")
+    list_display = ("original_name", "format", "size", "short_sha256", "original_link", "parse_seconds",
+                    "created_at")
+    list_filter = ("format", "parser", ("original_key", admin.EmptyFieldListFilter), "created_at")
     search_fields = ("original_name", "sha256")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     fields = ("original_name", "sha256", "size", "format", "parser", "parse_seconds", "created_at",
-              "meta_pretty", "summary_pretty")
+              "original_link", "original_key", "original_stored_at", "api_content_path", "meta_pretty",
+              "summary_pretty")
     readonly_fields = fields
+
+    def get_urls(self):
+        download = self.admin_site.admin_view(self.original_download_view)
+        return [path("<int:object_id>/original/", download, name="features_cadfile_original"), *super().get_urls()]
+
+    def original_download_view(self, request, object_id: int):
+        """Staff download of the stored original (the admin's session; the API serves clients with a key)."""
+        cad_file = CadFile.objects.filter(pk=object_id).first()
+        if cad_file is None:
+            raise Http404("no such CAD file")
+        if not self.has_view_permission(request, cad_file):
+            raise PermissionDenied
+        try:
+            original = cad_file_original(sha256=cad_file.sha256)
+        except DomainError as exc:
+            raise Http404(exc.message) from None
+        return FileResponse(original.handle, as_attachment=True, filename=original.filename,
+                            content_type=original.content_type)
+
+    @admin.display(description="original")
+    def original_link(self, obj):
+        if not obj.has_original:
+            return "not stored"
+        return format_html('<a href="{}">download</a>', reverse("admin:features_cadfile_original", args=[obj.pk]))
+
+    @admin.display(description="API")
+    def api_content_path(self, obj):
+        return f"GET /api/v1/files/{obj.sha256}/content/ (X-API-Key)" if obj.has_original else "-"
 
     @admin.display(description="sha256")
     def short_sha256(self, obj):

@@ -11,7 +11,10 @@ from features.parsers.document import FORMATS
 class CadFile(models.Model):
     """A parsed CAD file: its content hash and the document summary every feature version is computed from.
 
-    The file itself is not kept; `summary` (`CadDocument.to_dict()`) is enough to recompute any version.
+    `summary` (`CadDocument.to_dict()`) is enough to recompute v1..v4; v5 needs the geometry, which a summary stored
+    before v5 lacks: it is re-parsed from the uploaded original, kept content-addressed in the `cad_originals`
+    storage (`features.originals`) under `original_key`. Rows stored before originals were kept have an empty
+    `original_key` until the same content is uploaded again.
     """
 
     sha256 = models.CharField(max_length=64, unique=True)
@@ -22,11 +25,19 @@ class CadFile(models.Model):
     parse_seconds = models.FloatField()
     summary = models.JSONField()
     meta = models.JSONField(default=dict, blank=True)
+    original_key = models.CharField(
+        max_length=255, blank=True, default="",
+        help_text="Key of the uploaded original in the cad_originals storage; empty: not stored (an older row).")
+    original_stored_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "CAD file"
+
+    @property
+    def has_original(self) -> bool:
+        return bool(self.original_key)
 
     def __str__(self) -> str:
         return f"{self.original_name or self.sha256[:12]} ({self.format})"

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
-from cadml_site.api.exceptions import NotFound
-from features.extractors import FEATURE_VERSIONS, check_version, dimension, extract_features, slots
+import logging
+import re
+from dataclasses import dataclass
+
+from django.core.files.base import File
+
+from cadml_site.api.exceptions import NotFound, ServiceUnavailable
+from features.extractors import FEATURE_VERSIONS, NeedsSource, check_version, dimension, extract_features, slots
 from features.models import Analysis, CadFile
+from features.originals import STORAGE_ERRORS, original_open
 from features.parsers.document import CadDocument
+
+logger = logging.getLogger("cadml.features")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# IANA media types of the formats (model/obj registered in 2022; DXF under image/vnd.dxf).
+MEDIA_TYPES = {"dxf": "image/vnd.dxf", "stl": "model/stl", "step": "model/step", "iges": "model/iges",
+               "obj": "model/obj"}
 
 
 def cad_file_document(*, sha256: str) -> CadDocument | None:
@@ -15,12 +28,23 @@ def cad_file_document(*, sha256: str) -> CadDocument | None:
 
 
 def stored_features(*, sha256: str, version: str) -> dict | None:
-    """`{"values", "document_id"}` for a stored CAD file, recomputed from its summary; None when unknown."""
+    """`{"values", "document_id"}` for a stored CAD file, recomputed from its summary; None when unknown, or when
+    the summary predates the version's geometry (v5 of a row stored before v5: only a re-parse of the original,
+    `features.services.cad_file_reparse`, can compute it)."""
     check_version(version)
     row = CadFile.objects.filter(sha256=sha256).only("id", "summary").first()
     if row is None:
         return None
-    return {"values": extract_features(CadDocument.from_dict(row.summary), version), "document_id": row.pk}
+    try:
+        values = extract_features(CadDocument.from_dict(row.summary), version)
+    except NeedsSource:
+        return None
+    return {"values": values, "document_id": row.pk}
+
+
+def cad_file_original_stored(*, sha256: str) -> bool:
+    """Cross-app (vectors' migration preview): the file is known and its original is kept."""
+    return CadFile.objects.filter(sha256=sha256).exclude(original_key="").exists()
 
 
 def analysis_get(*, analysis_id: int) -> Analysis:
@@ -48,3 +72,52 @@ def feature_slot_list(*, version: str) -> list[dict]:
         {"name": slot.name, "category": slot.category, "version": slot.version, "index": slot.index}
         for slot in slots(version)
     ]
+
+
+@dataclass(frozen=True)
+class StoredOriginal:
+    cad_file: CadFile
+    handle: File  # opened for binary reading; the caller (a streaming response) closes it
+    content_type: str
+    filename: str
+
+
+def _original_not_found(sha256: str, message: str, code: str) -> NotFound:
+    return NotFound(message, code=code, stage="originals", context={"sha256": sha256[:64]})
+
+
+def cad_file_get(*, sha256: str) -> CadFile:
+    """The CadFile of a content hash (64 hex digits, any case); 404 `cad_file_not_found` otherwise."""
+    digest = sha256.lower() if isinstance(sha256, str) else ""
+    row = CadFile.objects.filter(sha256=digest).first() if _SHA256.fullmatch(digest) else None
+    if row is None:
+        raise _original_not_found(str(sha256), "No CAD file with this sha256 was uploaded.", "cad_file_not_found")
+    return row
+
+
+def cad_file_original(*, sha256: str) -> StoredOriginal:
+    """The uploaded original of a CAD file, opened from the cad_originals storage.
+
+    404 `cad_file_not_found` (unknown content), 404 `original_not_stored` (a file uploaded before originals were
+    kept, or whose stored object has gone), 503 `original_storage_unavailable` (the storage failed to answer).
+    """
+    cad_file = cad_file_get(sha256=sha256)
+    if not cad_file.has_original:
+        raise _original_not_found(cad_file.sha256, "This file was uploaded before originals were kept; upload it "
+                                  "again to store it.", "original_not_stored")
+    try:
+        handle = original_open(cad_file.original_key)
+    except FileNotFoundError:
+        logger.error("original of %s recorded at %r is missing from the storage", cad_file.sha256[:12],
+                     cad_file.original_key)
+        raise _original_not_found(cad_file.sha256, "The stored original is missing from the storage; upload the "
+                                  "file again to store it.", "original_not_stored") from None
+    except STORAGE_ERRORS as exc:
+        logger.warning("original of %s not readable: %s: %s", cad_file.sha256[:12], type(exc).__name__, exc)
+        raise ServiceUnavailable("The originals storage could not be read.", code="original_storage_unavailable",
+                                 stage="originals", context={"sha256": cad_file.sha256},
+                                 headers={"Retry-After": "5"}) from None
+    filename = cad_file.original_name or f"{cad_file.sha256}.{cad_file.format}"
+    return StoredOriginal(cad_file=cad_file, handle=handle,
+                          content_type=MEDIA_TYPES.get(cad_file.format, "application/octet-stream"),
+                          filename=filename)

@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from cadml_site.api.exceptions import (
     BadRequest,
@@ -30,19 +31,21 @@ from cachectl.services import feature_cache_get, feature_cache_put
 from cadml_site.metrics import CAD_PARSE_FAILURES, CAD_PARSE_LATENCY, FEATURE_EXTRACTION_LATENCY
 from features.extractors import NeedsSource, UnknownFeatureVersion, check_version, extract_features
 from features.models import Analysis, CadFile
+from features.originals import STORAGE_ERRORS, original_key, original_read, original_save, originals_storage
 from features.parse_pool import get_parse_pool
 from features.parsers.dispatch import check_size, parse_document, too_large_error
 from features.parsers.document import FORMATS, CadDocument
 from features.parsers.errors import CadParseError
 from features.parsers.pool import ParsePoolUnavailable
 from modelops.selectors import classify_vector
-from vectors.selectors import vector_similarity_search
+from vectors.selectors import served_feature_version, vector_similarity_search
 from vectors.services import vector_upsert
 
 logger = logging.getLogger("cadml.features")
 
 STAGE_PARSE = "parse"
 STAGE_FEATURES = "features"
+STAGE_ORIGINALS = "originals"
 _ERROR_CLASSES: dict[str, type[DomainError]] = {
     "unsupported": UnsupportedMediaType,
     "too_large": PayloadTooLarge,
@@ -96,13 +99,8 @@ class IngestResult:
     parse_seconds: float
 
 
-def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> IngestResult:
-    """Store the parsed summary of `data`; the same content is parsed only once (sha256 is unique)."""
-    _size_checked(len(data))
-    sha256 = hashlib.sha256(data).hexdigest()
-    existing = CadFile.objects.filter(sha256=sha256).first()
-    if existing is not None:
-        return IngestResult(cad_file=existing, reused=True, parse_seconds=0.0)
+def _parse(data: bytes, name: str) -> tuple[CadDocument, float]:
+    """Parse in the worker pool; CadParseError and an unavailable pool become DomainErrors (4xx/503)."""
     started = time.perf_counter()
     try:
         document = parse_document(data, name=name, pool=get_parse_pool(), max_bytes=settings.CADML_UPLOAD_MAX_BYTES)
@@ -115,6 +113,45 @@ def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> Inge
                                  headers={"Retry-After": "5"}) from None
     seconds = time.perf_counter() - started
     CAD_PARSE_LATENCY.labels(format=document.format).observe(seconds)
+    return document, seconds
+
+
+def _original_save(sha256: str, data: bytes) -> str:
+    """Keep the original in the cad_originals storage (once per content); 503 when the storage fails."""
+    try:
+        key, _written = original_save(sha256=sha256, data=data)
+    except STORAGE_ERRORS as exc:  # no row without its original
+        logger.warning("original %s not stored: %s: %s", sha256[:12], type(exc).__name__, exc)
+        raise ServiceUnavailable("The originals storage could not store the file; nothing was recorded.",
+                                 code="original_storage_unavailable", stage=STAGE_ORIGINALS,
+                                 context={"sha256": sha256}, headers={"Retry-After": "5"}) from None
+    return key
+
+
+def _original_backfill(cad_file: CadFile, data: bytes) -> CadFile:
+    """A row stored before originals were kept gets its original when the same content is uploaded again."""
+    key = _original_save(cad_file.sha256, data)
+    now = timezone.now()
+    CadFile.objects.filter(pk=cad_file.pk, original_key="").update(original_key=key, original_stored_at=now)
+    cad_file.original_key, cad_file.original_stored_at = key, now
+    return cad_file
+
+
+def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> IngestResult:
+    """Store the parsed summary of `data` and keep the original; the same content is parsed and stored once.
+
+    The original is written to the cad_originals storage before the row commits (a failed write leaves no row:
+    503 `original_storage_unavailable`); a row stored before originals were kept gets its original now.
+    """
+    _size_checked(len(data))
+    sha256 = hashlib.sha256(data).hexdigest()
+    existing = CadFile.objects.filter(sha256=sha256).first()
+    if existing is not None:
+        if not existing.has_original:
+            _original_backfill(existing, data)
+        return IngestResult(cad_file=existing, reused=True, parse_seconds=0.0)
+    document, seconds = _parse(data, name)
+    key = _original_save(sha256, data)
     try:
         with transaction.atomic():
             cad_file = CadFile.objects.create(
@@ -126,26 +163,100 @@ def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> Inge
                 parse_seconds=seconds,
                 summary=document.to_dict(),
                 meta=dict(meta or {}),
+                original_key=key,
+                original_stored_at=timezone.now(),
             )
     except IntegrityError:  # the same content was stored concurrently: use that row
-        return IngestResult(cad_file=CadFile.objects.get(sha256=sha256), reused=True, parse_seconds=seconds)
+        cad_file = CadFile.objects.get(sha256=sha256)
+        if not cad_file.has_original:
+            _original_backfill(cad_file, data)
+        return IngestResult(cad_file=cad_file, reused=True, parse_seconds=seconds)
     return IngestResult(cad_file=cad_file, reused=False, parse_seconds=seconds)
 
 
-def cad_file_features(*, cad_file: CadFile, version: str) -> tuple[list[float], bool]:
-    """(values, cache_hit): through the feature cache; a miss is extracted from the stored summary and cached."""
+def _needs_source(cad_file: CadFile, version: str, reason: str, message: str) -> Conflict:
+    return Conflict(message, code="needs_source", stage=STAGE_FEATURES,
+                    context={"sha256": cad_file.sha256, "feature_version": version, "reason": reason})
+
+
+def cad_file_reparse(*, cad_file: CadFile, data: bytes | None = None) -> CadFile:
+    """Parse a stored file again in the parse pool and store the new summary (how a row stored before v5 gains the
+    geometry v5 is computed from). Reads the stored original, or takes `data` when the caller holds the same
+    content (analyze of a re-uploaded file: the bytes are checked against the row's sha256).
+
+    409 `needs_source` when the original is not stored (`reason` original_not_stored) or its object has gone
+    (original_missing); 503 `original_storage_unavailable` when the storage fails; the parse's own 422/503.
+    """
+    if data is None:
+        if not cad_file.has_original:
+            raise _needs_source(cad_file, "", "original_not_stored",
+                                "This file was stored before originals were kept: upload it again so that it can be "
+                                "parsed for this feature version.")
+        try:
+            data = original_read(cad_file.original_key)
+        except FileNotFoundError:
+            logger.error("original of %s recorded at %r is missing", cad_file.sha256[:12], cad_file.original_key)
+            raise _needs_source(cad_file, "", "original_missing",
+                                "The stored original is missing from the storage: upload the file again.") from None
+        except STORAGE_ERRORS as exc:
+            logger.warning("original of %s not readable: %s: %s", cad_file.sha256[:12], type(exc).__name__, exc)
+            raise ServiceUnavailable("The originals storage could not be read.", code="original_storage_unavailable",
+                                     stage=STAGE_ORIGINALS, context={"sha256": cad_file.sha256},
+                                     headers={"Retry-After": "5"}) from None
+    if hashlib.sha256(data).hexdigest() != cad_file.sha256:
+        raise Conflict("The original does not match its sha256.", code="original_mismatch", stage=STAGE_ORIGINALS,
+                       context={"sha256": cad_file.sha256})
+    document, seconds = _parse(data, cad_file.original_name)
+    summary = document.to_dict()
+    CadFile.objects.filter(pk=cad_file.pk).update(summary=summary, parser=document.parser, parse_seconds=seconds)
+    cad_file.summary, cad_file.parser, cad_file.parse_seconds = summary, document.parser, seconds
+    return cad_file
+
+
+def cad_file_features(*, cad_file: CadFile, version: str, data: bytes | None = None) -> tuple[list[float], bool]:
+    """(values, cache_hit): through the feature cache; a miss is extracted from the stored summary and cached.
+
+    A summary stored before the version's geometry existed (v5: `NeedsSource`) is re-parsed first
+    (`cad_file_reparse`, from `data` when given, else from the stored original).
+    """
     cached = feature_cache_get(sha256=cad_file.sha256, version=version)
     if cached is not None:
         return [float(v) for v in cached["values"]], True
     started = time.perf_counter()
     try:
         values = extract_features(CadDocument.from_dict(cad_file.summary), version)
-    except NeedsSource as exc:
-        raise Conflict(str(exc), code="needs_source", stage=STAGE_FEATURES,
-                       context={"sha256": cad_file.sha256, "feature_version": version, "reason": exc.reason}) from None
+    except NeedsSource:
+        try:
+            cad_file_reparse(cad_file=cad_file, data=data)
+        except Conflict as exc:
+            exc.context["feature_version"] = version
+            raise
+        try:
+            values = extract_features(CadDocument.from_dict(cad_file.summary), version)
+        except NeedsSource as exc:  # the parser produced no descriptor for this file
+            raise _needs_source(cad_file, version, exc.reason, str(exc)) from None
     FEATURE_EXTRACTION_LATENCY.labels(version=version).observe(time.perf_counter() - started)
     feature_cache_put(sha256=cad_file.sha256, version=version, values=values, document_id=cad_file.pk)
     return values, False
+
+
+def cad_file_features_from_original(*, sha256: str, version: str) -> list[float] | None:
+    """Cross-app (vectors' migration): `version`'s features of a stored file; a summary that predates the version's
+    geometry is re-parsed from the stored original in the parse pool and the CadFile summary updated.
+
+    None when the file or its original is not stored, or the original no longer parses (logged): the caller counts
+    it as `needs_source`. A failing storage or parse pool raises (503), so a migration run fails and resumes.
+    """
+    cad_file = CadFile.objects.filter(sha256=sha256).first()
+    if cad_file is None:
+        return None
+    try:
+        values, _hit = cad_file_features(cad_file=cad_file, version=version)
+    except (Conflict, Unprocessable, UnsupportedMediaType, PayloadTooLarge) as exc:
+        logger.warning("features %s of %s not computed from the original: %s (%s)", version, sha256[:12],
+                       exc.message, exc.code)
+        return None
+    return values
 
 
 def _timed_section(name: str, timings: dict, call: Callable[[], dict]) -> dict:
@@ -200,7 +311,7 @@ def analysis_create(
     match: str = "any",
 ) -> Analysis:
     started = time.perf_counter()
-    version = feature_version_check(feature_version or settings.CADML_FEATURE_VERSION)
+    version = feature_version_check(feature_version or served_feature_version())
     if match != "any" and version != "v5":
         raise BadRequest("match kinds (duplicate, shape) need feature version v5", code="invalid_query",
                          stage=STAGE_FEATURES, context={"match": match, "feature_version": version})
@@ -208,7 +319,7 @@ def analysis_create(
     cad_file = ingest.cad_file
     timings: dict[str, float] = {"parse_seconds": ingest.parse_seconds}
     feature_started = time.perf_counter()
-    values, cache_hit = cad_file_features(cad_file=cad_file, version=version)
+    values, cache_hit = cad_file_features(cad_file=cad_file, version=version, data=data)
     timings["features_seconds"] = time.perf_counter() - feature_started
 
     sections: dict[str, Any] = {"cache": {"hit": cache_hit}}
@@ -242,28 +353,89 @@ def analysis_create(
     )
 
 
-def cad_file_import(*, path: str, meta: dict | None = None, feature_version: str | None = None) -> dict:
-    """Import one file from disk (used by `manage.py ingest`, directly or as a Celery task).
-
-    Returns an outcome instead of raising for a bad file, so a batch can summarise failures by reason:
-    `{"status": "created" | "duplicate" | "failed", "path", "code"?, "message"?, "analysis_id"?}`.
-    """
+def _read_local(path: str) -> tuple[bytes | None, dict | None]:
+    """(data, None) or (None, failed outcome) for a file on this host."""
     try:
         size = os.path.getsize(path)
         check_size(size, settings.CADML_UPLOAD_MAX_BYTES)
         with open(path, "rb") as handle:
-            data = handle.read()
+            return handle.read(), None
     except CadParseError as exc:
-        return {"status": "failed", "path": path, "code": exc.code, "message": exc.message}
+        return None, {"status": "failed", "path": path, "code": exc.code, "message": exc.message}
     except OSError as exc:
-        return {"status": "failed", "path": path, "code": "unreadable", "message": str(exc)}
-    if CadFile.objects.filter(sha256=hashlib.sha256(data).hexdigest()).exists():
+        return None, {"status": "failed", "path": path, "code": "unreadable", "message": str(exc)}
+
+
+def _import_data(*, data: bytes, name: str, path: str, meta: dict | None, feature_version: str | None) -> dict:
+    existing = CadFile.objects.filter(sha256=hashlib.sha256(data).hexdigest()).first()
+    if existing is not None:
+        if not existing.has_original:  # stored before originals were kept: keep it now
+            try:
+                _original_backfill(existing, data)
+            except DomainError as exc:
+                return {"status": "failed", "path": path, "code": exc.code, "message": exc.message}
         return {"status": "duplicate", "path": path}
     try:
         analysis = analysis_create(
-            data=data, name=os.path.basename(path), feature_version=feature_version,
+            data=data, name=name, feature_version=feature_version,
             register_vector=True, classify=False, similar_k=0, meta=meta,
         )
     except DomainError as exc:
         return {"status": "failed", "path": path, "code": exc.code, "message": exc.message}
     return {"status": "created", "path": path, "analysis_id": analysis.pk, "cad_file_id": analysis.cad_file_id}
+
+
+def cad_file_import(*, path: str, meta: dict | None = None, feature_version: str | None = None) -> dict:
+    """Import one file from disk on this host.
+
+    Returns an outcome instead of raising for a bad file, so a batch can summarise failures by reason:
+    `{"status": "created" | "duplicate" | "failed", "path", "code"?, "message"?, "analysis_id"?}`.
+    """
+    data, failed = _read_local(path)
+    if failed is not None:
+        return failed
+    return _import_data(data=data, name=os.path.basename(path), path=path, meta=meta,
+                        feature_version=feature_version)
+
+
+def cad_file_submit(*, path: str) -> dict:
+    """First half of `manage.py ingest`, on the submitting host: keep the file's original in the cad_originals
+    storage (shared by every host: S3 or a shared volume) so that any worker can import it by its sha256.
+
+    `{"status": "stored", "path", "sha256", "name"}`, or a failed outcome (unreadable, too large, storage down).
+    """
+    data, failed = _read_local(path)
+    if failed is not None:
+        return failed
+    sha256 = hashlib.sha256(data).hexdigest()
+    try:
+        _original_save(sha256, data)
+    except DomainError as exc:
+        return {"status": "failed", "path": path, "code": exc.code, "message": exc.message}
+    return {"status": "stored", "path": path, "sha256": sha256, "name": os.path.basename(path)}
+
+
+def cad_file_import_stored(*, sha256: str, name: str, meta: dict | None = None,
+                           feature_version: str | None = None, path: str = "") -> dict:
+    """Second half of `manage.py ingest`, on whichever worker takes the task: import a file from its original in the
+    cad_originals storage (no path on the submitting host is needed). Same outcomes as `cad_file_import`; an original
+    whose file does not parse is removed again (no row can refer to it)."""
+    label = path or sha256
+    try:
+        data = original_read(original_key(sha256))
+    except FileNotFoundError:
+        return {"status": "failed", "path": label, "code": "original_missing",
+                "message": "the submitted original is not in the originals storage"}
+    except STORAGE_ERRORS as exc:
+        return {"status": "failed", "path": label, "code": "original_storage_unavailable",
+                "message": f"{type(exc).__name__}: {exc}"}
+    if hashlib.sha256(data).hexdigest() != sha256:
+        return {"status": "failed", "path": label, "code": "original_mismatch",
+                "message": "the stored original does not match its sha256"}
+    outcome = _import_data(data=data, name=name, path=label, meta=meta, feature_version=feature_version)
+    if outcome["status"] == "failed" and not CadFile.objects.filter(sha256=sha256).exists():
+        try:
+            originals_storage().delete(original_key(sha256))
+        except STORAGE_ERRORS as exc:
+            logger.warning("unparsable original %s not removed: %s", sha256[:12], exc)
+    return outcome

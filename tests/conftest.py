@@ -193,7 +193,11 @@ def django_subprocess_env(transactional_db) -> dict[str, str]:
         host = settings_dict.get("HOST") or "127.0.0.1"
         port = settings_dict.get("PORT") or 5432
         url = f"postgres://{user}{password}@{host}:{port}/{settings_dict['NAME']}"
-    return {**os.environ, "DATABASE_URL": url, "OMP_NUM_THREADS": "1"}
+    from django.conf import settings
+
+    originals = settings.STORAGES["cad_originals"].get("OPTIONS", {}).get("location")
+    extra = {"CADML_ORIGINALS_DIR": str(originals)} if originals else {}
+    return {**os.environ, "DATABASE_URL": url, "OMP_NUM_THREADS": "1", **extra}
 
 
 def free_port() -> int:
@@ -203,6 +207,20 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
+
+# ---- originals (features) ---------------------------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def originals_dir(tmp_path_factory) -> Path:
+    """Each test keeps uploaded originals in a folder of its own (not the worktree's var/originals)."""
+    folder = tmp_path_factory.mktemp("originals")
+    from django.conf import settings as django_settings
+    from django.test.utils import override_settings
+
+    storages = {**django_settings.STORAGES, "cad_originals": {
+        "BACKEND": "features.originals.ContentAddressedFileSystemStorage", "OPTIONS": {"location": str(folder)}}}
+    with override_settings(STORAGES=storages):
+        yield folder
+# ---- end originals ----------------------------------------------------------------------------------------------
 
 # ---- modelops ---------------------------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)

@@ -1,10 +1,10 @@
-"""The vectors section of the health endpoint: per feature version, the index status."""
+"""The vectors section of the health endpoint: the served feature version and, per version, the index status."""
 
 from __future__ import annotations
 
 
 def vectors_health() -> dict:
-    from vectors.selectors import index_status
+    from vectors.selectors import index_status, served_version_status
 
     versions = index_status()
     for version in versions:
@@ -15,4 +15,6 @@ def vectors_health() -> dict:
         for event in version["events"]:
             event["at"] = event["at"].isoformat()
     status = "degraded" if any(v["degraded"] for v in versions) else "ok"
-    return {"status": status, "versions": {v.pop("feature_version"): v for v in versions}}
+    served = served_version_status()
+    served["since"] = served["since"].isoformat() if served["since"] else None
+    return {"status": status, "served_version": served, "versions": {v.pop("feature_version"): v for v in versions}}

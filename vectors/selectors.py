@@ -32,8 +32,22 @@ logger = logging.getLogger("cadml.vectors")
 
 
 def served_feature_version() -> str:
+    """The served feature version, the default of every app (cross-app entry point). Recorded in the database the
+    first time it is needed (``vectors.services.served_version_record``), switched only by a completed migration."""
     row = ServedVersion.objects.filter(singleton=1).values_list("feature_version", flat=True).first()
-    return row or settings.CADML_FEATURE_VERSION
+    if row:
+        return row
+    from vectors.services import served_version_record
+
+    return served_version_record()
+
+
+def served_version_status() -> dict[str, Any]:
+    """``{"feature_version", "previous_version", "since"}`` of the served version (for health and status)."""
+    version = served_feature_version()
+    row = ServedVersion.objects.filter(singleton=1).values_list("previous_version", "updated_at").first()
+    previous, since = row if row else ("", None)
+    return {"feature_version": version, "previous_version": previous or None, "since": since}
 
 
 def vector_get(*, key: str, feature_version: str) -> Vector:
@@ -328,7 +342,9 @@ def migration_run_get(*, run_id: int) -> MigrationRun:
 
 def migration_preview(*, from_version: str, to_version: str, limit: int | None = None) -> dict[str, Any]:
     """What a migration would do to the first ``limit`` source vectors (all when None), computed exactly as the
-    apply does: counts, dimension delta, per-vector delta statistics and warnings."""
+    apply does: counts, dimension delta, per-vector delta statistics and warnings. Vectors that apply re-parses
+    from their stored original (v5 of a summary stored before v5) are counted (``reparsed``) without parsing, so
+    they have no delta here; vectors without a stored original are counted as ``needs_source``."""
     from vectors.migration_plan import migrate_vector, migration_summary
 
     checked_versions(from_version, to_version)
@@ -341,7 +357,7 @@ def migration_preview(*, from_version: str, to_version: str, limit: int | None =
     methods, deltas = [], []
     for values, meta in rows.iterator(chunk_size=2000):
         moved = migrate_vector(np.frombuffer(bytes(values), dtype="<f4"), meta, from_version=from_version,
-                               to_version=to_version)
+                               to_version=to_version, reparse=False)
         methods.append(moved.method)
         deltas.append(moved.delta)
     summary = migration_summary(from_version=from_version, to_version=to_version, methods=methods, deltas=deltas)

@@ -29,6 +29,8 @@ class FileOutputSerializer(serializers.Serializer):
     parser = serializers.CharField()
     parse_seconds = serializers.FloatField()
     created_at = serializers.DateTimeField()
+    original_stored = serializers.BooleanField(
+        help_text="The original is kept: GET /api/v1/files/{sha256}/content/ returns it.")
 
 
 class FeaturesOutputSerializer(serializers.Serializer):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.http import FileResponse, HttpResponseNotModified
+from django.utils.cache import patch_cache_control
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.fields import empty
@@ -16,8 +18,10 @@ from cadml_site.api.upload_limits import UploadSizeLimitedApi
 from features import selectors, services
 from features.api import serializers as s
 from features.extractors import FEATURE_VERSIONS, slot_names
+from vectors.selectors import served_feature_version
 
 TAGS = ["features"]
+PROBLEM = "application/problem+json: {type, title, status, detail, code, stage, message, context, timestamp, request_id}"
 
 
 def analysis_payload(analysis) -> dict:
@@ -35,6 +39,7 @@ def analysis_payload(analysis) -> dict:
             "parser": cad_file.parser,
             "parse_seconds": cad_file.parse_seconds,
             "created_at": cad_file.created_at,
+            "original_stored": cad_file.has_original,
         },
         "document": cad_file.summary,
         "features": {
@@ -121,7 +126,7 @@ class FeatureVersionListApi(APIView):
     @extend_schema(tags=TAGS, operation_id="features_versions",
                    responses={200: s.FeatureVersionOutputSerializer(many=True)})
     def get(self, request):
-        versions = selectors.feature_version_list(default=settings.CADML_FEATURE_VERSION)
+        versions = selectors.feature_version_list(default=served_feature_version())
         return Response(s.FeatureVersionOutputSerializer(versions, many=True).data)
 
 
@@ -130,11 +135,60 @@ class FeatureSlotListApi(APIView):
         tags=TAGS,
         operation_id="features_slots",
         parameters=[OpenApiParameter("version", str, enum=list(FEATURE_VERSIONS), required=False,
-                                     description="Feature version (default: the configured default).")],
+                                     description="Feature version (default: the served version).")],
         responses={200: s.FeatureSlotOutputSerializer(many=True)},
     )
     def get(self, request):
         query = s.FeatureSlotsInputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        version = query.validated_data.get("version") or settings.CADML_FEATURE_VERSION
+        version = query.validated_data.get("version") or served_feature_version()
         return Response(s.FeatureSlotOutputSerializer(selectors.feature_slot_list(version=version), many=True).data)
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    tags = {tag.strip().removeprefix("W/") for tag in header.split(",")}
+    return "*" in tags or etag in tags
+
+
+class FileContentApi(APIView):
+    """The uploaded original of a CAD file, byte-exact, by the sha256 of its content."""
+
+    def perform_content_negotiation(self, request, force=False):
+        # The success body is the file itself (any Accept is fine); errors are problem+json whatever was asked.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="files_content",
+        description=(
+            "Download the original of an uploaded CAD file, exactly as it was uploaded. Content-Type is the format's "
+            "media type (image/vnd.dxf, model/stl, model/step, model/iges, model/obj), Content-Disposition names "
+            "the original file, ETag is the quoted sha256 (If-None-Match answers 304) and Content-Length its size. "
+            "Files uploaded before originals were kept answer 404 `original_not_stored` until uploaded again."),
+        parameters=[OpenApiParameter("sha256", str, OpenApiParameter.PATH,
+                                     description="sha256 of the file's content (64 hex digits), as `file.sha256` of "
+                                                 "an analysis or `meta.cad_file` of a vector.")],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="The original."),
+            304: OpenApiResponse(description="If-None-Match matched the ETag: the client's copy is current."),
+            401: OpenApiResponse(description=f"Missing, wrong or revoked X-API-Key. {PROBLEM}"),
+            404: OpenApiResponse(description=f"`cad_file_not_found` (no upload with this sha256) or "
+                                             f"`original_not_stored` (uploaded before originals were kept). {PROBLEM}"),
+            429: OpenApiResponse(description=f"Throttled (Retry-After). {PROBLEM}"),
+            503: OpenApiResponse(description=f"`original_storage_unavailable` (Retry-After). {PROBLEM}"),
+        },
+    )
+    def get(self, request, sha256: str):
+        cad_file = selectors.cad_file_get(sha256=sha256)
+        etag = f'"{cad_file.sha256}"'
+        if cad_file.has_original and _etag_matches(request.headers.get("If-None-Match", ""), etag):
+            response = HttpResponseNotModified()
+            response["ETag"] = etag
+            return response
+        original = selectors.cad_file_original(sha256=cad_file.sha256)
+        response = FileResponse(original.handle, as_attachment=True, filename=original.filename,
+                                content_type=original.content_type)
+        response["Content-Length"] = str(cad_file.size)
+        response["ETag"] = etag
+        patch_cache_control(response, private=True, max_age=86400)
+        return response

@@ -1,5 +1,5 @@
 """`manage.py make_demo_parts` and `manage.py ingest` (tasks run in process here; the Celery path is the same
-`features.cad_file_import` task)."""
+`features.cad_file_import_stored` task)."""
 
 from __future__ import annotations
 
@@ -59,6 +59,52 @@ def test_ingest_labels_parts_and_skips_duplicates(demo_dir, cad_samples_dir, tmp
     assert "0 created, 15 duplicates skipped, 0 failed of 15 files" in again.getvalue()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_ingest_hands_workers_the_stored_original_not_a_path(tmp_path, monkeypatch, originals_dir):
+    """A worker on another host cannot read the submitting host's files: each task names a sha256 in the originals
+    storage. Here the source file is deleted before its task runs, as if the worker ran elsewhere."""
+    import hashlib
+    import shutil
+
+    from features.management.commands import ingest as ingest_command
+    from features.originals import original_key
+    from features.tasks import cad_file_import_stored_task
+
+    parts = tmp_path / "parts"
+    call_command("make_demo_parts", out=str(parts), count=2, seed=11, stdout=io.StringIO(), stderr=io.StringIO())
+    names = sorted(json.loads((parts / "labels.json").read_text())["parts"])
+    contents = {name: (parts / name).read_bytes() for name in names}
+    sent = []
+
+    def delay_elsewhere(*args):
+        sent.append(args)
+        sha256, name = args[0], args[1]
+        assert (originals_dir / original_key(sha256)).read_bytes() == contents[name]  # stored before sending
+        (parts / name).unlink()  # the worker's host has no such path
+        return cad_file_import_stored_task.apply(args=args)
+
+    monkeypatch.setattr(ingest_command.cad_file_import_stored_task, "delay", delay_elsewhere)
+    out = io.StringIO()
+    call_command("ingest", str(parts), stdout=out, stderr=io.StringIO())
+    assert f"{len(names)} created, 0 duplicates skipped, 0 failed" in out.getvalue()
+    assert [args[:2] for args in sent] == [(hashlib.sha256(contents[n]).hexdigest(), n) for n in names]
+    for name, data in contents.items():
+        row = CadFile.objects.get(sha256=hashlib.sha256(data).hexdigest())
+        assert row.original_name == name and row.has_original
+        assert Vector.objects.filter(key=row.sha256).exists()
+    shutil.rmtree(parts)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_submitted_original_that_does_not_parse_is_removed(tmp_path, originals_dir):
+    broken = tmp_path / "broken.stl"
+    broken.write_bytes(b"\x00" * 80 + (5).to_bytes(4, "little") + b"\x00" * 60)
+    out = io.StringIO()
+    call_command("ingest", str(broken), stdout=out, stderr=io.StringIO())
+    assert "0 created, 0 duplicates skipped, 1 failed of 1 files" in out.getvalue()
+    assert not [p for p in originals_dir.rglob("*") if p.is_file()]
+
+
 def test_ingest_refuses_a_missing_path(tmp_path):
     with pytest.raises(CommandError):
         call_command("ingest", str(tmp_path / "nope"), stdout=io.StringIO(), stderr=io.StringIO())
@@ -76,8 +122,11 @@ def test_analyze_classifies_with_a_model_trained_on_ingested_demo_parts(tmp_path
     parts = tmp_path / "parts"
     call_command("make_demo_parts", out=str(parts), count=30, seed=3, stdout=io.StringIO(), stderr=io.StringIO())
     call_command("ingest", str(parts), stdout=io.StringIO(), stderr=io.StringIO())
-    call_command("train_classifier", feature_version="v4", activate=True, cv=3, stdout=io.StringIO(),
-                 stderr=io.StringIO())
+    # the demo's flow on a fresh installation: ingest and train default to the served version (v5)
+    call_command("train_classifier", activate=True, cv=3, stdout=io.StringIO(), stderr=io.StringIO())
+    from modelops.models import ModelVersion
+
+    assert set(ModelVersion.objects.values_list("feature_version", flat=True)) == {"v5"}
     fresh = tmp_path / "fresh"
     call_command("make_demo_parts", out=str(fresh), count=5, seed=99, stdout=io.StringIO(), stderr=io.StringIO())
     response = key_client.post("/api/v1/analyze/", {"file": SimpleUploadedFile(

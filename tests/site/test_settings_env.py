@@ -62,7 +62,7 @@ def _start(**overrides) -> subprocess.CompletedProcess:
     ({"GUNICORN_WORKERS": "two"}, "GUNICORN_WORKERS must be an integer, got 'two'"),
     ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG must be a boolean"),
     ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL must use one of the schemes"),
-    ({"CADML_FEATURE_VERSION": "v9"}, "CADML_FEATURE_VERSION must be one of v1, v2, v3, v4"),
+    ({"CADML_FEATURE_VERSION": "v9"}, "CADML_FEATURE_VERSION must be one of v1, v2, v3, v4, v5"),
     ({"CADML_THROTTLE_DEFAULT": "fast"}, "CADML_THROTTLE_DEFAULT must look like"),
     ({"CADML_MODEL_HASH_ALLOWLIST": "abc"}, "CADML_MODEL_HASH_ALLOWLIST entries must be sha256"),
 ])

@@ -53,6 +53,7 @@ def test_interrupted_migration_never_serves_a_mix_and_resumes(django_subprocess_
     run.refresh_from_db()
     assert (run.status, run.processed, run.attempts) == ("completed", N, 2)
     assert Vector.objects.filter(feature_version="v4").count() == N
-    assert run.stats["counts"] == {"total": N, "recomputable": 0, "padded": N, "truncated": 0, "copied": 0}
+    assert run.stats["counts"] == {"total": N, "recomputable": 0, "reparsed": 0, "padded": N, "truncated": 0,
+                                   "copied": 0, "needs_source": 0}
     out = vector_similarity_search(feature_version="v4", vector=query, k=1)
     assert out["results"][0]["key"] == "k00000"

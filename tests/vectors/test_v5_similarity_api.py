@@ -10,7 +10,7 @@ import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from features.descriptors import describe_triangles
-from features.extractors import v5_vector
+from features.extractors import extract_features, v5_vector
 from tests.features.cad_builders import make_binary_stl, make_box_triangles
 from tests.vectors.conftest import register
 
@@ -134,21 +134,28 @@ def test_schema_describes_match(anon_client):
     assert any(p["name"] == "version" and "v5" in str(p) for p in slots)
 
 
-def test_v5_of_a_file_stored_before_v5_needs_its_source(key_client):
-    """A CadFile row whose summary predates v5 (no shape descriptor): 409 needs_source, never a padded vector."""
+def test_v5_of_a_file_stored_before_v5_is_parsed_again(key_client):
+    """A CadFile row whose summary predates v5 (no shape descriptor, no stored original): analyze of the same bytes
+    keeps the original and parses it again for v5 (never a padded vector); v4 is served from the old summary."""
     from features.models import CadFile
     from features.parsers.stl import parse_stl
 
     data = make_binary_stl(make_box_triangles((4.0, 5.0, 6.0)))
     summary = parse_stl(data, describe=False).to_dict()
     assert "shape" not in summary
-    CadFile.objects.create(sha256=hashlib.sha256(data).hexdigest(), size=len(data), original_name="old.stl",
-                           format="stl", parser="stl-numpy", parse_seconds=0.0, summary=summary)
-    response = key_client.post("/api/v1/analyze/", {"file": SimpleUploadedFile("old.stl", data),
-                                                    "feature_version": "v5", "classify": "false"},
-                               format="multipart")
-    assert response.status_code == 409, response.json()
-    assert response.json()["code"] == "needs_source" and response.json()["stage"] == "features"
+    row = CadFile.objects.create(sha256=hashlib.sha256(data).hexdigest(), size=len(data), original_name="old.stl",
+                                 format="stl", parser="stl-numpy", parse_seconds=0.0, summary=summary)
     v4 = key_client.post("/api/v1/analyze/", {"file": SimpleUploadedFile("old.stl", data), "feature_version": "v4",
                                               "classify": "false"}, format="multipart")
     assert v4.status_code == 201
+    row.refresh_from_db()
+    assert "shape" not in row.summary and row.has_original  # v4 needs no re-parse; the original is kept now
+    response = key_client.post("/api/v1/analyze/", {"file": SimpleUploadedFile("old.stl", data),
+                                                    "feature_version": "v5", "classify": "false"},
+                               format="multipart")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["reused_file"] is True and body["features"]["version"] == "v5"
+    assert body["features"]["values"] == extract_features(parse_stl(data), "v5")
+    row.refresh_from_db()
+    assert "shape" in row.summary

@@ -29,8 +29,8 @@ def mixed_v3(cad_sample_documents):
 def test_preview_equals_apply(mixed_v3, django_capture_on_commit_callbacks):
     preview = migration_preview(from_version="v3", to_version="v4")
     n_docs = len(mixed_v3)
-    assert preview["counts"] == {"total": n_docs + 40, "recomputable": n_docs, "padded": 40, "truncated": 0,
-                                 "copied": 0}
+    assert preview["counts"] == {"total": n_docs + 40, "recomputable": n_docs, "reparsed": 0, "padded": 40,
+                                 "truncated": 0, "copied": 0, "needs_source": 0}
     assert preview["dimension_delta"] == 2 and preview["source_total"] == n_docs + 40
     assert any("zero-padded" in w for w in preview["warnings"])
     assert preview["stats"]["median_delta"] == preview["stats"]["p50"]

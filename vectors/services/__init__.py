@@ -8,6 +8,7 @@ from vectors.services.index_ops import (
     index_recovery_tick,
 )
 from vectors.services.migration import vector_migration_run, vector_migration_start
+from vectors.services.served_version import served_version_record
 from vectors.services.vector_writes import (
     vector_bulk_upsert,
     vector_delete,
@@ -21,6 +22,7 @@ __all__ = [
     "index_rebuild",
     "index_recover",
     "index_recovery_tick",
+    "served_version_record",
     "vector_bulk_upsert",
     "vector_delete",
     "vector_deletion_log_prune",

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from cadml_site import metrics
 from vectors.errors import MigrationConflict, MigrationNotFound
-from vectors.migration_plan import migrate_vector, migration_summary
+from vectors.migration_plan import SKIPPED, migrate_vector, migration_summary
 from vectors.models import MigrationRun, MigrationStagedVector, ServedVersion, Vector, VectorOpsAudit
 from vectors.validation import checked_versions
 from vectors.services.vector_writes import BULK_BATCH, next_generation, upsert_rows
@@ -70,8 +70,10 @@ def _stage_batch(run: MigrationRun, batch_size: int) -> int:
     for pk, key, values, meta in rows:
         moved = migrate_vector(np.frombuffer(bytes(values), dtype="<f4"), meta, from_version=run.from_version,
                                to_version=run.to_version)
+        # a skipped vector (needs_source) is staged without values: counted in the run's statistics, never published
+        blob = b"" if moved.values is None else moved.values.astype("<f4").tobytes()
         staged.append(MigrationStagedVector(run=run, source_vector_id=pk, key=key, meta=meta, method=moved.method,
-                                            delta=moved.delta, values=moved.values.astype("<f4").tobytes()))
+                                            delta=moved.delta or 0.0, values=blob))
     with transaction.atomic():
         MigrationStagedVector.objects.bulk_create(staged, ignore_conflicts=True)
         run.cursor = rows[-1][0]
@@ -80,12 +82,25 @@ def _stage_batch(run: MigrationRun, batch_size: int) -> int:
     return len(rows)
 
 
-def _publish(run: MigrationRun, summary: dict) -> None:
+def _run_summary(run: MigrationRun) -> dict:
+    staged = list(MigrationStagedVector.objects.filter(run=run).order_by("source_vector_id")
+                  .values_list("method", "delta"))
+    return migration_summary(from_version=run.from_version, to_version=run.to_version,
+                             methods=[m for m, _ in staged], deltas=[None if m in SKIPPED else d for m, d in staged])
+
+
+def _publish(run: MigrationRun, summary: dict) -> dict:
     """One transaction: every staged vector becomes visible in the target version at one generation."""
     dim = summary["dimension_to"]
     with transaction.atomic():
+        # vectors registered in the source version since the last batch (analyze keeps serving it until now) are
+        # staged here, in the publishing transaction, so the switched version holds them too
+        while _stage_batch(run, settings.CADML_MIGRATION_BATCH_SIZE):
+            pass
+        summary = _run_summary(run)
         generation = next_generation(run.to_version)
-        staged = MigrationStagedVector.objects.filter(run=run).order_by("source_vector_id")
+        staged = (MigrationStagedVector.objects.filter(run=run).exclude(method__in=SKIPPED)
+                  .order_by("source_vector_id"))
         keys, blobs, metas = [], [], []
         for key, values, meta in staged.values_list("key", "values", "meta").iterator(chunk_size=BULK_BATCH):
             keys.append(key)
@@ -103,6 +118,7 @@ def _publish(run: MigrationRun, summary: dict) -> None:
         MigrationStagedVector.objects.filter(run=run).delete()
         run.status, run.stats, run.finished_at = MigrationRun.Status.COMPLETED, summary, timezone.now()
         run.save(update_fields=["status", "stats", "finished_at", "updated_at"])
+    return summary
 
 
 def vector_migration_run(*, run_id: int, batch_size: int | None = None,
@@ -123,10 +139,7 @@ def vector_migration_run(*, run_id: int, batch_size: int | None = None,
                 run.save(update_fields=["status", "updated_at"])
                 metrics.VECTOR_MIGRATE_TOTAL.labels(status="interrupted").inc()
                 return run
-        staged = list(MigrationStagedVector.objects.filter(run=run).order_by("source_vector_id")
-                      .values_list("method", "delta"))
-        summary = migration_summary(from_version=run.from_version, to_version=run.to_version,
-                                    methods=[m for m, _ in staged], deltas=[d for _, d in staged])
+        summary = _run_summary(run)
         if run.dry_run:
             with transaction.atomic():
                 MigrationStagedVector.objects.filter(run=run).delete()
@@ -134,7 +147,7 @@ def vector_migration_run(*, run_id: int, batch_size: int | None = None,
                 run.save(update_fields=["status", "stats", "finished_at", "updated_at"])
             metrics.VECTOR_MIGRATE_TOTAL.labels(status="dry_run").inc()
         else:
-            _publish(run, summary)
+            summary = _publish(run, summary)
             metrics.VECTOR_MIGRATE_TOTAL.labels(status="success").inc()
         metrics.VECTOR_MIGRATE_DIMENSION_DELTA.set(summary["dimension_delta"])
         return run

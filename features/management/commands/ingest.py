@@ -1,9 +1,11 @@
 """``manage.py ingest PATH... [--feature-version vN] [--wait-seconds S]``: import CAD files and folders.
 
 Folders are walked recursively. A `labels.json` (written by `make_demo_parts`) next to files gives their
-meta `part_type`. Each file is one `features.cad_file_import` Celery task: on a configured broker the
-tasks run on the Celery workers, without one they run in this process. Duplicates are skipped; the summary
-counts successes and failures by reason. SIGTERM stops cleanly after the file in progress.
+meta `part_type`. This command keeps each file's original in the cad_originals storage (`cad_file_submit`), then
+sends one `features.cad_file_import_stored` Celery task naming its sha256: on a configured broker the tasks run on
+the Celery workers, on any host that shares the storage (no path on this host is handed over), without one they run
+in this process. Duplicates are skipped; the summary counts successes and failures by reason. SIGTERM stops
+cleanly after the file in progress.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from tqdm import tqdm
 
 from features.demo_parts import LABELS_FILE, read_labels
 from features.extractors import FEATURE_VERSIONS
-from features.tasks import cad_file_import_task
+from features.services import cad_file_submit
+from features.tasks import cad_file_import_stored_task
 
 
 def collect_files(paths: list[str]) -> list[Path]:
@@ -71,7 +74,12 @@ class Command(BaseCommand):
                         labels_by_folder[folder] = read_labels(folder)
                     label = labels_by_folder[folder].get(path.name)
                     meta = {"part_type": label} if label else None
-                    pending.append((path, cad_file_import_task.delay(str(path.resolve()), meta, feature_version)))
+                    submitted = cad_file_submit(path=str(path.resolve()))
+                    if submitted["status"] == "failed":
+                        pending.append((path, submitted))
+                    else:
+                        pending.append((path, cad_file_import_stored_task.delay(
+                            submitted["sha256"], submitted["name"], meta, feature_version, str(path))))
                     queued.update(1)
                     if stop["requested"]:
                         break
@@ -80,7 +88,7 @@ class Command(BaseCommand):
                     if stop["requested"]:
                         break
                     try:
-                        outcome = result.get(timeout=wait)
+                        outcome = result if isinstance(result, dict) else result.get(timeout=wait)
                     except CeleryTimeoutError:
                         outcome = {"status": "failed", "code": "task_timeout", "message": "no answer from the worker"}
                     outcomes[outcome["status"]] += 1

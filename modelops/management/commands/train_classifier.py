@@ -6,14 +6,17 @@ from django.core.management.base import BaseCommand, CommandError
 
 from cadml_site.api.exceptions import DomainError
 from modelops.security.reference_models import ESTIMATOR_TYPES
+from features.extractors import FEATURE_VERSIONS
 from modelops.services import model_train_classifier
+from vectors.selectors import served_feature_version
 
 
 class Command(BaseCommand):
     help = "Train a classifier on the labelled vectors of a feature version; prints cross-validated accuracy."
 
     def add_arguments(self, parser):
-        parser.add_argument("--feature-version", required=True, choices=("v1", "v2", "v3", "v4"))
+        parser.add_argument("--feature-version", default=None, choices=FEATURE_VERSIONS,
+                            help="Feature version of the training vectors (default: the served version).")
         parser.add_argument("--estimator", default="random_forest", choices=ESTIMATOR_TYPES)
         parser.add_argument("--label", default=None, help="Version label (default: estimator-version-timestamp).")
         parser.add_argument("--cv", type=int, default=5, help="Cross-validation folds (capped by the rarest class).")
@@ -25,7 +28,7 @@ class Command(BaseCommand):
             raise CommandError("--cv must be at least 2")
         try:
             result = model_train_classifier(
-                feature_version=options["feature_version"], estimator=options["estimator"], label=options["label"],
+                feature_version=options["feature_version"] or served_feature_version(), estimator=options["estimator"], label=options["label"],
                 cv_folds=options["cv"], activate=options["activate"], actor=options["actor"],
                 progress=lambda message: self.stdout.write(message))
         except DomainError as exc:

@@ -1,0 +1,108 @@
+"""Uploaded originals, kept content-addressed by sha256 in the ``cad_originals`` storage (``settings.STORAGES``).
+
+The key of an original is ``ab/cd/abcd…`` (its sha256, fanned out over two folder levels), so the same content is
+stored once whoever uploads it. The filesystem backend (the default, under ``CADML_ORIGINALS_DIR``) writes a
+temporary file in the target folder, fsyncs it and hard-links it into place: a reader never sees a partial file and
+two concurrent writers of the same content leave one file. With ``CADML_ORIGINALS_STORAGE=s3`` the bucket is
+written through django-storages; a key that exists is not written again (two truly simultaneous first uploads of
+the same content both PUT the same bytes to the same key, which leaves one object).
+
+Only the services of the features app write here; readers open an original by the key its ``CadFile`` records.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import tempfile
+
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import FileSystemStorage, Storage, storages
+
+ORIGINALS_ALIAS = "cad_originals"
+
+
+def _storage_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (OSError, RuntimeError)
+    try:  # the S3 backend's failures (only when django-storages' S3 dependencies are installed)
+        from botocore.exceptions import BotoCoreError, ClientError
+    except ImportError:  # pragma: no cover - boto3 is pinned in requirements.txt
+        return errors
+    return errors + (BotoCoreError, ClientError)
+
+
+# What a failing storage raises (an unreachable bucket, a full or read-only disk...): callers answer 503 for these.
+STORAGE_ERRORS = _storage_errors()
+
+
+class ContentAddressedFileSystemStorage(FileSystemStorage):
+    """Write-once storage whose names are content hashes: an existing name already holds the same bytes."""
+
+    def get_available_name(self, name, max_length=None):
+        return name  # never renamed: the name *is* the content
+
+    def _save(self, name, content):
+        full_path = self.path(name)
+        directory = os.path.dirname(full_path)
+        os.makedirs(directory, mode=self.directory_permissions_mode or 0o777, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                for chunk in content.chunks():
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if self.file_permissions_mode is not None:
+                os.chmod(temporary, self.file_permissions_mode)
+            try:
+                os.link(temporary, full_path)
+            except FileExistsError:
+                pass  # written concurrently by another upload of the same content
+            except OSError as exc:  # a filesystem without hard links: an atomic rename of identical bytes
+                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                    raise
+                os.replace(temporary, full_path)
+        finally:
+            try:
+                os.unlink(temporary)
+            except FileNotFoundError:
+                pass
+        return str(name).replace("\\", "/")
+
+
+def originals_storage() -> Storage:
+    return storages[ORIGINALS_ALIAS]
+
+
+def original_key(sha256: str) -> str:
+    return f"{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def original_save(*, sha256: str, data: bytes) -> tuple[str, bool]:
+    """Store ``data`` under its content key unless it is there already: ``(key, written)``.
+
+    Raises ``ValueError`` when ``data`` does not hash to ``sha256`` and the storage's own error (``OSError``, a
+    botocore error...) when the write fails; the caller decides what a failure means.
+    """
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ValueError("the data does not match its sha256")
+    storage = originals_storage()
+    key = original_key(sha256)
+    if storage.exists(key):
+        return key, False
+    saved = storage.save(key, ContentFile(data))
+    if saved != key:  # a backend configured to rename existing names would keep a second copy
+        storage.delete(saved)
+        raise RuntimeError(f"the originals storage renamed {key!r} to {saved!r}: it must not rename (file_overwrite)")
+    return key, True
+
+
+def original_open(key: str) -> File:
+    """The stored original opened for binary reading (the caller closes it)."""
+    return originals_storage().open(key, "rb")
+
+
+def original_read(key: str) -> bytes:
+    with original_open(key) as handle:
+        return handle.read()
