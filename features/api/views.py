@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import FileResponse, HttpResponseNotModified
 from django.utils.cache import patch_cache_control
 from drf_spectacular.types import OpenApiTypes
