@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from django.conf import settings
 
-from modelops.errors import DimensionMismatch
+from modelops.errors import DimensionMismatch, FeatureVersionMismatch
 from modelops.foreground import gate
 from modelops.models import ModelRegistryState, ModelReloadAttempt, ModelVersion, OpcodeAuditEntry
 from modelops.registry import holder
@@ -95,8 +95,13 @@ def _classify(values, feature_version: str) -> dict | None:
 
     model_refresh_if_stale()
     active = holder.active()
-    if active is None or (active.feature_version and active.feature_version != feature_version):
+    if active is None:
         return None
+    if active.feature_version and active.feature_version != feature_version:
+        raise FeatureVersionMismatch("the active model classifies vectors of another feature version",
+                                     context={"feature_version": feature_version,
+                                              "model_feature_version": active.feature_version,
+                                              "model_version": active.label})
     vector = np.asarray(values, dtype=np.float64).reshape(1, -1)
     if vector.shape[1] != active.n_features:
         raise DimensionMismatch("vector dimension does not match the active model",

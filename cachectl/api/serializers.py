@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import serializers
 
 from cachectl.runtime import POLICIES
@@ -70,10 +71,19 @@ class CacheStatusOutput(serializers.Serializer):
 
 
 class CacheApplyInput(serializers.Serializer):
-    capacity = serializers.IntegerField(required=False)
-    ttl_seconds = serializers.IntegerField(required=False)
+    capacity = serializers.IntegerField(required=False, min_value=1, max_value=settings.CADML_CACHE_MAX_CAPACITY)
+    ttl_seconds = serializers.IntegerField(required=False, min_value=1,
+                                           max_value=settings.CADML_CACHE_MAX_TTL_SECONDS)
     policy = serializers.ChoiceField(choices=POLICIES, required=False)
     reason = serializers.CharField(**REASON)
+
+    # at least one setting to change (the service answers nothing_to_apply otherwise)
+    schema_any_of = [{"required": ["capacity"]}, {"required": ["ttl_seconds"]}, {"required": ["policy"]}]
+
+    def validate(self, attrs):
+        if not {"capacity", "ttl_seconds", "policy"} & set(attrs):
+            raise serializers.ValidationError("give capacity, ttl_seconds and/or policy")
+        return attrs
 
 
 class CacheReasonInput(serializers.Serializer):

@@ -77,9 +77,11 @@ class CacheSettingsConfirmApi(SensitiveApi):
 class CacheSnapshotListApi(APIView):
     """Snapshots (settings plus statistics when they were replaced), newest first, paginated."""
 
+    pagination_class = OrderedLimitOffsetPagination
+
     @extend_schema(operation_id="cache_snapshot_list", responses=s.CacheSnapshotOutput(many=True), tags=TAGS)
     def get(self, request):
-        paginator = OrderedLimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.cache_snapshot_list(), request, view=self)
         return paginator.get_paginated_response(s.CacheSnapshotOutput(page, many=True).data)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
+from cadml_site.api.base import QueryInput
 from features.extractors import FEATURE_VERSIONS
 
 
@@ -62,7 +63,7 @@ class FeatureVersionOutputSerializer(serializers.Serializer):
     default = serializers.BooleanField()
 
 
-class FeatureSlotsInputSerializer(serializers.Serializer):
+class FeatureSlotsInputSerializer(QueryInput):
     version = serializers.ChoiceField(choices=FEATURE_VERSIONS, required=False)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
@@ -106,8 +106,7 @@ class FeatureSlotListApi(APIView):
     @extend_schema(
         tags=TAGS,
         operation_id="features_slots",
-        parameters=[OpenApiParameter("version", str, enum=["v1", "v2", "v3", "v4"], required=False,
-                                     description="Feature version (default: the configured default).")],
+        parameters=[s.FeatureSlotsInputSerializer],
         responses={200: s.FeatureSlotOutputSerializer(many=True)},
     )
     def get(self, request):

@@ -50,6 +50,8 @@ class ModelReloadInput(serializers.Serializer):
     expected_sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False)
     reason = serializers.CharField(max_length=2000, required=False, default="")
 
+    schema_any_of = [{"required": ["version"]}, {"required": ["sha256"]}]
+
     def validate(self, attrs):
         if not attrs.get("version") and not attrs.get("sha256"):
             raise serializers.ValidationError("give a version (label or id) or a sha256")

@@ -111,8 +111,11 @@ class ModelPredictApi(APIView):
 
     @extend_schema(operation_id="model_predict", request=s.ModelPredictInput,
                    responses={200: s.ModelPredictOutput,
-                              422: OpenApiResponse(description="dimension_mismatch"),
-                              503: OpenApiResponse(description="no_active_model")}, tags=TAGS)
+                              422: OpenApiResponse(description="dimension_mismatch, vector_invalid, "
+                                                               "feature_version_mismatch (the active model "
+                                                               "classifies another feature version)"),
+                              503: OpenApiResponse(description="no_active_model: no model is active, or "
+                                                               "the database is down")}, tags=TAGS)
     def post(self, request):
         data = s.ModelPredictInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -5,18 +5,32 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
+from cadml_site.api.base import QueryInput
 from features.extractors import FEATURE_VERSIONS
+from vectors.validation import KEY_RE
 
 
 def _version_field(**kw):
     return serializers.ChoiceField(choices=list(FEATURE_VERSIONS), **kw)
 
 
-class _JsonList(serializers.JSONField):
-    """A JSON list checked for type and size only; the service validates its content in one vectorised pass."""
+def _is_number(item) -> bool:
+    return isinstance(item, (int, float)) and not isinstance(item, bool)
 
-    def __init__(self, *, max_items: int, item_type: type | None = None, **kw):
-        self.max_items, self.item_type = max_items, item_type
+
+NUMBERS = {"type": "array", "minItems": 1, "items": {"type": "number"}}
+KEY = {"type": "string", "pattern": KEY_RE.pattern, "maxLength": 255}
+META = {"type": "object", "nullable": True, "additionalProperties": True}
+
+
+class _JsonList(serializers.JSONField):
+    """A JSON list checked for type and size only; the service validates its content in one vectorised pass.
+
+    ``items`` is the OpenAPI schema of one item and ``item_check`` the test the serializer applies to each.
+    """
+
+    def __init__(self, *, max_items: int, items: dict, item_check=None, **kw):
+        self.max_items, self.items, self.item_check = max_items, items, item_check
         super().__init__(**kw)
 
     def to_internal_value(self, data):
@@ -25,19 +39,59 @@ class _JsonList(serializers.JSONField):
             raise serializers.ValidationError("must be a non-empty list")
         if len(data) > self.max_items:
             raise serializers.ValidationError(f"at most {self.max_items} items")
-        if self.item_type is not None and not all(isinstance(item, self.item_type) for item in data):
-            raise serializers.ValidationError(f"every item must be a JSON {self.item_type.__name__}")
+        if self.item_check is not None and not all(self.item_check(item) for item in data):
+            raise serializers.ValidationError(f"every item must be {self.items.get('description') or self.items}")
         return data
+
+    def openapi_schema(self, direction) -> dict:  # read by cadml_site.api.schema.CadmlAutoSchema
+        schema = {"type": "array", "minItems": 1, "maxItems": self.max_items, "items": dict(self.items)}
+        if self.help_text:
+            schema["description"] = str(self.help_text)
+        return schema
+
+
+def _is_bulk_item(item) -> bool:
+    return isinstance(item, dict) and "key" in item and "values" in item
+
+
+BULK_ITEM = {"type": "object", "description": "an object {key, values, meta}", "required": ["key", "values"],
+             "properties": {"key": KEY, "values": NUMBERS, "meta": META}}
+
+
+def _is_query(item) -> bool:
+    """A batch query: an object with exactly one of ``vector`` (a non-empty list of numbers) or ``key`` (a string)."""
+    if not isinstance(item, dict) or ("vector" in item) == ("key" in item):
+        return False
+    if "key" in item:
+        return isinstance(item["key"], str) and 1 <= len(item["key"]) <= 255
+    vector = item["vector"]
+    return isinstance(vector, list) and bool(vector) and all(_is_number(v) for v in vector)
+
+
+QUERY_ITEM = {"description": "an object with exactly one of vector (a list of numbers) or key", "oneOf": [
+    {"type": "object", "required": ["vector"], "properties": {"vector": NUMBERS},
+     "not": {"required": ["key"]}},
+    {"type": "object", "required": ["key"], "properties": {"key": {"type": "string", "minLength": 1,
+                                                                    "maxLength": 255}},
+     "not": {"required": ["vector"]}},
+]}
 
 
 # ---- register / list / get / delete ---------------------------------------------------------------------------
 class VectorRegisterInput(serializers.Serializer):
     feature_version = _version_field(required=False)
     key = serializers.CharField(max_length=255, required=False)
-    values = _JsonList(max_items=10_000, required=False, help_text="One vector (list of numbers).")
+    values = _JsonList(max_items=10_000, items={"type": "number", "description": "a number"}, item_check=_is_number,
+                       required=False, help_text="One vector (list of numbers).")
     meta = serializers.JSONField(required=False, default=dict)
-    vectors = _JsonList(max_items=settings.CADML_VECTOR_BULK_MAX, item_type=dict, required=False,
-                        help_text="Bulk: a list of {key, values, meta} objects.")
+    vectors = _JsonList(max_items=settings.CADML_VECTOR_BULK_MAX, items=BULK_ITEM, item_check=_is_bulk_item,
+                        required=False, help_text="Bulk: a list of {key, values, meta} objects.")
+
+    # one vector, or a bulk: never both, never a part of one
+    schema_one_of = [
+        {"required": ["key", "values"], "not": {"required": ["vectors"]}},
+        {"required": ["vectors"], "not": {"anyOf": [{"required": ["key"]}, {"required": ["values"]}]}},
+    ]
 
     def validate(self, attrs):
         single = "key" in attrs or "values" in attrs
@@ -56,7 +110,7 @@ class VectorRegisterOutput(serializers.Serializer):
     key = serializers.CharField(required=False)
 
 
-class VectorListInput(serializers.Serializer):
+class VectorListInput(QueryInput):
     feature_version = _version_field(required=False)
 
 
@@ -72,11 +126,11 @@ class VectorOutput(serializers.Serializer):
     last_referenced_at = serializers.DateTimeField(allow_null=True)
 
 
-class VectorDetailInput(serializers.Serializer):
+class VectorDetailInput(QueryInput):
     feature_version = _version_field(required=False)
 
 
-class VectorDeleteInput(serializers.Serializer):
+class VectorDeleteInput(QueryInput):
     feature_version = _version_field(required=False)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
@@ -98,13 +152,16 @@ class _SimilarityOptions(serializers.Serializer):
 
 
 class SimilaritySearchInput(_SimilarityOptions):
-    vector = _JsonList(max_items=10_000, required=False, allow_null=True, default=None)
-    key = serializers.CharField(max_length=255, required=False, allow_null=True, default=None)
+    vector = _JsonList(max_items=10_000, items={"type": "number", "description": "a number"}, item_check=_is_number,
+                       required=False)
+    key = serializers.CharField(max_length=255, required=False)
+
+    schema_one_of = [{"required": ["vector"]}, {"required": ["key"]}]  # exactly one of them
 
     def validate(self, attrs):
-        if (attrs["vector"] is None) == (attrs["key"] is None):
+        if ("vector" in attrs) == ("key" in attrs):
             raise serializers.ValidationError("give exactly one of vector or key")
-        return attrs
+        return {"vector": None, "key": None, **attrs}
 
 
 class SimilarityResult(serializers.Serializer):
@@ -122,7 +179,7 @@ class SimilaritySearchOutput(serializers.Serializer):
 
 
 class SimilarityBatchInput(_SimilarityOptions):
-    queries = _JsonList(max_items=settings.CADML_SIMILARITY_BATCH_MAX, item_type=dict,
+    queries = _JsonList(max_items=settings.CADML_SIMILARITY_BATCH_MAX, items=QUERY_ITEM, item_check=_is_query,
                         help_text="Each {\"vector\": [...]} or {\"key\": ...}.")
 
 
@@ -135,7 +192,7 @@ class SimilarityBatchOutput(serializers.Serializer):
 
 
 # ---- index -----------------------------------------------------------------------------------------------------
-class IndexStatusInput(serializers.Serializer):
+class IndexStatusInput(QueryInput):
     feature_version = _version_field(required=False)
 
 
@@ -199,15 +256,10 @@ class IndexDegradeOutput(serializers.Serializer):
 
 
 # ---- migration -------------------------------------------------------------------------------------------------
-class MigrationPreviewInput(serializers.Serializer):
+class MigrationPreviewInput(QueryInput):
     from_version = _version_field()
     to_version = _version_field()
-    limit = serializers.IntegerField(min_value=1, max_value=10_000_000, required=False, allow_null=True,
-                                     default=None)
-
-    def to_internal_value(self, data):
-        data = {("from_version" if k == "from" else "to_version" if k == "to" else k): v for k, v in data.items()}
-        return super().to_internal_value(data)
+    limit = serializers.IntegerField(min_value=1, max_value=10_000_000, required=False, default=None)
 
 
 class MigrationPreviewOutput(serializers.Serializer):
@@ -223,8 +275,9 @@ class MigrationPreviewOutput(serializers.Serializer):
     limit = serializers.IntegerField(allow_null=True)
 
 
-class MigrationStartInput(MigrationPreviewInput):
-    limit = None
+class MigrationStartInput(serializers.Serializer):
+    from_version = _version_field()
+    to_version = _version_field()
     dry_run = serializers.BooleanField(default=False)
 
 

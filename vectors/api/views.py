@@ -51,6 +51,9 @@ def _meta_filters(query_params) -> dict:
 class _PerMethod(BasePermission):
     """Reads need an API key; DELETE is sensitive."""
 
+    def needs_staff(self, method: str) -> bool:
+        return method == "DELETE"
+
     def has_permission(self, request, view) -> bool:
         if request.method == "DELETE":
             return IsOpsStaff().has_permission(request, view)
@@ -59,6 +62,8 @@ class _PerMethod(BasePermission):
 
 class VectorsApi(APIView):
     """GET: list vectors of a feature version (meta filters as ``meta.<field>=``). POST: register one or a bulk."""
+
+    pagination_class = OrderedLimitOffsetPagination
 
     @extend_schema(operation_id="vectors_list", description="List vectors of a feature version, ordered by key; "
                    "exact meta filters as `meta.<field>=<value>` (values parsed as JSON when possible).", parameters=[
@@ -70,7 +75,7 @@ class VectorsApi(APIView):
         data.is_valid(raise_exception=True)
         rows = selectors.vector_list(feature_version=_version(data.validated_data),
                                      filters=_meta_filters(request.query_params))
-        paginator = OrderedLimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(s.VectorOutput([_vector_dict(r) for r in page], many=True).data)
 
@@ -113,7 +118,7 @@ class VectorDetailApi(APIView):
         return Response(s.VectorOutput(_vector_dict(row)).data)
 
     @extend_schema(operation_id="vectors_delete", description="Delete a vector (sensitive, audited).",
-                   parameters=[s.VectorDeleteInput], responses=s.VectorDeleteOutput,
+                   parameters=[s.VectorDeleteInput], responses={200: s.VectorDeleteOutput},
                    tags=TAGS)
     def delete(self, request, key: str):
         data = s.VectorDeleteInput(data=request.query_params)
@@ -211,13 +216,10 @@ class IndexDegradeApi(SensitiveApi):
 
 
 class VectorMigrationPreviewApi(APIView):
-    """What migrating ``from`` -> ``to`` would do (counts, dimension delta, delta statistics, warnings)."""
+    """What migrating ``from_version`` -> ``to_version`` would do (counts, dimension delta, statistics, warnings)."""
 
-    @extend_schema(operation_id="vectors_migrate_preview", parameters=[
-        OpenApiParameter("from", OpenApiTypes.STR, required=True),
-        OpenApiParameter("to", OpenApiTypes.STR, required=True),
-        OpenApiParameter("limit", OpenApiTypes.INT),
-    ], responses=s.MigrationPreviewOutput, tags=TAGS)
+    @extend_schema(operation_id="vectors_migrate_preview", parameters=[s.MigrationPreviewInput],
+                   responses=s.MigrationPreviewOutput, tags=TAGS)
     def get(self, request):
         data = s.MigrationPreviewInput(data=request.query_params)
         data.is_valid(raise_exception=True)
