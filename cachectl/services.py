@@ -185,7 +185,7 @@ def _change_settings(*, kind: str, changes: dict, actor: str, reason: str,
     before = _settings_of(row)
     target = {**before, **changes}
     if target == before:
-        raise BadRequest("These are already the current settings.", code="settings_unchanged", stage=STAGE,
+        raise Conflict("These are already the current settings.", code="settings_unchanged", stage=STAGE,
                          context={"settings": before})
     snapshot = _snapshot(row, actor=actor, reason=f"before {kind}: {reason}")
     _write_settings(row, target)

@@ -172,11 +172,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "cadml_site.api.exceptions.problem_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "cadml_site.api.schema.CadmlAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-    ],
+    # JSON bodies only; the upload operations (analyze, model upload) name their multipart parsers themselves.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -194,6 +191,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # 3.1 (JSON Schema 2020-12) can say what 3.0 cannot, e.g. the names a filter object may use (propertyNames)
+    "OAS_VERSION": "3.1.0",
 }
 
 # ---- Celery -----------------------------------------------------------------------------------------------------

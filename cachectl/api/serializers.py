@@ -6,6 +6,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from cachectl.runtime import POLICIES
+from cadml_site.api.inputs import JsonInput
 
 REASON = {"max_length": 2000}
 
@@ -70,7 +71,7 @@ class CacheStatusOutput(serializers.Serializer):
     recent_changes = CacheChangeOutput(many=True)
 
 
-class CacheApplyInput(serializers.Serializer):
+class CacheApplyInput(JsonInput):
     capacity = serializers.IntegerField(required=False, min_value=1, max_value=settings.CADML_CACHE_MAX_CAPACITY)
     ttl_seconds = serializers.IntegerField(required=False, min_value=1,
                                            max_value=settings.CADML_CACHE_MAX_TTL_SECONDS)
@@ -86,11 +87,11 @@ class CacheApplyInput(serializers.Serializer):
         return attrs
 
 
-class CacheReasonInput(serializers.Serializer):
+class CacheReasonInput(JsonInput):
     reason = serializers.CharField(**REASON)
 
 
-class CacheConfirmInput(serializers.Serializer):
+class CacheConfirmInput(JsonInput):
     reason = serializers.CharField(required=False, allow_blank=True, default="", **REASON)
 
 
@@ -103,7 +104,7 @@ class CacheChangeResultOutput(serializers.Serializer):
 API_MAX_PREWARM_LIMIT = 10_000  # ~1-2 ms per entry: stays well inside the worker timeout
 
 
-class CachePrewarmInput(serializers.Serializer):
+class CachePrewarmInput(JsonInput):
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=API_MAX_PREWARM_LIMIT,
         help_text="Default: the cache capacity (also the maximum). Larger prewarms: manage.py cache_prewarm.",

@@ -14,7 +14,8 @@ from cadml_site.api.permissions import actor_name
 
 TAGS = ["cache"]
 CONFLICT = OpenApiResponse(description="application/problem+json: rollback_window_active, "
-                                       "rollback_window_expired, nothing_to_rollback or no_open_window; "
+                                       "rollback_window_expired, nothing_to_rollback, no_open_window or "
+                                       "settings_unchanged; "
                                        "context has change_id and deadline.")
 BAD = OpenApiResponse(description="application/problem+json: out_of_bounds, reason_required, ...")
 
@@ -40,6 +41,13 @@ class CacheStatusApi(APIView):
 
 class CacheSettingsApplyApi(SensitiveApi):
     """Snapshot the current settings, apply new ones everywhere (within 5 s) and open a rollback window."""
+
+    schema_links = {"post": {200: {
+        "RestoreSnapshot": {"operationId": "cache_snapshot_restore",
+                            "parameters": {"snapshot_id": "$response.body#/change/snapshot_id"}},
+        "RollBack": {"operationId": "cache_rollback"},
+        "Confirm": {"operationId": "cache_confirm"},
+    }}}
 
     @extend_schema(operation_id="cache_apply", request=s.CacheApplyInput,
                    responses={200: s.CacheChangeResultOutput, 400: BAD, 409: CONFLICT}, tags=TAGS)

@@ -13,6 +13,7 @@ statuses:
   **413** and **415** where it reads a body;
 * **404** where the path names an object;
 * **503** for every operation that reads the database, through authentication or otherwise (``Retry-After``);
+* OpenAPI links from ``schema_links`` on the view (what a response leads to, for clients and stateful fuzzing);
 * plus what the view declares: ``problem_statuses = {409: "codes..."}`` on the class (or per method,
   ``{"post": {409: "..."}}``), or ``@extend_schema(responses={409: OpenApiResponse(description=...)})``.
 
@@ -111,6 +112,15 @@ def _is_query_parameter(parameter) -> bool:
     return getattr(parameter, "location", None) == "query"
 
 
+def declared_links(view, method: str) -> dict[int, dict]:
+    """OpenAPI links of ``view`` for ``method``: ``schema_links = {"post": {201: {name: link}}}``.
+
+    A link says which operation a response leads to and where its parameters come from (``$response.body#/id``);
+    clients and stateful testing (schemathesis) follow them.
+    """
+    return dict((getattr(view, "schema_links", None) or {}).get(method.lower(), {}))
+
+
 class CadmlAutoSchema(AutoSchema):
     # ---- responses ----------------------------------------------------------------------------------------------
     def _problem_ref(self) -> dict:
@@ -121,7 +131,8 @@ class CadmlAutoSchema(AutoSchema):
         view, method = self.view, self.method.upper()
         statuses: dict[int, str] = {}
         has_body = method in BODY_METHODS and self.get_request_serializer() is not None
-        reads_query = any(_is_query_parameter(p) for p in self.get_override_parameters())
+        reads_query = any(_is_query_parameter(p) for p in self.get_override_parameters()) or bool(
+            self._get_pagination_parameters())
         if has_body or reads_query:
             statuses[400] = GENERIC_PROBLEMS[400]
         if not is_open(view):
@@ -158,14 +169,31 @@ class CadmlAutoSchema(AutoSchema):
             if code in responses:
                 continue
             responses[code] = self._problem_response(description, status)
+        for status, links in declared_links(self.view, self.method).items():
+            if str(status) in responses:
+                responses[str(status)]["links"] = links
         return dict(sorted(responses.items()))
 
     # ---- request bodies -----------------------------------------------------------------------------------------
+    def _get_request_for_media_type(self, serializer, direction="request"):
+        schema, required = super()._get_request_for_media_type(serializer, direction)
+        # a body of alternatives (oneOf/anyOf) needs one of them: an absent body is refused, so it is required
+        if any(getattr(serializer, f"schema_{k}", None) for k in ("one_of", "any_of")):
+            required = True
+        return schema, required
+
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         own = getattr(field, "openapi_schema", None)
         if callable(own):
             return own(direction)
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(schema, dict) and {} in schema.get("oneOf", []):
+            # drf-spectacular renders JSONField(allow_null=True) under 3.1 as oneOf [{}, {type: null}]: null
+            # matches both, so oneOf refuses it. Any JSON value, null included, is {}.
+            schema.pop("oneOf")
+        if (direction == "request" and isinstance(field, serializers.FileField) and isinstance(schema, dict)
+                and not field.allow_empty_file):
+            schema["minLength"] = 1
         if (direction == "request" and isinstance(schema, dict) and schema.get("type") == "string"
                 and isinstance(field, serializers.CharField) and "pattern" not in schema
                 and not isinstance(field, (serializers.RegexField, serializers.ChoiceField))

@@ -61,6 +61,14 @@ class AnalysisCreateApi(APIView):
 
     parser_classes = [MultiPartParser, FormParser]
     throttle_scope = "upload"
+    schema_links = {"post": {201: {"GetAnalysis": {"operationId": "analyze_retrieve",
+                                                   "parameters": {"analysis_id": "$response.body#/id"}}}}}
+    problem_statuses = {
+        413: "file_too_large / payload_too_large: the file is larger than CADML_MAX_UPLOAD_BYTES",
+        415: "unsupported_format: the content is not a CAD file of a supported format (sniffed, not the name)",
+        422: "the file is corrupt, empty, or its parse crashed or timed out",
+        503: "parser_unavailable: no parse worker is available; or the database is down",
+    }
 
     @extend_schema(
         tags=TAGS,

@@ -18,6 +18,7 @@ from modelops.errors import ModelSizeExceeded, NoActiveModel
 TAGS = ["model"]
 REFUSED = OpenApiResponse(description=(
     "application/problem+json with code size_exceeded (413), magic_invalid (415), hash_mismatch (409), "
+    "model_file_missing (404: no such file in CADML_MODEL_DIR), model_file_refused (400), "
     "opcode_blocked / opcode_scan_error (422) or rollback (422: load or validation failed, the active model "
     "was kept); stage is intake, hash, scan, load, validate or swap; context has rule, offset, opcode, "
     "global, mode, sha256 and active_version."))
@@ -34,6 +35,8 @@ class ModelStatusApi(APIView):
 class ModelVersionUploadApi(SensitiveApi):
     """Upload a model file (multipart); it is intake-checked, scanned and stored as a candidate."""
     parser_classes = [MultiPartParser, FormParser]
+    schema_links = {"post": {201: {"Reload": {"operationId": "model_reload",
+                                              "requestBody": {"version": "$response.body#/label"}}}}}
 
     @extend_schema(operation_id="model_version_upload", request={"multipart/form-data": s.ModelVersionUploadInput},
                    responses={201: s.ModelVersionOutput, 409: REFUSED, 413: REFUSED, 415: REFUSED, 422: REFUSED},
@@ -56,7 +59,8 @@ class ModelVersionRegisterApi(SensitiveApi):
     """Register a file already in CADML_MODEL_DIR by its plain name (paths and links are refused)."""
 
     @extend_schema(operation_id="model_version_register", request=s.ModelVersionRegisterInput,
-                   responses={201: s.ModelVersionOutput, 400: REFUSED, 409: REFUSED, 413: REFUSED, 415: REFUSED,
+                   responses={201: s.ModelVersionOutput, 400: REFUSED, 404: REFUSED, 409: REFUSED, 413: REFUSED,
+                              415: REFUSED,
                               422: REFUSED}, tags=TAGS)
     def post(self, request):
         data = s.ModelVersionRegisterInput(data=request.data)

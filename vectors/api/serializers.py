@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from cadml_site.api.base import QueryInput
+from cadml_site.api.inputs import JsonInput, QueryInput
 from features.extractors import FEATURE_VERSIONS
-from vectors.validation import KEY_RE
+from vectors.validation import FILTER_FIELD_RE, KEY_RE, MAX_FILTERS, RESERVED_KEYS
 
 
 def _version_field(**kw):
@@ -20,7 +20,12 @@ def _is_number(item) -> bool:
 
 NUMBERS = {"type": "array", "minItems": 1, "items": {"type": "number"}}
 KEY = {"type": "string", "pattern": KEY_RE.pattern, "maxLength": 255}
-META = {"type": "object", "nullable": True, "additionalProperties": True}
+META = {"type": ["object", "null"]}
+FILTERS = {
+    "type": "object", "maxProperties": MAX_FILTERS, "description": "Exact match on meta fields.",
+    "propertyNames": {"pattern": FILTER_FIELD_RE.pattern, "not": {"pattern": "__"}},
+    "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+}
 
 
 class _JsonList(serializers.JSONField):
@@ -55,7 +60,8 @@ def _is_bulk_item(item) -> bool:
 
 
 BULK_ITEM = {"type": "object", "description": "an object {key, values, meta}", "required": ["key", "values"],
-             "properties": {"key": KEY, "values": NUMBERS, "meta": META}}
+             "properties": {"key": {**KEY, "not": {"enum": sorted(RESERVED_KEYS)}}, "values": NUMBERS,
+                            "meta": META}}
 
 
 def _is_query(item) -> bool:
@@ -78,12 +84,26 @@ QUERY_ITEM = {"description": "an object with exactly one of vector (a list of nu
 
 
 # ---- register / list / get / delete ---------------------------------------------------------------------------
-class VectorRegisterInput(serializers.Serializer):
+class _KeyField(serializers.CharField):
+    """A vector key; the service checks it (422 invalid_key) and the schema states the same rule."""
+
+    def openapi_schema(self, direction) -> dict:
+        return {**KEY, "not": {"enum": sorted(RESERVED_KEYS)}}
+
+
+class _MetaField(serializers.JSONField):
+    """Meta of a vector: an object (or null, meaning {}); the service checks it (422 invalid_meta)."""
+
+    def openapi_schema(self, direction) -> dict:
+        return dict(META)
+
+
+class VectorRegisterInput(JsonInput):
     feature_version = _version_field(required=False)
-    key = serializers.CharField(max_length=255, required=False)
+    key = _KeyField(max_length=255, required=False)
     values = _JsonList(max_items=10_000, items={"type": "number", "description": "a number"}, item_check=_is_number,
                        required=False, help_text="One vector (list of numbers).")
-    meta = serializers.JSONField(required=False, default=dict)
+    meta = _MetaField(required=False, allow_null=True, default=dict)
     vectors = _JsonList(max_items=settings.CADML_VECTOR_BULK_MAX, items=BULK_ITEM, item_check=_is_bulk_item,
                         required=False, help_text="Bulk: a list of {key, values, meta} objects.")
 
@@ -142,13 +162,21 @@ class VectorDeleteOutput(serializers.Serializer):
 
 
 # ---- similarity ------------------------------------------------------------------------------------------------
-class _SimilarityOptions(serializers.Serializer):
+class _FiltersField(serializers.DictField):
+    """Meta filters; the search checks names and values (400 invalid_filter), the schema states the same rules."""
+
+    def openapi_schema(self, direction) -> dict:
+        return dict(FILTERS)
+
+
+class _SimilarityOptions(JsonInput):
     feature_version = _version_field(required=False)
     k = serializers.IntegerField(min_value=1, max_value=settings.CADML_SIMILARITY_MAX_K, default=10)
     min_score = serializers.FloatField(min_value=-1.0, max_value=1.0, required=False, allow_null=True,
                                        default=None)
-    filters = serializers.DictField(required=False, default=dict, help_text="Exact match on meta fields.")
-    min_generation = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+    filters = _FiltersField(required=False, default=dict)
+    min_generation = serializers.IntegerField(min_value=0, max_value=2**63 - 1, required=False, allow_null=True,
+                                              default=None)
 
 
 class SimilaritySearchInput(_SimilarityOptions):
@@ -229,12 +257,12 @@ class IndexStatusOutput(serializers.Serializer):
     versions = IndexVersionStatusOutput(many=True)
 
 
-class IndexActionInput(serializers.Serializer):
+class IndexActionInput(JsonInput):
     feature_version = _version_field(required=False)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class IndexDegradeInput(serializers.Serializer):
+class IndexDegradeInput(JsonInput):
     feature_version = _version_field(required=False)
     reason = serializers.CharField(max_length=2000)
     duration_seconds = serializers.IntegerField(min_value=1, max_value=86_400, required=False, allow_null=True,
@@ -275,7 +303,7 @@ class MigrationPreviewOutput(serializers.Serializer):
     limit = serializers.IntegerField(allow_null=True)
 
 
-class MigrationStartInput(serializers.Serializer):
+class MigrationStartInput(JsonInput):
     from_version = _version_field()
     to_version = _version_field()
     dry_run = serializers.BooleanField(default=False)

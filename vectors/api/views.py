@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -20,6 +19,14 @@ from vectors.api import serializers as s
 from vectors.errors import InvalidFilter
 
 TAGS = ["vectors"]
+SEARCH_PROBLEMS = {
+    404: "vector_not_found: a query names a key that is not stored for this feature version",
+    409: "generation_not_reached: the index has not caught up with min_generation yet; retry",
+    422: "dimension_mismatch, invalid_vector: a query vector is not one of this feature version",
+}
+INDEX_PROBLEMS = {409: "rebuild_in_progress: another rebuild of this version is running",
+                  503: "index_rebuild_failed: the rebuild failed (the previous index keeps serving); or the "
+                       "database is down"}
 
 
 def _version(data) -> str:
@@ -64,11 +71,21 @@ class VectorsApi(APIView):
     """GET: list vectors of a feature version (meta filters as ``meta.<field>=``). POST: register one or a bulk."""
 
     pagination_class = OrderedLimitOffsetPagination
+    problem_statuses = {"post": {422: "invalid_key, invalid_vector, dimension_mismatch, invalid_meta, duplicate_key"}}
+    schema_links = {"post": {201: {
+        "GetVector": {"operationId": "vectors_get", "parameters": {
+            "key": "$response.body#/key", "feature_version": "$response.body#/feature_version"}},
+        "DeleteVector": {"operationId": "vectors_delete", "parameters": {
+            "key": "$response.body#/key", "feature_version": "$response.body#/feature_version"}},
+        "SearchByKey": {"operationId": "vectors_similarity", "requestBody": {
+            "key": "$response.body#/key", "feature_version": "$response.body#/feature_version"}},
+    }}}
 
     @extend_schema(operation_id="vectors_list", description="List vectors of a feature version, ordered by key; "
-                   "exact meta filters as `meta.<field>=<value>` (values parsed as JSON when possible).", parameters=[
+                   "exact meta filters as `meta.<field>=<value>` (values parsed as JSON when possible; field "
+                   "names are identifiers: 400 invalid_filter otherwise). OpenAPI 3.0 cannot name a family of "
+                   "parameters, so the filters are described here rather than listed.", parameters=[
         s.VectorListInput,
-        OpenApiParameter("meta.<field>", OpenApiTypes.STR, description="Exact match on a meta field."),
     ], responses=s.VectorOutput(many=True), tags=TAGS)
     def get(self, request):
         data = s.VectorListInput(data=request.query_params)
@@ -132,6 +149,8 @@ class VectorDetailApi(APIView):
 class VectorSimilaritySearchApi(APIView):
     """The k most similar vectors (exact cosine) to a vector or a stored key."""
 
+    problem_statuses = SEARCH_PROBLEMS
+
     @extend_schema(operation_id="vectors_similarity", request=s.SimilaritySearchInput,
                    responses=s.SimilaritySearchOutput, tags=TAGS)
     def post(self, request):
@@ -147,6 +166,8 @@ class VectorSimilaritySearchApi(APIView):
 
 class VectorSimilarityBatchApi(APIView):
     """Up to CADML_SIMILARITY_BATCH_MAX queries searched together; one result list per query."""
+
+    problem_statuses = SEARCH_PROBLEMS
 
     @extend_schema(operation_id="vectors_similarity_batch", request=s.SimilarityBatchInput,
                    responses=s.SimilarityBatchOutput, tags=TAGS)
@@ -176,6 +197,8 @@ class IndexStatusApi(APIView):
 class IndexRecoverApi(SensitiveApi):
     """Try a recovery now, ignoring backoff and suppression (sensitive, audited); 409 while a rebuild runs."""
 
+    problem_statuses = INDEX_PROBLEMS
+
     @extend_schema(operation_id="vectors_index_recover", request=s.IndexActionInput, responses=s.IndexActionOutput,
                    tags=TAGS)
     def post(self, request):
@@ -188,6 +211,8 @@ class IndexRecoverApi(SensitiveApi):
 
 class IndexRebuildApi(SensitiveApi):
     """Rebuild the index from the database and publish a verified snapshot (sensitive, audited)."""
+
+    problem_statuses = INDEX_PROBLEMS
 
     @extend_schema(operation_id="vectors_index_rebuild", request=s.IndexActionInput, responses=s.IndexActionOutput,
                    tags=TAGS)
@@ -218,6 +243,8 @@ class IndexDegradeApi(SensitiveApi):
 class VectorMigrationPreviewApi(APIView):
     """What migrating ``from_version`` -> ``to_version`` would do (counts, dimension delta, statistics, warnings)."""
 
+    problem_statuses = {422: "invalid_migration: from_version and to_version are the same"}
+
     @extend_schema(operation_id="vectors_migrate_preview", parameters=[s.MigrationPreviewInput],
                    responses=s.MigrationPreviewOutput, tags=TAGS)
     def get(self, request):
@@ -231,6 +258,11 @@ class VectorMigrationPreviewApi(APIView):
 
 class VectorMigrationStartApi(SensitiveApi):
     """Start a migration run as a task (sensitive, audited); poll it at ``migrate/runs/<id>/``."""
+
+    problem_statuses = {409: "migration_conflict: a run for these versions is already in progress",
+                        422: "invalid_migration: from_version and to_version are the same"}
+    schema_links = {"post": {202: {"GetMigrationRun": {"operationId": "vectors_migrate_run_get",
+                                                       "parameters": {"run_id": "$response.body#/id"}}}}}
 
     @extend_schema(operation_id="vectors_migrate_start", request=s.MigrationStartInput,
                    responses={202: s.MigrationRunOutput}, tags=TAGS)
