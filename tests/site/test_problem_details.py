@@ -33,8 +33,9 @@ def test_validation_errors_list_fields(ops_client):
     body = response.json()
     assert body["code"] == "validation_failed"
     assert body["stage"] == "validation"
-    assert body["context"]["fields"] == ["name"]
-    assert body["errors"] == [{"field": "name", "code": "required", "message": "This field is required."}]
+    assert body["context"]["fields"] == ["name", "reason"]  # a JSON number is not a string (issue 16)
+    assert body["errors"] == [{"field": "name", "code": "required", "message": "This field is required."},
+                              {"field": "reason", "code": "invalid", "message": "Must be a JSON string."}]
     assert body["timestamp"].endswith("Z")
 
 
