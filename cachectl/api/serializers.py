@@ -107,7 +107,8 @@ API_MAX_PREWARM_LIMIT = 10_000  # ~1-2 ms per entry: stays well inside the worke
 class CachePrewarmInput(JsonInput):
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=API_MAX_PREWARM_LIMIT,
-        help_text="Default: the cache capacity (also the maximum). Larger prewarms: manage.py cache_prewarm.",
+        help_text=f"Default: the cache capacity, at most {API_MAX_PREWARM_LIMIT}. Larger prewarms: "
+                  "manage.py cache_prewarm.",
     )
     reason = serializers.CharField(required=False, allow_blank=True, default="", **REASON)
 

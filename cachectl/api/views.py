@@ -115,5 +115,6 @@ class CachePrewarmApi(SensitiveApi):
     def post(self, request):
         data = s.CachePrewarmInput(data=request.data)
         data.is_valid(raise_exception=True)
-        run = services.cache_prewarm(actor=actor_name(request), **data.validated_data)
+        run = services.cache_prewarm(actor=actor_name(request), default_limit_cap=s.API_MAX_PREWARM_LIMIT,
+                                     **data.validated_data)
         return Response(s.CachePrewarmOutput(run).data)

@@ -65,7 +65,13 @@ class JsonInput(serializers.Serializer):
                     item_types, item_label = _json_type(field.child)
                     if not all(_is_a(item, item_types) for item in value):
                         errors[name] = [f"Every item must be a JSON {item_label}."]
-            if errors:
+            if errors:  # report them with whatever else is wrong with the other fields
+                rest = {name: value for name, value in data.items() if name not in errors}
+                try:
+                    super().to_internal_value(rest)
+                except serializers.ValidationError as exc:
+                    if isinstance(exc.detail, dict):
+                        errors = {**exc.detail, **errors}
                 raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 

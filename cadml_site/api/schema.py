@@ -48,6 +48,7 @@ GENERIC_PROBLEMS: dict[int, str] = {
     404: "not_found, or the object named in the path does not exist",
     413: "payload_too_large: the body is larger than the server accepts",
     415: "unsupported_media_type: the body's Content-Type is not one this operation reads",
+    422: "invalid_text: a string holds a NUL character or an unpaired surrogate, which no database stores",
     429: "throttled: the API key's budget for this scope is spent; Retry-After says when to come back",
     503: "a dependency (the database) is down; Retry-After says when to retry",
 }
@@ -145,6 +146,8 @@ class CadmlAutoSchema(AutoSchema):
         if has_body:
             statuses[413] = GENERIC_PROBLEMS[413]
             statuses[415] = GENERIC_PROBLEMS[415]
+            if "application/json" in self.map_parsers():
+                statuses[422] = GENERIC_PROBLEMS[422]
         if view.get_throttles():
             statuses[429] = GENERIC_PROBLEMS[429]
         statuses.update(declared_problem_statuses(view, method))
@@ -194,14 +197,19 @@ class CadmlAutoSchema(AutoSchema):
         if (direction == "request" and isinstance(field, serializers.FileField) and isinstance(schema, dict)
                 and not field.allow_empty_file):
             schema["minLength"] = 1
-        if (direction == "request" and isinstance(schema, dict) and schema.get("type") == "string"
-                and isinstance(field, serializers.CharField) and "pattern" not in schema
-                and not isinstance(field, (serializers.RegexField, serializers.ChoiceField))
-                and "format" not in schema):
-            schema["pattern"] = NO_NUL_PATTERN if field.allow_blank else NOT_BLANK_PATTERN
         return schema
 
+    def _insert_field_validators(self, field, schema):
+        super()._insert_field_validators(field, schema)
+        # after drf-spectacular's own validators (it wraps a blank-allowing string that has a pattern in
+        # oneOf [{...}, {maxLength: 0}], where "" matches both and oneOf refuses it: our patterns admit "" already)
+        if (getattr(self, "_cadml_direction", None) == "request" and schema.get("type") == "string"
+                and "pattern" not in schema and "format" not in schema and isinstance(field, serializers.CharField)
+                and not isinstance(field, (serializers.RegexField, serializers.ChoiceField))):
+            schema["pattern"] = NO_NUL_PATTERN if field.allow_blank else NOT_BLANK_PATTERN
+
     def _map_basic_serializer(self, serializer, direction):
+        self._cadml_direction = direction  # read by _insert_field_validators, which is not told the direction
         schema = super()._map_basic_serializer(serializer, direction)
         if direction == "request":
             for keyword in ("one_of", "any_of"):

@@ -271,3 +271,35 @@ def test_stateful_links_lead_from_creations_to_their_objects(schema):
         for response in operation["responses"].values():
             for link in response.get("links", {}).values():
                 assert link["operationId"] in ids
+
+
+# ---- text the database cannot store (Postgres refuses NUL and unpaired surrogates) ---------------------------
+@pytest.mark.parametrize("path, body", [
+    ("vectors/", '{"key": "p1", "values": [%s], "meta": {"a": "x\\u0000y"}}' % ", ".join(["0.5"] * 24)),
+    ("vectors/", '{"key": "p1", "values": [%s], "meta": {"a\\ud800": 1}}' % ", ".join(["0.5"] * 24)),
+    ("auth/api-keys/", '{"name": "half \\udc00 a pair"}'),
+    ("cache/confirm/", '{"reason": "\\ud83d"}'),
+    ("vectors/similarity/", '{"key": "a", "filters": {"material": "st\\u0000eel"}}'),
+])
+def test_text_a_database_cannot_store_is_refused_not_a_500(ops_client, path, body):
+    response = ops_client.post(API + path, body, content_type="application/json")
+    assert 400 <= response.status_code < 500, response.content
+    assert response.json()["code"] in ("invalid_text", "validation_failed", "invalid_meta", "invalid_filter", "vector_not_found")
+
+
+@pytest.mark.parametrize("url", ["vectors/a%00b/", "vectors/?feature_version=v4%00", "analyze/1/%00",
+                                 "vectors/migrate/preview/?from_version=v1&to_version=v2&limit=1%00",
+                                 "vectors/?meta.material=st%00eel"])
+def test_nul_in_the_url_is_a_4xx(key_client, url):
+    response = key_client.get(API + url)
+    assert 400 <= response.status_code < 500, response.content
+
+
+def test_upload_name_with_nul_is_not_a_500(key_client, cad_samples_dir):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    sample = next(p for p in sorted((cad_samples_dir / "stl").iterdir()) if p.suffix.lower() == ".stl")
+    upload = SimpleUploadedFile("part\x00.stl", sample.read_bytes())
+    response = key_client.post(API + "analyze/", {"file": upload, "register_vector": False, "classify": False},
+                               format="multipart")
+    assert response.status_code in (201, 400), response.content

@@ -129,6 +129,8 @@ def test_schemathesis_finds_nothing(fuzz_stack):
     run = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS)
     elapsed = time.monotonic() - started
     output = run.stdout + run.stderr
+    (report_dir / "output.txt").write_text(output)
+    failures = output[output.find("= FAILURES ="):output.find("= WARNINGS =")] if "= FAILURES =" in output else ""
     report = json.loads((report_dir / "run.json").read_text())
     figures = (f"schemathesis {report['schemathesis_version']}, seed {report['seed']}, "
                f"{EXAMPLES_PER_OPERATION} examples per operation, phases {PHASES}: "
@@ -136,7 +138,7 @@ def test_schemathesis_finds_nothing(fuzz_stack):
                f"{report['test_cases']['generated']} test cases, {elapsed:.0f} s")
     print(figures)  # the figures recorded in docs/reliability.md
 
-    assert report["failures"] == [] and report["errors"] == [], f"{figures}\n{output[-20000:]}"
+    assert report["failures"] == [] and report["errors"] == [], f"{figures}\n{failures[:30000] or output[-20000:]}"
     assert run.returncode == 0, output[-20000:]
     assert report["operations"]["total"] == operations == report["operations"]["tested"], figures
     statuses = {name: phase["status"] for name, phase in report["phases"].items()}

@@ -45,6 +45,8 @@ def _meta_filters(query_params) -> dict:
     for name, value in query_params.items():
         if not name.startswith("meta."):
             continue
+        if "\x00" in name or "\x00" in value:
+            raise InvalidFilter(f"filter {name[:80]!r} may not hold NUL characters", context={"field": name[:80]})
         try:
             parsed = json.loads(value)
         except ValueError:
