@@ -76,9 +76,16 @@ def fuzz_stack(django_db_setup, django_db_blocker, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("fuzz-stack")
     model_dir, index_dir = workdir / "models", workdir / "index"
     model_dir.mkdir()
-    with django_db_blocker.unblock():
-        api_key, admin_token = _seed_database(model_dir)
-        database_url = current_database_url()
+    from cadml_site.celery import app
+
+    eager = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = app.conf.task_eager_propagates = True  # seeding must not enqueue to a broker
+    try:
+        with django_db_blocker.unblock():
+            api_key, admin_token = _seed_database(model_dir)
+            database_url = current_database_url()
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = eager
     env = {**os.environ, "DATABASE_URL": database_url, "OMP_NUM_THREADS": "1",
            "CADML_MODEL_DIR": str(model_dir), "CADML_INDEX_DIR": str(index_dir),
            # throttling would answer 429 to most of the run (documented, but it would test nothing else)
