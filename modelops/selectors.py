@@ -82,8 +82,8 @@ def classify_vector(*, values, feature_version: str) -> dict | None:
     """Classify one feature vector with the active model.
 
     Returns ``{"label", "probabilities": [{"label", "probability"}] (top 3), "model_version"}``, or None when no
-    model is active for ``feature_version``. A vector whose dimension differs from the model's raises
-    ``DimensionMismatch`` (422). Never waits on a reload: it uses whatever model this process holds, and a
+    model is active; a model active for another feature version raises ``FeatureVersionMismatch`` (422). A
+    vector whose dimension differs from the model's raises ``DimensionMismatch`` (422). Never waits on a reload: it uses whatever model this process holds, and a
     model load in this process pauses while it runs, the convergence check included (modelops.foreground).
     """
     with gate.foreground():
