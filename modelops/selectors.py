@@ -83,8 +83,9 @@ def classify_vector(*, values, feature_version: str) -> dict | None:
 
     Returns ``{"label", "probabilities": [{"label", "probability"}] (top 3), "model_version"}``, or None when no
     model is active; a model active for another feature version raises ``FeatureVersionMismatch`` (422). A
-    vector whose dimension differs from the model's raises ``DimensionMismatch`` (422). Never waits on a reload: it uses whatever model this process holds, and a
-    model load in this process pauses while it runs, the convergence check included (modelops.foreground).
+    vector whose dimension differs from the model's raises ``DimensionMismatch`` (422). Never waits on a reload:
+    it uses whatever model this process holds, and a model load in this process pauses while it runs, the
+    convergence check included (modelops.foreground).
     """
     with gate.foreground():
         return _classify(values, feature_version)
