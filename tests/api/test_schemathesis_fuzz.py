@@ -133,7 +133,8 @@ def test_schemathesis_finds_nothing(fuzz_stack):
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.api.schemathesis_hooks", "PYTHONPATH": str(ROOT),
            "NO_COLOR": "1"}
     started = time.monotonic()
-    run = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_SECONDS)
+    run = subprocess.run(argv, cwd=live.workdir, env=env, capture_output=True, text=True,
+                         timeout=RUN_TIMEOUT_SECONDS)  # st keeps a cache in .schemathesis/ of its working directory
     elapsed = time.monotonic() - started
     output = run.stdout + run.stderr
     (report_dir / "output.txt").write_text(output)
