@@ -10,7 +10,7 @@ statuses:
   ``needs_staff(method)``);
 * **429** where the view is throttled (``Retry-After``);
 * **400** where the operation reads a body or query parameters (``validation_failed``, ``malformed_request``);
-  **413** and **415** where it reads a body;
+  **413** and **415** where it reads a body; **422** ``invalid_text`` where it reads JSON (parsers.py);
 * **404** where the path names an object;
 * **503** for every operation that reads the database, through authentication or otherwise (``Retry-After``);
 * OpenAPI links from ``schema_links`` on the view (what a response leads to, for clients and stateful fuzzing);
@@ -39,7 +39,7 @@ BODY_METHODS = ("POST", "PUT", "PATCH")
 NO_NUL_PATTERN = r"^[^\x00]*$"
 NOT_BLANK_PATTERN = r"^[^\x00]*[^\x00\s][^\x00]*$"
 
-# status -> (title, the codes our handler answers with it)
+# status -> description of the codes our handler answers with it
 GENERIC_PROBLEMS: dict[int, str] = {
     400: "validation_failed (errors[] names each field), malformed_request (unparsable body)",
     401: "not_authenticated, api_key_missing, api_key_invalid, api_key_revoked, admin_token_invalid, "
