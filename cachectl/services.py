@@ -185,7 +185,7 @@ def _change_settings(*, kind: str, changes: dict, actor: str, reason: str,
     before = _settings_of(row)
     target = {**before, **changes}
     if target == before:
-        raise BadRequest("These are already the current settings.", code="settings_unchanged", stage=STAGE,
+        raise Conflict("These are already the current settings.", code="settings_unchanged", stage=STAGE,
                          context={"settings": before})
     snapshot = _snapshot(row, actor=actor, reason=f"before {kind}: {reason}")
     _write_settings(row, target)
@@ -336,16 +336,18 @@ def _load_entries(entries: list, *, write_shared: bool, progress=None, should_st
 
 
 def cache_prewarm(*, actor: str, limit: int | None = None, reason: str = "", progress=None,
-                  should_stop=None) -> CachePrewarmRun:
+                  should_stop=None, default_limit_cap: int = MAX_PREWARM_LIMIT) -> CachePrewarmRun:
     """Load entries in priority order into this process (and the shared tier), then have every other process
     replay the same plan (it notices the new prewarm generation within a second of its next lookup).
 
     ``progress(done, total)`` is called every ``PROGRESS_EVERY`` entries; when ``should_stop()`` turns true the
-    remaining entries are counted as skipped (the command stops cleanly on SIGTERM)."""
+    remaining entries are counted as skipped (the command stops cleanly on SIGTERM). Without ``limit``, the
+    capacity is the limit, capped at ``default_limit_cap`` (a capacity above the cap is not an error of the caller's).
+    """
     reason = reason.strip() if isinstance(reason, str) else ""
     capacity = holder.cache().capacity
     if limit is None:
-        limit = capacity
+        limit = min(capacity, default_limit_cap, MAX_PREWARM_LIMIT)
     _check_bound("limit", limit, MAX_PREWARM_LIMIT)
     effective = min(limit, capacity)
     plan = selectors.cache_prewarm_plan(limit=effective)

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "cadml_site.api.middleware.RequestIdMiddleware",
+    "cadml_site.api.middleware.NulInUrlMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -207,13 +208,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "cadml_site.api.pagination.OrderedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "cadml_site.api.exceptions.problem_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "cadml_site.api.schema.ScopedAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "cadml_site.api.schema.CadmlAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": [
-        "cadml_site.api.json_parser.DepthLimitedJSONParser",
-        "rest_framework.parsers.MultiPartParser",
-        "rest_framework.parsers.FormParser",
-    ],
+    # JSON bodies only; the upload operations (analyze, model upload) name their multipart parsers themselves.
+    "DEFAULT_PARSER_CLASSES": ["cadml_site.api.parsers.JSONTextParser"],
     "UNAUTHENTICATED_USER": None,
 }
 
@@ -234,6 +232,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # one enum for the API key scope, wherever a serializer names it
     "ENUM_NAME_OVERRIDES": {"ApiKeyScopeEnum": "cadml_site.api.models.ApiKeyScope.choices"},
+    # 3.1 (JSON Schema 2020-12) can say what 3.0 cannot, e.g. the names a filter object may use (propertyNames)
+    "OAS_VERSION": "3.1.0",
 }
 
 # ---- Celery -----------------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from features.parsers.dispatch import check_size, parse_document, too_large_erro
 from features.parsers.document import FORMATS, CadDocument
 from features.parsers.errors import CadParseError
 from features.parsers.pool import ParsePoolUnavailable
+from modelops.errors import FeatureVersionMismatch
 from modelops.selectors import classify_vector
 from vectors.selectors import served_feature_version, vector_similarity_search
 from vectors.services import vector_upsert
@@ -292,7 +293,10 @@ def _similar_section(version: str, values: list[float], k: int, vector: dict, ma
 
 
 def _classification_section(version: str, values: list[float]) -> dict:
-    result = classify_vector(values=values, feature_version=version)
+    try:
+        result = classify_vector(values=values, feature_version=version)
+    except FeatureVersionMismatch:
+        result = None  # the active model classifies another feature version: none is active for this one
     if result is None:
         return {"status": "no_active_model", "label": None, "probabilities": [], "model_version": None}
     return {"status": "classified", **result}

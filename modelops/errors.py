@@ -52,6 +52,10 @@ class ModelVersionNotFound(NotFound):
     code, stage, title = "model_version_not_found", "request", "Model version not found"
 
 
+class ModelFileNotFound(NotFound):
+    code, stage, title = "model_file_missing", "intake", "Model file not found"
+
+
 class ModelVersionExists(Conflict):
     code, stage, title = "model_version_exists", "request", "Model version already registered"
 
@@ -83,6 +87,7 @@ _BY_CODE: dict[str, type[DomainError]] = {
     "opcode_blocked": ModelOpcodeBlocked,
     "opcode_scan_error": ModelOpcodeScanError,
     "intake_refused": ModelFileRefused,
+    "model_file_missing": ModelFileNotFound,
 }
 _CONTEXT_KEYS = ("rule", "offset", "opcode", "global", "mode", "sha256", "expected_sha256", "detail", "events",
                  "limit", "size", "compression", "magic", "name", "expected", "actual", "parameter", "type")
@@ -95,7 +100,7 @@ def domain_error_from(exc: ModelSecurityError, *, active_version: str | None, mo
     context.setdefault("mode", mode)
     context["active_version"] = active_version
     cls = _BY_CODE.get(exc.code)
-    if rollback_codes and exc.code == "intake_refused":
+    if rollback_codes and exc.code in ("intake_refused", "model_file_missing"):
         cls = None  # the registered file is gone or was replaced by a link: the active model is kept
     if cls is None:
         if rollback_codes:

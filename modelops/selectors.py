@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from django.conf import settings
 
-from modelops.errors import DimensionMismatch
+from modelops.errors import DimensionMismatch, FeatureVersionMismatch
 from modelops.foreground import gate
 from modelops.models import ModelRegistryState, ModelReloadAttempt, ModelVersion, OpcodeAuditEntry
 from modelops.registry import holder
@@ -82,9 +82,10 @@ def classify_vector(*, values, feature_version: str) -> dict | None:
     """Classify one feature vector with the active model.
 
     Returns ``{"label", "probabilities": [{"label", "probability"}] (top 3), "model_version"}``, or None when no
-    model is active for ``feature_version``. A vector whose dimension differs from the model's raises
-    ``DimensionMismatch`` (422). Never waits on a reload: it uses whatever model this process holds, and a
-    model load in this process pauses while it runs, the convergence check included (modelops.foreground).
+    model is active; a model active for another feature version raises ``FeatureVersionMismatch`` (422). A
+    vector whose dimension differs from the model's raises ``DimensionMismatch`` (422). Never waits on a reload:
+    it uses whatever model this process holds, and a model load in this process pauses while it runs, the
+    convergence check included (modelops.foreground).
     """
     with gate.foreground():
         return _classify(values, feature_version)
@@ -95,8 +96,13 @@ def _classify(values, feature_version: str) -> dict | None:
 
     model_refresh_if_stale()
     active = holder.active()
-    if active is None or (active.feature_version and active.feature_version != feature_version):
+    if active is None:
         return None
+    if active.feature_version and active.feature_version != feature_version:
+        raise FeatureVersionMismatch("the active model classifies vectors of another feature version",
+                                     context={"feature_version": feature_version,
+                                              "model_feature_version": active.feature_version,
+                                              "model_version": active.label})
     vector = np.asarray(values, dtype=np.float64).reshape(1, -1)
     if vector.shape[1] != active.n_features:
         raise DimensionMismatch("vector dimension does not match the active model",

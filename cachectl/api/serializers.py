@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from rest_framework import serializers
 
 from cachectl.runtime import POLICIES
+from cadml_site.api.inputs import JsonInput
 
 REASON = {"max_length": 2000}
 
@@ -69,18 +71,27 @@ class CacheStatusOutput(serializers.Serializer):
     recent_changes = CacheChangeOutput(many=True)
 
 
-class CacheApplyInput(serializers.Serializer):
-    capacity = serializers.IntegerField(required=False)
-    ttl_seconds = serializers.IntegerField(required=False)
+class CacheApplyInput(JsonInput):
+    capacity = serializers.IntegerField(required=False, min_value=1, max_value=settings.CADML_CACHE_MAX_CAPACITY)
+    ttl_seconds = serializers.IntegerField(required=False, min_value=1,
+                                           max_value=settings.CADML_CACHE_MAX_TTL_SECONDS)
     policy = serializers.ChoiceField(choices=POLICIES, required=False)
     reason = serializers.CharField(**REASON)
 
+    # at least one setting to change (the service answers nothing_to_apply otherwise)
+    schema_any_of = [{"required": ["capacity"]}, {"required": ["ttl_seconds"]}, {"required": ["policy"]}]
 
-class CacheReasonInput(serializers.Serializer):
+    def validate(self, attrs):
+        if not {"capacity", "ttl_seconds", "policy"} & set(attrs):
+            raise serializers.ValidationError("give capacity, ttl_seconds and/or policy")
+        return attrs
+
+
+class CacheReasonInput(JsonInput):
     reason = serializers.CharField(**REASON)
 
 
-class CacheConfirmInput(serializers.Serializer):
+class CacheConfirmInput(JsonInput):
     reason = serializers.CharField(required=False, allow_blank=True, default="", **REASON)
 
 
@@ -93,10 +104,11 @@ class CacheChangeResultOutput(serializers.Serializer):
 API_MAX_PREWARM_LIMIT = 10_000  # ~1-2 ms per entry: stays well inside the worker timeout
 
 
-class CachePrewarmInput(serializers.Serializer):
+class CachePrewarmInput(JsonInput):
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=API_MAX_PREWARM_LIMIT,
-        help_text="Default: the cache capacity (also the maximum). Larger prewarms: manage.py cache_prewarm.",
+        help_text=f"Default: the cache capacity, at most {API_MAX_PREWARM_LIMIT}. Larger prewarms: "
+                  "manage.py cache_prewarm.",
     )
     reason = serializers.CharField(required=False, allow_blank=True, default="", **REASON)
 

@@ -14,7 +14,8 @@ from cadml_site.api.permissions import actor_name
 
 TAGS = ["cache"]
 CONFLICT = OpenApiResponse(description="application/problem+json: rollback_window_active, "
-                                       "rollback_window_expired, nothing_to_rollback or no_open_window; "
+                                       "rollback_window_expired, nothing_to_rollback, no_open_window or "
+                                       "settings_unchanged; "
                                        "context has change_id and deadline.")
 BAD = OpenApiResponse(description="application/problem+json: out_of_bounds, reason_required, ...")
 
@@ -42,6 +43,12 @@ class CacheSettingsApplyApi(SensitiveApi):
     """Snapshot the current settings, apply new ones everywhere (within 5 s) and open a rollback window."""
 
     required_permission = "cachectl.apply_cache_settings"
+    schema_links = {"post": {200: {
+        "RestoreSnapshot": {"operationId": "cache_snapshot_restore",
+                            "parameters": {"snapshot_id": "$response.body#/change/snapshot_id"}},
+        "RollBack": {"operationId": "cache_rollback"},
+        "Confirm": {"operationId": "cache_confirm"},
+    }}}
 
     @extend_schema(operation_id="cache_apply", request=s.CacheApplyInput,
                    responses={200: s.CacheChangeResultOutput, 400: BAD, 409: CONFLICT}, tags=TAGS)
@@ -83,9 +90,11 @@ class CacheSettingsConfirmApi(SensitiveApi):
 class CacheSnapshotListApi(APIView):
     """Snapshots (settings plus statistics when they were replaced), newest first, paginated."""
 
+    pagination_class = OrderedLimitOffsetPagination
+
     @extend_schema(operation_id="cache_snapshot_list", responses=s.CacheSnapshotOutput(many=True), tags=TAGS)
     def get(self, request):
-        paginator = OrderedLimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.cache_snapshot_list(), request, view=self)
         return paginator.get_paginated_response(s.CacheSnapshotOutput(page, many=True).data)
 
@@ -115,5 +124,6 @@ class CachePrewarmApi(SensitiveApi):
     def post(self, request):
         data = s.CachePrewarmInput(data=request.data)
         data.is_valid(raise_exception=True)
-        run = services.cache_prewarm(actor=actor_name(request), **data.validated_data)
+        run = services.cache_prewarm(actor=actor_name(request), default_limit_cap=s.API_MAX_PREWARM_LIMIT,
+                                     **data.validated_data)
         return Response(s.CachePrewarmOutput(run).data)

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cadml_site.api.base import SensitiveApi
+from cadml_site.api.inputs import JsonInput
 from cadml_site.api.models import ApiKeyScope
 from cadml_site.api.permissions import actor_name
 from cadml_site.api.services import api_key_issue, api_key_revoke
@@ -38,7 +39,7 @@ class WhoAmIApi(APIView):
         return Response(WhoAmIOutput(data).data)
 
 
-class ApiKeyIssueInput(serializers.Serializer):
+class ApiKeyIssueInput(JsonInput):
     name = serializers.CharField(max_length=100)
     scope = serializers.ChoiceField(choices=ApiKeyScope.choices, help_text=(
         "read: every read operation, 403 on writes; read_write: reads and writes. Required: choose it on purpose. "
@@ -57,6 +58,9 @@ class ApiKeyIssueApi(SensitiveApi):
     """Issue a new API key (sensitive). The secret is in this response only."""
 
     required_permission = "cadml_api.issue_credential"
+    problem_statuses = {409: "name_taken: an API key of that name exists"}
+    schema_links = {"post": {201: {"RevokeApiKey": {"operationId": "auth_api_key_revoke",
+                                                    "parameters": {"prefix": "$response.body#/prefix"}}}}}
 
     @extend_schema(operation_id="auth_api_key_issue", request=ApiKeyIssueInput,
                    responses={201: ApiKeyIssueOutput}, tags=["auth"])
@@ -70,7 +74,7 @@ class ApiKeyIssueApi(SensitiveApi):
                         status=status.HTTP_201_CREATED)
 
 
-class ApiKeyRevokeInput(serializers.Serializer):
+class ApiKeyRevokeInput(JsonInput):
     reason = serializers.CharField(max_length=2000)
 
 

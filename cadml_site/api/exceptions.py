@@ -205,6 +205,11 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     return problem_response(body)
 
 
+def plain_problem(status: int, title: str, code: str, message: str) -> JsonResponse:
+    """A problem response outside DRF (handlers, middleware)."""
+    return _plain_problem(status, title, code, message)
+
+
 def _plain_problem(status: int, title: str, code: str, message: str) -> JsonResponse:
     body = problem_body(status=status, title=title, code=code, stage="request", message=message)
     return JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)

@@ -27,3 +27,20 @@ class RequestIdMiddleware:
             reset_request_id(token)
         response[self.header] = request_id
         return response
+
+
+class NulInUrlMiddleware:
+    """A NUL character in an API path is a 404: nothing is named so. No database stores NUL in text (Postgres
+    refuses it), so such a path parameter used to fail in the query with a 500. (Query parameters are read by
+    serializers, which refuse NUL.)
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/") and "\x00" in request.path:
+            from cadml_site.api.exceptions import plain_problem
+
+            return plain_problem(404, "Not found", "not_found", "No endpoint or object is named with NUL.")
+        return self.get_response(request)

@@ -22,12 +22,18 @@ class HasApiKey(BasePermission):
 
     message = "This endpoint needs a valid X-API-Key header."
 
+    def needs_staff(self, method: str) -> bool:  # read by the OpenAPI schema (cadml_site.api.schema)
+        return False
+
     def has_permission(self, request, view) -> bool:
         return _credentials(request) is not None
 
 
 class IsOpsStaff(BasePermission):
     """Sensitive operations: a valid API key and the admin token of an active staff user."""
+
+    def needs_staff(self, method: str) -> bool:
+        return True
 
     def has_permission(self, request, view) -> bool:
         credentials = _credentials(request)

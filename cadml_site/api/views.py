@@ -59,6 +59,7 @@ class HealthLiveApi(APIView):
 class HealthReadyApi(APIView):
     """Readiness: 200 when the database answers, 503 otherwise."""
 
+    problem_statuses = {503: "database_unreachable: the database does not answer"}
     permission_classes = [AllowAny]
     authentication_classes: list = []
     throttle_classes: list = []

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
+from cadml_site.api.inputs import JsonInput, QueryInput
 from features.extractors import FEATURE_VERSIONS
 from features.extractors.v5_match import MATCH_MODES
 
@@ -69,7 +70,7 @@ class FeatureVersionOutputSerializer(serializers.Serializer):
     default = serializers.BooleanField()
 
 
-class FeatureSlotsInputSerializer(serializers.Serializer):
+class FeatureSlotsInputSerializer(QueryInput):
     version = serializers.ChoiceField(choices=FEATURE_VERSIONS, required=False)
 
 

@@ -18,7 +18,7 @@ from cadml_site.api.permissions import READ, WRITE
 from cadml_site.api.upload_limits import UploadSizeLimitedApi
 from features import selectors, services
 from features.api import serializers as s
-from features.extractors import FEATURE_VERSIONS, slot_names
+from features.extractors import slot_names
 from vectors.selectors import served_feature_version
 
 TAGS = ["features"]
@@ -70,6 +70,16 @@ class AnalysisCreateApi(UploadSizeLimitedApi, APIView):
 
     parser_classes = [MultiPartParser, FormParser]
     throttle_scope = "upload"
+    schema_links = {"post": {201: {"GetAnalysis": {"operationId": "analyze_retrieve",
+                                                   "parameters": {"analysis_id": "$response.body#/id"}}}}}
+    problem_statuses = {
+        413: "file_too_large / payload_too_large: the file is larger than CADML_MAX_UPLOAD_BYTES",
+        415: "unsupported_format: the content is not a CAD file of a supported format (sniffed, not the name)",
+        422: "the file is corrupt, empty, or its parse crashed or timed out",
+        409: "needs_source: v5 asked for a file whose stored summary predates v5 and cannot be described again",
+        503: "parser_unavailable: no parse worker is available; original_storage_unavailable: the originals "
+             "storage refused the write; or the database is down",
+    }
 
     def upload_max_bytes(self) -> int:
         return settings.CADML_UPLOAD_MAX_BYTES
@@ -135,8 +145,7 @@ class FeatureSlotListApi(APIView):
     @extend_schema(
         tags=TAGS,
         operation_id="features_slots",
-        parameters=[OpenApiParameter("version", str, enum=list(FEATURE_VERSIONS), required=False,
-                                     description="Feature version (default: the served version).")],
+        parameters=[s.FeatureSlotsInputSerializer],
         responses={200: s.FeatureSlotOutputSerializer(many=True)},
     )
     def get(self, request):

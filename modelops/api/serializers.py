@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from cadml_site.api.inputs import JsonInput
+
 FEATURE_VERSION_CHOICES = ("v1", "v2", "v3", "v4")
 SHA256_FIELD = {"max_length": 64, "min_length": 64}
 
@@ -36,7 +38,7 @@ class ModelVersionUploadInput(serializers.Serializer):
     reason = serializers.CharField(max_length=2000, required=False, default="")
 
 
-class ModelVersionRegisterInput(serializers.Serializer):
+class ModelVersionRegisterInput(JsonInput):
     file_name = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$",
                                        help_text="A plain file name inside CADML_MODEL_DIR (no paths).")
     label = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -44,11 +46,13 @@ class ModelVersionRegisterInput(serializers.Serializer):
     reason = serializers.CharField(max_length=2000, required=False, default="")
 
 
-class ModelReloadInput(serializers.Serializer):
+class ModelReloadInput(JsonInput):
     version = serializers.CharField(max_length=100, required=False, help_text="Label or id of the version.")
     sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False)
     expected_sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False)
     reason = serializers.CharField(max_length=2000, required=False, default="")
+
+    schema_any_of = [{"required": ["version"]}, {"required": ["sha256"]}]
 
     def validate(self, attrs):
         if not attrs.get("version") and not attrs.get("sha256"):
@@ -62,7 +66,7 @@ class ModelReloadOutput(serializers.Serializer):
     mode = serializers.CharField()
 
 
-class ModelRollbackInput(serializers.Serializer):
+class ModelRollbackInput(JsonInput):
     reason = serializers.CharField(max_length=2000, required=False, default="")
 
 
@@ -105,7 +109,7 @@ class OpcodeAuditOutput(serializers.Serializer):
     total_samples = serializers.IntegerField()
 
 
-class ModelPredictInput(serializers.Serializer):
+class ModelPredictInput(JsonInput):
     values = serializers.ListField(child=serializers.FloatField(), min_length=1, max_length=4096)
     feature_version = serializers.ChoiceField(choices=FEATURE_VERSION_CHOICES)
 

@@ -19,6 +19,7 @@ from modelops.errors import ModelSizeExceeded, NoActiveModel
 TAGS = ["model"]
 REFUSED = OpenApiResponse(description=(
     "application/problem+json with code size_exceeded (413), magic_invalid (415), hash_mismatch (409), "
+    "model_file_missing (404: no such file in CADML_MODEL_DIR), model_file_refused (400), "
     "opcode_blocked / opcode_scan_error (422) or rollback (422: load or validation failed, the active model "
     "was kept); stage is intake, hash, scan, load, validate or swap; context has rule, offset, opcode, "
     "global, mode, sha256 and active_version."))
@@ -38,6 +39,8 @@ class ModelVersionUploadApi(UploadSizeLimitedApi, SensitiveApi):
 
     required_permission = "modelops.upload_model"
     parser_classes = [MultiPartParser, FormParser]
+    schema_links = {"post": {201: {"Reload": {"operationId": "model_reload",
+                                              "requestBody": {"version": "$response.body#/label"}}}}}
 
     def upload_max_bytes(self) -> int:
         return settings.CADML_MODEL_MAX_BYTES
@@ -68,7 +71,8 @@ class ModelVersionRegisterApi(SensitiveApi):
     required_permission = "modelops.upload_model"
 
     @extend_schema(operation_id="model_version_register", request=s.ModelVersionRegisterInput,
-                   responses={201: s.ModelVersionOutput, 400: REFUSED, 409: REFUSED, 413: REFUSED, 415: REFUSED,
+                   responses={201: s.ModelVersionOutput, 400: REFUSED, 404: REFUSED, 409: REFUSED, 413: REFUSED,
+                              415: REFUSED,
                               422: REFUSED}, tags=TAGS)
     def post(self, request):
         data = s.ModelVersionRegisterInput(data=request.data)
@@ -130,8 +134,11 @@ class ModelPredictApi(APIView):
 
     @extend_schema(operation_id="model_predict", request=s.ModelPredictInput,
                    responses={200: s.ModelPredictOutput,
-                              422: OpenApiResponse(description="dimension_mismatch"),
-                              503: OpenApiResponse(description="no_active_model")}, tags=TAGS)
+                              422: OpenApiResponse(description="dimension_mismatch, vector_invalid, "
+                                                               "feature_version_mismatch (the active model "
+                                                               "classifies another feature version)"),
+                              503: OpenApiResponse(description="no_active_model: no model is active, or "
+                                                               "the database is down")}, tags=TAGS)
     def post(self, request):
         data = s.ModelPredictInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -82,3 +82,9 @@ class IntakeRefused(ModelSecurityError):
 
     code = "intake_refused"
     stage = "intake"
+
+
+class ModelFileMissing(IntakeRefused):
+    """No file of that name in the model directory."""
+
+    code = "model_file_missing"

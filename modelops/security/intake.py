@@ -7,6 +7,7 @@ that were hashed are the bytes that are scanned and loaded.
 from __future__ import annotations
 
 import bz2
+import errno
 import hashlib
 import lzma
 import os
@@ -14,7 +15,7 @@ import stat
 import zlib
 from dataclasses import dataclass
 
-from .errors import IntakeRefused, MagicInvalid, SizeExceeded
+from .errors import IntakeRefused, MagicInvalid, ModelFileMissing, SizeExceeded
 
 PICKLE_PROTOCOLS = (2, 3, 4, 5)
 COMPRESSIONS = ("zlib", "gzip", "bz2", "xz")
@@ -67,7 +68,9 @@ def read_model_file(directory: str, name: str, *, max_bytes: int) -> bytes:
             fd = os.open(name, flags | getattr(os, "O_NONBLOCK", 0), dir_fd=dir_fd)
         except OSError as exc:
             # ELOOP is what O_NOFOLLOW answers for a symbolic link.
-            reason = "symbolic links are refused" if exc.errno == 40 else exc.strerror
+            if exc.errno == errno.ENOENT:
+                raise ModelFileMissing("no such model file in the model directory", context={"name": name}) from None
+            reason = "symbolic links are refused" if exc.errno == errno.ELOOP else exc.strerror
             raise IntakeRefused(f"cannot open model file: {reason}", context={"name": name}) from None
         try:
             st = os.fstat(fd)

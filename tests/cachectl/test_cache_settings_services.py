@@ -162,9 +162,9 @@ def test_reason_is_required_and_no_op_is_refused():
     with pytest.raises(BadRequest) as excinfo:
         cache_settings_apply(actor="ops-alice", reason="  ", capacity=10)
     assert excinfo.value.code == "reason_required"
-    with pytest.raises(BadRequest) as excinfo:
+    with pytest.raises(Conflict) as excinfo:  # a state, not a malformed request: 409
         cache_settings_apply(actor="ops-alice", reason="same", capacity=current()["capacity"])
-    assert excinfo.value.code == "settings_unchanged"
+    assert excinfo.value.code == "settings_unchanged" and excinfo.value.status == 409
 
 
 def test_concurrent_applies_one_wins_the_other_sees_the_window():

@@ -182,7 +182,7 @@ def test_stress_commands_fail_when_the_server_refuses_them(stack, command):
 def test_counters_incremented_in_the_celery_worker_are_scraped(stack):
     before = _scrape_value(stack, 'vector_migrate_total{status="dry_run"}')
     response = requests.post(stack.base_url + "/api/v1/vectors/migrate/", headers=_headers(stack, ops=True),
-                             json={"from": "v3", "to": "v4", "dry_run": True}, timeout=30)
+                             json={"from_version": "v3", "to_version": "v4", "dry_run": True}, timeout=30)
     assert response.status_code == 202, response.text
     run_id = response.json()["id"]
 

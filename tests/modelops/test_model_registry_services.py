@@ -11,6 +11,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from modelops.errors import (
+    FeatureVersionMismatch,
+    ModelFileNotFound,
     ModelFileRefused,
     ModelHashMismatch,
     ModelMagicInvalid,
@@ -193,9 +195,12 @@ def test_register_from_dir_by_name_only(model_dir, make_model_bytes, db, tmp_pat
     outside = tmp_path / "outside.joblib"
     outside.write_bytes(make_model_bytes(seed=4))
     (model_dir / "link.joblib").symlink_to(outside)
-    for name in ("../outside.joblib", "link.joblib", str(outside), "missing.joblib"):
+    for name in ("../outside.joblib", "link.joblib", str(outside)):
         with pytest.raises(ModelFileRefused):
             model_version_register_from_dir(file_name=name, label=f"x{abs(hash(name)) % 1000}", actor="ops")
+    with pytest.raises(ModelFileNotFound) as missing:  # 404, not 400: the name is fine, the file is absent
+        model_version_register_from_dir(file_name="missing.joblib", label="x-missing", actor="ops")
+    assert missing.value.status == 404 and missing.value.code == "model_file_missing"
 
 
 def test_audit_mode_records_hostile_files_and_the_loader_still_refuses(model_dir, settings, tmp_path, db):
@@ -229,7 +234,8 @@ def test_predictions_follow_the_active_model(register_model):
     assert result["model_version"] == "a" and len(result["probabilities"]) == 3
     assert abs(sum(p["probability"] for p in result["probabilities"]) - 1.0) < 1e-6 or \
         len(holder.active().classes) > 3
-    assert classify_vector(values=np.zeros(12).tolist(), feature_version="v2") is None
+    with pytest.raises(FeatureVersionMismatch):  # a v4 model, a v2 vector: the client's mismatch (422), not a 503
+        classify_vector(values=np.zeros(12).tolist(), feature_version="v2")
 
 
 @pytest.mark.parametrize("kind", ["random_forest", "gradient_boosting", "hist_gradient_boosting", "k_neighbors",

@@ -137,12 +137,14 @@ def test_index_operations_need_ops_and_are_audited(key_client, ops_client):
 
 def test_migration_endpoints(key_client, ops_client, django_capture_on_commit_callbacks):
     register("v3", make_vectors(15, 22))
-    preview = key_client.get(URL + "migrate/preview/?from=v3&to=v4&limit=10").json()
+    preview = key_client.get(URL + "migrate/preview/?from_version=v3&to_version=v4&limit=10").json()
     assert preview["counts"]["padded"] == 10 and preview["dimension_delta"] == 2 and preview["limit"] == 10
-    assert key_client.get(URL + "migrate/preview/?from=v3&to=v3").status_code == 422
-    assert key_client.get(URL + "migrate/preview/?from=v3").status_code == 400
+    assert key_client.get(URL + "migrate/preview/?from_version=v3&to_version=v3").status_code == 422
+    assert key_client.get(URL + "migrate/preview/?from_version=v3").status_code == 400
+    assert key_client.get(URL + "migrate/preview/?from=v3&to=v4").status_code == 400  # one name: the schema's
     with django_capture_on_commit_callbacks(execute=True):
-        resp = ops_client.post(URL + "migrate/", {"from": "v3", "to": "v4", "dry_run": False}, format="json")
+        resp = ops_client.post(URL + "migrate/", {"from_version": "v3", "to_version": "v4", "dry_run": False},
+                               format="json")
     assert resp.status_code == 202
     run = key_client.get(URL + f"migrate/runs/{resp.json()['id']}/").json()
     assert run["status"] == "completed" and run["processed"] == 15

@@ -5,19 +5,38 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
+from cadml_site.api.inputs import JsonInput, QueryInput
 from features.extractors import FEATURE_VERSIONS
 from features.extractors.v5_match import MATCH_KINDS, MATCH_MODES
+from vectors.validation import FILTER_FIELD_RE, KEY_RE, MAX_FILTERS, RESERVED_KEYS
 
 
 def _version_field(**kw):
     return serializers.ChoiceField(choices=list(FEATURE_VERSIONS), **kw)
 
 
-class _JsonList(serializers.JSONField):
-    """A JSON list checked for type and size only; the service validates its content in one vectorised pass."""
+def _is_number(item) -> bool:
+    return isinstance(item, (int, float)) and not isinstance(item, bool)
 
-    def __init__(self, *, max_items: int, item_type: type | None = None, **kw):
-        self.max_items, self.item_type = max_items, item_type
+
+NUMBERS = {"type": "array", "minItems": 1, "items": {"type": "number"}}
+KEY = {"type": "string", "pattern": KEY_RE.pattern, "maxLength": 255}
+META = {"type": ["object", "null"]}
+FILTERS = {
+    "type": "object", "maxProperties": MAX_FILTERS, "description": "Exact match on meta fields.",
+    "propertyNames": {"pattern": FILTER_FIELD_RE.pattern, "not": {"pattern": "__"}},
+    "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+}
+
+
+class _JsonList(serializers.JSONField):
+    """A JSON list checked for type and size only; the service validates its content in one vectorised pass.
+
+    ``items`` is the OpenAPI schema of one item and ``item_check`` the test the serializer applies to each.
+    """
+
+    def __init__(self, *, max_items: int, items: dict, item_check=None, **kw):
+        self.max_items, self.items, self.item_check = max_items, items, item_check
         super().__init__(**kw)
 
     def to_internal_value(self, data):
@@ -26,19 +45,74 @@ class _JsonList(serializers.JSONField):
             raise serializers.ValidationError("must be a non-empty list")
         if len(data) > self.max_items:
             raise serializers.ValidationError(f"at most {self.max_items} items")
-        if self.item_type is not None and not all(isinstance(item, self.item_type) for item in data):
-            raise serializers.ValidationError(f"every item must be a JSON {self.item_type.__name__}")
+        if self.item_check is not None and not all(self.item_check(item) for item in data):
+            raise serializers.ValidationError(f"every item must be {self.items.get('description') or self.items}")
         return data
+
+    def openapi_schema(self, direction) -> dict:  # read by cadml_site.api.schema.CadmlAutoSchema
+        schema = {"type": "array", "minItems": 1, "maxItems": self.max_items, "items": dict(self.items)}
+        if self.help_text:
+            schema["description"] = str(self.help_text)
+        return schema
+
+
+def _is_bulk_item(item) -> bool:
+    return isinstance(item, dict) and "key" in item and "values" in item
+
+
+BULK_ITEM = {"type": "object", "description": "an object {key, values, meta}", "required": ["key", "values"],
+             "properties": {"key": {**KEY, "not": {"enum": sorted(RESERVED_KEYS)}}, "values": NUMBERS,
+                            "meta": META}}
+
+
+def _is_query(item) -> bool:
+    """A batch query: an object with exactly one of ``vector`` (a non-empty list of numbers) or ``key`` (a string)."""
+    if not isinstance(item, dict) or ("vector" in item) == ("key" in item):
+        return False
+    if "key" in item:
+        return isinstance(item["key"], str) and 1 <= len(item["key"]) <= 255
+    vector = item["vector"]
+    return isinstance(vector, list) and bool(vector) and all(_is_number(v) for v in vector)
+
+
+QUERY_ITEM = {"description": "an object with exactly one of vector (a list of numbers) or key", "oneOf": [
+    {"type": "object", "required": ["vector"], "properties": {"vector": NUMBERS},
+     "not": {"required": ["key"]}},
+    {"type": "object", "required": ["key"], "properties": {"key": {"type": "string", "minLength": 1,
+                                                                    "maxLength": 255}},
+     "not": {"required": ["vector"]}},
+]}
 
 
 # ---- register / list / get / delete ---------------------------------------------------------------------------
-class VectorRegisterInput(serializers.Serializer):
+class _KeyField(serializers.CharField):
+    """A vector key; the service checks it (422 invalid_key) and the schema states the same rule."""
+
+    def openapi_schema(self, direction) -> dict:
+        return {**KEY, "not": {"enum": sorted(RESERVED_KEYS)}}
+
+
+class _MetaField(serializers.JSONField):
+    """Meta of a vector: an object (or null, meaning {}); the service checks it (422 invalid_meta)."""
+
+    def openapi_schema(self, direction) -> dict:
+        return dict(META)
+
+
+class VectorRegisterInput(JsonInput):
     feature_version = _version_field(required=False)
-    key = serializers.CharField(max_length=255, required=False)
-    values = _JsonList(max_items=10_000, required=False, help_text="One vector (list of numbers).")
-    meta = serializers.JSONField(required=False, default=dict)
-    vectors = _JsonList(max_items=settings.CADML_VECTOR_BULK_MAX, item_type=dict, required=False,
-                        help_text="Bulk: a list of {key, values, meta} objects.")
+    key = _KeyField(max_length=255, required=False)
+    values = _JsonList(max_items=10_000, items={"type": "number", "description": "a number"}, item_check=_is_number,
+                       required=False, help_text="One vector (list of numbers).")
+    meta = _MetaField(required=False, allow_null=True, default=dict)
+    vectors = _JsonList(max_items=settings.CADML_VECTOR_BULK_MAX, items=BULK_ITEM, item_check=_is_bulk_item,
+                        required=False, help_text="Bulk: a list of {key, values, meta} objects.")
+
+    # one vector, or a bulk: never both, never a part of one
+    schema_one_of = [
+        {"required": ["key", "values"], "not": {"required": ["vectors"]}},
+        {"required": ["vectors"], "not": {"anyOf": [{"required": ["key"]}, {"required": ["values"]}]}},
+    ]
 
     def validate(self, attrs):
         single = "key" in attrs or "values" in attrs
@@ -57,7 +131,7 @@ class VectorRegisterOutput(serializers.Serializer):
     key = serializers.CharField(required=False)
 
 
-class VectorListInput(serializers.Serializer):
+class VectorListInput(QueryInput):
     feature_version = _version_field(required=False)
 
 
@@ -73,11 +147,11 @@ class VectorOutput(serializers.Serializer):
     last_referenced_at = serializers.DateTimeField(allow_null=True)
 
 
-class VectorDetailInput(serializers.Serializer):
+class VectorDetailInput(QueryInput):
     feature_version = _version_field(required=False)
 
 
-class VectorDeleteInput(serializers.Serializer):
+class VectorDeleteInput(QueryInput):
     feature_version = _version_field(required=False)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
@@ -89,15 +163,21 @@ class VectorDeleteOutput(serializers.Serializer):
 
 
 # ---- similarity ------------------------------------------------------------------------------------------------
-class _SimilarityOptions(serializers.Serializer):
+class _FiltersField(serializers.DictField):
+    """Meta filters; the search checks names and values (400 invalid_filter), the schema states the same rules."""
+
+    def openapi_schema(self, direction) -> dict:
+        return dict(FILTERS)
+
+
+class _SimilarityOptions(JsonInput):
     feature_version = _version_field(required=False)
     k = serializers.IntegerField(min_value=1, max_value=settings.CADML_SIMILARITY_MAX_K, default=10)
     min_score = serializers.FloatField(min_value=-1.0, max_value=1.0, required=False, allow_null=True,
                                        default=None)
-    filters = serializers.DictField(required=False, default=dict, help_text=(
-        "Exact match on meta keys ({key: scalar}); a key is an identifier (no `__`) matched literally, never as "
-        "a lookup."))
-    min_generation = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+    filters = _FiltersField(required=False, default=dict)
+    min_generation = serializers.IntegerField(min_value=0, max_value=2**63 - 1, required=False, allow_null=True,
+                                              default=None)
     match = serializers.ChoiceField(
         choices=list(MATCH_MODES), default="any",
         help_text="v5 only: `any` (every result, each labelled with its match kind), `shape` (the same shape at any "
@@ -106,17 +186,20 @@ class _SimilarityOptions(serializers.Serializer):
 
 
 class SimilaritySearchInput(_SimilarityOptions):
-    vector = _JsonList(max_items=10_000, required=False, allow_null=True, default=None)
-    key = serializers.CharField(max_length=255, required=False, allow_null=True, default=None)
+    vector = _JsonList(max_items=10_000, items={"type": "number", "description": "a number"}, item_check=_is_number,
+                       required=False)
+    key = serializers.CharField(max_length=255, required=False)
     cad_file = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, allow_null=True, default=None,
                                       help_text="v5: sha256 of the content the query vector comes from; results "
                                                 "registered from the same content are labelled `exact` (a key "
                                                 "query uses its vector's meta.cad_file).")
 
+    schema_one_of = [{"required": ["vector"]}, {"required": ["key"]}]  # exactly one of them
+
     def validate(self, attrs):
-        if (attrs["vector"] is None) == (attrs["key"] is None):
+        if ("vector" in attrs) == ("key" in attrs):
             raise serializers.ValidationError("give exactly one of vector or key")
-        return attrs
+        return {"vector": None, "key": None, **attrs}
 
 
 class SimilarityResult(serializers.Serializer):
@@ -146,7 +229,7 @@ class SimilaritySearchOutput(serializers.Serializer):
 
 
 class SimilarityBatchInput(_SimilarityOptions):
-    queries = _JsonList(max_items=settings.CADML_SIMILARITY_BATCH_MAX, item_type=dict,
+    queries = _JsonList(max_items=settings.CADML_SIMILARITY_BATCH_MAX, items=QUERY_ITEM, item_check=_is_query,
                         help_text="Each {\"vector\": [...]} or {\"key\": ...}.")
 
 
@@ -159,7 +242,7 @@ class SimilarityBatchOutput(serializers.Serializer):
 
 
 # ---- index -----------------------------------------------------------------------------------------------------
-class IndexStatusInput(serializers.Serializer):
+class IndexStatusInput(QueryInput):
     feature_version = _version_field(required=False)
 
 
@@ -196,12 +279,12 @@ class IndexStatusOutput(serializers.Serializer):
     versions = IndexVersionStatusOutput(many=True)
 
 
-class IndexActionInput(serializers.Serializer):
+class IndexActionInput(JsonInput):
     feature_version = _version_field(required=False)
     reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class IndexDegradeInput(serializers.Serializer):
+class IndexDegradeInput(JsonInput):
     feature_version = _version_field(required=False)
     reason = serializers.CharField(max_length=2000)
     duration_seconds = serializers.IntegerField(min_value=1, max_value=86_400, required=False, allow_null=True,
@@ -223,15 +306,10 @@ class IndexDegradeOutput(serializers.Serializer):
 
 
 # ---- migration -------------------------------------------------------------------------------------------------
-class MigrationPreviewInput(serializers.Serializer):
+class MigrationPreviewInput(QueryInput):
     from_version = _version_field()
     to_version = _version_field()
-    limit = serializers.IntegerField(min_value=1, max_value=10_000_000, required=False, allow_null=True,
-                                     default=None)
-
-    def to_internal_value(self, data):
-        data = {("from_version" if k == "from" else "to_version" if k == "to" else k): v for k, v in data.items()}
-        return super().to_internal_value(data)
+    limit = serializers.IntegerField(min_value=1, max_value=10_000_000, required=False, default=None)
 
 
 class MigrationPreviewOutput(serializers.Serializer):
@@ -247,8 +325,9 @@ class MigrationPreviewOutput(serializers.Serializer):
     limit = serializers.IntegerField(allow_null=True)
 
 
-class MigrationStartInput(MigrationPreviewInput):
-    limit = None
+class MigrationStartInput(JsonInput):
+    from_version = _version_field()
+    to_version = _version_field()
     dry_run = serializers.BooleanField(default=False)
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
@@ -20,6 +19,14 @@ from vectors.api import serializers as s
 from vectors.errors import InvalidFilter
 
 TAGS = ["vectors"]
+SEARCH_PROBLEMS = {
+    404: "vector_not_found: a query names a key that is not stored for this feature version",
+    409: "generation_not_reached: the index has not caught up with min_generation yet; retry",
+    422: "dimension_mismatch, invalid_vector: a query vector is not one of this feature version",
+}
+INDEX_PROBLEMS = {409: "rebuild_in_progress: another rebuild of this version is running",
+                  503: "index_rebuild_failed: the rebuild failed (the previous index keeps serving); or the "
+                       "database is down"}
 
 
 def _version(data) -> str:
@@ -38,6 +45,8 @@ def _meta_filters(query_params) -> dict:
     for name, value in query_params.items():
         if not name.startswith("meta."):
             continue
+        if "\x00" in name or "\x00" in value:
+            raise InvalidFilter(f"filter {name[:80]!r} may not hold NUL characters", context={"field": name[:80]})
         try:
             parsed = json.loads(value)
         except ValueError:
@@ -53,6 +62,9 @@ class _PerMethod(BasePermission):
 
     sensitive_methods = ("DELETE",)  # read by the OpenAPI schema class
 
+    def needs_staff(self, method: str) -> bool:
+        return method == "DELETE"
+
     def has_permission(self, request, view) -> bool:
         if request.method == "DELETE":
             return (IsOpsStaff().has_permission(request, view)
@@ -63,19 +75,29 @@ class _PerMethod(BasePermission):
 class VectorsApi(APIView):
     """GET: list vectors of a feature version (meta filters as ``meta.<field>=``). POST: register one or a bulk."""
 
+    pagination_class = OrderedLimitOffsetPagination
+    problem_statuses = {"post": {422: "invalid_key, invalid_vector, dimension_mismatch, invalid_meta, duplicate_key"}}
+    schema_links = {"post": {201: {
+        "GetVector": {"operationId": "vectors_get", "parameters": {
+            "key": "$response.body#/key", "feature_version": "$response.body#/feature_version"}},
+        "DeleteVector": {"operationId": "vectors_delete", "parameters": {
+            "key": "$response.body#/key", "feature_version": "$response.body#/feature_version"}},
+        "SearchByKey": {"operationId": "vectors_similarity", "requestBody": {
+            "key": "$response.body#/key", "feature_version": "$response.body#/feature_version"}},
+    }}}
+
     @extend_schema(operation_id="vectors_list", description="List vectors of a feature version, ordered by key; "
-                   "exact meta filters as `meta.<field>=<value>` (values parsed as JSON when possible).", parameters=[
+                   "exact meta filters as `meta.<field>=<value>` (values parsed as JSON when possible; field "
+                   "names are identifiers: 400 invalid_filter otherwise). OpenAPI 3.0 cannot name a family of "
+                   "parameters, so the filters are described here rather than listed.", parameters=[
         s.VectorListInput,
-        OpenApiParameter("meta.<field>", OpenApiTypes.STR, description=(
-            "Exact match on the meta key `<field>` (an identifier: a letter, then letters, digits or `_`, without "
-            "`__`; 400 invalid_filter otherwise). Names such as `in` or `regex` are keys, never lookups.")),
     ], responses=s.VectorOutput(many=True), tags=TAGS)
     def get(self, request):
         data = s.VectorListInput(data=request.query_params)
         data.is_valid(raise_exception=True)
         rows = selectors.vector_list(feature_version=_version(data.validated_data),
                                      filters=_meta_filters(request.query_params))
-        paginator = OrderedLimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(s.VectorOutput([_vector_dict(r) for r in page], many=True).data)
 
@@ -120,7 +142,7 @@ class VectorDetailApi(APIView):
         return Response(s.VectorOutput(_vector_dict(row)).data)
 
     @extend_schema(operation_id="vectors_delete", description="Delete a vector (sensitive, audited).",
-                   parameters=[s.VectorDeleteInput], responses=s.VectorDeleteOutput,
+                   parameters=[s.VectorDeleteInput], responses={200: s.VectorDeleteOutput},
                    tags=TAGS)
     def delete(self, request, key: str):
         data = s.VectorDeleteInput(data=request.query_params)
@@ -136,6 +158,8 @@ class VectorSimilaritySearchApi(APIView):
     distance, each result labelled with its match kind)."""
 
     api_key_access = READ  # a POST that only reads
+
+    problem_statuses = SEARCH_PROBLEMS
 
     @extend_schema(operation_id="vectors_similarity", request=s.SimilaritySearchInput,
                    responses=s.SimilaritySearchOutput, tags=TAGS,
@@ -159,6 +183,7 @@ class VectorSimilarityBatchApi(APIView):
     """Up to CADML_SIMILARITY_BATCH_MAX queries searched together; one result list per query."""
 
     api_key_access = READ  # a POST that only reads
+    problem_statuses = SEARCH_PROBLEMS
 
     @extend_schema(operation_id="vectors_similarity_batch", request=s.SimilarityBatchInput,
                    responses=s.SimilarityBatchOutput, tags=TAGS)
@@ -189,6 +214,7 @@ class IndexRecoverApi(SensitiveApi):
     """Try a recovery now, ignoring backoff and suppression (sensitive, audited); 409 while a rebuild runs."""
 
     required_permission = "vectors.recover_index"
+    problem_statuses = INDEX_PROBLEMS
 
     @extend_schema(operation_id="vectors_index_recover", request=s.IndexActionInput, responses=s.IndexActionOutput,
                    tags=TAGS)
@@ -204,6 +230,7 @@ class IndexRebuildApi(SensitiveApi):
     """Rebuild the index from the database and publish a verified snapshot (sensitive, audited)."""
 
     required_permission = "vectors.rebuild_index"
+    problem_statuses = INDEX_PROBLEMS
 
     @extend_schema(operation_id="vectors_index_rebuild", request=s.IndexActionInput, responses=s.IndexActionOutput,
                    tags=TAGS)
@@ -234,13 +261,12 @@ class IndexDegradeApi(SensitiveApi):
 
 
 class VectorMigrationPreviewApi(APIView):
-    """What migrating ``from`` -> ``to`` would do (counts, dimension delta, delta statistics, warnings)."""
+    """What migrating ``from_version`` -> ``to_version`` would do (counts, dimension delta, statistics, warnings)."""
 
-    @extend_schema(operation_id="vectors_migrate_preview", parameters=[
-        OpenApiParameter("from", OpenApiTypes.STR, required=True),
-        OpenApiParameter("to", OpenApiTypes.STR, required=True),
-        OpenApiParameter("limit", OpenApiTypes.INT),
-    ], responses=s.MigrationPreviewOutput, tags=TAGS)
+    problem_statuses = {422: "invalid_migration: from_version and to_version are the same"}
+
+    @extend_schema(operation_id="vectors_migrate_preview", parameters=[s.MigrationPreviewInput],
+                   responses=s.MigrationPreviewOutput, tags=TAGS)
     def get(self, request):
         data = s.MigrationPreviewInput(data=request.query_params)
         data.is_valid(raise_exception=True)
@@ -254,6 +280,10 @@ class VectorMigrationStartApi(SensitiveApi):
     """Start a migration run as a task (sensitive, audited); poll it at ``migrate/runs/<id>/``."""
 
     required_permission = "vectors.migrate_vectors"
+    problem_statuses = {409: "migration_conflict: a run for these versions is already in progress",
+                        422: "invalid_migration: from_version and to_version are the same"}
+    schema_links = {"post": {202: {"GetMigrationRun": {"operationId": "vectors_migrate_run_get",
+                                                       "parameters": {"run_id": "$response.body#/id"}}}}}
 
     @extend_schema(operation_id="vectors_migrate_start", request=s.MigrationStartInput,
                    responses={202: s.MigrationRunOutput}, tags=TAGS)
