@@ -26,6 +26,19 @@ def cad_samples_dir() -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _fresh_credential_cache():
+    """Each test starts with this process's credential cache and throttle counters empty (rows of earlier tests are rolled back)."""
+    from cadml_site.api.authentication import credential_cache
+    from cadml_site.api.throttling import local_counters
+
+    credential_cache.forget()
+    local_counters.clear()
+    yield
+    credential_cache.forget()
+    local_counters.clear()
+
+
 @pytest.fixture
 def make_api_key(db):
     from cadml_site.api.services import api_key_create
