@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -27,6 +28,8 @@ from vectors.validation import checked_filters, checked_vector, checked_version,
 EVENTS_SHOWN = 20
 # last_referenced_at is refreshed at most this often per vector: a hot result costs no write (and no fsync).
 REFERENCE_RESOLUTION = timedelta(seconds=60)
+# ... and written at most this often per process: the searches in between only add ids to a buffer.
+REFERENCE_FLUSH_SECONDS = 1.0
 logger = logging.getLogger("cadml.vectors")
 
 
@@ -87,15 +90,19 @@ def _check_k(k: int) -> int:
     return k
 
 
-def _queries(feature_version: str, queries: Sequence[dict]) -> tuple[np.ndarray, list[int | None]]:
-    """Query matrix and, per query, the id of the key it names (excluded from its own results)."""
+def _queries(feature_version: str, queries: Sequence[dict],
+             exclude_keys: Sequence[str] = ()) -> tuple[np.ndarray, list[int | None], set[int]]:
+    """Query matrix, per query the id of the key it names (excluded from its own results), and the ids of
+    ``exclude_keys``: one statement for the named and the excluded keys together."""
     keys = [q.get("key") for q in queries]
     by_key = {}
     named = [key for key in keys if isinstance(key, str)]
-    if named:
-        rows = Vector.objects.filter(feature_version=feature_version, key__in=named).values_list("key", "id",
-                                                                                                "values")
-        by_key = {key: (pk, np.frombuffer(bytes(values), dtype="<f4")) for key, pk, values in rows}
+    excluded_keys = [key for key in exclude_keys if isinstance(key, str)]
+    if named or excluded_keys:
+        rows = Vector.objects.filter(feature_version=feature_version,
+                                     key__in=set(named) | set(excluded_keys)).values_list("key", "id", "values")
+        by_key = {key: (pk, values) for key, pk, values in rows}
+    excluded = {by_key[key][0] for key in excluded_keys if key in by_key}
     vectors, own_ids = [], []
     for query, key in zip(queries, keys):
         if (key is None) == (query.get("vector") is None):
@@ -107,21 +114,61 @@ def _queries(feature_version: str, queries: Sequence[dict]) -> tuple[np.ndarray,
                 raise VectorNotFound(f"no vector {key!r} in {feature_version}",
                                      context={"key": key, "feature_version": feature_version})
             own_ids.append(by_key[key][0])
-            vectors.append(by_key[key][1])
+            vectors.append(np.frombuffer(bytes(by_key[key][1]), dtype="<f4"))
         else:
             own_ids.append(None)
             vectors.append(checked_vector(query["vector"], feature_version))
-    return np.vstack(vectors).astype(np.float32), own_ids
+    return np.vstack(vectors).astype(np.float32), own_ids, excluded
+
+
+class ReferenceBuffer:
+    """Per process: vector ids referenced since the last write, and when each id was last written from here.
+
+    A search after a quiet second writes at once (leading edge); the searches within the next second only buffer
+    their ids, and the first search after that second writes them all in one UPDATE. Ids this process wrote within
+    ``REFERENCE_RESOLUTION`` are not buffered again. Bookkeeping for cache prewarm only: ids buffered when a
+    process exits are lost, which costs a prewarm hint, never an answer.
+    """
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        self.pending: set[int] = set()
+        self.written: dict[int, float] = {}
+        self.flushed_at = -float("inf")
+
+    def due(self, ids: set[int]) -> set[int] | None:
+        """Adds ``ids``; returns every buffered id when a write is due now (and forgets them), else None."""
+        now = self.clock()
+        resolution = REFERENCE_RESOLUTION.total_seconds()
+        with self.lock:
+            self.pending |= {i for i in ids if now - self.written.get(i, -resolution) >= resolution}
+            if not self.pending or now - self.flushed_at < REFERENCE_FLUSH_SECONDS:
+                return None
+            if len(self.written) > 100_000:
+                self.written = {i: t for i, t in self.written.items() if now - t < resolution}
+            batch, self.pending, self.flushed_at = self.pending, set(), now
+            self.written.update(dict.fromkeys(batch, now))
+            return batch
+
+
+reference_buffer = ReferenceBuffer()
 
 
 def _mark_referenced(ids: set[int]) -> None:
-    """Bookkeeping for cache prewarm: one UPDATE of the rows not refreshed within ``REFERENCE_RESOLUTION``.
+    """Bookkeeping for cache prewarm: at most one UPDATE a second per process, of the rows it found stale.
 
     Runs in autocommit (one round trip) unless the caller is inside a transaction, where a savepoint keeps a lock
     timeout from spoiling the caller's work; a failure is logged, never raised: a search is worth more than this.
     """
+    batch = reference_buffer.due(ids)
+    if not batch:
+        return
     now = timezone.now()
-    stale = (Vector.objects.filter(id__in=ids)
+    stale = (Vector.objects.filter(id__in=batch)
              .filter(Q(last_referenced_at__isnull=True) | Q(last_referenced_at__lt=now - REFERENCE_RESOLUTION)))
     try:
         if connection.in_atomic_block:
@@ -140,15 +187,11 @@ def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score:
     if min_score is not None and not (isinstance(min_score, (int, float)) and -1.0 <= min_score <= 1.0):
         raise InvalidQuery("min_score must be a number from -1 to 1", context={"min_score": min_score})
     filters = checked_filters(filters)
-    matrix, own_ids = _queries(feature_version, queries)
+    matrix, own_ids, excluded = _queries(feature_version, queries, exclude_keys)
     allowed = None
     if filters:
         allowed = np.fromiter(vector_list(feature_version=feature_version, filters=filters)
                               .order_by().values_list("id", flat=True), dtype=np.int64)
-    excluded: set[int] = set()
-    if exclude_keys:
-        excluded = set(Vector.objects.filter(feature_version=feature_version, key__in=list(exclude_keys))
-                       .values_list("id", flat=True))
     # each key query leaves out its own key (not the other queries' keys): fetch enough to drop them per query
     extra = len(excluded) + (1 if any(own is not None for own in own_ids) else 0)
     try:
@@ -158,7 +201,7 @@ def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score:
         raise GenerationNotReached(str(exc), context={"requested": exc.requested, "current": exc.current}) from exc
     hit_ids = {int(i) for hits in outcome.hits for i in hits.ids}
     rows = {pk: (key, meta) for pk, key, meta in
-            Vector.objects.filter(id__in=hit_ids).values_list("id", "key", "meta")} if hit_ids else {}
+            Vector.objects.filter(id__in=hit_ids).order_by().values_list("id", "key", "meta")} if hit_ids else {}
     result_lists = []
     served: set[int] = set()
     for hits, own_id in zip(outcome.hits, own_ids):
