@@ -7,7 +7,8 @@ shares the file's pages and /proc/PID/smaps_rollup divides them among the proces
 What is shared and what is private, per index kind:
 
 * ``flat`` (``IndexFlatIP`` under ``IndexIDMap``): the vectors (``4 * d`` bytes each) and the ids file (8 bytes
-  each) are shared; the ``IndexIDMap`` reads its own copy of the ids into private memory (8 bytes a vector).
+  each) are shared. The ``IndexIDMap`` reads its own copy of the ids, which is checked against the ids file and
+  released at once (the store searches the ``IndexFlatIP`` by position).
 * ``hnsw`` (``IndexHNSWFlat``): the vectors and the ids are shared; the graph (levels, offsets, neighbour lists,
   about ``4 * 2 * M`` bytes per vector) is read into private memory by Faiss (its reader maps only the flat codes).
 * per process, for every kind: an "alive" mask over the snapshot's vectors (one byte each, allocated at the first
@@ -84,6 +85,12 @@ class SharedSnapshotStore:
             if not np.array_equal(mapped_ids, ids):
                 raise SnapshotCorruptError("the ids of the flat index differ from the snapshot's id list")
             del mapped_ids
+            # The IndexIDMap's private copy of the ids (8 bytes a vector) is released: this store searches the
+            # IndexFlatIP by position and maps positions through the shared ids file. The emptied IndexIDMap is
+            # never searched (its id map no longer matches ntotal); it only keeps the IndexFlatIP alive.
+            released = faiss.Int64Vector()
+            index.id_map.swap(released)
+            del released
             return cls(faiss, "flat", index, ids, dimension, config)
         if manifest.kind == "hnsw":
             if not isinstance(index, faiss.IndexHNSWFlat):
