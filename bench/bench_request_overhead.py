@@ -84,6 +84,8 @@ def timed(call, n: int) -> dict:
             wall.append(time.perf_counter() - t0)
             cpu.append(time.thread_time() - c0)
         statements.append(len(captured))
+    if os.environ.get("BENCH_SHOW_SQL"):
+        print(call.__name__, [q["sql"][:70] for q in captured.captured_queries])
     return {"wall": statistics.median(wall), "cpu": statistics.median(cpu), "sql": statistics.mean(statements),
             "sql_max": max(statements)}
 
