@@ -9,8 +9,8 @@ What is shared and what is private, per index kind:
 * ``flat`` (``IndexFlatIP`` under ``IndexIDMap``): the vectors (``4 * d`` bytes each) and the ids file (8 bytes
   each) are shared. The ``IndexIDMap`` reads its own copy of the ids, which is checked against the ids file and
   released at once (the store searches the ``IndexFlatIP`` by position).
-* ``hnsw`` (``IndexHNSWFlat``): the vectors and the ids are shared; the graph (levels, offsets, neighbour lists,
-  about ``4 * 2 * M`` bytes per vector) is read into private memory by Faiss (its reader maps only the flat codes).
+* ``hnsw`` (``IndexHNSWFlat``): the vectors, the graph's neighbour lists (the bulk of the graph) and the ids are
+  shared; Faiss reads the graph's per-vector levels and offsets (12 bytes a vector) into private memory.
 * per process, for every kind: an "alive" mask over the snapshot's vectors (one byte each, allocated at the first
   removal; HNSW always has one) and a small flat index of the vectors added or replaced since the snapshot.
 * the numpy fallback (``MemoryStore``, the degraded backend) is built from the database rows, not from a snapshot
