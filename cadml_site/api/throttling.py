@@ -2,8 +2,9 @@
 
 Budgets are sliding windows approximated by two fixed-window counters in the shared cache (Redis, the database
 cache or files): the previous window's count weighted by how much of it still overlaps the last ``duration`` plus
-the current window's count, so every worker and host spends the same budget and a window boundary is no reset. A worker does not pay a cache round trip per request: it counts locally and adds its
-local count to the shared counter at most every ``SYNC_SECONDS`` per key, or sooner when it has admitted a
+the current window's count, so every worker and host spends the same budget and a window boundary is no reset.
+A worker does not pay a cache round trip per request: it counts locally and adds its local count to the shared
+counter at most every ``SYNC_SECONDS`` per key, or sooner when it has admitted a
 ``1/SYNC_SLICES`` slice of the budget since its last sync, or when its estimate reaches the budget (then the shared
 count decides). Small budgets (fewer than ``SYNC_SLICES`` requests) therefore sync on every request and are exact;
 large ones may be overrun by at most one slice per worker plus what the other workers admitted within a second.
