@@ -90,19 +90,15 @@ def _check_k(k: int) -> int:
     return k
 
 
-def _queries(feature_version: str, queries: Sequence[dict],
-             exclude_keys: Sequence[str] = ()) -> tuple[np.ndarray, list[int | None], set[int]]:
-    """Query matrix, per query the id of the key it names (excluded from its own results), and the ids of
-    ``exclude_keys``: one statement for the named and the excluded keys together."""
+def _queries(feature_version: str, queries: Sequence[dict]) -> tuple[np.ndarray, list[int | None]]:
+    """Query matrix and, per query, the id of the key it names (excluded from its own results)."""
     keys = [q.get("key") for q in queries]
     by_key = {}
     named = [key for key in keys if isinstance(key, str)]
-    excluded_keys = [key for key in exclude_keys if isinstance(key, str)]
-    if named or excluded_keys:
-        rows = Vector.objects.filter(feature_version=feature_version,
-                                     key__in=set(named) | set(excluded_keys)).values_list("key", "id", "values")
-        by_key = {key: (pk, values) for key, pk, values in rows}
-    excluded = {by_key[key][0] for key in excluded_keys if key in by_key}
+    if named:
+        rows = Vector.objects.filter(feature_version=feature_version, key__in=named).values_list("key", "id",
+                                                                                                "values")
+        by_key = {key: (pk, np.frombuffer(bytes(values), dtype="<f4")) for key, pk, values in rows}
     vectors, own_ids = [], []
     for query, key in zip(queries, keys):
         if (key is None) == (query.get("vector") is None):
@@ -114,11 +110,11 @@ def _queries(feature_version: str, queries: Sequence[dict],
                 raise VectorNotFound(f"no vector {key!r} in {feature_version}",
                                      context={"key": key, "feature_version": feature_version})
             own_ids.append(by_key[key][0])
-            vectors.append(np.frombuffer(bytes(by_key[key][1]), dtype="<f4"))
+            vectors.append(by_key[key][1])
         else:
             own_ids.append(None)
             vectors.append(checked_vector(query["vector"], feature_version))
-    return np.vstack(vectors).astype(np.float32), own_ids, excluded
+    return np.vstack(vectors).astype(np.float32), own_ids
 
 
 class ReferenceBuffer:
@@ -187,11 +183,15 @@ def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score:
     if min_score is not None and not (isinstance(min_score, (int, float)) and -1.0 <= min_score <= 1.0):
         raise InvalidQuery("min_score must be a number from -1 to 1", context={"min_score": min_score})
     filters = checked_filters(filters)
-    matrix, own_ids, excluded = _queries(feature_version, queries, exclude_keys)
+    matrix, own_ids = _queries(feature_version, queries)
     allowed = None
     if filters:
         allowed = np.fromiter(vector_list(feature_version=feature_version, filters=filters)
                               .order_by().values_list("id", flat=True), dtype=np.int64)
+    excluded: set[int] = set()
+    if exclude_keys:
+        excluded = set(Vector.objects.filter(feature_version=feature_version, key__in=list(exclude_keys))
+                       .values_list("id", flat=True))
     # each key query leaves out its own key (not the other queries' keys): fetch enough to drop them per query
     extra = len(excluded) + (1 if any(own is not None for own in own_ids) else 0)
     try:
@@ -201,7 +201,7 @@ def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score:
         raise GenerationNotReached(str(exc), context={"requested": exc.requested, "current": exc.current}) from exc
     hit_ids = {int(i) for hits in outcome.hits for i in hits.ids}
     rows = {pk: (key, meta) for pk, key, meta in
-            Vector.objects.filter(id__in=hit_ids).order_by().values_list("id", "key", "meta")} if hit_ids else {}
+            Vector.objects.filter(id__in=hit_ids).values_list("id", "key", "meta")} if hit_ids else {}
     result_lists = []
     served: set[int] = set()
     for hits, own_id in zip(outcome.hits, own_ids):

@@ -12,8 +12,10 @@ pytestmark = pytest.mark.django_db
 
 # A vector query: the index state (generation check of the holder) and the rows of the hits.
 SIMILARITY_BY_VECTOR_STATEMENTS = 2
-# A key query adds the lookup of the key's vector (named and excluded keys are looked up in one statement).
+# A key query adds the lookup of the key's vector.
 SIMILARITY_BY_KEY_STATEMENTS = 3
+# exclude_keys (analyze's "similar" leaves the analysed file out) adds the lookup of their ids.
+EXCLUDE_KEYS_STATEMENTS = 1
 # The last_referenced_at bookkeeping: one UPDATE per process per second at most, on top of the above. Here it is
 # three statements (SAVEPOINT, UPDATE, RELEASE) because a test runs inside a transaction; in autocommit it is one.
 REFERENCE_WRITE_STATEMENTS = 3
@@ -66,11 +68,13 @@ def test_the_buffered_references_are_written_after_the_second(stored, django_ass
     assert {r["key"] for r in buffered} <= marked
 
 
-def test_a_key_query_costs_three_statements(stored, django_assert_num_queries):
+def test_a_key_query_costs_three_statements_and_exclusions_one_more(stored, django_assert_num_queries):
     _, keys, clock = stored
     vector_similarity_search(feature_version="v4", key=keys[7], k=5)
     clock.now += 0.5
     with django_assert_num_queries(SIMILARITY_BY_KEY_STATEMENTS):
+        vector_similarity_search(feature_version="v4", key=keys[10], k=5)
+    with django_assert_num_queries(SIMILARITY_BY_KEY_STATEMENTS + EXCLUDE_KEYS_STATEMENTS):
         out = vector_similarity_search(feature_version="v4", key=keys[8], k=5, exclude_keys=[keys[9]])
     assert keys[8] not in {r["key"] for r in out["results"]} and keys[9] not in {r["key"] for r in out["results"]}
 
