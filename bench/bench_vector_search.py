@@ -56,20 +56,30 @@ class StaticSource:
         raise RuntimeError(f"unexpected degradation in the benchmark: {reason}: {error}")
 
 
+CPU_MEDIANS: dict[str, float] = {}  # the last ``interleaved`` call's median CPU seconds per path
+
+
 def interleaved(paths: dict, inputs: list, rounds: int = 1) -> dict[str, float]:
-    """Median seconds per call of each path, the paths taking turns on every input so that load from other
-    processes on this shared machine hits them alike."""
+    """Median wall seconds per call of each path, the paths taking turns on every input so that load from other
+    processes on this shared machine hits them alike. The median CPU seconds of this thread per call are left in
+    ``CPU_MEDIANS``: on a machine shared with other work the wall time includes waiting for a core, the CPU time
+    does not (single-threaded calls: OMP_NUM_THREADS=1)."""
     names = list(paths)
     for name in names:  # warm-up
         paths[name](inputs[0])
     times: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
         for i, item in enumerate(inputs):
             order = names[(i + r) % len(names):] + names[:(i + r) % len(names)]
             for name in order:
+                cpu_started = time.thread_time()
                 started = time.perf_counter()
                 paths[name](item)
                 times[name].append(time.perf_counter() - started)
+                cpu[name].append(time.thread_time() - cpu_started)
+    CPU_MEDIANS.clear()
+    CPU_MEDIANS.update({name: statistics.median(values) for name, values in cpu.items()})
     return {name: statistics.median(values) for name, values in times.items()}
 
 
@@ -135,13 +145,15 @@ def bench_size(n: int, n_queries: int, rng) -> dict:
         "ours": lambda q: holder.search("v4", q, K),
         "degraded_numpy": lambda q: memory.search(normalized(q), K),
     }, [q[None, :] for q in queries[:n_queries]])
+    single_cpu = dict(CPU_MEDIANS)
     rounds = 5 if n <= 200_000 else 2
     batch = {name: seconds / BATCH for name, seconds in interleaved({
         "bare_faiss": lambda b: index.search(normalized(b), K),
         "ours": lambda b: holder.search("v4", b, K),
         "degraded_numpy": lambda b: memory.search(normalized(b), K),
     }, [queries[:BATCH], queries[BATCH:2 * BATCH]], rounds=rounds).items()}
-    return {"n": n, "single": single, "batch": batch, "vectors": vectors, "ids": ids, "nq": nq}
+    return {"n": n, "single": single, "single_cpu": single_cpu, "batch": batch, "vectors": vectors, "ids": ids,
+            "nq": nq}
 
 
 def bench_hnsw(result: dict, n_queries: int, m: int, ef_construction: int, ef_values: list[int]) -> None:
@@ -183,12 +195,15 @@ def main() -> None:
     for n in [int(s) for s in args.sizes.split(",")]:
         result = bench_size(n, args.queries, rng)
         results.append(result)
-        s, b = result["single"], result["batch"]
-        print(f"\nn={n:,}  (medians; batch figures are per query)")
-        print(f"{'path':>15} {'single ms':>10} {'x faiss':>8} {'batch-256 ms/q':>15} {'x faiss':>8}")
+        s, c, b = result["single"], result["single_cpu"], result["batch"]
+        print(f"\nn={n:,}  (medians; batch figures are per query; single cpu = CPU time of the calling thread)")
+        print(f"{'path':>15} {'single ms':>10} {'x faiss':>8} {'single cpu ms':>14} {'x faiss':>8} "
+              f"{'batch-256 ms/q':>15} {'x faiss':>8}")
         for path in ("bare_faiss", "ours", "degraded_numpy"):
             print(f"{path:>15} {s[path] * 1e3:>10.3f} {s[path] / s['bare_faiss']:>8.2f} "
+                  f"{c[path] * 1e3:>14.3f} {c[path] / c['bare_faiss']:>8.2f} "
                   f"{b[path] * 1e3:>15.4f} {b[path] / b['bare_faiss']:>8.2f}")
+        print(f"load average during the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     if not args.skip_hnsw:
         bench_hnsw(results[-1], args.queries, args.hnsw_m, args.hnsw_ef_construction,
                    [int(v) for v in args.hnsw_ef.split(",")])

@@ -27,6 +27,23 @@ def cad_samples_dir() -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Each test starts with this process's credential cache, throttle counters and reference
+    buffer empty (rows of earlier tests are rolled back)."""
+    from cadml_site.api.authentication import credential_cache
+    from cadml_site.api.throttling import local_counters
+    from vectors.selectors import reference_buffer
+
+    credential_cache.forget()
+    local_counters.clear()
+    reference_buffer.clear()
+    yield
+    credential_cache.forget()
+    local_counters.clear()
+    reference_buffer.clear()
+
+
 @pytest.fixture
 def make_api_key(db):
     from cadml_site.api.services import api_key_create

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -28,6 +29,8 @@ from vectors.validation import checked_filters, checked_vector, checked_version,
 EVENTS_SHOWN = 20
 # last_referenced_at is refreshed at most this often per vector: a hot result costs no write (and no fsync).
 REFERENCE_RESOLUTION = timedelta(seconds=60)
+# ... and written at most this often per process: the searches in between only add ids to a buffer.
+REFERENCE_FLUSH_SECONDS = 1.0
 logger = logging.getLogger("cadml.vectors")
 
 
@@ -137,14 +140,54 @@ def _queries(feature_version: str, queries: Sequence[dict]) -> tuple[np.ndarray,
     return np.vstack(vectors).astype(np.float32), own_ids, contents
 
 
+class ReferenceBuffer:
+    """Per process: vector ids referenced since the last write, and when each id was last written from here.
+
+    A search after a quiet second writes at once (leading edge); the searches within the next second only buffer
+    their ids, and the first search after that second writes them all in one UPDATE. Ids this process wrote within
+    ``REFERENCE_RESOLUTION`` are not buffered again. Bookkeeping for cache prewarm only: ids buffered when a
+    process exits are lost, which costs a prewarm hint, never an answer.
+    """
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        self.pending: set[int] = set()
+        self.written: dict[int, float] = {}
+        self.flushed_at = -float("inf")
+
+    def due(self, ids: set[int]) -> set[int] | None:
+        """Adds ``ids``; returns every buffered id when a write is due now (and forgets them), else None."""
+        now = self.clock()
+        resolution = REFERENCE_RESOLUTION.total_seconds()
+        with self.lock:
+            self.pending |= {i for i in ids if now - self.written.get(i, -resolution) >= resolution}
+            if not self.pending or now - self.flushed_at < REFERENCE_FLUSH_SECONDS:
+                return None
+            if len(self.written) > 100_000:
+                self.written = {i: t for i, t in self.written.items() if now - t < resolution}
+            batch, self.pending, self.flushed_at = self.pending, set(), now
+            self.written.update(dict.fromkeys(batch, now))
+            return batch
+
+
+reference_buffer = ReferenceBuffer()
+
+
 def _mark_referenced(ids: set[int]) -> None:
-    """Bookkeeping for cache prewarm: one UPDATE of the rows not refreshed within ``REFERENCE_RESOLUTION``.
+    """Bookkeeping for cache prewarm: at most one UPDATE a second per process, of the rows it found stale.
 
     Runs in autocommit (one round trip) unless the caller is inside a transaction, where a savepoint keeps a lock
     timeout from spoiling the caller's work; a failure is logged, never raised: a search is worth more than this.
     """
+    batch = reference_buffer.due(ids)
+    if not batch:
+        return
     now = timezone.now()
-    stale = (Vector.objects.filter(id__in=ids)
+    stale = (Vector.objects.filter(id__in=batch)
              .filter(Q(last_referenced_at__isnull=True) | Q(last_referenced_at__lt=now - REFERENCE_RESOLUTION)))
     try:
         if connection.in_atomic_block:

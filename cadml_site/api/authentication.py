@@ -2,11 +2,18 @@
 
 A missing, malformed, unknown or revoked credential is a 401 with ``WWW-Authenticate``. The token, when sent, must
 belong to an active user; whether that user may perform an operation is a permission question (403).
+
+Credential rows are cached per process for at most ``CREDENTIAL_CACHE_SECONDS`` (1 s), keyed by the public prefix:
+a request within that second costs no database round trip, and a revocation (or a deactivated user) made by any
+process takes effect within it. The secret is still hashed and compared in constant time on every request; only
+the row lookup is cached, and unknown prefixes are never cached (a new key works at once).
 """
 
 from __future__ import annotations
 
 import hmac
+import threading
+import time
 from dataclasses import dataclass
 
 from rest_framework import exceptions
@@ -18,6 +25,47 @@ API_KEY_HEADER = "X-API-Key"
 ADMIN_TOKEN_HEADER = "X-Admin-Token"
 # Compared against when the prefix is unknown, so that a miss costs the same as a hit.
 _DUMMY_HASH = hash_secret("cadml-dummy-credential")
+# How long a credential row read from the database is trusted by this process (the revocation delay, at most).
+CREDENTIAL_CACHE_SECONDS = 1.0
+
+
+class CredentialCache:
+    """Per-process ``(model, prefix) -> (row, loaded_at)``; an entry older than the TTL is read again."""
+
+    def __init__(self, ttl_seconds: float, clock=time.monotonic):
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock
+        self._rows: dict[tuple[str, str], tuple[object, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, queryset, prefix: str):
+        """The row of ``queryset`` with this prefix (revoked or not) or None, from the cache when fresh."""
+        key = (queryset.model._meta.label, prefix)
+        now = self.clock()
+        entry = self._rows.get(key)
+        if entry is not None and now - entry[1] < self.ttl_seconds:
+            return entry[0]
+        row = queryset.filter(prefix=prefix).first()
+        with self._lock:
+            if row is None:
+                self._rows.pop(key, None)
+            else:
+                if len(self._rows) > 10_000:  # bounded: a flood of distinct valid prefixes cannot grow it forever
+                    self._rows.clear()
+                self._rows[key] = (row, now)
+        return row
+
+    def forget(self, prefix: str | None = None) -> None:
+        """Drops one prefix (every model) or everything: this process sees the next change at once."""
+        with self._lock:
+            if prefix is None:
+                self._rows.clear()
+            else:
+                for key in [k for k in self._rows if k[1] == prefix]:
+                    del self._rows[key]
+
+
+credential_cache = CredentialCache(CREDENTIAL_CACHE_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -55,7 +103,7 @@ def _verify(queryset, raw: str | None):
     if not raw:
         return None
     parts = split_credential(raw.strip())
-    row = queryset.filter(prefix=parts[0]).first() if parts else None
+    row = credential_cache.get(queryset, parts[0]) if parts else None
     expected = row.secret_hash if row is not None else _DUMMY_HASH
     matches = hmac.compare_digest(hash_secret(raw.strip()), expected)
     if row is None or not matches:

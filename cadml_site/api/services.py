@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from cadml_site.api.authentication import credential_cache
 from cadml_site.api.exceptions import BadRequest, Conflict, NotFound
 from cadml_site.api.models import AdminToken, ApiKey, ApiKeyScope, CredentialAuditRecord, new_credential
 from cadml_site.request_context import current_request_id
@@ -68,6 +69,9 @@ def api_key_revoke(*, prefix: str, actor: str, reason: str = "") -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+        # this process refuses the key at once (before and after commit); other processes within a second
+        credential_cache.forget(prefix)
+        transaction.on_commit(lambda: credential_cache.forget(prefix))
     CredentialAuditRecord.objects.create(actor=actor, request_id=current_request_id(), action="api_key_revoke",
                                          reason=reason, before=before, after=_key_state(api_key))
     return api_key

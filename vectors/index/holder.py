@@ -30,7 +30,8 @@ from vectors.index.errors import (
 from vectors.index.faiss_store import FaissStore, IndexConfig, import_faiss
 from vectors.index.hits import Hits
 from vectors.index.memory_store import MemoryStore
-from vectors.index.snapshot import SnapshotManifest, read_snapshot, write_snapshot
+from vectors.index.shared_store import SharedSnapshotStore
+from vectors.index.snapshot import SnapshotManifest, read_snapshot, verify_snapshot, write_snapshot
 from vectors.index.vector_math import normalized
 
 logger = logging.getLogger("cadml.vectors.index")
@@ -89,7 +90,7 @@ def degradation_reason(exc: BaseException, stage: str) -> str:
 @dataclass
 class VersionIndex:
     feature_version: str
-    store: FaissStore | MemoryStore
+    store: FaissStore | SharedSnapshotStore | MemoryStore
     generation: int
     epoch: int
     incarnation: str = ""
@@ -97,6 +98,11 @@ class VersionIndex:
     @property
     def backend(self) -> str:
         return "memory" if isinstance(self.store, MemoryStore) else "faiss"
+
+    @property
+    def shared(self) -> bool:
+        """Whether the vectors of the snapshot are served from a shared read-only mapping."""
+        return getattr(self.store, "shared", False)
 
 
 @dataclass(frozen=True)
@@ -126,8 +132,12 @@ class IndexHolder:
     """Process-local stores for every feature version, kept in step with an ``IndexSource``."""
 
     def __init__(self, source: IndexSource, *, snapshot_root: Path, dimension_of: Callable[[str], int],
-                 config: IndexConfig | None = None, faiss_loader: Callable[[], ModuleType] = import_faiss):
+                 config: IndexConfig | None = None, faiss_loader: Callable[[], ModuleType] = import_faiss,
+                 share_snapshots: bool = True):
+        """``share_snapshots``: serve a verified snapshot mapped read-only (shared by every process that maps it,
+        see ``vectors.index.shared_store``) instead of a private copy."""
         self.source = source
+        self.share_snapshots = share_snapshots
         self.snapshot_root = Path(snapshot_root)
         self.dimension_of = dimension_of
         self.config = config or IndexConfig()
@@ -161,16 +171,14 @@ class IndexHolder:
         try:
             faiss = self.faiss_loader()
             dimension = self.dimension_of(feature_version)
-            manifest = index_bytes = ids = None
+            manifest = snapshot = None
             if state.snapshot_generation is not None:
-                manifest, index_bytes, ids = read_snapshot(self.snapshot_root, feature_version, dimension=dimension)
+                snapshot = verify_snapshot(self.snapshot_root, feature_version, dimension=dimension)
+                manifest = snapshot.manifest
             # A snapshot older than the one the state records (another host's rebuild, a restored disk) is not
             # caught up from: the deletion log up to the recorded snapshot may be pruned. Build from the rows.
             if manifest is not None and manifest.generation >= state.snapshot_generation:
-                try:
-                    store = FaissStore.from_bytes(faiss, manifest.kind, index_bytes, ids, dimension, self.config)
-                except Exception as exc:
-                    raise SnapshotCorruptError(f"snapshot does not load: {exc!r}") from exc
+                store = self._open_snapshot(faiss, snapshot, dimension)
                 if store.count != manifest.count:
                     raise SnapshotCorruptError(f"snapshot index holds {store.count}, manifest {manifest.count}")
                 changes = self.source.changes_since(feature_version, manifest.generation)
@@ -187,6 +195,17 @@ class IndexHolder:
         del changes
         release_free_memory()
         return version
+
+    def _open_snapshot(self, faiss: ModuleType, snapshot, dimension: int):
+        """The verified snapshot, mapped (shared) or read into this process (private)."""
+        if self.share_snapshots:
+            return SharedSnapshotStore.open(faiss, snapshot, dimension, self.config)
+        index_bytes = snapshot.index_path.read_bytes()
+        ids = np.fromfile(snapshot.ids_path, dtype="<i8").astype(np.int64)
+        try:
+            return FaissStore.from_bytes(faiss, snapshot.manifest.kind, index_bytes, ids, dimension, self.config)
+        except Exception as exc:
+            raise SnapshotCorruptError(f"snapshot does not load: {exc!r}") from exc
 
     def _load_memory(self, feature_version: str, epoch: int, incarnation: str) -> VersionIndex:
         changes = self.source.load_all(feature_version)

@@ -4,6 +4,9 @@ Layout: ``<root>/<feature_version>/manifest.json`` naming ``index-<generation>-<
 ``ids-<generation>-<token>.bin`` (little-endian int64). Every file is written to a temporary name in the same
 folder, fsynced and renamed; the manifest is renamed last, so a reader sees either the old snapshot or the new
 one, never a mix. ``read_snapshot`` checks the sha256 of both files, the count, dimension and feature version.
+``verify_snapshot`` makes the same checks by streaming the files (no copy in memory) and returns their paths, for
+a reader that maps them read-only instead (``vectors.index.shared_store``). Snapshot files are never rewritten in
+place (a new snapshot has new names), so a file verified at load is the file that is mapped.
 """
 
 from __future__ import annotations
@@ -140,3 +143,38 @@ def read_snapshot(root: Path, feature_version: str, *, dimension: int) -> tuple[
     if ids.shape[0] != manifest.count:
         raise SnapshotCorruptError(f"snapshot holds {ids.shape[0]} ids, manifest says {manifest.count}")
     return manifest, index_bytes, ids
+
+
+def _sha256_of_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    except FileNotFoundError as exc:
+        raise SnapshotMissingError(f"snapshot file {path} is missing") from exc
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class VerifiedSnapshot:
+    manifest: SnapshotManifest
+    index_path: Path
+    ids_path: Path
+
+
+def verify_snapshot(root: Path, feature_version: str, *, dimension: int) -> VerifiedSnapshot:
+    """The checks of ``read_snapshot`` (checksums, count, dimension, version) without reading the files into
+    memory; returns the verified files' paths."""
+    manifest = read_manifest(root, feature_version)
+    if manifest.dimension != dimension:
+        raise SnapshotCorruptError(f"snapshot dimension {manifest.dimension} != expected {dimension}")
+    folder = version_dir(root, feature_version)
+    index_path, ids_path = folder / manifest.index_file, folder / manifest.ids_file
+    for path, expected in ((index_path, manifest.index_sha256), (ids_path, manifest.ids_sha256)):
+        if _sha256_of_file(path) != expected:
+            raise SnapshotCorruptError(f"snapshot file {path} fails its sha256 check")
+    if ids_path.stat().st_size != 8 * manifest.count:
+        raise SnapshotCorruptError(f"snapshot holds {ids_path.stat().st_size // 8} ids, manifest says "
+                                   f"{manifest.count}")
+    return VerifiedSnapshot(manifest, index_path, ids_path)

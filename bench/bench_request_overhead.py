@@ -1,0 +1,175 @@
+"""Request overhead of the authenticated path, in process: SQL statements, latency and a cProfile summary.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_request_overhead.py [--requests 400] [--vectors 20000]
+        [--database-url postgres://postgres@127.0.0.1:5432/cadml_overhead_bench] [--code-root PATH] [--profile]
+
+Runs the Django stack in this process through ``django.test.Client`` (no socket, no gunicorn: the figures are the
+framework and our code, not the network) against a fresh database: Postgres by default, with the database cache
+that Postgres deployments without Redis use for the throttle counters. For each path it prints the median latency,
+the median CPU time and the SQL statements per request, and the ratios against ``GET health/live/`` (no
+credential) and, for the similarity call, against the same search called in process through the selector.
+``--code-root`` runs another checkout's code (for example ``git archive main | tar -x -C /tmp/main``) on the same
+kind of database, so that before and after come from the same script. ``--profile`` adds the cProfile summary of
+the whoami requests (top functions by cumulative time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/cadml_overhead_bench"
+
+
+def setup(database_url: str, code_root: Path) -> None:
+    if database_url.startswith("postgres"):
+        import psycopg
+
+        name = database_url.rsplit("/", 1)[1]
+        with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ.update({
+        "DJANGO_SETTINGS_MODULE": "cadml_site.settings",
+        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(48),
+        "CADML_VAR_DIR": tempfile.mkdtemp(prefix="cadml-overhead-bench-"),
+        "DATABASE_URL": database_url,
+        "OMP_NUM_THREADS": "1",
+        "CADML_LOG_LEVEL": "WARNING",
+        "CADML_THROTTLE_DEFAULT": "100000/min",
+    })
+    os.environ.pop("REDIS_URL", None)
+    os.makedirs(os.path.join(os.environ["CADML_VAR_DIR"], "static"), exist_ok=True)
+    sys.path.insert(0, str(code_root))
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    call_command("createcachetable", verbosity=0)
+
+
+def drop(database_url: str) -> None:
+    if database_url.startswith("postgres"):
+        import psycopg
+        from django.db import connections
+
+        connections.close_all()
+        name = database_url.rsplit("/", 1)[1]
+        with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def timed(call, n: int) -> dict:
+    """Median wall and CPU seconds and SQL statements per call over ``n`` calls (after 20 warm-up calls)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(20):
+        call()
+    wall, cpu, statements = [], [], []
+    for _ in range(n):
+        with CaptureQueriesContext(connection) as captured:
+            c0, t0 = time.thread_time(), time.perf_counter()
+            call()
+            wall.append(time.perf_counter() - t0)
+            cpu.append(time.thread_time() - c0)
+        statements.append(len(captured))
+    if os.environ.get("BENCH_SHOW_SQL"):
+        print(call.__name__, [q["sql"][:70] for q in captured.captured_queries])
+    return {"wall": statistics.median(wall), "cpu": statistics.median(cpu), "sql": statistics.mean(statements),
+            "sql_max": max(statements)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--vectors", type=int, default=20_000)
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE)
+    parser.add_argument("--code-root", default=str(Path(__file__).resolve().parent.parent))
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    code_root = Path(args.code_root).resolve()
+    setup(args.database_url, code_root)
+    try:
+        run(args, code_root)
+    finally:
+        drop(args.database_url)
+
+
+def run(args, code_root: Path) -> None:
+    import numpy as np
+    from django.test import Client
+
+    from cadml_site.api.services import api_key_create
+    from vectors.selectors import vector_similarity_search
+    from vectors.services import index_rebuild, vector_bulk_upsert
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((args.vectors, 24), dtype=np.float32)
+    for start in range(0, args.vectors, 5000):
+        vector_bulk_upsert(feature_version="v4", items=[
+            {"key": f"k{i:07d}", "values": vectors[i].tolist(), "meta": {"i": i}}
+            for i in range(start, min(start + 5000, args.vectors))])
+    index_rebuild(feature_version="v4", actor="bench", reason="bench")
+    _, secret = api_key_create(name="bench")
+    client = Client(HTTP_HOST="127.0.0.1", HTTP_X_API_KEY=secret)
+    anon = Client(HTTP_HOST="127.0.0.1")
+    queries = [rng.standard_normal(24).astype(np.float32).tolist() for _ in range(64)]
+    counter = iter(range(10**9))
+
+    def similarity_http():
+        body = {"feature_version": "v4", "vector": queries[next(counter) % 64], "k": 10}
+        response = client.post("/api/v1/vectors/similarity/", body, content_type="application/json")
+        assert response.status_code == 200, response.content
+
+    def similarity_in_process():
+        vector_similarity_search(feature_version="v4", vector=queries[next(counter) % 64], k=10)
+
+    def whoami():
+        response = client.get("/api/v1/auth/whoami/")
+        assert response.status_code == 200, response.content
+
+    def live():
+        assert anon.get("/api/v1/health/live/").status_code == 200
+
+    results = {}
+    for name, call in (("health/live (no credential)", live), ("auth/whoami (API key)", whoami),
+                       ("vectors/similarity over the stack", similarity_http),
+                       ("similarity selector in process", similarity_in_process)):
+        results[name] = timed(call, args.requests)
+    print(f"code: {code_root}  database: {args.database_url.split('://')[0]}  vectors: {args.vectors:,}  "
+          f"requests per path: {args.requests}  load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    print(f"{'path':<36} {'p50 ms':>8} {'cpu ms':>8} {'SQL/request':>12} {'max':>5}")
+    for name, r in results.items():
+        print(f"{name:<36} {r['wall'] * 1e3:>8.3f} {r['cpu'] * 1e3:>8.3f} {r['sql']:>12.2f} {r['sql_max']:>5}")
+    live_r, who = results["health/live (no credential)"], results["auth/whoami (API key)"]
+    http, inproc = results["vectors/similarity over the stack"], results["similarity selector in process"]
+    print(f"whoami over health/live: +{(who['wall'] - live_r['wall']) * 1e3:.3f} ms wall, "
+          f"+{(who['cpu'] - live_r['cpu']) * 1e3:.3f} ms CPU")
+    print(f"similarity over the stack / in process: {http['wall'] / inproc['wall']:.2f}x wall, "
+          f"{http['cpu'] / inproc['cpu']:.2f}x CPU")
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(args.requests):
+            whoami()
+        profiler.disable()
+        out = io.StringIO()
+        stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+        stats.print_stats(r"authentication|throttling|backends/utils|cache/backends|views\.py|base\.py", 18)
+        print(f"\ncProfile of {args.requests} GET auth/whoami/ (cumulative, filtered to auth, throttle, SQL, cache):")
+        print("\n".join(line for line in out.getvalue().splitlines()[4:] if line.strip()))
+
+
+if __name__ == "__main__":
+    main()
