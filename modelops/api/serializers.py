@@ -5,8 +5,9 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from cadml_site.api.inputs import JsonInput
+from features.extractors import FEATURE_VERSIONS
 
-FEATURE_VERSION_CHOICES = ("v1", "v2", "v3", "v4")
+FEATURE_VERSION_CHOICES = FEATURE_VERSIONS
 SHA256_FIELD = {"max_length": 64, "min_length": 64}
 
 

@@ -187,9 +187,9 @@ def test_a_body_the_service_refuses_is_one_the_schema_refuses(schema, ops_client
 
 ACCEPTED_BODIES = [  # valid by the schema: never a 400 (404/409/422 say something the schema cannot)
     ("vectors_similarity", "vectors/similarity/", {"key": "no-such-part"}, 404),
-    ("vectors_similarity", "vectors/similarity/", {"vector": [0.5] * 24, "filters": {"material": "steel"}}, 200),
-    ("vectors_similarity_batch", "vectors/similarity/batch/", {"queries": [{"vector": [0.5] * 24}]}, 200),
-    ("vectors_register", "vectors/", {"key": "p1", "values": [0.5] * 24, "meta": None}, 201),
+    ("vectors_similarity", "vectors/similarity/", {"feature_version": "v4", "vector": [0.5] * 24, "filters": {"material": "steel"}}, 200),
+    ("vectors_similarity_batch", "vectors/similarity/batch/", {"feature_version": "v4", "queries": [{"vector": [0.5] * 24}]}, 200),
+    ("vectors_register", "vectors/", {"feature_version": "v4", "key": "p1", "values": [0.5] * 24, "meta": None}, 201),
     ("vectors_register", "vectors/", {"key": "p2", "values": [0.5] * 5}, 422),
     ("model_reload", "model/reload/", {"version": "no-such-version"}, 404),
     ("model_rollback", "model/rollback/", {}, 409),
@@ -256,8 +256,8 @@ def test_applying_the_current_settings_is_a_documented_409(ops_client, schema):
 
 
 def test_issuing_a_taken_key_name_is_a_documented_409(ops_client, schema):
-    assert ops_client.post(API + "auth/api-keys/", {"name": "twice"}, format="json").status_code == 201
-    response = ops_client.post(API + "auth/api-keys/", {"name": "twice"}, format="json")
+    assert ops_client.post(API + "auth/api-keys/", {"name": "twice", "scope": "read_write"}, format="json").status_code == 201
+    response = ops_client.post(API + "auth/api-keys/", {"name": "twice", "scope": "read_write"}, format="json")
     assert response.status_code == 409 and response.json()["code"] == "name_taken"
     assert "409" in _operation(schema, "auth_api_key_issue")["responses"]
 

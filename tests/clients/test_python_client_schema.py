@@ -37,7 +37,11 @@ def schema_problems(schema: dict, op: Operation) -> list[str]:
     in_query = {p["name"] for p in params if p["in"] == "query"}
     if op.path_params != in_path:
         problems.append(f"path parameters {sorted(op.path_params)} != schema's {sorted(in_path)}")
-    problems += [f"no query parameter {name}" for name in sorted(op.query - in_query)]
+    # a family of parameters ("meta.<field>") cannot be a schema parameter: the operation's description names it
+    families = {name for name in op.query if "<" in name}
+    problems += [f"no query parameter {name}" for name in sorted(op.query - in_query - families)]
+    problems += [f"the description does not name {name}" for name in sorted(families)
+                 if name not in operation.get("description", "")]
     if op.body or op.files:
         content = operation.get("requestBody", {}).get("content", {})
         media = "multipart/form-data" if op.files else "application/json"

@@ -115,7 +115,7 @@ def _cookie_texts(response) -> list[str]:
 
 
 @pytest.mark.parametrize("url,model,data,audit_action", [
-    (KEYS, ApiKey, {"name": "new-client"}, "api_key_issue"),
+    (KEYS, ApiKey, {"name": "new-client", "scope": "read"}, "api_key_issue"),
     (TOKENS, AdminToken, {"name": "ci"}, "admin_token_issue"),
 ])
 def test_a_new_secret_is_shown_once_in_the_page_never_in_a_cookie(admin_client, admin_user, make_staff_user, url,
@@ -154,7 +154,7 @@ def test_only_the_issue_permission_creates_credentials(staff_browser):
     assert viewer.post(KEYS + "add/", {"name": "sneaky"}).status_code == 403
     assert not ApiKey.objects.exists()
     sec = staff_browser("sec-sue", roles=("security admin",))
-    created = sec.post(KEYS + "add/", {"name": "by-security"})
+    created = sec.post(KEYS + "add/", {"name": "by-security", "scope": "read_write"})
     assert created.status_code == 200 and ApiKey.objects.get().name == "by-security"
     assert CredentialAuditRecord.objects.get().actor == "sec-sue"
 

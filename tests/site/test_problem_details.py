@@ -33,7 +33,7 @@ def test_validation_errors_list_fields(ops_client):
     body = response.json()
     assert body["code"] == "validation_failed"
     assert body["stage"] == "validation"
-    assert body["context"]["fields"] == ["name", "scope", "reason"]  # a JSON number is not a string (issue 16)
+    assert body["context"]["fields"] == ["name", "reason", "scope"]  # a JSON number is not a string (issue 16)
     assert body["errors"] == [{"field": "name", "code": "required", "message": "This field is required."},
                               {"field": "scope", "code": "required", "message": "This field is required."},
                               {"field": "reason", "code": "invalid", "message": "Must be a JSON string."}]

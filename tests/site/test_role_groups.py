@@ -44,5 +44,5 @@ def test_bootstrap_operator_can_run_every_operation(tmp_path):
     assert all(user.has_perm(view.required_permission) for _, _, view in OPERATIONS)
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=values["API_KEY"], HTTP_X_ADMIN_TOKEN=values["ADMIN_TOKEN"])
-    assert client.post("/api/v1/auth/api-keys/", {"name": "from-bootstrap"}, format="json").status_code == 201
+    assert client.post("/api/v1/auth/api-keys/", {"name": "from-bootstrap", "scope": "read_write"}, format="json").status_code == 201
     assert client.post("/api/v1/cache/prewarm/", {"limit": 1}, format="json").status_code != 403

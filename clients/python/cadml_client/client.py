@@ -288,7 +288,7 @@ class CadmlClient:
 
     # ---- migration ------------------------------------------------------------------------------------------------
     def migration_preview(self, *, from_version: str, to_version: str, limit: int | None = None) -> JSON:
-        return self._json("migration_preview", query={"from": from_version, "to": to_version, "limit": limit})
+        return self._json("migration_preview", query={"from_version": from_version, "to_version": to_version, "limit": limit})
 
     def migration_start(self, *, from_version: str, to_version: str, dry_run: bool = False) -> JSON:
         """Ops: start a migration run (202; executed by a Celery task); follow it with ``migration_status``."""

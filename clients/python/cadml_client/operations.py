@@ -61,7 +61,7 @@ OPERATIONS: dict[str, Operation] = {
     "index_status": _op("GET", "/vectors/index/", query=("feature_version",)),
     "index_recover": _op("POST", "/vectors/index/recover/", body=("feature_version", "reason"), admin=True),
     "index_rebuild": _op("POST", "/vectors/index/rebuild/", body=("feature_version", "reason"), admin=True),
-    "migration_preview": _op("GET", "/vectors/migrate/preview/", query=("from", "to", "limit")),
+    "migration_preview": _op("GET", "/vectors/migrate/preview/", query=("from_version", "to_version", "limit")),
     "migration_start": _op("POST", "/vectors/migrate/", body=("from_version", "to_version", "dry_run"), admin=True),
     "migration_status": _op("GET", "/vectors/migrate/runs/{run_id}/"),
 }
