@@ -39,6 +39,7 @@ from features.parsers.errors import CadParseError
 from features.parsers.pool import ParsePoolUnavailable
 from modelops.errors import FeatureVersionMismatch
 from modelops.selectors import classify_vector
+from vectors.errors import MatchNeedsV5
 from vectors.selectors import served_feature_version, vector_similarity_search
 from vectors.services import vector_upsert
 
@@ -317,8 +318,8 @@ def analysis_create(
     started = time.perf_counter()
     version = feature_version_check(feature_version or served_feature_version())
     if match != "any" and version != "v5":
-        raise BadRequest("match kinds (duplicate, shape) need feature version v5", code="invalid_query",
-                         stage=STAGE_FEATURES, context={"match": match, "feature_version": version})
+        raise MatchNeedsV5("match kinds (duplicate, shape) need feature version v5",
+                           context={"match": match, "feature_version": version})
     ingest = cad_file_ingest(data=data, name=name, meta=meta)
     cad_file = ingest.cad_file
     timings: dict[str, float] = {"parse_seconds": ingest.parse_seconds}

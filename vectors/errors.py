@@ -35,6 +35,13 @@ class InvalidQuery(BadRequest):
     code, stage = "invalid_query", "validation"
 
 
+class MatchNeedsV5(Unprocessable):
+    """A well-formed request whose `match` (duplicate, shape) the feature version cannot answer: only v5 knows
+    match kinds. 422, not 400: each field is valid alone (the schema cannot tie one field's value to another's)."""
+
+    code, stage = "match_needs_v5", "validation"
+
+
 class VectorNotFound(NotFound):
     code, stage = "vector_not_found", "lookup"
 

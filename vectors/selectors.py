@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from cadml_site import metrics
 from features.extractors.v5_match import MATCH_MODES, candidate_count, v5_matches
-from vectors.errors import GenerationNotReached, InvalidQuery, VectorNotFound
+from vectors.errors import GenerationNotReached, InvalidQuery, MatchNeedsV5, VectorNotFound
 from vectors.index.holder import GenerationNotReachedError
 from vectors.index.recovery_policy import seconds_until_next_attempt, suppression_left
 from vectors.models import IndexEvent, IndexState, MigrationRun, ServedVersion, Vector
@@ -203,7 +203,7 @@ def _check_match(feature_version: str, match: str) -> str:
     if match not in MATCH_MODES:
         raise InvalidQuery(f"match must be one of {', '.join(MATCH_MODES)}", context={"match": str(match)[:20]})
     if match != "any" and feature_version != "v5":
-        raise InvalidQuery("match kinds (duplicate, shape) need feature version v5",
+        raise MatchNeedsV5("match kinds (duplicate, shape) need feature version v5",
                            context={"match": match, "feature_version": feature_version})
     return match
 

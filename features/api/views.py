@@ -75,7 +75,8 @@ class AnalysisCreateApi(UploadSizeLimitedApi, APIView):
     problem_statuses = {
         413: "file_too_large / payload_too_large: the file is larger than CADML_MAX_UPLOAD_BYTES",
         415: "unsupported_format: the content is not a CAD file of a supported format (sniffed, not the name)",
-        422: "the file is corrupt, empty, or its parse crashed or timed out",
+        422: "the file is corrupt, empty, or its parse crashed or timed out; match_needs_v5: match (duplicate, "
+             "shape) asked of a version other than v5",
         409: "needs_source: v5 asked for a file whose stored summary predates v5 and cannot be described again",
         503: "parser_unavailable: no parse worker is available; original_storage_unavailable: the originals "
              "storage refused the write; or the database is down",

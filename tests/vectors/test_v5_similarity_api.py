@@ -83,7 +83,7 @@ def test_match_needs_v5_and_a_known_mode(key_client, catalogue):
     register("v4", np.ones((2, 24), np.float32), prefix="q")
     response = key_client.post(URL, {"feature_version": "v4", "vector": [1.0] * 24, "match": "duplicate"},
                                format="json")
-    assert response.status_code == 400 and response.json()["code"] == "invalid_query"
+    assert response.status_code == 422 and response.json()["code"] == "match_needs_v5"
     response = key_client.post(URL, {"feature_version": "v5", "vector": v5_of(catalogue["box"]), "match": "near"},
                                format="json")
     assert response.status_code == 400
@@ -114,7 +114,7 @@ def test_analyze_neighbours_without_storing_the_file(key_client):
     refused = key_client.post("/api/v1/analyze/", {
         "file": SimpleUploadedFile("box.stl", make_binary_stl(box)), "feature_version": "v4", "similar_k": 3,
         "match": "shape"}, format="multipart")
-    assert refused.status_code == 400 and refused.json()["code"] == "invalid_query"
+    assert refused.status_code == 422 and refused.json()["code"] == "match_needs_v5"
 
 
 def test_schema_describes_match(anon_client):

@@ -22,7 +22,8 @@ TAGS = ["vectors"]
 SEARCH_PROBLEMS = {
     404: "vector_not_found: a query names a key that is not stored for this feature version",
     409: "generation_not_reached: the index has not caught up with min_generation yet; retry",
-    422: "dimension_mismatch, invalid_vector: a query vector is not one of this feature version",
+    422: "dimension_mismatch, invalid_vector: a query vector is not one of this feature version; match_needs_v5: "
+         "match (duplicate, shape) asked of a version other than v5",
 }
 INDEX_PROBLEMS = {409: "rebuild_in_progress: another rebuild of this version is running",
                   503: "index_rebuild_failed: the rebuild failed (the previous index keeps serving); or the "
@@ -166,7 +167,7 @@ class VectorSimilaritySearchApi(APIView):
                    description="The k most similar vectors. For v5 each result says its `match` kind (exact, "
                                "duplicate, same_shape_other_scale with `scale_factor` and `unit_mismatch_suspected`, "
                                "or similar) and `match` (any, duplicate, shape) filters by kind; `match` other than "
-                               "`any` on v1-v4 is a 400 `invalid_query`.")
+                               "`any` on v1-v4 is a 422 `match_needs_v5`.")
     def post(self, request):
         data = s.SimilaritySearchInput(data=request.data)
         data.is_valid(raise_exception=True)
