@@ -75,6 +75,9 @@ class ApiKeyScopePermits(BasePermission):
         if required_access(view, request) == WRITE and credentials.api_key.scope != ApiKeyScope.READ_WRITE:
             raise _Forbidden("This API key is read-only; this operation writes. Use a key with the read_write "
                              "scope.", "api_key_scope_insufficient")
+        return True
+
+
 class HasOperationPermission(BasePermission):
     """Sensitive operations, after ``IsOpsStaff``: the admin token's user must also hold the Django permission the
     view names in ``required_permission`` (e.g. ``"modelops.reload_model"``), the same permission the matching
