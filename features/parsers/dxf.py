@@ -21,6 +21,7 @@ import bisect
 import functools
 import gc
 import io
+import itertools
 import os
 import re
 import tempfile
@@ -66,6 +67,8 @@ class DxfScan:
     modelspace_refs: list[tuple[str, int]] = field(default_factory=list)
     has_eof: bool = False
     sound: bool = False  # the group-code structure is clean: `ezdxf.read` can load it without recovery
+    # of a sound file: the group codes of the pairs up to and including EOF (the tags ezdxf's loader yields)
+    tag_codes: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def entity_count(self) -> int:
@@ -241,6 +244,8 @@ def _is_sound(data, rows: _Rows, zero_values, section_starts, section_ends, sect
     tail_start = int(rows.value_end[eof_row]) if eof_row < rows.pairs else len(data)
     if data[tail_start:].strip():
         return False
+    if data[int(rows.value_start[eof_row]):tail_start].rstrip(b"\r") != b"EOF":  # ezdxf's loader wants it exact
+        return False
     # what ezdxf.recover repairs in the tag structure itself (and ezdxf.read would load as is): sections and
     # tables a DXF R12 cannot have, and empty or repeated entity handles
     version = _ACADVER_RE.search(data[:65536])
@@ -293,6 +298,8 @@ def _scan(data: bytes) -> DxfScan:
         scan.sections.append((name or b"").decode("ascii", "replace"))
 
     scan.sound = _is_sound(data, rows, zero_values, section_starts, section_ends, sections, eof)
+    if scan.sound:
+        scan.tag_codes = rows.codes[: int(zero_rows[eof]) + 1]
 
     for name, first, end in sections:
         if end <= first:
@@ -508,8 +515,7 @@ def _load(data: bytes, scan: DxfScan | None, strategy: str):
 
         text = data.decode(_dxf_encoding(data), "surrogateescape")
         try:
-            # universal newlines, as ezdxf.readfile opens a file: CR LF ends a line like LF
-            doc = ezdxf.read(io.StringIO(text, newline=None))
+            doc = _read_sound(text, data, scan)
         except (DXFError, ValueError, KeyError, IndexError, TypeError, AttributeError):
             pass  # structurally clean but not loadable as is: the recover path below decides
         else:
@@ -517,6 +523,31 @@ def _load(data: bytes, scan: DxfScan | None, strategy: str):
             return doc, _audit_notes(doc.audit()), "read"
     doc, auditor = recover.read(io.BytesIO(data))
     return doc, _audit_notes(auditor), "recover"
+
+
+def _read_sound(text: str, data: bytes, scan: DxfScan):
+    """`ezdxf.read` of a sound file. The scan has located its lines and checked its group codes, so the tags
+    are made from them (split lines, the scan's codes, comments dropped, up to EOF) and given to ezdxf's own
+    tag compiler and loader (`Drawing.load`) instead of ezdxf's line-by-line text reader: the same tags, the
+    same document. A file with a lone CR (a line end for a text-mode reader, not for the scan) is read by
+    `ezdxf.read` itself."""
+    import ezdxf
+    from ezdxf.document import Drawing
+    from ezdxf.lldxf.types import DXFTag
+
+    codes = scan.tag_codes
+    if codes is not None and data.count(b"\r") == data.count(b"\r\n"):
+        lines = text.replace("\r\n", "\n").split("\n")
+        pairs = codes.size
+        if len(lines) >= 2 * pairs and lines[2 * pairs - 1] == "EOF":
+            values = lines[1 : 2 * pairs : 2]
+            keep = codes != 999
+            if not keep.all():
+                values = list(itertools.compress(values, keep.tolist()))
+                codes = codes[keep]
+            return Drawing.load(map(DXFTag, codes.tolist(), values))
+    # universal newlines, as ezdxf.readfile opens a file: CR LF ends a line like LF
+    return ezdxf.read(io.StringIO(text, newline=None))
 
 
 def _audit_notes(auditor) -> list[str]:
