@@ -11,10 +11,12 @@
    pools), each text DXF posted sequentially by one client with new bytes each round (trailing blank lines: a
    new sha256, so every request parses), `classify=false`; the sum over the files of the request latency
    (median per file over `--rounds`) against the sum of `ezdxf.readfile` per file (median per file) measured in
-   this process in the same run. Goal: <= 1.2x, request included.
+   this process in the same run. Goal: <= 1.2x, request included. Also, as a load-independent figure, the CPU
+   time of the server's processes (gunicorn master, workers, parse pools: /proc/PID/stat of its session)
+   spent on those requests against the CPU time of `ezdxf.readfile` of the same files.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_dxf_parse.py [--repeat 5] [--rounds 5] [--no-http]
-        [--http-only --server-root /path/to/an/export/of/the/former/code]
+        [--http-only --server-root /path/to/an/export/of/the/former/code] [--profile]
 """
 
 from __future__ import annotations
@@ -79,9 +81,14 @@ def parse_parts(datas: list[bytes], repeat: int) -> dict[str, float]:
             if not scan.sound:
                 continue
             started = time.process_time()
-            doc = ezdxf.read(io.StringIO(data.decode(dxf_parser._dxf_encoding(data), "surrogateescape"),
-                                         newline=None))
-            totals["ezdxf.read"] = totals.get("ezdxf.read", 0.0) + time.process_time() - started
+            text = data.decode(dxf_parser._dxf_encoding(data), "surrogateescape")
+            doc = dxf_parser._read_sound(text, data, scan)
+            totals["read (tags from the scan)"] = totals.get("read (tags from the scan)", 0.0) + (
+                time.process_time() - started)
+            started = time.process_time()
+            ezdxf.read(io.StringIO(text, newline=None))
+            totals["(ezdxf.read, for reference)"] = totals.get("(ezdxf.read, for reference)", 0.0) + (
+                time.process_time() - started)
             started = time.process_time()
             doc.audit()
             totals["audit"] = totals.get("audit", 0.0) + time.process_time() - started
@@ -100,6 +107,43 @@ def parse_parts(datas: list[bytes], repeat: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in parts.items()}
 
 
+def profile(files: list[Path]) -> None:
+    """cProfile of one pass over the files with each strategy (after a warm-up pass): the share of the parse in
+    the main steps."""
+    import cProfile
+    import pstats
+
+    datas = [p.read_bytes() for p in files]
+    steps = {
+        "recover": ("ezdxf/recover.py", "read"),
+        "_read_sound": ("features/parsers/dxf.py", "_read_sound"),
+        "ezdxf.read (StringIO)": ("ezdxf/filemanagement.py", "read"),
+        "audit": ("ezdxf/document.py", "audit"),
+        "scan_dxf": ("features/parsers/dxf.py", "scan_dxf"),
+        "ezdxf.bbox.extents": ("ezdxf/bbox.py", "extents"),
+        "primitives_extents": ("features/parsers/dxf.py", "primitives_extents"),
+        "decompose (to_primitives)": ("ezdxf/disassemble.py", "to_primitives"),
+        "drawing_shape (v5)": ("features/parsers/dxf.py", "drawing_shape"),
+    }
+    for strategy in ("recover", "auto"):
+        for data in datas:
+            dxf_parser.parse_dxf(data, strategy=strategy)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for data in datas:
+            dxf_parser.parse_dxf(data, strategy=strategy)
+        profiler.disable()
+        stats = pstats.Stats(profiler).stats
+        total = sum(v[3] for (path, _line, name), v in stats.items() if path.endswith("features/parsers/dxf.py")
+                    and name == "parse_dxf")
+        print(f"  cProfile, strategy={strategy}: parse_dxf {total * 1000:.0f} ms (profiled) of which")
+        for label, (suffix, function) in steps.items():
+            cumulative = sum(v[3] for (path, _line, name), v in stats.items()
+                             if path.endswith(suffix) and name == function)
+            if cumulative:
+                print(f"    {label:28s} {cumulative / total:6.1%}")
+
+
 def in_process(files: list[Path], repeat: int) -> float:
     datas = [p.read_bytes() for p in files]
     readfile = median_total(lambda: [ezdxf.readfile(p) for p in files], repeat)
@@ -115,6 +159,24 @@ def in_process(files: list[Path], repeat: int) -> float:
     for name, seconds in parse_parts(datas, repeat).items():
         print(f"    part {name:22s} {seconds * 1000:7.1f} ms  = {seconds / readfile:.2f}x readfile")
     return fast / readfile
+
+
+def session_cpu_seconds(session_id: int) -> float:
+    """CPU seconds (user + system, with reaped children) of every process of a session: the gunicorn master, its
+    workers and their parse pools (the bench starts gunicorn in a session of its own)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session_id:  # fields after "(comm)": state ppid pgrp session ...
+            total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return total / ticks
 
 
 def over_http(files: list[Path], rounds: int, server_root: Path) -> float:
@@ -138,10 +200,14 @@ def over_http(files: list[Path], rounds: int, server_root: Path) -> float:
             post(path, 1001)
         request = {p: [] for p in files}
         readfile = {p: [] for p in files}
+        server_cpu = readfile_cpu = 0.0
         for round_ in range(rounds):  # interleaved, so both see the same machine load
             for path in files:
+                cpu_before = session_cpu_seconds(server.pid)
                 request[path].append(post(path, round_))
+                server_cpu += session_cpu_seconds(server.pid) - cpu_before
                 readfile[path].append(timed(lambda: ezdxf.readfile(path)))
+                readfile_cpu += cpu_timed(lambda: ezdxf.readfile(path))
         http_total = sum(statistics.median(v) for v in request.values())
         readfile_total = sum(statistics.median(v) for v in readfile.values())
         live = [timed(lambda: session.get(f"{base}/api/v1/health/live/", timeout=5)) for _ in range(20)]
@@ -151,6 +217,9 @@ def over_http(files: list[Path], rounds: int, server_root: Path) -> float:
         print(f"  POST analyze/                     {http_total * 1000:7.1f} ms  ratio {http_total / readfile_total:.2f}x"
               f"  (goal <= {HTTP_GOAL}x)")
         print(f"  GET health/live/ median           {statistics.median(live) * 1000:7.1f} ms per request")
+        print(f"  CPU time, all {rounds} rounds: server processes (gunicorn + parse pools) {server_cpu * 1000:7.0f} ms,"
+              f" ezdxf.readfile {readfile_cpu * 1000:7.0f} ms: ratio {server_cpu / readfile_cpu:.2f}x"
+              " (does not move with the machine's load; the client's own CPU is not counted)")
         return http_total / readfile_total
     finally:
         stop_server(server)
@@ -162,6 +231,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument("--http-only", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="cProfile both strategies (in process) and stop.")
     parser.add_argument("--server-root", type=Path, default=ROOT,
                         help="Serve this checkout over HTTP (e.g. an export of the code before the change).")
     parser.add_argument("--samples", default=os.environ.get("CADML_SAMPLES_DIR",
@@ -169,6 +239,9 @@ def main() -> int:
     args = parser.parse_args()
     files = text_dxf_files(Path(args.samples))
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if args.profile:
+        profile(files)
+        return 0
     ok = True
     if not args.http_only:
         ok = in_process(files, args.repeat) <= 1.0
