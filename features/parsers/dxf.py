@@ -2,13 +2,14 @@
 block-graph guard before anything expands block inserts.
 
 Which ezdxf reader loads a file: binary DXF goes to ezdxf's binary loader; an ASCII file that the scan finds
-sound (`DxfScan.sound`: every group code a number, an even number of lines, every section closed by ENDSEC,
-an EOF marker and nothing but blank lines after it) is read with `ezdxf.read` (its plain tag loader);
-everything else, and a sound-looking file that `ezdxf.read` still refuses, goes through `ezdxf.recover`.
-Extents come from the entities' own points for the kinds whose extents are their points (LINE, POINT,
-3DFACE, SOLID/TRACE, straight LWPOLYLINE and 3D POLYLINE) and from `ezdxf.bbox` for everything else.
-`parse_dxf(..., strategy="recover")` keeps the former path (recover for every ASCII file, `ezdxf.bbox` for
-every entity) callable: the tests compare both on every shared sample.
+sound (`DxfScan.sound`: clean group codes, every section closed by its ENDSEC, an exact EOF marker with only
+blank lines after it, unique handles, nothing recover would rewrite) is read like `ezdxf.read` (its tag
+compiler and loader, fed with tags made from the scan's lines) and audited like recover does; everything
+else, and a sound-looking file that ezdxf still refuses, goes through `ezdxf.recover`. Extents come from the
+entities' own points for the kinds whose extents are their points (LINE, POINT, 3DFACE, SOLID/TRACE,
+straight LWPOLYLINE and 3D POLYLINE) and from the primitives' bounding boxes (what `ezdxf.bbox` computes) for
+everything else. `parse_dxf(..., strategy="recover")` keeps the former path (recover for every ASCII file,
+`ezdxf.bbox` for every entity) callable: the tests compare both on every shared sample.
 
 The guard walks the block graph (INSERT, MINSERT rows x columns, DIMENSION geometry blocks) iteratively,
 without recursion: a cycle, a nesting deeper than `max_depth` or an expansion beyond `entity_budget`
@@ -42,6 +43,9 @@ DEFAULT_MAX_BLOCK_DEPTH = 64
 # Up to this many expanded entities the drawing is decomposed once and its primitives kept in memory for both
 # the extents and the shape descriptor; a larger drawing is streamed twice instead (bounded memory).
 SHARED_PRIMITIVES_LIMIT = 50_000
+# Up to this size a sound ASCII DXF's tags are made from the scan's lines (all lines held at once); a larger
+# one is streamed by ezdxf.read's line reader.
+SCAN_TAGS_MAX_BYTES = 32 * 1024 * 1024
 
 # Sub-entities that ezdxf folds into their owner (POLYLINE vertices, INSERT attributes).
 _SUB_ENTITIES = frozenset({b"VERTEX", b"SEQEND", b"ATTRIB"})
@@ -228,9 +232,10 @@ def scan_dxf(data: bytes) -> DxfScan:
 
 
 def _is_sound(data, rows: _Rows, zero_values, section_starts, section_ends, sections, eof) -> bool:
-    """True when the group-code structure is one `ezdxf.read` loads as is: no BOM, every code line a number
-    up to the EOF marker (an even number of lines), each SECTION closed by its own ENDSEC before the next one
-    starts, and nothing but blank lines after EOF."""
+    """True when the group-code structure is one `ezdxf.read` loads as is and recover would not rewrite: no
+    BOM, every code line blanks and 1-4 digits up to the EOF marker, each SECTION closed by its own ENDSEC
+    before the next one starts, an exact EOF value with nothing but blank lines after it, for DXF R12 no
+    CLASSES/OBJECTS/ACDSDATA section and no BLOCK_RECORD table, and no entity handle used twice."""
     if eof is None or data.startswith(b"\xef\xbb\xbf") or not section_starts:
         return False
     if len(section_ends) != len(section_starts):
@@ -247,7 +252,7 @@ def _is_sound(data, rows: _Rows, zero_values, section_starts, section_ends, sect
     if data[int(rows.value_start[eof_row]):tail_start].rstrip(b"\r") != b"EOF":  # ezdxf's loader wants it exact
         return False
     # what ezdxf.recover repairs in the tag structure itself (and ezdxf.read would load as is): sections and
-    # tables a DXF R12 cannot have, and empty or repeated entity handles
+    # tables a DXF R12 cannot have, and repeated entity handles (empty ones are dropped alike by both)
     version = _ACADVER_RE.search(data[:65536])
     if version is None or version.group(1).strip() <= b"AC1009":
         names = {name for name, _first, _end in sections}
@@ -529,14 +534,14 @@ def _read_sound(text: str, data: bytes, scan: DxfScan):
     """`ezdxf.read` of a sound file. The scan has located its lines and checked its group codes, so the tags
     are made from them (split lines, the scan's codes, comments dropped, up to EOF) and given to ezdxf's own
     tag compiler and loader (`Drawing.load`) instead of ezdxf's line-by-line text reader: the same tags, the
-    same document. A file with a lone CR (a line end for a text-mode reader, not for the scan) is read by
-    `ezdxf.read` itself."""
+    same document. A file with a lone CR (a line end for a text-mode reader, not for the scan), or larger than
+    SCAN_TAGS_MAX_BYTES (the split lines would add to the peak memory), is read by `ezdxf.read` itself."""
     import ezdxf
     from ezdxf.document import Drawing
     from ezdxf.lldxf.types import DXFTag
 
     codes = scan.tag_codes
-    if codes is not None and data.count(b"\r") == data.count(b"\r\n"):
+    if codes is not None and len(data) <= SCAN_TAGS_MAX_BYTES and data.count(b"\r") == data.count(b"\r\n"):
         lines = text.replace("\r\n", "\n").split("\n")
         pairs = codes.size
         if len(lines) >= 2 * pairs and lines[2 * pairs - 1] == "EOF":

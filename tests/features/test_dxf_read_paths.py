@@ -199,3 +199,22 @@ def test_extents_from_points_equal_ezdxf_bbox_for_every_point_kind():
 def test_unknown_strategy_is_refused():
     with pytest.raises(ValueError):
         parse_dxf(_drawing(lambda msp, doc: msp.add_line((0, 0), (1, 1))), strategy="fast")
+
+
+@pytest.mark.parametrize("limit", ["SCAN_TAGS_MAX_BYTES", "SHARED_PRIMITIVES_LIMIT"])
+def test_the_paths_for_large_drawings_give_the_same_answers(cad_samples_dir, monkeypatch, limit):
+    # above SCAN_TAGS_MAX_BYTES ezdxf.read streams the text itself; above SHARED_PRIMITIVES_LIMIT the drawing
+    # is decomposed twice instead of once: both must give the same summaries (here forced on every sample)
+    from features.parsers import dxf as dxf_module
+
+    expected = {p.name: _outcome(p.read_bytes(), "auto") for p in _dxf_files(cad_samples_dir)}
+    monkeypatch.setattr(dxf_module, limit, 0)
+    problems = []
+    for path in _dxf_files(cad_samples_dir):
+        got = _outcome(path.read_bytes(), "auto")
+        if "error" not in got:
+            assert got["metadata"]["reader"] == expected[path.name]["metadata"]["reader"], path.name
+        problems += _compare(path.name, got, {**expected[path.name], "metadata": {
+            **expected[path.name].get("metadata", {}), "reader": "recover"}} if "error" not in got else
+            expected[path.name])
+    assert not problems, "\n".join(problems)
