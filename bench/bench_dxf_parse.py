@@ -82,13 +82,8 @@ def parse_parts(datas: list[bytes], repeat: int) -> dict[str, float]:
                 continue
             started = time.process_time()
             text = data.decode(dxf_parser._dxf_encoding(data), "surrogateescape")
-            doc = dxf_parser._read_sound(text, data, scan)
-            totals["read (tags from the scan)"] = totals.get("read (tags from the scan)", 0.0) + (
-                time.process_time() - started)
-            started = time.process_time()
-            ezdxf.read(io.StringIO(text, newline=None))
-            totals["(ezdxf.read, for reference)"] = totals.get("(ezdxf.read, for reference)", 0.0) + (
-                time.process_time() - started)
+            doc = ezdxf.read(io.StringIO(text, newline=None))
+            totals["ezdxf.read"] = totals.get("ezdxf.read", 0.0) + time.process_time() - started
             started = time.process_time()
             doc.audit()
             totals["audit"] = totals.get("audit", 0.0) + time.process_time() - started
@@ -116,7 +111,6 @@ def profile(files: list[Path]) -> None:
     datas = [p.read_bytes() for p in files]
     steps = {
         "recover": ("ezdxf/recover.py", "read"),
-        "_read_sound": ("features/parsers/dxf.py", "_read_sound"),
         "ezdxf.read (StringIO)": ("ezdxf/filemanagement.py", "read"),
         "audit": ("ezdxf/document.py", "audit"),
         "scan_dxf": ("features/parsers/dxf.py", "scan_dxf"),

@@ -3,8 +3,8 @@ block-graph guard before anything expands block inserts.
 
 Which ezdxf reader loads a file: binary DXF goes to ezdxf's binary loader; an ASCII file that the scan finds
 sound (`DxfScan.sound`: clean group codes, every section closed by its ENDSEC, an exact EOF marker with only
-blank lines after it, unique handles, nothing recover would rewrite) is read like `ezdxf.read` (its tag
-compiler and loader, fed with tags made from the scan's lines) and audited like recover does; everything
+blank lines after it, unique handles, nothing recover would rewrite) is read with `ezdxf.read` and audited
+like recover does; everything
 else, and a sound-looking file that ezdxf still refuses, goes through `ezdxf.recover`. Extents come from the
 entities' own points for the kinds whose extents are their points (LINE, POINT, 3DFACE, SOLID/TRACE,
 straight LWPOLYLINE and 3D POLYLINE) and from the primitives' bounding boxes (what `ezdxf.bbox` computes) for
@@ -22,7 +22,6 @@ import bisect
 import functools
 import gc
 import io
-import itertools
 import os
 import re
 import tempfile
@@ -43,9 +42,6 @@ DEFAULT_MAX_BLOCK_DEPTH = 64
 # Up to this many expanded entities the drawing is decomposed once and its primitives kept in memory for both
 # the extents and the shape descriptor; a larger drawing is streamed twice instead (bounded memory).
 SHARED_PRIMITIVES_LIMIT = 50_000
-# Up to this size a sound ASCII DXF's tags are made from the scan's lines (all lines held at once); a larger
-# one is streamed by ezdxf.read's line reader.
-SCAN_TAGS_MAX_BYTES = 32 * 1024 * 1024
 
 # Sub-entities that ezdxf folds into their owner (POLYLINE vertices, INSERT attributes).
 _SUB_ENTITIES = frozenset({b"VERTEX", b"SEQEND", b"ATTRIB"})
@@ -71,8 +67,6 @@ class DxfScan:
     modelspace_refs: list[tuple[str, int]] = field(default_factory=list)
     has_eof: bool = False
     sound: bool = False  # the group-code structure is clean: `ezdxf.read` can load it without recovery
-    # of a sound file: the group codes of the pairs up to and including EOF (the tags ezdxf's loader yields)
-    tag_codes: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def entity_count(self) -> int:
@@ -303,8 +297,6 @@ def _scan(data: bytes) -> DxfScan:
         scan.sections.append((name or b"").decode("ascii", "replace"))
 
     scan.sound = _is_sound(data, rows, zero_values, section_starts, section_ends, sections, eof)
-    if scan.sound:
-        scan.tag_codes = rows.codes[: int(zero_rows[eof]) + 1]
 
     for name, first, end in sections:
         if end <= first:
@@ -520,7 +512,8 @@ def _load(data: bytes, scan: DxfScan | None, strategy: str):
 
         text = data.decode(_dxf_encoding(data), "surrogateescape")
         try:
-            doc = _read_sound(text, data, scan)
+            # universal newlines, as ezdxf.readfile opens a file: CR LF ends a line like LF
+            doc = ezdxf.read(io.StringIO(text, newline=None))
         except (DXFError, ValueError, KeyError, IndexError, TypeError, AttributeError):
             pass  # structurally clean but not loadable as is: the recover path below decides
         else:
@@ -528,31 +521,6 @@ def _load(data: bytes, scan: DxfScan | None, strategy: str):
             return doc, _audit_notes(doc.audit()), "read"
     doc, auditor = recover.read(io.BytesIO(data))
     return doc, _audit_notes(auditor), "recover"
-
-
-def _read_sound(text: str, data: bytes, scan: DxfScan):
-    """`ezdxf.read` of a sound file. The scan has located its lines and checked its group codes, so the tags
-    are made from them (split lines, the scan's codes, comments dropped, up to EOF) and given to ezdxf's own
-    tag compiler and loader (`Drawing.load`) instead of ezdxf's line-by-line text reader: the same tags, the
-    same document. A file with a lone CR (a line end for a text-mode reader, not for the scan), or larger than
-    SCAN_TAGS_MAX_BYTES (the split lines would add to the peak memory), is read by `ezdxf.read` itself."""
-    import ezdxf
-    from ezdxf.document import Drawing
-    from ezdxf.lldxf.types import DXFTag
-
-    codes = scan.tag_codes
-    if codes is not None and len(data) <= SCAN_TAGS_MAX_BYTES and data.count(b"\r") == data.count(b"\r\n"):
-        lines = text.replace("\r\n", "\n").split("\n")
-        pairs = codes.size
-        if len(lines) >= 2 * pairs and lines[2 * pairs - 1] == "EOF":
-            values = lines[1 : 2 * pairs : 2]
-            keep = codes != 999
-            if not keep.all():
-                values = list(itertools.compress(values, keep.tolist()))
-                codes = codes[keep]
-            return Drawing.load(map(DXFTag, codes.tolist(), values))
-    # universal newlines, as ezdxf.readfile opens a file: CR LF ends a line like LF
-    return ezdxf.read(io.StringIO(text, newline=None))
 
 
 def _audit_notes(auditor) -> list[str]:
