@@ -213,7 +213,7 @@ def over_http(files: list[Path], rounds: int, server_root: Path) -> float:
         print(f"  GET health/live/ median           {statistics.median(live) * 1000:7.1f} ms per request")
         print(f"  CPU time, all {rounds} rounds: server processes (gunicorn + parse pools) {server_cpu * 1000:7.0f} ms,"
               f" ezdxf.readfile {readfile_cpu * 1000:7.0f} ms: ratio {server_cpu / readfile_cpu:.2f}x"
-              " (does not move with the machine's load; the client's own CPU is not counted)")
+              " (moves less with the machine's load than wall time; the client's own CPU is not counted)")
         return http_total / readfile_total
     finally:
         stop_server(server)
