@@ -51,30 +51,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rounds", type=int, default=2, help="Uploads of each sample (each unique).")
-    parser.add_argument("--clients", type=int, default=2, help="Concurrent client threads.")
-    parser.add_argument("--samples", default=os.environ.get("CADML_SAMPLES_DIR",
-                                                            str(ROOT.parent / "shared" / "cad-samples")))
-    args = parser.parse_args()
-    samples = Path(args.samples)
+def start_server(workers: int = 2, root: Path = ROOT):
+    """A private gunicorn (throw-away SQLite database and var/ folder unless DATABASE_URL is set) on a free local
+    port, with an API key: (process, base URL, requests session with the key, log path). Stop it with
+    `stop_server(process)`. `root` serves another checkout of the project (e.g. the code before a change)."""
     var_dir = tempfile.mkdtemp(prefix="cadml-bench-var-")
     multiproc = tempfile.mkdtemp(prefix="cadml-bench-prom-")
     port = free_port()
     env = {**os.environ, "DJANGO_SECRET_KEY": "bench-" + secrets.token_urlsafe(40), "CADML_VAR_DIR": var_dir,
-           "GUNICORN_WORKERS": "2", "GUNICORN_BIND": f"127.0.0.1:{port}", "PROMETHEUS_MULTIPROC_DIR": multiproc,
-           "OMP_NUM_THREADS": "1", "CADML_THROTTLE_UPLOAD": "100000/min", "CADML_THROTTLE_DEFAULT": "100000/min"}
+           "GUNICORN_WORKERS": str(workers), "GUNICORN_BIND": f"127.0.0.1:{port}",
+           "PROMETHEUS_MULTIPROC_DIR": multiproc, "OMP_NUM_THREADS": "1",
+           "CADML_THROTTLE_UPLOAD": "100000/min", "CADML_THROTTLE_DEFAULT": "100000/min"}
     env.pop("CELERY_BROKER_URL", None)
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True,
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=root, env=env, check=True,
                    stdout=subprocess.DEVNULL)
-    subprocess.run([PYTHON, "manage.py", "createcachetable"], cwd=ROOT, env=env, check=True)
-    created = subprocess.run([PYTHON, "manage.py", "create_api_key", "bench"], cwd=ROOT, env=env, check=True,
+    subprocess.run([PYTHON, "manage.py", "createcachetable"], cwd=root, env=env, check=True)
+    created = subprocess.run([PYTHON, "manage.py", "create_api_key", "bench"], cwd=root, env=env, check=True,
                              capture_output=True, text=True)
     api_key = created.stdout.strip().splitlines()[-1].strip()
     log_path = Path(var_dir) / "gunicorn.log"
     log = open(log_path, "wb")
-    server = subprocess.Popen([str(Path(PYTHON).parent / "gunicorn"), "-c", "gunicorn.conf.py"], cwd=ROOT, env=env,
+    server = subprocess.Popen([str(Path(PYTHON).parent / "gunicorn"), "-c", "gunicorn.conf.py"], cwd=root, env=env,
                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     session = requests.Session()
@@ -90,8 +87,35 @@ def main() -> int:
             if time.monotonic() > deadline:
                 raise SystemExit("gunicorn did not start")
             time.sleep(0.3)
-        time.sleep(3)  # both workers' parse pools finish starting (post_fork)
+        time.sleep(3)  # the workers' parse pools finish starting (post_fork)
+    except BaseException:
+        stop_server(server)
+        raise
+    return server, base, session, log_path
 
+
+def stop_server(server) -> None:
+    server.send_signal(signal.SIGTERM)  # graceful: gunicorn stops its workers, they stop their parse pools
+    try:
+        server.wait(40)
+    except subprocess.TimeoutExpired:
+        print("  gunicorn did not stop within 40 s: killing its process group")
+    try:
+        os.killpg(server.pid, signal.SIGKILL)  # whatever is left of this bench's own process group
+    except ProcessLookupError:
+        pass
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=2, help="Uploads of each sample (each unique).")
+    parser.add_argument("--clients", type=int, default=2, help="Concurrent client threads.")
+    parser.add_argument("--samples", default=os.environ.get("CADML_SAMPLES_DIR",
+                                                            str(ROOT.parent / "shared" / "cad-samples")))
+    args = parser.parse_args()
+    samples = Path(args.samples)
+    server, base, session, log_path = start_server(workers=2)
+    try:
         def post(item):
             name, data = item
             started = time.perf_counter()
@@ -143,16 +167,7 @@ def main() -> int:
               f"median {statistics.median(times) * 1000:.0f} ms  max {max(times) * 1000:.0f} ms (target <= 300 ms)")
         return 0 if statistics.median(times) <= 0.3 and not failures else 1
     finally:
-        server.send_signal(signal.SIGTERM)  # graceful: gunicorn stops its workers, they stop their parse pools
-        try:
-            server.wait(40)
-        except subprocess.TimeoutExpired:
-            print("  gunicorn did not stop within 40 s: killing its process group")
-        try:
-            os.killpg(server.pid, signal.SIGKILL)  # whatever is left of this bench's own process group
-        except ProcessLookupError:
-            pass
-
+        stop_server(server)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -32,16 +32,45 @@ def layout_polylines(entities: Iterable, box, *, skip_annotations: bool = True) 
     with `skip_annotations=False` text and hatches count too (for a drawing that holds nothing else)."""
     from ezdxf import disassemble
 
+    distance = flattening_distance(box)
+    if distance is None:
+        return []
+    skipped = SKIPPED_KINDS if skip_annotations else frozenset({"VIEWPORT"})
+    kept = (e for e in disassemble.recursive_decompose(entities) if e.dxftype() not in skipped)
+    return _polylines(disassemble.to_primitives(kept, max_flattening_distance=distance), distance)
+
+
+def flattening_distance(box) -> float | None:
+    """The flattening distance for a drawing of extents `box`, None for a drawing without size."""
     lo, hi = box
     diagonal = math.sqrt(sum((b - a) ** 2 for a, b in zip(lo, hi)))
     if not diagonal > 0.0:
+        return None
+    return FLATTENING * diagonal
+
+
+def primitive_polylines(primitives: list, box, *, skip_annotations: bool = True) -> list[np.ndarray]:
+    """`layout_polylines` from primitives made once (`disassemble.to_primitives(recursive_decompose(...))`),
+    e.g. those the parser has already measured the extents with: the same polylines, without a second
+    decomposition of the drawing."""
+    distance = flattening_distance(box)
+    if distance is None:
         return []
-    distance = FLATTENING * diagonal
     skipped = SKIPPED_KINDS if skip_annotations else frozenset({"VIEWPORT"})
-    kept = (e for e in disassemble.recursive_decompose(entities) if e.dxftype() not in skipped)
+
+    def kept():
+        for primitive in primitives:
+            if primitive.entity.dxftype() not in skipped:
+                primitive.max_flattening_distance = distance
+                yield primitive
+
+    return _polylines(kept(), distance)
+
+
+def _polylines(primitives: Iterable, distance: float) -> list[np.ndarray]:
     polylines: list[np.ndarray] = []
     total = 0
-    for primitive in disassemble.to_primitives(kept, max_flattening_distance=distance):
+    for primitive in primitives:
         mesh = primitive.mesh
         if mesh is not None:
             vertices = np.asarray([tuple(v) for v in mesh.vertices], dtype=np.float64).reshape(-1, 3)

@@ -1,5 +1,15 @@
-"""DXF: ezdxf for the document (recover for ASCII, readfile for binary), a fast group-code scan for counts,
-kinds and layers of ASCII files, and a block-graph guard before anything expands block inserts.
+"""DXF: ezdxf for the document, a fast group-code scan for counts, kinds and layers of ASCII files, and a
+block-graph guard before anything expands block inserts.
+
+Which ezdxf reader loads a file: binary DXF goes to ezdxf's binary loader; an ASCII file that the scan finds
+sound (`DxfScan.sound`: clean group codes, every section closed by its ENDSEC, an exact EOF marker with only
+blank lines after it, unique handles, nothing recover would rewrite) is read with `ezdxf.read` and audited
+like recover does; everything
+else, and a sound-looking file that ezdxf still refuses, goes through `ezdxf.recover`. Extents come from the
+entities' own points for the kinds whose extents are their points (LINE, POINT, 3DFACE, SOLID/TRACE,
+straight LWPOLYLINE and 3D POLYLINE) and from the primitives' bounding boxes (what `ezdxf.bbox` computes) for
+everything else. `parse_dxf(..., strategy="recover")` keeps the former path (recover for every ASCII file,
+`ezdxf.bbox` for every entity) callable: the tests compare both on every shared sample.
 
 The guard walks the block graph (INSERT, MINSERT rows x columns, DIMENSION geometry blocks) iteratively,
 without recursion: a cycle, a nesting deeper than `max_depth` or an expansion beyond `entity_budget`
@@ -29,6 +39,9 @@ from .sniff import BINARY_DXF_SENTINEL
 PARSER = "ezdxf"
 DEFAULT_ENTITY_BUDGET = 500_000
 DEFAULT_MAX_BLOCK_DEPTH = 64
+# Up to this many expanded entities the drawing is decomposed once and its primitives kept in memory for both
+# the extents and the shape descriptor; a larger drawing is streamed twice instead (bounded memory).
+SHARED_PRIMITIVES_LIMIT = 50_000
 
 # Sub-entities that ezdxf folds into their owner (POLYLINE vertices, INSERT attributes).
 _SUB_ENTITIES = frozenset({b"VERTEX", b"SEQEND", b"ATTRIB"})
@@ -53,6 +66,7 @@ class DxfScan:
     blocks: Graph = field(default_factory=dict)
     modelspace_refs: list[tuple[str, int]] = field(default_factory=list)
     has_eof: bool = False
+    sound: bool = False  # the group-code structure is clean: `ezdxf.read` can load it without recovery
 
     @property
     def entity_count(self) -> int:
@@ -90,14 +104,8 @@ _CODEPAGE_RE = re.compile(rb"\$DWGCODEPAGE[ \t]*\r?\n[ \t]*3[ \t]*\r?\n([^\r\n]*
 def _text_decoder(data: bytes):
     """Decoder of DXF strings: UTF-8 from R2007 (AC1021) on, else the declared code page; \\U+XXXX escapes."""
     from ezdxf.lldxf.encoding import decode_dxf_unicode, has_dxf_unicode
-    from ezdxf.tools.codepage import toencoding
 
-    head = data[:65536]
-    version = _ACADVER_RE.search(head)
-    codepage = _CODEPAGE_RE.search(head)
-    encoding = "utf-8"
-    if not (version and version.group(1).strip() >= b"AC1021"):
-        encoding = toencoding(codepage.group(1).strip().decode("ascii", "replace")) if codepage else "cp1252"
+    encoding = _dxf_encoding(data)
 
     @functools.lru_cache(maxsize=4096)
     def decode(raw: bytes) -> str:
@@ -133,6 +141,7 @@ class _Rows:
         # Read up to four trailing digits backwards; the newline before a line is a non-digit, so a code
         # never runs into the previous line. Lines without a trailing digit get -1.
         codes = np.full(pairs, -1, dtype=np.int32)
+        digits = np.zeros(pairs, dtype=np.int32)
         reading = np.ones(pairs, dtype=bool)
         for position in range(4):
             at = code_end - 1 - position
@@ -141,8 +150,32 @@ class _Rows:
             if position == 0:
                 codes[reading] = 0
             codes += np.where(reading, (char.astype(np.int32) - 0x30) * 10**position, 0)
+            digits += reading
         self.codes = codes
+        self.buf = buf
+        self.code_stop = code_end  # end of each code line's digits (trailing CR and blank dropped)
+        self.code_digits = digits
         self._by_code: dict[int, np.ndarray] = {}
+
+    def clean_codes(self, pairs: int) -> bool:
+        """True when each of the first `pairs` code lines is blanks and 1-4 digits, nothing else."""
+        if pairs == 0:
+            return True
+        stop, digits = self.code_stop[:pairs], self.code_digits[:pairs]
+        starts = np.empty(pairs, dtype=np.int32)
+        starts[0] = 0
+        starts[1:] = self.value_end[: pairs - 1] + 1
+        lead = stop - digits - starts  # characters before the digits: must be blanks (at most 6)
+        if (digits == 0).any() or (lead < 0).any() or (lead > 6).any():
+            return False
+        buf = self.buf
+        for position in range(6):
+            at = starts + position
+            inside = position < lead
+            char = buf[np.minimum(at, buf.size - 1)]
+            if (inside & (char != 0x20) & (char != 0x09)).any():
+                return False
+        return True  # a fifth digit before the four read ones is not a blank: caught above
 
     def rows(self, code: int) -> np.ndarray:
         if code not in self._by_code:
@@ -192,6 +225,37 @@ def scan_dxf(data: bytes) -> DxfScan:
             gc.enable()
 
 
+def _is_sound(data, rows: _Rows, zero_values, section_starts, section_ends, sections, eof) -> bool:
+    """True when the group-code structure is one `ezdxf.read` loads as is and recover would not rewrite: no
+    BOM, every code line blanks and 1-4 digits up to the EOF marker, each SECTION closed by its own ENDSEC
+    before the next one starts, an exact EOF value with nothing but blank lines after it, for DXF R12 no
+    CLASSES/OBJECTS/ACDSDATA section and no BLOCK_RECORD table, and no entity handle used twice."""
+    if eof is None or data.startswith(b"\xef\xbb\xbf") or not section_starts:
+        return False
+    if len(section_ends) != len(section_starts):
+        return False
+    for (_name, first, end), close in zip(sections, section_ends):
+        if end != close:
+            return False
+    eof_row = int(rows.rows(0)[eof])
+    if not rows.clean_codes(eof_row + 1):
+        return False
+    tail_start = int(rows.value_end[eof_row]) if eof_row < rows.pairs else len(data)
+    if data[tail_start:].strip():
+        return False
+    if data[int(rows.value_start[eof_row]):tail_start].rstrip(b"\r") != b"EOF":  # ezdxf's loader wants it exact
+        return False
+    # what ezdxf.recover repairs in the tag structure itself (and ezdxf.read would load as is): sections and
+    # tables a DXF R12 cannot have, and repeated entity handles (empty ones are dropped alike by both)
+    version = _ACADVER_RE.search(data[:65536])
+    if version is None or version.group(1).strip() <= b"AC1009":
+        names = {name for name, _first, _end in sections}
+        if names & {b"CLASSES", b"OBJECTS", b"ACDSDATA"} or b"BLOCK_RECORD" in data:
+            return False
+    handles = [h for h in rows.values(np.concatenate([rows.rows(5), rows.rows(105)])) if h]
+    return len(set(handles)) == len(handles)
+
+
 def _scan(data: bytes) -> DxfScan:
     """Fast scan of an ASCII DXF as pairs of lines (group code, value), vectorised with numpy.
 
@@ -231,6 +295,8 @@ def _scan(data: bytes) -> DxfScan:
         end = min(candidates)
         sections.append((name or b"", start + 1, end))
         scan.sections.append((name or b"").decode("ascii", "replace"))
+
+    scan.sound = _is_sound(data, rows, zero_values, section_starts, section_ends, sections, eof)
 
     for name, first, end in sections:
         if end <= first:
@@ -403,18 +469,26 @@ def paper_space_entities(doc, graph: Graph, *, entity_budget: int, max_depth: in
     return entities, names, expanded
 
 
-def drawing_shape(entities, box, units: str | None) -> tuple[dict, list[str]]:
-    """The v5 shape descriptor of a drawing: its curves, flattened; annotations only when nothing else is drawn."""
-    from features.descriptors.dxf_curves import TooManyPoints, layout_polylines
+def drawing_shape(entities, box, units: str | None, primitives: list | None = None) -> tuple[dict, list[str]]:
+    """The v5 shape descriptor of a drawing: its curves, flattened; annotations only when nothing else is drawn.
+
+    With `primitives` (the drawing's entities decomposed and made primitives once, as the extents were
+    measured) the drawing is not decomposed again."""
+    from features.descriptors.dxf_curves import TooManyPoints, layout_polylines, primitive_polylines
+
+    def polylines_of(skip_annotations: bool) -> list:
+        if primitives is not None:
+            return primitive_polylines(primitives, box, skip_annotations=skip_annotations)
+        return layout_polylines(entities, box, skip_annotations=skip_annotations)
 
     scale, assumed = mm_per_unit(units)
     if box is None:
         return empty_descriptor(source="dxf", reason="no_extents", mm_per_unit=scale, units=units,
                                 units_assumed=assumed), []
     try:
-        polylines = layout_polylines(entities, box)
+        polylines = polylines_of(True)
         if not polylines:
-            polylines = layout_polylines(entities, box, skip_annotations=False)
+            polylines = polylines_of(False)
     except TooManyPoints as exc:
         return (empty_descriptor(source="dxf", reason="too_large", mm_per_unit=scale, units=units,
                                  units_assumed=assumed), [f"shape descriptor skipped: {exc}"])
@@ -422,7 +496,8 @@ def drawing_shape(entities, box, units: str | None) -> tuple[dict, list[str]]:
     return describe_segments(starts, ends, source="dxf", mm_per_unit=scale, units=units, units_assumed=assumed), []
 
 
-def _load(data: bytes):
+def _load(data: bytes, scan: DxfScan | None, strategy: str):
+    """The ezdxf document and the loader's notes: (doc, warnings, reader)."""
     import ezdxf
     from ezdxf import recover
 
@@ -431,12 +506,134 @@ def _load(data: bytes):
             path = os.path.join(folder, "upload.dxf")
             with open(path, "wb") as handle:
                 handle.write(data)
-            return ezdxf.readfile(path), []
+            return ezdxf.readfile(path), [], "binary"
+    if strategy == "auto" and scan is not None and scan.sound:
+        from ezdxf.lldxf.const import DXFError
+
+        text = data.decode(_dxf_encoding(data), "surrogateescape")
+        try:
+            # universal newlines, as ezdxf.readfile opens a file: CR LF ends a line like LF
+            doc = ezdxf.read(io.StringIO(text, newline=None))
+        except (DXFError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+            pass  # structurally clean but not loadable as is: the recover path below decides
+        else:
+            # the same audit (and fixes) as ezdxf.recover runs after loading
+            return doc, _audit_notes(doc.audit()), "read"
     doc, auditor = recover.read(io.BytesIO(data))
-    notes = [f"recover: {len(auditor.fixes)} fixes, {len(auditor.errors)} unrecoverable errors"] if (
-        auditor.fixes or auditor.errors
-    ) else []
-    return doc, notes
+    return doc, _audit_notes(auditor), "recover"
+
+
+def _audit_notes(auditor) -> list[str]:
+    if not (auditor.fixes or auditor.errors):
+        return []
+    return [f"recover: {len(auditor.fixes)} fixes, {len(auditor.errors)} unrecoverable errors"]
+
+
+_POINT_KINDS = frozenset({"LINE", "POINT", "3DFACE", "SOLID", "TRACE", "LWPOLYLINE", "POLYLINE"})
+
+
+def _own_points(entity) -> np.ndarray | None:
+    """The WCS points whose bounding box is the entity's extents, or None when only ezdxf.bbox knows them
+    (curves, bulges, OCS-extruded or curve-fit polylines, meshes, inserts, text...)."""
+    kind = entity.dxftype()
+    dxf = entity.dxf
+    if kind == "LINE":
+        return np.array([dxf.start, dxf.end], dtype=np.float64)
+    if kind == "POINT":
+        return np.array([dxf.location], dtype=np.float64)
+    if kind == "3DFACE":
+        return np.array([dxf.vtx0, dxf.vtx1, dxf.vtx2, dxf.vtx3], dtype=np.float64)
+    if kind in ("SOLID", "TRACE"):
+        return np.array(entity.wcs_vertices(), dtype=np.float64).reshape(-1, 3)
+    if kind == "LWPOLYLINE":
+        if tuple(dxf.get("extrusion", (0.0, 0.0, 1.0))) != (0.0, 0.0, 1.0):
+            return None
+        if entity.has_width:  # drawn as a wide outline (a mesh)
+            return None
+        values = np.asarray(entity.lwpoints.values, dtype=np.float64).reshape(-1, 5)
+        if values.size == 0 or values[:, 4].any():  # no vertex, or a bulge (an arc between vertices)
+            return None
+        points = np.empty((len(values), 3))
+        points[:, :2] = values[:, :2]
+        points[:, 2] = float(dxf.get("elevation", 0.0))
+        return points
+    if kind == "POLYLINE":
+        if not entity.is_3d_polyline or dxf.get("flags", 0) & 6:  # only plain 3D polylines (no curve/spline fit)
+            return None
+        vertices = list(entity.vertices)
+        if not vertices or any(v.dxf.get("flags", 0) & 16 for v in vertices):  # spline control points
+            return None
+        return np.array([v.dxf.location for v in vertices], dtype=np.float64)
+    return None
+
+
+def primitives_extents(primitives: list) -> tuple[np.ndarray, np.ndarray] | None:
+    """`drawing_extents` of the entities the primitives were made from (`to_primitives(recursive_decompose(
+    entities))`, as ezdxf.bbox makes them): point-like entities by their points, the others by
+    `primitive.bbox(fast=True)` like ezdxf.bbox."""
+    from ezdxf.math import BoundingBox
+
+    extents = BoundingBox()
+    own: list[np.ndarray] = []
+    for primitive in primitives:
+        entity = primitive.entity
+        points = _own_points(entity) if entity.dxftype() in _POINT_KINDS else None
+        if points is not None and len(points):
+            own.append(points)
+            continue
+        if primitive.is_empty:
+            continue
+        box = primitive.bbox(fast=True)
+        if box.has_data:
+            extents.extend(box)
+    return _merge(extents, own)
+
+
+def _merge(extents, own: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
+    los, his = [], []
+    if extents.has_data:
+        los.append(np.array(extents.extmin, dtype=float))
+        his.append(np.array(extents.extmax, dtype=float))
+    if own:
+        stacked = np.concatenate(own)
+        los.append(stacked.min(axis=0))
+        his.append(stacked.max(axis=0))
+    if not los:
+        return None
+    return np.min(los, axis=0), np.max(his, axis=0)
+
+
+def drawing_extents(entities, strategy: str = "auto") -> tuple[np.ndarray, np.ndarray] | None:
+    """(lo, hi) of `entities` as `ezdxf.bbox.extents(entities, fast=True)` computes them, or None when empty.
+
+    With strategy "auto", the entities whose extents are their own points are measured from those points,
+    and only the others go to ezdxf.bbox (which disassembles every entity into paths)."""
+    from ezdxf import bbox as ezbbox
+
+    if strategy != "auto":
+        rest = entities
+        own: list[np.ndarray] = []
+    else:
+        rest, own = [], []
+        for entity in entities:
+            points = _own_points(entity) if entity.dxftype() in _POINT_KINDS else None
+            if points is None or not len(points):
+                rest.append(entity)
+            else:
+                own.append(points)
+    return _merge(ezbbox.extents(rest, fast=True), own)
+
+
+def _dxf_encoding(data: bytes) -> str:
+    """The text encoding of an ASCII DXF: UTF-8 from R2007 (AC1021) on, else the declared code page."""
+    from ezdxf.tools.codepage import toencoding
+
+    head = data[:65536]
+    version = _ACADVER_RE.search(head)
+    if version and version.group(1).strip() >= b"AC1021":
+        return "utf-8"
+    codepage = _CODEPAGE_RE.search(head)
+    return toencoding(codepage.group(1).strip().decode("ascii", "replace")) if codepage else "cp1252"
 
 
 def parse_dxf(
@@ -444,9 +641,13 @@ def parse_dxf(
     *,
     entity_budget: int = DEFAULT_ENTITY_BUDGET,
     max_depth: int = DEFAULT_MAX_BLOCK_DEPTH,
+    strategy: str = "auto",
 ) -> CadDocument:
-    from ezdxf import bbox as ezbbox
-
+    """Parse a DXF. `strategy="auto"` (the service's) reads a sound ASCII file with `ezdxf.read` and measures
+    point-like entities from their points; `strategy="recover"` is the former path (`ezdxf.recover` for every
+    ASCII file, `ezdxf.bbox` for every entity), kept for the tests that compare the two."""
+    if strategy not in ("auto", "recover"):
+        raise ValueError(f"unknown DXF strategy {strategy!r}")
     binary = is_binary_dxf(data)
     scan = None
     expanded = None
@@ -457,7 +658,7 @@ def parse_dxf(
             scan.blocks, msp_direct, scan.modelspace_refs, entity_budget=entity_budget, max_depth=max_depth
         )
     try:
-        doc, warnings = _load(data)
+        doc, warnings, reader = _load(data, scan, strategy)
     except CadParseError:
         raise
     except RecursionError:
@@ -492,22 +693,30 @@ def parse_dxf(
         counted_by, space = "ezdxf", "paper"
         warnings.append("the model space is empty: counted and described the paper space layout(s) "
                         + ", ".join(names))
+    primitives = None
     try:
-        extents = ezbbox.extents(entities, fast=True)
+        if strategy == "auto" and expanded <= SHARED_PRIMITIVES_LIMIT:
+            # decompose the drawing once: the extents and the shape descriptor use the same primitives
+            from ezdxf import disassemble
+
+            primitives = list(disassemble.to_primitives(disassemble.recursive_decompose(entities)))
+            extents = primitives_extents(primitives)
+        else:
+            extents = drawing_extents(entities, strategy)
     except RecursionError:
         raise corrupt("the DXF blocks nest too deeply to measure", reason="recursion") from None
     except Exception as exc:
         raise corrupt(f"ezdxf could not measure the DXF: {str(exc)[:300]}", error=type(exc).__name__) from None
     box = None
-    if extents.has_data:
-        lo, hi = np.array(extents.extmin, dtype=float), np.array(extents.extmax, dtype=float)
+    if extents is not None:
+        lo, hi = extents
         if np.isfinite(lo).all() and np.isfinite(hi).all():
             box = (tuple(lo.tolist()), tuple(hi.tolist()))
         else:
             warnings.append("non-finite extents ignored")
     units_code = doc.header.get("$INSUNITS", 0)
     units = INSUNITS.get(units_code) if isinstance(units_code, int) else None
-    shape, shape_warnings = drawing_shape(entities, box, units)
+    shape, shape_warnings = drawing_shape(entities, box, units, primitives)
     warnings.extend(shape_warnings)
     return CadDocument(
         format="dxf",
@@ -526,6 +735,7 @@ def parse_dxf(
             "expanded_entities": expanded,
             "counted_by": counted_by,
             "space": space,
+            "reader": reader,
         },
         shape=shape,
     )

@@ -1,0 +1,248 @@
+"""Issue 14, "DXF at ezdxf speed": the DXF parse and `POST analyze/` of the text DXF samples against
+`ezdxf.readfile` of the same files, in the same run.
+
+1. In process, the text DXF samples (binary DXF left out): `ezdxf.readfile(path)` of each file (the baseline),
+   `parse_dxf(data)` (the service's path: scan, `ezdxf.read` or recover, audit, extents, v5 descriptor) and
+   `parse_dxf(data, strategy="recover")` (the former path). Sum over the files, median of `--repeat` runs,
+   after one warm-up run (fonts, imports), in CPU time of the process (the machine is shared: wall time moves
+   with the other processes' load; the parse is single-threaded). Also the parse's parts, from the same
+   functions the parser calls.
+2. Over HTTP (unless --no-http): a private gunicorn (bench_analyze_http.start_server, 2 workers, warm parse
+   pools), each text DXF posted sequentially by one client with new bytes each round (trailing blank lines: a
+   new sha256, so every request parses), `classify=false`; the sum over the files of the request latency
+   (median per file over `--rounds`) against the sum of `ezdxf.readfile` per file (median per file) measured in
+   this process in the same run. Goal: <= 1.2x, request included. Also, as a load-independent figure, the CPU
+   time of the server's processes (gunicorn master, workers, parse pools: /proc/PID/stat of its session)
+   spent on those requests against the CPU time of `ezdxf.readfile` of the same files.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_dxf_parse.py [--repeat 5] [--rounds 5] [--no-http]
+        [--http-only --server-root /path/to/an/export/of/the/former/code] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import ezdxf  # noqa: E402
+
+from features.parsers import dxf as dxf_parser  # noqa: E402
+
+HTTP_GOAL = 1.2
+
+
+def text_dxf_files(samples: Path) -> list[Path]:
+    return [p for p in sorted((samples / "dxf").iterdir())
+            if p.is_file() and not p.read_bytes().startswith(b"AutoCAD Binary DXF")]
+
+
+def timed(run) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def cpu_timed(run) -> float:
+    """CPU seconds of this process: the in-process figures do not move with the other processes' load."""
+    started = time.process_time()
+    run()
+    return time.process_time() - started
+
+
+def median_total(run_all, repeat: int) -> float:
+    run_all()  # warm-up: imports, fonts of text entities
+    return statistics.median(cpu_timed(run_all) for _ in range(repeat))
+
+
+def parse_parts(datas: list[bytes], repeat: int) -> dict[str, float]:
+    """The parts of `parse_dxf(data)` for the files the scan finds sound (the others go through recover)."""
+    from ezdxf import disassemble
+
+    parts: dict[str, list[float]] = {}
+
+    def add(name, seconds):
+        parts.setdefault(name, []).append(seconds)
+
+    for round_ in range(repeat + 1):
+        totals: dict[str, float] = {}
+        for data in datas:
+            started = time.process_time()
+            scan = dxf_parser.scan_dxf(data)
+            totals["scan"] = totals.get("scan", 0.0) + time.process_time() - started
+            if not scan.sound:
+                continue
+            started = time.process_time()
+            text = data.decode(dxf_parser._dxf_encoding(data), "surrogateescape")
+            doc = ezdxf.read(io.StringIO(text, newline=None))
+            totals["ezdxf.read"] = totals.get("ezdxf.read", 0.0) + time.process_time() - started
+            started = time.process_time()
+            doc.audit()
+            totals["audit"] = totals.get("audit", 0.0) + time.process_time() - started
+            msp = doc.modelspace()
+            started = time.process_time()
+            primitives = list(disassemble.to_primitives(disassemble.recursive_decompose(msp)))
+            extents = dxf_parser.primitives_extents(primitives)
+            totals["decompose + extents"] = totals.get("decompose + extents", 0.0) + time.process_time() - started
+            box = (tuple(extents[0]), tuple(extents[1])) if extents is not None else None
+            started = time.process_time()
+            dxf_parser.drawing_shape(msp, box, "mm", primitives)
+            totals["v5 descriptor"] = totals.get("v5 descriptor", 0.0) + time.process_time() - started
+        if round_:  # round 0 is the warm-up
+            for name, seconds in totals.items():
+                add(name, seconds)
+    return {name: statistics.median(values) for name, values in parts.items()}
+
+
+def profile(files: list[Path]) -> None:
+    """cProfile of one pass over the files with each strategy (after a warm-up pass): the share of the parse in
+    the main steps."""
+    import cProfile
+    import pstats
+
+    datas = [p.read_bytes() for p in files]
+    steps = {
+        "recover": ("ezdxf/recover.py", "read"),
+        "ezdxf.read (StringIO)": ("ezdxf/filemanagement.py", "read"),
+        "audit": ("ezdxf/document.py", "audit"),
+        "scan_dxf": ("features/parsers/dxf.py", "scan_dxf"),
+        "ezdxf.bbox.extents": ("ezdxf/bbox.py", "extents"),
+        "primitives_extents": ("features/parsers/dxf.py", "primitives_extents"),
+        "decompose (to_primitives)": ("ezdxf/disassemble.py", "to_primitives"),
+        "drawing_shape (v5)": ("features/parsers/dxf.py", "drawing_shape"),
+    }
+    for strategy in ("recover", "auto"):
+        for data in datas:
+            dxf_parser.parse_dxf(data, strategy=strategy)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for data in datas:
+            dxf_parser.parse_dxf(data, strategy=strategy)
+        profiler.disable()
+        stats = pstats.Stats(profiler).stats
+        total = sum(v[3] for (path, _line, name), v in stats.items() if path.endswith("features/parsers/dxf.py")
+                    and name == "parse_dxf")
+        print(f"  cProfile, strategy={strategy}: parse_dxf {total * 1000:.0f} ms (profiled) of which")
+        for label, (suffix, function) in steps.items():
+            cumulative = sum(v[3] for (path, _line, name), v in stats.items()
+                             if path.endswith(suffix) and name == function)
+            if cumulative:
+                print(f"    {label:28s} {cumulative / total:6.1%}")
+
+
+def in_process(files: list[Path], repeat: int) -> float:
+    datas = [p.read_bytes() for p in files]
+    readfile = median_total(lambda: [ezdxf.readfile(p) for p in files], repeat)
+    fast = median_total(lambda: [dxf_parser.parse_dxf(d) for d in datas], repeat)
+    former = median_total(lambda: [dxf_parser.parse_dxf(d, strategy="recover") for d in datas], repeat)
+    readers = [dxf_parser.parse_dxf(d).metadata["reader"] for d in datas]
+    print(f"DXF parse in process: {len(files)} text DXF samples, sum over the files, median of {repeat} runs, "
+          "CPU time")
+    print(f"  ezdxf.readfile                    {readfile * 1000:7.1f} ms  (baseline)")
+    print(f"  parse_dxf (service path)          {fast * 1000:7.1f} ms  ratio {fast / readfile:.2f}x"
+          f"  (readers: {readers.count('read')} ezdxf.read, {readers.count('recover')} recover)")
+    print(f"  parse_dxf strategy=recover (old)  {former * 1000:7.1f} ms  ratio {former / readfile:.2f}x")
+    for name, seconds in parse_parts(datas, repeat).items():
+        print(f"    part {name:22s} {seconds * 1000:7.1f} ms  = {seconds / readfile:.2f}x readfile")
+    return fast / readfile
+
+
+def session_cpu_seconds(session_id: int) -> float:
+    """CPU seconds (user + system, with reaped children) of every process of a session: the gunicorn master, its
+    workers and their parse pools (the bench starts gunicorn in a session of its own)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session_id:  # fields after "(comm)": state ppid pgrp session ...
+            total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
+    return total / ticks
+
+
+def over_http(files: list[Path], rounds: int, server_root: Path) -> float:
+    from bench_analyze_http import start_server, stop_server
+
+    server, base, session, log_path = start_server(workers=2, root=server_root)
+    try:
+        def post(path: Path, variant: int) -> float:
+            data = path.read_bytes() + b"\n" * (variant + 1)  # a new sha256: parsed, not reused
+            started = time.perf_counter()
+            response = session.post(f"{base}/api/v1/analyze/", files={"file": (path.name, data)},
+                                    data={"classify": "false"}, timeout=120)
+            seconds = time.perf_counter() - started
+            body = response.json()
+            if response.status_code != 201 or body.get("reused_file"):
+                raise SystemExit(f"{path.name}: {response.status_code} {body} (server log: {log_path})")
+            return seconds
+
+        for path in files:  # warm-up: both workers, fonts, imports
+            post(path, 1000)
+            post(path, 1001)
+        request = {p: [] for p in files}
+        readfile = {p: [] for p in files}
+        server_cpu = readfile_cpu = 0.0
+        for round_ in range(rounds):  # interleaved, so both see the same machine load
+            for path in files:
+                cpu_before = session_cpu_seconds(server.pid)
+                request[path].append(post(path, round_))
+                server_cpu += session_cpu_seconds(server.pid) - cpu_before
+                readfile[path].append(timed(lambda: ezdxf.readfile(path)))
+                readfile_cpu += cpu_timed(lambda: ezdxf.readfile(path))
+        http_total = sum(statistics.median(v) for v in request.values())
+        readfile_total = sum(statistics.median(v) for v in readfile.values())
+        live = [timed(lambda: session.get(f"{base}/api/v1/health/live/", timeout=5)) for _ in range(20)]
+        print(f"POST analyze/ over HTTP ({server_root}): gunicorn 2 workers, 1 client, {len(files)} text DXF "
+              f"samples x {rounds} rounds, sum of per-file medians")
+        print(f"  ezdxf.readfile (this process)     {readfile_total * 1000:7.1f} ms  (baseline)")
+        print(f"  POST analyze/                     {http_total * 1000:7.1f} ms  ratio {http_total / readfile_total:.2f}x"
+              f"  (goal <= {HTTP_GOAL}x)")
+        print(f"  GET health/live/ median           {statistics.median(live) * 1000:7.1f} ms per request")
+        print(f"  CPU time, all {rounds} rounds: server processes (gunicorn + parse pools) {server_cpu * 1000:7.0f} ms,"
+              f" ezdxf.readfile {readfile_cpu * 1000:7.0f} ms: ratio {server_cpu / readfile_cpu:.2f}x"
+              " (moves less with the machine's load than wall time; the client's own CPU is not counted)")
+        return http_total / readfile_total
+    finally:
+        stop_server(server)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--no-http", action="store_true")
+    parser.add_argument("--http-only", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="cProfile both strategies (in process) and stop.")
+    parser.add_argument("--server-root", type=Path, default=ROOT,
+                        help="Serve this checkout over HTTP (e.g. an export of the code before the change).")
+    parser.add_argument("--samples", default=os.environ.get("CADML_SAMPLES_DIR",
+                                                            str(ROOT.parent / "shared" / "cad-samples")))
+    args = parser.parse_args()
+    files = text_dxf_files(Path(args.samples))
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if args.profile:
+        profile(files)
+        return 0
+    ok = True
+    if not args.http_only:
+        ok = in_process(files, args.repeat) <= 1.0
+    if not args.no_http:
+        ok = over_http(files, args.rounds, args.server_root) <= HTTP_GOAL and ok
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
