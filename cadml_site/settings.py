@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "cadml_site.api.middleware.RequestIdMiddleware",
+    "cadml_site.api.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -87,11 +88,19 @@ _SQLITE_OPTIONS = {
     "transaction_mode": "IMMEDIATE",
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 }
+# A request that needs an unreachable database is answered 503 `database_unavailable` with this Retry-After; a
+# Postgres connection attempt gives up after CADML_DATABASE_CONNECT_TIMEOUT_SECONDS instead of hanging.
+CADML_DATABASE_RETRY_AFTER_SECONDS = env_int("CADML_DATABASE_RETRY_AFTER_SECONDS", 5, min_value=1, max_value=3600)
+CADML_DATABASE_CONNECT_TIMEOUT_SECONDS = env_int("CADML_DATABASE_CONNECT_TIMEOUT_SECONDS", 5, min_value=2,
+                                                 max_value=600)
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # e.g. the test database handed to gunicorn and Celery children by the integration tests
         DATABASES["default"]["OPTIONS"] = {**_SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
+    else:
+        DATABASES["default"]["OPTIONS"] = {"connect_timeout": CADML_DATABASE_CONNECT_TIMEOUT_SECONDS,
+                                           **DATABASES["default"].get("OPTIONS", {})}
 else:
     DATABASES = {
         "default": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import prometheus_client
+from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -15,7 +16,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cadml_site.api.exceptions import ServiceUnavailable
+from cadml_site.api.exceptions import DatabaseUnavailable
 from cadml_site.health import health_report
 from cadml_site.metrics import DATABASE_GAUGE_COLLECTOR
 
@@ -52,7 +53,7 @@ class HealthLiveApi(APIView):
 
 
 class HealthReadyApi(APIView):
-    """Readiness: 200 when the database answers, 503 otherwise."""
+    """Readiness: 200 when the database answers, 503 ``database_unavailable`` (with Retry-After) otherwise."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -65,8 +66,10 @@ class HealthReadyApi(APIView):
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
         except Exception as exc:
-            raise ServiceUnavailable("The database is unreachable.", code="database_unreachable",
-                                     stage="readiness", context={"error": type(exc).__name__}) from exc
+            retry_after = settings.CADML_DATABASE_RETRY_AFTER_SECONDS
+            raise DatabaseUnavailable("The database is unreachable.", stage="readiness",
+                                      context={"error": type(exc).__name__, "retry_after_seconds": retry_after},
+                                      headers={"Retry-After": str(retry_after)}) from exc
         return Response({"status": "ok"})
 
 
