@@ -35,8 +35,8 @@ def _manage(env: dict[str, str], *args: str) -> str:
 @dataclass
 class FaultStack:
     workdir: Path
-    postgres: PrivatePostgres
-    redis: PrivateRedis
+    postgres: PrivatePostgres | None
+    redis: PrivateRedis | None
     live: LiveStack
     api_key: str = ""
     admin_token: str = ""
@@ -55,29 +55,40 @@ class FaultStack:
         try:
             self.live.stop()
         finally:
-            self.redis.destroy()
-            self.postgres.destroy()
+            if self.redis is not None:
+                self.redis.destroy()
+            if self.postgres is not None:
+                self.postgres.destroy()
 
 
-def start_fault_stack(workdir: Path, *, extra_env: dict[str, str] | None = None, celery: bool = True) -> FaultStack:
-    postgres = PrivatePostgres()
-    redis = PrivateRedis()
+def start_fault_stack(workdir: Path, *, extra_env: dict[str, str] | None = None, celery: bool = True,
+                      postgres: bool = True, workers: int = 2) -> FaultStack:
+    """gunicorn (+ a Celery worker on a private Redis) on a private Postgres cluster; ``postgres=False``: on a SQLite
+    file in ``workdir`` with tasks in process (no broker, no Celery worker)."""
+    cluster = PrivatePostgres() if postgres else None
+    redis = PrivateRedis() if postgres and celery else None
     live = LiveStack(workdir=workdir, env={})
-    stack = FaultStack(workdir, postgres, redis, live)
+    stack = FaultStack(workdir, cluster, redis, live)
     try:
-        postgres.start()
-        postgres.create_database()
-        redis.start()
         multiproc = workdir / "prometheus-multiproc"
         multiproc.mkdir()
         var = workdir / "var"
         (var / "static").mkdir(parents=True)
-        env = {**os.environ, "DATABASE_URL": postgres.url, "CELERY_BROKER_URL": redis.url,
-               "CADML_VAR_DIR": str(var), "PROMETHEUS_MULTIPROC_DIR": str(multiproc), "OMP_NUM_THREADS": "1",
-               "CADML_THROTTLE_DEFAULT": "1000000/min", "CADML_THROTTLE_UPLOAD": "1000000/min",
-               "CADML_THROTTLE_SENSITIVE": "1000000/min", **(extra_env or {})}
-        for name in ("CELERY_RESULT_BACKEND", "REDIS_URL"):
+        env = {**os.environ, "CADML_VAR_DIR": str(var), "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
+               "OMP_NUM_THREADS": "1", "CADML_THROTTLE_DEFAULT": "1000000/min",
+               "CADML_THROTTLE_UPLOAD": "1000000/min", "CADML_THROTTLE_SENSITIVE": "1000000/min"}
+        for name in ("CELERY_RESULT_BACKEND", "REDIS_URL", "CELERY_BROKER_URL"):
             env.pop(name, None)
+        if cluster is not None:
+            cluster.start()
+            cluster.create_database()
+            env["DATABASE_URL"] = cluster.url
+        else:
+            env["DATABASE_URL"] = f"sqlite:///{workdir / 'db.sqlite3'}"
+        if redis is not None:
+            redis.start()
+            env["CELERY_BROKER_URL"] = redis.url
+        env.update(extra_env or {})
         live.env = env
         _manage(env, "migrate", "--noinput")
         _manage(env, "createcachetable")
@@ -85,8 +96,8 @@ def start_fault_stack(workdir: Path, *, extra_env: dict[str, str] | None = None,
         _manage(env, "bootstrap_credentials", "--username", "ops-fault", "--file", str(credentials))
         values = dict(line.split("=", 1) for line in credentials.read_text().splitlines() if "=" in line)
         stack.api_key, stack.admin_token = values["API_KEY"], values["ADMIN_TOKEN"]
-        live.start_service(workers=2)
-        if celery:
+        live.start_service(workers=workers)
+        if redis is not None:
             live.start_celery_worker()
     except BaseException:
         stack.stop()
