@@ -222,6 +222,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request that enqueues work while the broker is down tries for about a second, then answers 503
+# broker_unavailable with this Retry-After (cadml_site.celery.publish).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
+# The Redis result backend reconnects 3 times (about 2 s), not 20 (about 20 s), before giving up.
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 3, "interval_start": 0,
+                                                            "interval_step": 0.5, "interval_max": 1}}
+CADML_BROKER_RETRY_AFTER_SECONDS = env_int("CADML_BROKER_RETRY_AFTER_SECONDS", 10, min_value=1, max_value=3600)
 # The beat schedule: one dict; each app adds its periodic tasks here.
 CELERY_BEAT_SCHEDULE: dict = {}
 

@@ -90,6 +90,12 @@ class ServiceUnavailable(DomainError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
 
 
+class BrokerUnavailable(ServiceUnavailable):
+    """The Celery broker cannot take a task: the work was not enqueued (nothing half-done is left behind)."""
+
+    status, code, title = 503, "broker_unavailable", "Broker unavailable"
+
+
 class DatabaseUnavailable(ServiceUnavailable):
     status, code, title = 503, "database_unavailable", "Database unavailable"
 

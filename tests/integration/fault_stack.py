@@ -62,11 +62,11 @@ class FaultStack:
 
 
 def start_fault_stack(workdir: Path, *, extra_env: dict[str, str] | None = None, celery: bool = True,
-                      postgres: bool = True, workers: int = 2) -> FaultStack:
+                      postgres: bool = True, workers: int = 2, persistent_broker: bool = False) -> FaultStack:
     """gunicorn (+ a Celery worker on a private Redis) on a private Postgres cluster; ``postgres=False``: on a SQLite
     file in ``workdir`` with tasks in process (no broker, no Celery worker)."""
     cluster = PrivatePostgres() if postgres else None
-    redis = PrivateRedis() if postgres and celery else None
+    redis = PrivateRedis(persistent=persistent_broker) if postgres and celery else None
     live = LiveStack(workdir=workdir, env={})
     stack = FaultStack(workdir, cluster, redis, live)
     try:

@@ -106,6 +106,8 @@ class PrivateRedis:
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="cadml-fault-redis-")))
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
+    persistent: bool = False  # append-only file, fsync always: queued messages survive a stop and start
+
 
     @property
     def url(self) -> str:
@@ -116,8 +118,9 @@ class PrivateRedis:
         if binary is None:
             raise AssertionError("redis-server is missing (Debian package redis-server)")
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.root), "--protected-mode", "yes"],
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             *([] if self.persistent else ["--appendonly", "no"]), "--dir", str(self.root), "--protected-mode", "yes",
+             *(["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else [])],
             stdout=(self.root / "redis.log").open("a"), stderr=subprocess.STDOUT, start_new_session=True,
         )
         deadline = time.monotonic() + 30
