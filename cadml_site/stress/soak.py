@@ -137,6 +137,8 @@ def soak(client: StressClient, *, master_pid: int, duration: float, warmup: floa
     end = start + duration
     steady_from = start + warmup
     reload_turn = [0]
+    cache_lock = threading.Lock()  # one apply + rollback at a time, as one operator would (a second apply while a
+    # rollback window is open is refused 409 rollback_window_active, by design)
 
     def record_error(message: str) -> None:
         with errors_lock:
@@ -168,10 +170,10 @@ def soak(client: StressClient, *, master_pid: int, duration: float, warmup: floa
                   json={"version": label, "reason": "soak"})
         elif op == "cache_cycle":
             capacity = 1000 + rng.randrange(1000)
-            timed("cache_apply", "POST", "/api/v1/cache/apply/", (200,), ops=True,
-                  json={"capacity": capacity, "reason": "soak"})
-            # a concurrent cycle may have rolled back or replaced the window first: 409 is its answer then
-            timed("cache_rollback", "POST", "/api/v1/cache/rollback/", (200, 409), ops=True, json={"reason": "soak"})
+            with cache_lock:
+                timed("cache_apply", "POST", "/api/v1/cache/apply/", (200,), ops=True,
+                      json={"capacity": capacity, "reason": "soak"})
+                timed("cache_rollback", "POST", "/api/v1/cache/rollback/", (200,), ops=True, json={"reason": "soak"})
 
     ops, weights = zip(*MIX)
 
