@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -36,7 +37,8 @@ def main() -> int:
     from cadml_site.stress.soak import seed_service, soak
     from tests.integration.fault_stack import start_fault_stack
 
-    stack = start_fault_stack(Path(tempfile.mkdtemp(prefix="cadml-soak-")), celery=False)
+    workdir = Path(tempfile.mkdtemp(prefix="cadml-soak-"))
+    stack = start_fault_stack(workdir, celery=False)
     try:
         client = StressClient(stack.base_url, api_key=stack.api_key, admin_token=stack.admin_token)
         versions = seed_service(client)
@@ -45,6 +47,7 @@ def main() -> int:
                       rate=args.rate, model_versions=versions, threads=args.threads, drill_every=args.drill_every)
     finally:
         stack.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
     print(report.render())
     leaked = any((report.fds_end.get(pid) or 0) > (report.fds_start.get(pid) or 0) + 8 for pid in report.fds_start)
     ok = not report.errors and report.p99 < 1.0 and not leaked and report.processes_end == report.processes_start
