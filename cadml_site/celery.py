@@ -19,6 +19,46 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+def _broker_connection_error(exc: BaseException) -> bool:
+    """True when ``exc`` or an exception it was raised from is a connection failure of the broker or of the Redis
+    result backend (kombu's OperationalError, redis-py's ConnectionError/TimeoutError, socket errors). The Redis
+    result backend wraps its own as ``RuntimeError("Retry limit exceeded...")`` raised from the ConnectionError."""
+    from kombu.exceptions import OperationalError as BrokerOperationalError
+
+    kinds: tuple[type[BaseException], ...] = (BrokerOperationalError, ConnectionError, TimeoutError, OSError)
+    try:
+        import redis.exceptions
+
+        kinds += (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+    except ImportError:  # pragma: no cover - redis is installed with the Redis transport
+        pass
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, kinds):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def publish(task, *args):
+    """``task.delay(*args)`` for request paths: an unreachable broker becomes ``BrokerUnavailable`` (503 with
+    Retry-After) after Celery's publish retries (``CELERY_TASK_PUBLISH_RETRY_POLICY``), never a 500 or a hang."""
+    from django.conf import settings
+
+    from cadml_site.api.exceptions import BrokerUnavailable
+
+    try:
+        return task.delay(*args)
+    except Exception as exc:
+        if not _broker_connection_error(exc):
+            raise
+        retry_after = settings.CADML_BROKER_RETRY_AFTER_SECONDS
+        raise BrokerUnavailable("The task broker is unavailable; the work was not enqueued. Retry later.",
+                                stage="enqueue", context={"task": task.name, "retry_after_seconds": retry_after},
+                                headers={"Retry-After": str(retry_after)}) from exc
+
+
 @worker_process_init.connect
 def _init_worker_process(**_kwargs) -> None:
     import multiprocessing

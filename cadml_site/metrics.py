@@ -188,6 +188,14 @@ GC_OBJECTS_TOTAL = Counter(
 GC_GENERATIONS = ("0", "1", "2")
 GC_OUTCOMES = ("collected", "uncollectable")
 
+# ---- reliability (issue 16) -------------------------------------------------------------------------------------
+# Requests answered 503 `database_unavailable` because the database could not be reached, by where the error was
+# caught: the API's problem handler ("api") or the site middleware / handler500 for admin, landing and others ("site").
+DATABASE_UNAVAILABLE_TOTAL = Counter(
+    "cadml_database_unavailable_responses", "Requests answered 503 database_unavailable (database unreachable).",
+    ["surface"],
+)
+
 # Labelled counters and histograms that rules read with increase()/rate() exist at 0 for every value of their
 # bounded vocabulary, so that the first events are an increase from 0 rather than a series born at its first value
 # (which increase() and rate() cannot see).
@@ -201,6 +209,7 @@ PREINITIALISED_LABELS: dict[Counter | Histogram, tuple[str, ...]] = {
     MODEL_RELOAD_TOTAL: ("success", "size_exceeded", "magic_invalid", "hash_mismatch", "opcode_blocked",
                          "opcode_scan_error", "rollback"),
     FEATURE_CACHE_PREWARM_TOTAL: ("loaded", "skipped", "failed"),
+    DATABASE_UNAVAILABLE_TOTAL: ("api", "site"),
 }
 
 

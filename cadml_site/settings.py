@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "cadml_site.api.middleware.RequestIdMiddleware",
     "cadml_site.api.middleware.NulInUrlMiddleware",
+    "cadml_site.api.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -90,11 +91,19 @@ _SQLITE_OPTIONS = {
     "transaction_mode": "IMMEDIATE",
     "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
 }
+# A request that needs an unreachable database is answered 503 `database_unavailable` with this Retry-After; a
+# Postgres connection attempt gives up after CADML_DATABASE_CONNECT_TIMEOUT_SECONDS instead of hanging.
+CADML_DATABASE_RETRY_AFTER_SECONDS = env_int("CADML_DATABASE_RETRY_AFTER_SECONDS", 5, min_value=1, max_value=3600)
+CADML_DATABASE_CONNECT_TIMEOUT_SECONDS = env_int("CADML_DATABASE_CONNECT_TIMEOUT_SECONDS", 5, min_value=2,
+                                                 max_value=600)
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         # e.g. the test database handed to gunicorn and Celery children by the integration tests
         DATABASES["default"]["OPTIONS"] = {**_SQLITE_OPTIONS, **DATABASES["default"].get("OPTIONS", {})}
+    else:
+        DATABASES["default"]["OPTIONS"] = {"connect_timeout": CADML_DATABASE_CONNECT_TIMEOUT_SECONDS,
+                                           **DATABASES["default"].get("OPTIONS", {})}
 else:
     DATABASES = {
         "default": {
@@ -253,6 +262,14 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A request that enqueues work while the broker is down tries for about a second, then answers 503
+# broker_unavailable with this Retry-After (cadml_site.celery.publish).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2.0
+# The Redis result backend reconnects 3 times (about 2 s), not 20 (about 20 s), before giving up.
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 3, "interval_start": 0,
+                                                            "interval_step": 0.5, "interval_max": 1}}
+CADML_BROKER_RETRY_AFTER_SECONDS = env_int("CADML_BROKER_RETRY_AFTER_SECONDS", 10, min_value=1, max_value=3600)
 # The beat schedule: one dict; each app adds its periodic tasks here.
 CELERY_BEAT_SCHEDULE: dict = {}
 

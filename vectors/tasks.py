@@ -21,9 +21,10 @@ def vector_deletion_log_prune_task() -> dict[str, int]:
     return vector_deletion_log_prune()
 
 
-@shared_task(name="vectors.tasks.vector_migration_run_task", acks_late=True)
+@shared_task(name="vectors.tasks.vector_migration_run_task", acks_late=True, ignore_result=True)
 def vector_migration_run_task(run_id: int) -> dict:
-    """Executes or resumes a migration run."""
+    """Executes or resumes a migration run. Its outcome is the run's row (polled at ``migrate/runs/<id>/``), so no
+    result is stored: sending it needs the broker only, not the result backend."""
     from vectors.services import vector_migration_run
 
     run = vector_migration_run(run_id=run_id)

@@ -12,11 +12,14 @@ the request id.
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -85,6 +88,49 @@ class Unprocessable(DomainError):
 
 class ServiceUnavailable(DomainError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
+
+
+class BrokerUnavailable(ServiceUnavailable):
+    """The Celery broker cannot take a task: the work was not enqueued (nothing half-done is left behind)."""
+
+    status, code, title = 503, "broker_unavailable", "Broker unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    status, code, title = 503, "database_unavailable", "Database unavailable"
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    """True for the driver errors that mean "the database cannot be reached or lost the connection".
+
+    Django wraps them as ``OperationalError`` (connection refused or reset, server shutting down, connect timeout,
+    SQLite's "database is locked"/"unable to open") and ``InterfaceError`` (a connection already closed). Both are
+    transient faults of a dependency, never of the request, so they are answered 503 instead of 500.
+    """
+    return isinstance(exc, (DatabaseOperationalError, DatabaseInterfaceError))
+
+
+def database_unavailable_problem(*, surface: str, stage: str = "database") -> tuple[dict[str, Any], dict[str, str]]:
+    """The 503 body and headers for a request that needed the database while it was unreachable."""
+    from django.conf import settings
+
+    from cadml_site.metrics import DATABASE_UNAVAILABLE_TOTAL
+
+    DATABASE_UNAVAILABLE_TOTAL.labels(surface).inc()
+    retry_after = settings.CADML_DATABASE_RETRY_AFTER_SECONDS
+    body = problem_body(status=503, title=DatabaseUnavailable.title, code=DatabaseUnavailable.code, stage=stage,
+                        message="The database is unavailable; retry later.",
+                        context={"retry_after_seconds": retry_after})
+    return body, {"Retry-After": str(retry_after)}
+
+
+def database_unavailable_response(*, surface: str) -> JsonResponse:
+    """``database_unavailable_problem`` as a plain Django response (admin, landing page, handler500)."""
+    body, headers = database_unavailable_problem(surface=surface)
+    response = JsonResponse(body, status=503, content_type=PROBLEM_CONTENT_TYPE)
+    for name, value in headers.items():
+        response[name] = value
+    return response
 
 
 def problem_body(
@@ -199,6 +245,11 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
     if isinstance(exc, drf.APIException):
         body, headers = _drf_problem(exc)
         return problem_response(body, headers)
+    if is_database_unavailable(exc):
+        logger.warning("Database unavailable while serving request %s: %s", current_request_id(),
+                       type(exc).__name__)
+        body, headers = database_unavailable_problem(surface="api")
+        return problem_response(body, headers)
     logger.exception("Unhandled error while serving request %s", current_request_id())
     body = problem_body(status=500, title="Internal server error", code="internal_error", stage="server",
                         message="The server failed to handle the request. Quote the request id when reporting it.")
@@ -225,7 +276,13 @@ def not_found_view(request, exception=None):
 
 
 def server_error_view(request):
-    """``handler500``: problem body for API paths, Django's page elsewhere."""
+    """``handler500``: problem body for API paths, Django's page elsewhere.
+
+    Django calls it inside the ``except`` block of the failed request, so ``sys.exc_info()`` names the error: a
+    database that could not be reached (raised by a middleware, outside any view) is a 503, not a 500.
+    """
+    if is_database_unavailable(sys.exc_info()[1]):
+        return database_unavailable_response(surface="site")
     if request.path.startswith("/api/"):
         return _plain_problem(500, "Internal server error", "internal_error",
                               "The server failed to handle the request. Quote the request id when reporting it.")

@@ -19,7 +19,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cadml_site.api.exceptions import PROBLEM_CONTENT_TYPE, ServiceUnavailable, problem_body
+from cadml_site.api.exceptions import PROBLEM_CONTENT_TYPE, DatabaseUnavailable, ServiceUnavailable, problem_body
 from cadml_site.health import health_report
 from cadml_site.metrics import DATABASE_GAUGE_COLLECTOR
 
@@ -57,16 +57,16 @@ class HealthLiveApi(APIView):
 
 
 class HealthReadyApi(APIView):
-    """Readiness: 200 when the database answers, 503 otherwise."""
+    """Readiness: 200 when the database answers, 503 ``database_unavailable`` (with Retry-After) otherwise."""
 
-    problem_statuses = {503: "database_unreachable: the database does not answer"}
+    problem_statuses = {503: "database_unavailable: the database does not answer (Retry-After)"}
     permission_classes = [AllowAny]
     authentication_classes: list = []
     throttle_classes: list = []
 
     @extend_schema(operation_id="health_ready", responses={
         200: _status_only,
-        503: OpenApiResponse(description="application/problem+json, code database_unreachable, with Retry-After; the "
+        503: OpenApiResponse(description="application/problem+json, code database_unavailable, with Retry-After; the "
                                          "driver's error text is logged, never returned."),
     }, tags=["health"])
     def get(self, request):
@@ -76,8 +76,10 @@ class HealthReadyApi(APIView):
                 cursor.execute("SELECT 1")
         except Exception as exc:
             logger.warning("Readiness: the database is unreachable: %s: %s", type(exc).__name__, exc)
-            raise ServiceUnavailable("The database is unreachable.", code="database_unreachable",
-                                     stage="readiness", headers={"Retry-After": "5"}) from exc
+            retry_after = settings.CADML_DATABASE_RETRY_AFTER_SECONDS
+            raise DatabaseUnavailable("The database is unreachable.", stage="readiness",
+                                      context={"error": type(exc).__name__, "retry_after_seconds": retry_after},
+                                      headers={"Retry-After": str(retry_after)}) from exc
         return Response({"status": "ok"})
 
 

@@ -349,16 +349,23 @@ class Scanner:
             self._violation("global_use", off, op, g.key, f"{g.key} may not be used as {use}")
 
     def _values(self, items, off, op):
-        """Check values stored in containers or object state: globals need the ``value`` use."""
+        """Check values stored in containers or object state: globals need the ``value`` use.
+
+        Nested tuples are walked once each (by identity): a stream can share one tuple many times (DUP, memo), and
+        a walk without the ``walked`` set would take 2**depth steps for a few hundred bytes of input.
+        """
         todo = None
+        walked = None
         for x in items:
             t = type(x)
             if t is G:
                 self._use(x, "value", off, op)
             elif t is tuple:
                 if todo is None:
-                    todo = []
-                todo.append(x)
+                    todo, walked = [], set()
+                if id(x) not in walked:
+                    walked.add(id(x))
+                    todo.append(x)
             elif t is Inst and x.kind == "spent":
                 self._violation("wrapper_reused", off, op)
         while todo:
@@ -367,7 +374,9 @@ class Scanner:
                 if t is G:
                     self._use(x, "value", off, op)
                 elif t is tuple:
-                    todo.append(x)
+                    if id(x) not in walked:
+                        walked.add(id(x))
+                        todo.append(x)
                 elif t is Inst and x.kind == "spent":
                     self._violation("wrapper_reused", off, op)
 
@@ -385,6 +394,7 @@ class Scanner:
             if type(arg) is G and (key, position, arg.key) in checked:
                 continue  # this exact (callable, position, global) was recorded and allowed already
             todo = [arg]
+            walked: set[int] = set()  # shared tuples once each, as in _values
             while todo:
                 x = todo.pop()
                 t = type(x)
@@ -396,7 +406,9 @@ class Scanner:
                         self._violation("global_argument", off, op, x.key,
                                         f"{x.key} may not be argument {position} of {key}")
                 elif t is tuple:
-                    todo.extend(x)
+                    if id(x) not in walked:
+                        walked.add(id(x))
+                        todo.extend(x)
                 elif t is Inst and x.kind == "spent":
                     self._violation("wrapper_reused", off, op)
 

@@ -48,7 +48,8 @@ def test_ready_fails_when_database_unreachable(anon_client, monkeypatch):
     monkeypatch.setattr(connection, "ensure_connection", unreachable)
     response = anon_client.get("/api/v1/health/ready/")
     assert response.status_code == 503
-    assert response.json()["code"] == "database_unreachable"
+    assert response.json()["code"] == "database_unavailable"
+    assert int(response["Retry-After"]) >= 1
 
 
 def test_landing_page_links(client):

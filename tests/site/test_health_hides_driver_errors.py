@@ -44,7 +44,7 @@ def test_readiness_answers_503_with_a_code_and_retry_after(anon_client, database
     response = anon_client.get("/api/v1/health/ready/")
     assert response.status_code == 503
     assert response["Retry-After"]
-    assert response.json()["code"] == "database_unreachable"
+    assert response.json()["code"] == "database_unavailable"
     for leak in LEAKS:
         assert leak not in response.content.decode(), leak
     assert "cadml_secret_role" in caplog.text

@@ -41,10 +41,26 @@ def vector_migration_start(*, from_version: str, to_version: str, dry_run: bool,
                                       after={"run_id": run.pk, "from": from_version, "to": to_version,
                                              "dry_run": dry_run, "total": run.total})
         if enqueue:
-            from vectors.tasks import vector_migration_run_task
-
-            transaction.on_commit(lambda: vector_migration_run_task.delay(run.pk))
+            transaction.on_commit(lambda: _enqueue_migration(run.pk))
     return run
+
+
+def _enqueue_migration(run_id: int) -> None:
+    """After commit: hand the run to a worker. With the broker down the run is closed as failed (so that it blocks
+    no later start) and the caller gets 503 broker_unavailable; a new start runs it again."""
+    from cadml_site.api.exceptions import BrokerUnavailable
+    from cadml_site.celery import publish
+    from vectors.tasks import vector_migration_run_task
+
+    try:
+        publish(vector_migration_run_task, run_id)
+    except BrokerUnavailable as exc:
+        exc.context["run_id"] = run_id
+        MigrationRun.objects.filter(pk=run_id, status=MigrationRun.Status.PENDING).update(
+            status=MigrationRun.Status.FAILED, error="not enqueued: the task broker was unavailable",
+            updated_at=timezone.now())
+        logger.warning("Migration run %s not enqueued: broker unavailable", run_id)
+        raise
 
 
 def _claim(run_id: int) -> MigrationRun | None:
