@@ -5,10 +5,13 @@ from rest_framework import serializers
 
 from cadml_site.api.inputs import JsonInput, QueryInput
 from features.extractors import FEATURE_VERSIONS
-from features.extractors.v5_match import MATCH_MODES, MIRROR_MODES
+from features.extractors.v5_match import MATCH_MODES, MIRROR_MODES, V5_OPTIONS_ANY_OF
 
 
 class AnalysisCreateInputSerializer(serializers.Serializer):
+    # match other than any and mirror other than same need v5 (400 invalid_query otherwise): the schema says so
+    schema_any_of = [dict(alternative) for alternative in V5_OPTIONS_ANY_OF]
+
     file = serializers.FileField(allow_empty_file=True)
     feature_version = serializers.ChoiceField(choices=FEATURE_VERSIONS, required=False)
     register_vector = serializers.BooleanField(default=True)

@@ -34,6 +34,12 @@ from .v5 import SHAPE_DIM, SIZE_DIM, SIZE_WEIGHT, split_v5
 MATCH_KINDS = ("exact", "duplicate", "same_shape_other_scale", "similar", "mirror_image")
 MATCH_MODES = ("any", "duplicate", "shape")
 MIRROR_MODES = ("same", "distinct")
+# The request-schema rule of every search that takes `match` and `mirror` (JSON Schema anyOf): a version other
+# than v5 takes only their defaults (an absent feature_version is the served version).
+V5_OPTIONS_ANY_OF = (
+    {"properties": {"feature_version": {"const": "v5"}}},
+    {"properties": {"match": {"const": "any"}, "mirror": {"const": "same"}}},
+)
 # a mirror image is not "the same part" (at any size or at this size): only `any` keeps it
 ACCEPTED_KINDS = {
     "any": frozenset(MATCH_KINDS),

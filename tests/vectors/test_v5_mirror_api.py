@@ -147,3 +147,8 @@ def test_schema_describes_mirror(anon_client):
         assert "MirrorModeEnum" in str(components[name]["properties"]["mirror"]), name
     assert "mirror_image" in str(components["SimilaritySearchInputRequest"]["properties"]["mirror"])
     assert "cad_file" in str(components["SimilarityBatchInputRequest"]["properties"]["queries"])
+    # the rule "mirror other than same (and match other than any) needs v5" is in the request schemas
+    for name in ("SimilaritySearchInputRequest", "SimilarityBatchInputRequest", "AnalysisCreateInputRequest"):
+        alternatives = components[name]["anyOf"]
+        assert {"properties": {"feature_version": {"const": "v5"}}} in alternatives, name
+        assert {"properties": {"match": {"const": "any"}, "mirror": {"const": "same"}}} in alternatives, name

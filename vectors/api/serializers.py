@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from cadml_site.api.inputs import JsonInput, QueryInput
 from features.extractors import FEATURE_VERSIONS
-from features.extractors.v5_match import MATCH_KINDS, MATCH_MODES, MIRROR_MODES
+from features.extractors.v5_match import MATCH_KINDS, MATCH_MODES, MIRROR_MODES, V5_OPTIONS_ANY_OF
 from vectors.validation import FILTER_FIELD_RE, KEY_RE, MAX_FILTERS, RESERVED_KEYS
 
 
@@ -182,6 +182,9 @@ class _FiltersField(serializers.DictField):
 
 
 class _SimilarityOptions(JsonInput):
+    # match other than any and mirror other than same need v5 (400 invalid_query otherwise): the schema says so
+    schema_any_of = [dict(alternative) for alternative in V5_OPTIONS_ANY_OF]
+
     feature_version = _version_field(required=False)
     k = serializers.IntegerField(min_value=1, max_value=settings.CADML_SIMILARITY_MAX_K, default=10)
     min_score = serializers.FloatField(min_value=-1.0, max_value=1.0, required=False, allow_null=True,
