@@ -176,12 +176,21 @@ def _handedness(cov: np.ndarray, centroid: np.ndarray, third_moments) -> int:
     return 1 if sign > 0.0 else -1
 
 
-def _h3(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+def _h3_consuming(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
     """The complete homogeneous symmetric polynomial of degree 3 (the sum of all ten monomials a^i b^j c^k,
-    i + j + k = 3), nested: h3(a, b, c) = h3(a, b) + c h2(a, b, c), h2(a, b, c) = h2(a, b) + c (a + b + c)."""
+    i + j + k = 3), nested as h3(a, b, c) = h3(a, b) + c h2(a, b, c), h2(a, b, c) = h2(a, b) + c (a + b + c), with
+    three temporaries (fresh ones cost page faults on large arrays); overwrites `a` and `b`."""
     ab = a + b
-    h2ab = a * a + b * ab
-    return a * a * a + b * h2ab + c * (h2ab + c * (ab + c))
+    h2 = a * a
+    out = h2 * a  # h3(a)
+    h2 += np.multiply(b, ab, out=a)  # h2(a, b) = a^2 + b (a + b)
+    out += np.multiply(b, h2, out=b)  # h3(a, b) = a^3 + b h2(a, b)
+    ab += c
+    ab *= c
+    ab += h2  # h2(a, b, c) = h2(a, b) + c (a + b + c)
+    ab *= c
+    out += ab  # h3(a, b, c) = h3(a, b) + c h2(a, b, c)
+    return out
 
 
 def _descriptor(*, kind, source, elements, values, size, mm_per_unit, units, units_assumed) -> dict[str, Any]:
@@ -320,9 +329,11 @@ def _describe_columns(rows: np.ndarray, *, source, mm_per_unit, units, units_ass
         # ∫ f^3 dA over a triangle = A/10 h3(f_a, f_b, f_c) for f linear; the three axes at once, (3, n) rows
         turn = np.ascontiguousarray(axes.T, dtype=a.dtype)
         shift = offsets.astype(a.dtype)[:, None]
-        fa, fb, fc = (turn @ v - shift for v in (a, b, c))
+        fa, fb, fc = (turn @ v for v in (a, b, c))
+        for f in (fa, fb, fc):
+            f -= shift
         # summed in the input's precision, as the second moments are (_weighted_outer)
-        return np.dot(_h3(fa, fb, fc), area).astype(np.float64) / (10.0 * total)
+        return np.dot(_h3_consuming(fa, fb, fc), area).astype(np.float64) / (10.0 * total)
 
     return _finish(kind=KIND_SURFACE, source=source, elements=n, cov=cov, centroid=centroid,
                    points=points, orientation=orientation, closed=closed, log_compactness=log_compactness,

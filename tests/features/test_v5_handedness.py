@@ -119,3 +119,11 @@ def test_a_descriptor_stored_before_handedness_gives_the_same_vector(cad_samples
     shape = parse_path(cad_samples_dir / "stl/trimesh__box.STL").shape
     older = {key: value for key, value in shape.items() if key != "handedness"}
     assert extract_features(_doc(older), "v5") == extract_features(_doc(shape), "v5")
+
+
+def test_the_third_moment_polynomial_is_the_sum_of_the_ten_monomials():
+    from features.descriptors.shape import _h3_consuming
+
+    a, b, c = np.random.default_rng(4).normal(size=(3, 50))
+    brute = sum(a**i * b**j * c ** (3 - i - j) for i in range(4) for j in range(4 - i))
+    assert np.allclose(_h3_consuming(a.copy(), b.copy(), c), brute, rtol=1e-12, atol=1e-12)
