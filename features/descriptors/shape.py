@@ -33,8 +33,10 @@ face is cut. A rotation, translation or uniform scale keeps the figure; a reflec
 (undetermined) when two principal variances are within HANDEDNESS_GAP of each other (relative to λ1: the axes
 are not defined) or when the normalised skewness |m3_i| / λ_i^1.5 along any axis is below HANDEDNESS_SKEW: a part
 with a mirror plane (its mirror image is itself), any flat part or drawing (a rotation turns it over), and
-chiral parts whose odd moments happen to vanish. 0 means "cannot tell", never "achiral". The result is a JSON-safe dict stored in the parsed summary (`CadDocument.shape`); feature version
-v5 standardises it into a vector (`features.extractors.v5`).
+chiral parts whose odd moments happen to vanish. 0 means "cannot tell", never "achiral".
+
+The result is a JSON-safe dict stored in the parsed summary (`CadDocument.shape`); feature version v5
+standardises it into a vector (`features.extractors.v5`).
 """
 
 from __future__ import annotations

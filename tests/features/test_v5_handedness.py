@@ -19,7 +19,15 @@ from features.extractors import extract_features
 from features.parsers.dispatch import parse_format
 
 from .cad_builders import make_binary_stl, make_obj
-from .test_shape_descriptor_v5 import TESSELLATION_TOLERANCE, _doc, parse_path, rotation, shape_block, size_block, triangles_of
+from .test_shape_descriptor_v5 import (
+    TESSELLATION_TOLERANCE,
+    _doc,
+    parse_path,
+    rotation,
+    shape_block,
+    size_block,
+    triangles_of,
+)
 
 # asymmetric (chiral) mesh samples and their handedness
 CHIRAL_MESHES = {"stl/trimesh__box.STL": 1, "stl/trimesh__octagonal_pocket.stl": -1}

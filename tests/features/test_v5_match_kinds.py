@@ -118,7 +118,8 @@ def test_mirror_distinct_labels_opposite_handedness_and_same_ignores_it(parts):
     # an undetermined query cannot tell a mirror image
     assert kinds_by_name(mirror="distinct", query_handedness=0)[0] == default
     # a mirror image is not the same part: match=shape and match=duplicate leave it out
-    shape = v5_matches(parts["box"], candidates, handedness=hands, mirror="distinct", query_handedness=1, mode="shape")
+    shape = v5_matches(parts["box"], candidates, handedness=hands, mirror="distinct", query_handedness=1,
+                       mode="shape")
     assert {order[m.index] for m in shape} == {"box_a_bit_bigger", "box_x3"}  # box: a mirror image here (no same_content)
     with pytest.raises(ValueError):
         v5_matches(parts["box"], candidates, mirror="left")
