@@ -358,7 +358,8 @@ else:
 SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
     "FeatureVersionEnum": ["v1", "v2", "v3", "v4", "v5"],
     "MatchModeEnum": ["any", "duplicate", "shape"],  # similarity `match` (v5)
-    "MatchKindEnum": ["exact", "duplicate", "same_shape_other_scale", "similar"],  # a v5 result's `match`
+    "MatchKindEnum": ["exact", "duplicate", "same_shape_other_scale", "similar", "mirror_image"],  # a v5 result
+    "MirrorModeEnum": ["same", "distinct"],  # similarity `mirror` (v5)
 })
 # ---- end features ------------------------------------------------------------------------------------------------
 

@@ -7,9 +7,11 @@ import re
 from dataclasses import dataclass
 
 from django.core.files.base import File
+from django.db.models.fields.json import KT
 
 from cadml_site.api.exceptions import NotFound, ServiceUnavailable
 from features.extractors import FEATURE_VERSIONS, NeedsSource, check_version, dimension, extract_features, slots
+from features.extractors.v5_match import handedness_of
 from features.models import Analysis, CadFile
 from features.originals import STORAGE_ERRORS, original_open
 from features.parsers.document import CadDocument
@@ -40,6 +42,23 @@ def stored_features(*, sha256: str, version: str) -> dict | None:
     except NeedsSource:
         return None
     return {"values": values, "document_id": row.pk}
+
+
+def cad_file_handedness(*, sha256s) -> dict[str, int]:
+    """The handedness of the stored shape descriptors of these files (+1/-1, 0 undetermined), read from the
+    summaries in one query; a file whose descriptor predates handedness (or has none) is left out: unknown."""
+    wanted = {sha for sha in sha256s if isinstance(sha, str) and sha}
+    if not wanted:
+        return {}
+    rows = (CadFile.objects.filter(sha256__in=wanted).annotate(handedness=KT("summary__shape__handedness"))
+            .values_list("sha256", "handedness"))
+    out = {}
+    for sha256, value in rows:
+        try:
+            out[sha256] = handedness_of(int(str(value)))
+        except (TypeError, ValueError):
+            continue  # absent (None) or not an integer: unknown
+    return out
 
 
 def cad_file_original_stored(*, sha256: str) -> bool:

@@ -279,7 +279,8 @@ def _vector_section(cad_file: CadFile, version: str, values: list[float], key: s
             "registered": True, "created": written.created}
 
 
-def _similar_section(version: str, values: list[float], k: int, vector: dict, match: str, sha256: str) -> dict:
+def _similar_section(version: str, values: list[float], k: int, vector: dict, match: str, sha256: str,
+                     mirror: str = "same") -> dict:
     registered = vector.get("registered")
     found = vector_similarity_search(
         feature_version=version,
@@ -289,6 +290,7 @@ def _similar_section(version: str, values: list[float], k: int, vector: dict, ma
         exclude_keys=(vector["key"],) if registered else (),
         match=match,
         cad_file=sha256,
+        mirror=mirror,
     )
     return {"status": "ok", **found}
 
@@ -314,12 +316,16 @@ def analysis_create(
     vector_key: str | None = None,
     meta: dict | None = None,
     match: str = "any",
+    mirror: str = "same",
 ) -> Analysis:
     started = time.perf_counter()
     version = feature_version_check(feature_version or served_feature_version())
     if match != "any" and version != "v5":
         raise MatchNeedsV5("match kinds (duplicate, shape) need feature version v5",
                            context={"match": match, "feature_version": version})
+    if mirror != "same" and version != "v5":
+        raise MatchNeedsV5("mirror=distinct needs feature version v5",
+                           context={"mirror": mirror, "feature_version": version})
     ingest = cad_file_ingest(data=data, name=name, meta=meta)
     cad_file = ingest.cad_file
     timings: dict[str, float] = {"parse_seconds": ingest.parse_seconds}
@@ -339,7 +345,8 @@ def analysis_create(
     if similar_k > 0:
         sections["similar"] = _timed_section(
             "similar", timings,
-            lambda: _similar_section(version, values, similar_k, sections["vector"], match, cad_file.sha256))
+            lambda: _similar_section(version, values, similar_k, sections["vector"], match, cad_file.sha256,
+                                     mirror))
     else:
         sections["similar"] = {"status": "not_requested", "results": []}
     if classify:

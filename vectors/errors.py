@@ -36,8 +36,8 @@ class InvalidQuery(BadRequest):
 
 
 class MatchNeedsV5(Unprocessable):
-    """A well-formed request whose `match` (duplicate, shape) the feature version cannot answer: only v5 knows
-    match kinds. 422, not 400: each field is valid alone (the schema cannot tie one field's value to another's)."""
+    """A well-formed request whose `match` (duplicate, shape) or `mirror` (distinct) the feature version cannot
+    answer: only v5 knows match kinds and handedness. 422, not 400: each field is valid alone (the schema cannot tie one field's value to another's)."""
 
     code, stage = "match_needs_v5", "validation"
 

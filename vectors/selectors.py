@@ -17,7 +17,8 @@ from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from cadml_site import metrics
-from features.extractors.v5_match import MATCH_MODES, candidate_count, v5_matches
+from features.extractors.v5_match import MATCH_MODES, MIRROR_MODES, candidate_count, v5_matches
+from features.selectors import cad_file_handedness
 from vectors.errors import GenerationNotReached, InvalidQuery, MatchNeedsV5, VectorNotFound
 from vectors.index.holder import GenerationNotReachedError
 from vectors.index.recovery_policy import seconds_until_next_attempt, suppression_left
@@ -208,17 +209,30 @@ def _check_match(feature_version: str, match: str) -> str:
     return match
 
 
+def _check_mirror(feature_version: str, mirror: str) -> str:
+    if mirror not in MIRROR_MODES:
+        raise InvalidQuery(f"mirror must be one of {', '.join(MIRROR_MODES)}", context={"mirror": str(mirror)[:20]})
+    if mirror != "same" and feature_version != "v5":
+        raise MatchNeedsV5("mirror=distinct needs feature version v5",
+                           context={"mirror": mirror, "feature_version": feature_version})
+    return mirror
+
+
 def _v5_results(query: np.ndarray, content: str | None, candidates: list[tuple[int, float]], rows: dict, *,
-                k: int, min_score: float | None, match: str) -> list[tuple[int, dict]]:
+                k: int, min_score: float | None, match: str, mirror: str = "same",
+                handedness: dict[str, int] | None = None) -> list[tuple[int, dict]]:
     """Re-rank v5 candidates by the v5 distance, label their match kinds, keep the ``k`` best that ``match``
-    accepts (and that reach ``min_score``)."""
+    accepts (and that reach ``min_score``); ``mirror="distinct"`` tells mirror images apart by handedness."""
     if not candidates:
         return []
     ids = [pk for pk, _ in candidates]
     vectors = np.vstack([rows[pk][2] for pk in ids])
     same = [content is not None and _content_of(rows[pk][1]) == content for pk in ids]
+    handedness = handedness or {}
+    hands = [handedness.get(_content_of(rows[pk][1]), 0) for pk in ids]
     results = []
-    for found in v5_matches(query, vectors, same_content=same, mode=match):
+    for found in v5_matches(query, vectors, same_content=same, mode=match, mirror=mirror,
+                            query_handedness=handedness.get(content, 0), handedness=hands):
         if len(results) == k or (min_score is not None and found.score < min_score):
             break
         key, meta, _ = rows[ids[found.index]]
@@ -229,12 +243,14 @@ def _v5_results(query: np.ndarray, content: str | None, candidates: list[tuple[i
 
 
 def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score: float | None,
-            filters: dict | None, min_generation: int | None, exclude_keys: Sequence[str], match: str = "any") -> dict:
+            filters: dict | None, min_generation: int | None, exclude_keys: Sequence[str], match: str = "any",
+            mirror: str = "same") -> dict:
     checked_version(feature_version)
     _check_k(k)
     if min_score is not None and not (isinstance(min_score, (int, float)) and -1.0 <= min_score <= 1.0):
         raise InvalidQuery("min_score must be a number from -1 to 1", context={"min_score": min_score})
     _check_match(feature_version, match)
+    _check_mirror(feature_version, mirror)
     filters = checked_filters(filters)
     matrix, own_ids, contents = _queries(feature_version, queries)
     v5 = feature_version == "v5"
@@ -262,13 +278,17 @@ def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score:
             rows[row[0]] = (row[1], row[2], np.frombuffer(bytes(row[3]), dtype="<f4") if v5 else None)
     result_lists = []
     served: set[int] = set()
+    handedness = None
+    if v5 and mirror == "distinct":  # from the stored descriptors of the files the query and results come from
+        handedness = cad_file_handedness(sha256s={*contents, *(_content_of(row[1]) for row in rows.values())})
     for hits, own_id, query, content in zip(outcome.hits, own_ids, matrix, contents):
         skip = excluded | {own_id} if own_id is not None else excluded
         # not in rows: deleted after the index caught up, never served
         candidates = [(pk, score) for pk, score in zip(hits.ids.tolist(), hits.scores.tolist())
                       if pk not in skip and pk in rows]
         if v5:
-            ranked = _v5_results(query, content, candidates, rows, k=k, min_score=min_score, match=match)
+            ranked = _v5_results(query, content, candidates, rows, k=k, min_score=min_score, match=match,
+                                 mirror=mirror, handedness=handedness)
             served.update(pk for pk, _ in ranked)
             results = [result for _, result in ranked]
         else:
@@ -290,33 +310,39 @@ def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score:
 def vector_similarity_search(*, feature_version: str, vector=None, key: str | None = None, k: int = 10,
                              min_score: float | None = None, filters: dict | None = None,
                              min_generation: int | None = None, exclude_keys: Sequence[str] = (),
-                             match: str = "any", cad_file: str | None = None) -> dict[str, Any]:
+                             match: str = "any", cad_file: str | None = None,
+                             mirror: str = "same") -> dict[str, Any]:
     """The k most similar vectors to a vector or to a stored key (which is left out of its results).
 
     v1-v4: exact cosine, ``{"results": [{"key", "score", "meta"}], "backend", "degraded", "generation"}``.
     v5: re-ranked by the v5 distance; each result also says its ``match`` kind (``exact`` when its
     ``meta["cad_file"]`` is the query's content: the key's ``meta["cad_file"]`` or ``cad_file``), ``scale_factor``,
     ``unit_mismatch_suspected`` and ``shape_distance``; ``match`` (``any``, ``duplicate``, ``shape``) keeps only
-    the kinds asked for (see ``features.extractors.v5_match``).
+    the kinds asked for (see ``features.extractors.v5_match``). ``mirror="distinct"`` labels ``mirror_image`` a
+    same-shape result whose file's handedness (the stored descriptor of its ``meta["cad_file"]``) is opposite to
+    the query's (the file of the key's ``meta["cad_file"]``, or of ``cad_file``); ``same`` (the default) ignores
+    handedness.
     """
     started = time.perf_counter()
     out = _search(feature_version, [{"vector": vector, "key": key, "cad_file": cad_file}], k=k, min_score=min_score,
-                  filters=filters, min_generation=min_generation, exclude_keys=exclude_keys, match=match)
+                  filters=filters, min_generation=min_generation, exclude_keys=exclude_keys, match=match,
+                  mirror=mirror)
     metrics.VECTOR_QUERY_LATENCY.labels(backend=out["backend"]).observe(time.perf_counter() - started)
     return {**out, "results": out["results"][0]}
 
 
 def vector_similarity_search_batch(*, feature_version: str, queries: Sequence[dict], k: int = 10,
                                    min_score: float | None = None, filters: dict | None = None,
-                                   min_generation: int | None = None, match: str = "any") -> dict[str, Any]:
-    """One result list per query (each ``{"vector": [...]}`` or ``{"key": ...}``), searched as one batch;
-    v5 results carry their match kinds as in ``vector_similarity_search``."""
+                                   min_generation: int | None = None, match: str = "any",
+                                   mirror: str = "same") -> dict[str, Any]:
+    """One result list per query (each ``{"vector": [...]}`` (optionally with its ``cad_file``) or ``{"key": ...}``),
+    searched as one batch; v5 results carry their match kinds as in ``vector_similarity_search``."""
     if not queries or len(queries) > settings.CADML_SIMILARITY_BATCH_MAX:
         raise InvalidQuery(f"a batch holds 1 to {settings.CADML_SIMILARITY_BATCH_MAX} queries",
                            context={"queries": len(queries)})
     started = time.perf_counter()
     out = _search(feature_version, queries, k=k, min_score=min_score, filters=filters,
-                  min_generation=min_generation, exclude_keys=(), match=match)
+                  min_generation=min_generation, exclude_keys=(), match=match, mirror=mirror)
     metrics.VECTOR_QUERY_BATCH_LATENCY.labels(batch_size_range=metrics.batch_size_range(len(queries))).observe(
         time.perf_counter() - started)
     return out

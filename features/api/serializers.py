@@ -5,10 +5,13 @@ from rest_framework import serializers
 
 from cadml_site.api.inputs import JsonInput, QueryInput
 from features.extractors import FEATURE_VERSIONS
-from features.extractors.v5_match import MATCH_MODES
+from features.extractors.v5_match import MATCH_MODES, MIRROR_MODES, V5_OPTIONS_ANY_OF
 
 
 class AnalysisCreateInputSerializer(serializers.Serializer):
+    # match other than any and mirror other than same need v5 (400 invalid_query otherwise): the schema says so
+    schema_any_of = [dict(alternative) for alternative in V5_OPTIONS_ANY_OF]
+
     file = serializers.FileField(allow_empty_file=True)
     feature_version = serializers.ChoiceField(choices=FEATURE_VERSIONS, required=False)
     register_vector = serializers.BooleanField(default=True)
@@ -18,6 +21,11 @@ class AnalysisCreateInputSerializer(serializers.Serializer):
         choices=list(MATCH_MODES), default="any",
         help_text="With similar_k on v5: any (every neighbour, labelled with its match kind), shape (the same shape "
                   "at any size) or duplicate (the same part at this size). Other versions accept only any.")
+    mirror = serializers.ChoiceField(
+        choices=list(MIRROR_MODES), default="same",
+        help_text="With similar_k on v5: same (a mirror image of the file is the same shape) or distinct (a "
+                  "same-shape neighbour of opposite handedness is labelled mirror_image and left out by match shape "
+                  "and duplicate). Other versions accept only same.")
     vector_key = serializers.CharField(required=False, max_length=255, allow_blank=False)
 
 

@@ -123,6 +123,7 @@ class AnalysisCreateApi(UploadSizeLimitedApi, APIView):
             similar_k=data["similar_k"],
             vector_key=data.get("vector_key"),
             match=data["match"],
+            mirror=data["mirror"],
         )
         return Response(s.AnalysisOutputSerializer(analysis_payload(analysis)).data, status=status.HTTP_201_CREATED)
 

@@ -22,8 +22,21 @@ numbers bit for bit:
 - D1: distances from the exact centroid, divided by the RMS radius sqrt(tr Σ), soft histogram.
 
 All of it is invariant to translation, rotation, reflection and uniform scale; the size figures carry the
-scale. The result is a JSON-safe dict stored in the parsed summary (`CadDocument.shape`); feature version
-v5 standardises it into a vector (`features.extractors.v5`).
+scale.
+
+Handedness (`handedness`, outside the shape block, so that it never moves a v5 vector): the orientation of the
+principal frame once each axis is pointed along its positive skewness, i.e. the sign of det[e1 e2 e3] with
+each principal axis e_i chosen so that the third central moment ∫ ((x - c)·e_i)^3 is positive. The third moments
+are closed-form per triangle (∫ f^3 dA = A/10 h3(f_a, f_b, f_c) for a linear f, h3 the complete homogeneous
+polynomial of degree 3) or segment (L/4 h3(f_a, f_b)), so, like the covariance, they do not depend on how a flat
+face is cut. A rotation, translation or uniform scale keeps the figure; a reflection flips it. It is 0
+(undetermined) when two principal variances are within HANDEDNESS_GAP of each other (relative to λ1: the axes
+are not defined) or when the normalised skewness |m3_i| / λ_i^1.5 along any axis is below HANDEDNESS_SKEW: a part
+with a mirror plane (its mirror image is itself), any flat part or drawing (a rotation turns it over), and
+chiral parts whose odd moments happen to vanish. 0 means "cannot tell", never "achiral".
+
+The result is a JSON-safe dict stored in the parsed summary (`CadDocument.shape`); feature version v5
+standardises it into a vector (`features.extractors.v5`).
 """
 
 from __future__ import annotations
@@ -43,6 +56,8 @@ D1_BINS = 8
 D1_RANGE = 2.4  # in units of the RMS radius
 CLOSURE_TOLERANCE = 1e-5
 SPHERE_COMPACTNESS = 6.0 * math.sqrt(math.pi)  # A^1.5 / V of a sphere
+HANDEDNESS_GAP = 0.02  # (λi - λi+1) / λ1 below this: the principal axes are not defined
+HANDEDNESS_SKEW = 0.02  # |m3_i| / λi^1.5 below this along any axis: the sign of the skewness is not defined
 
 SHAPE_NAMES: tuple[str, ...] = (
     "ev_ratio_2",
@@ -117,6 +132,7 @@ def _finish(
     units: str | None,
     units_assumed: bool,
     rng,
+    third_moments,
 ) -> dict[str, Any]:
     lam = _principal(cov)
     trace = float(lam.sum())
@@ -138,8 +154,45 @@ def _finish(
         1.0 if kind == KIND_CURVES else 0.0,
     ]
     size = [math.sqrt(trace) * mm_per_unit, *(math.sqrt(12.0 * float(v)) * mm_per_unit for v in lam)]
-    return _descriptor(kind=kind, source=source, elements=elements, values=values, size=size,
-                       mm_per_unit=mm_per_unit, units=units, units_assumed=units_assumed)
+    out = _descriptor(kind=kind, source=source, elements=elements, values=values, size=size,
+                      mm_per_unit=mm_per_unit, units=units, units_assumed=units_assumed)
+    out["handedness"] = _handedness(cov, centroid, third_moments)
+    return out
+
+
+def _handedness(cov: np.ndarray, centroid: np.ndarray, third_moments) -> int:
+    """+1 or -1: the orientation of the principal frame pointed along positive skewness; 0 when undetermined.
+    `third_moments(axes, offsets)` gives the weighted mean of (x·axes[:, i] - offsets[i])^3 for each i."""
+    eigenvalues, vectors = np.linalg.eigh((cov + cov.T) / 2.0)
+    order = np.argsort(eigenvalues)[::-1]
+    lam, axes = eigenvalues[order], vectors[:, order]
+    if not (lam[2] > 0.0 and np.isfinite(lam).all() and np.isfinite(axes).all()):
+        return 0
+    if (lam[0] - lam[1]) < HANDEDNESS_GAP * lam[0] or (lam[1] - lam[2]) < HANDEDNESS_GAP * lam[0]:
+        return 0
+    m3 = np.asarray(third_moments(axes, axes.T @ centroid), dtype=np.float64)
+    skew = m3 / lam**1.5
+    if not np.isfinite(skew).all() or float(np.abs(skew).min()) < HANDEDNESS_SKEW:
+        return 0
+    sign = float(np.linalg.det(axes)) * float(np.prod(np.sign(skew)))
+    return 1 if sign > 0.0 else -1
+
+
+def _h3_consuming(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """The complete homogeneous symmetric polynomial of degree 3 (the sum of all ten monomials a^i b^j c^k,
+    i + j + k = 3), nested as h3(a, b, c) = h3(a, b) + c h2(a, b, c), h2(a, b, c) = h2(a, b) + c (a + b + c), with
+    three temporaries (fresh ones cost page faults on large arrays); overwrites `a` and `b`."""
+    ab = a + b
+    h2 = a * a
+    out = h2 * a  # h3(a)
+    h2 += np.multiply(b, ab, out=a)  # h2(a, b) = a^2 + b (a + b)
+    out += np.multiply(b, h2, out=b)  # h3(a, b) = a^3 + b h2(a, b)
+    ab += c
+    ab *= c
+    ab += h2  # h2(a, b, c) = h2(a, b) + c (a + b + c)
+    ab *= c
+    out += ab  # h3(a, b, c) = h3(a, b) + c h2(a, b, c)
+    return out
 
 
 def _descriptor(*, kind, source, elements, values, size, mm_per_unit, units, units_assumed) -> dict[str, Any]:
@@ -155,6 +208,7 @@ def _descriptor(*, kind, source, elements, values, size, mm_per_unit, units, uni
         "mm_per_unit": float(mm_per_unit),
         "shape": dict(zip(SHAPE_NAMES, values)),
         "size_mm": dict(zip(SIZE_NAMES, size)),
+        "handedness": 0,
     }
 
 
@@ -272,9 +326,21 @@ def _describe_columns(rows: np.ndarray, *, source, mm_per_unit, units, units_ass
     r2 = rng.random(SAMPLES)
     a_, b_, c_ = (v[:, index].astype(np.float64) for v in (a, b, c))
     points = (1.0 - r1) * a_ + r1 * (1.0 - r2) * b_ + r1 * r2 * c_
+
+    def third_moments(axes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        # ∫ f^3 dA over a triangle = A/10 h3(f_a, f_b, f_c) for f linear; the three axes at once, (3, n) rows
+        turn = np.ascontiguousarray(axes.T, dtype=a.dtype)
+        shift = offsets.astype(a.dtype)[:, None]
+        fa, fb, fc = (turn @ v for v in (a, b, c))
+        for f in (fa, fb, fc):
+            f -= shift
+        # summed in the input's precision, as the second moments are (_weighted_outer)
+        return np.dot(_h3_consuming(fa, fb, fc), area).astype(np.float64) / (10.0 * total)
+
     return _finish(kind=KIND_SURFACE, source=source, elements=n, cov=cov, centroid=centroid,
                    points=points, orientation=orientation, closed=closed, log_compactness=log_compactness,
-                   mm_per_unit=mm_per_unit, units=units, units_assumed=units_assumed, rng=rng)
+                   mm_per_unit=mm_per_unit, units=units, units_assumed=units_assumed, rng=rng,
+                   third_moments=third_moments)
 
 
 def describe_segments(
@@ -315,9 +381,17 @@ def describe_segments(
     start_of = cumulative[index] - length[index]
     t = np.clip((positions - start_of) / length[index], 0.0, 1.0)[:, None]
     points = (a[index] + t * direction[index]).T
+
+    def third_moments(axes: np.ndarray, offsets: np.ndarray) -> list[float]:
+        # ∫ f^3 ds over a segment = L/4 h3(f_a, f_b) for f linear
+        fa, fb = a @ axes - offsets, b @ axes - offsets
+        h3 = fa * fa * fa + fb * (fa * fa + fb * (fa + fb))
+        return length @ h3 / (4.0 * total)
+
     return _finish(kind=KIND_CURVES, source=source, elements=int(a.shape[0]), cov=cov, centroid=centroid,
                    points=points, orientation=orientation, closed=False, log_compactness=0.0,
-                   mm_per_unit=mm_per_unit, units=units, units_assumed=units_assumed, rng=rng)
+                   mm_per_unit=mm_per_unit, units=units, units_assumed=units_assumed, rng=rng,
+                   third_moments=third_moments)
 
 
 def polylines_to_segments(polylines: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

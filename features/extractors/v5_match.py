@@ -8,7 +8,12 @@ distance of the standardised shape slots, the size difference is read from the l
 - `same_shape_other_scale`: `d_shape <= SHAPE_THRESHOLD`, sizes differ: `scale_factor` = result size / query
   size, and `unit_mismatch_suspected` when the factor is within `UNIT_TOLERANCE` of 25.4, 10, 1000 or their
   inverses (a part drawn in inches, centimetres or metres instead of millimetres);
-- `similar`: everything else, and any pair where one side has no describable geometry.
+- `similar`: everything else, and any pair where one side has no describable geometry;
+- `mirror_image` (only when asked: `mirror="distinct"`): a pair that would be `duplicate` or
+  `same_shape_other_scale` but whose handedness figures (`features.descriptors.shape`, carried beside the vector:
+  +1/-1, 0 when undetermined) are both determined and opposite: the mirror image of the query (a left-hand part
+  against a right-hand one). With the default `mirror="same"` the handedness is ignored and a mirror image is
+  the same shape, as the 36 reflection-invariant slots say. `exact` is never turned into `mirror_image`.
 
 Score: 1 / (1 + (d / SHAPE_THRESHOLD)^2) with d = sqrt(d_shape^2 + (SIZE_WEIGHT * |Δ log10 sizes|)^2), the
 distance the index ranks by. It is 1 only for identical vectors, strictly decreasing in d (two results share a
@@ -26,8 +31,16 @@ import numpy as np
 
 from .v5 import SHAPE_DIM, SIZE_DIM, SIZE_WEIGHT, split_v5
 
-MATCH_KINDS = ("exact", "duplicate", "same_shape_other_scale", "similar")
+MATCH_KINDS = ("exact", "duplicate", "same_shape_other_scale", "similar", "mirror_image")
 MATCH_MODES = ("any", "duplicate", "shape")
+MIRROR_MODES = ("same", "distinct")
+# The request-schema rule of every search that takes `match` and `mirror` (JSON Schema anyOf): a version other
+# than v5 takes only their defaults (an absent feature_version is the served version).
+V5_OPTIONS_ANY_OF = (
+    {"properties": {"feature_version": {"const": "v5"}}},
+    {"properties": {"match": {"const": "any"}, "mirror": {"const": "same"}}},
+)
+# a mirror image is not "the same part" (at any size or at this size): only `any` keeps it
 ACCEPTED_KINDS = {
     "any": frozenset(MATCH_KINDS),
     "shape": frozenset({"exact", "duplicate", "same_shape_other_scale"}),
@@ -57,6 +70,11 @@ class Match:
     shape_distance: float
 
 
+def handedness_of(value) -> int:
+    """A stored handedness figure: +1 or -1; anything else (absent, 0, malformed) is 0, undetermined."""
+    return value if type(value) is int and value in (1, -1) else 0
+
+
 def unit_mismatch(scale_factor: float) -> bool:
     return any(abs(scale_factor / factor - 1.0) <= UNIT_TOLERANCE for factor in UNIT_FACTORS)
 
@@ -67,10 +85,15 @@ def _describable(shape_block: np.ndarray) -> np.ndarray:
 
 
 def v5_matches(query: Sequence[float], candidates: np.ndarray, *, same_content: Sequence[bool] | None = None,
-               mode: str = "any") -> list[Match]:
-    """The candidates (an (n, dim) array of v5 vectors) accepted by `mode`, best first (then input order)."""
+               mode: str = "any", mirror: str = "same", query_handedness: int = 0,
+               handedness: Sequence[int] | None = None) -> list[Match]:
+    """The candidates (an (n, dim) array of v5 vectors) accepted by `mode`, best first (then input order).
+    With `mirror="distinct"`, a same-shape candidate whose `handedness` is opposite to `query_handedness` (both
+    determined) is a `mirror_image`."""
     if mode not in MATCH_MODES:
         raise ValueError(f"match must be one of {MATCH_MODES}, got {mode!r}")
+    if mirror not in MIRROR_MODES:
+        raise ValueError(f"mirror must be one of {MIRROR_MODES}, got {mirror!r}")
     candidates = np.asarray(candidates, dtype=np.float64).reshape(-1, SHAPE_DIM + SIZE_DIM + 1)
     if candidates.shape[0] == 0:
         return []
@@ -83,13 +106,18 @@ def v5_matches(query: Sequence[float], candidates: np.ndarray, *, same_content: 
     log_scale = size_delta[:, 0]  # log10 RMS radius: result / query
     describable = _describable(c_shape) & bool(_describable(q_shape))
     same = list(same_content) if same_content is not None else [False] * candidates.shape[0]
+    query_hand = handedness_of(query_handedness) if mirror == "distinct" else 0
+    hands = [handedness_of(h) for h in handedness] if handedness is not None else [0] * candidates.shape[0]
     out = []
     for i in np.lexsort((np.arange(candidates.shape[0]), d)).tolist():
         scale = float(10.0 ** log_scale[i])
         if same[i]:
             kind = "exact"
         elif describable[i] and d_shape[i] <= SHAPE_THRESHOLD:
-            kind = "duplicate" if abs(scale - 1.0) <= SIZE_TOLERANCE else "same_shape_other_scale"
+            if query_hand != 0 and hands[i] == -query_hand:
+                kind = "mirror_image"
+            else:
+                kind = "duplicate" if abs(scale - 1.0) <= SIZE_TOLERANCE else "same_shape_other_scale"
         else:
             kind = "similar"
         if kind not in ACCEPTED_KINDS[mode]:

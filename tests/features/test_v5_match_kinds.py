@@ -94,3 +94,32 @@ def test_a_part_without_geometry_is_only_ever_similar():
     empty = np.asarray(v5_vector(empty_descriptor(source="dxf", reason="no_curves")), np.float32)
     found = v5_matches(empty, np.vstack([empty, empty]))
     assert [m.kind for m in found] == ["similar", "similar"]
+
+
+def test_mirror_distinct_labels_opposite_handedness_and_same_ignores_it(parts):
+    order = ["box_rotated", "box_a_bit_bigger", "box_inches", "box_x3", "plate", "box"]
+    candidates = np.vstack([parts[name] for name in order])
+    hands = [-1, 1, -1, 0, -1, -1]
+    same_content = [False, False, False, False, False, True]
+
+    def kinds_by_name(**kw):
+        found = v5_matches(parts["box"], candidates, same_content=same_content, handedness=hands, **kw)
+        return {order[m.index]: m.kind for m in found}, found
+
+    default, default_found = kinds_by_name()
+    assert default == kinds_by_name(mirror="same", query_handedness=1)[0]
+    assert default["box_rotated"] == "duplicate" and default["box_inches"] == "same_shape_other_scale"
+    distinct, distinct_found = kinds_by_name(mirror="distinct", query_handedness=1)
+    assert distinct == {**default, "box_rotated": "mirror_image", "box_inches": "mirror_image"}
+    assert distinct["box"] == "exact" and distinct["plate"] == "similar"  # exact and similar never change
+    assert distinct["box_a_bit_bigger"] == "duplicate" and distinct["box_x3"] == "same_shape_other_scale"
+    # the ranking and the scores do not change
+    assert [(m.index, m.score) for m in distinct_found] == [(m.index, m.score) for m in default_found]
+    # an undetermined query cannot tell a mirror image
+    assert kinds_by_name(mirror="distinct", query_handedness=0)[0] == default
+    # a mirror image is not the same part: match=shape and match=duplicate leave it out
+    shape = v5_matches(parts["box"], candidates, handedness=hands, mirror="distinct", query_handedness=1,
+                       mode="shape")
+    assert {order[m.index] for m in shape} == {"box_a_bit_bigger", "box_x3"}  # box: a mirror image here (no same_content)
+    with pytest.raises(ValueError):
+        v5_matches(parts["box"], candidates, mirror="left")

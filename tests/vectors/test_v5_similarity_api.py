@@ -121,7 +121,8 @@ def test_schema_describes_match(anon_client):
     schema = yaml.safe_load(anon_client.get("/api/schema/").content)
     components = schema["components"]["schemas"]
     assert components["MatchModeEnum"]["enum"] == ["any", "duplicate", "shape"]
-    assert components["MatchKindEnum"]["enum"] == ["exact", "duplicate", "same_shape_other_scale", "similar"]
+    assert components["MatchKindEnum"]["enum"] == ["exact", "duplicate", "same_shape_other_scale", "similar",
+                                                   "mirror_image"]
     assert "FeatureVersionEnum" in components and "v5" in components["FeatureVersionEnum"]["enum"]
     request = components["SimilaritySearchInputRequest"]["properties"]
     assert "MatchModeEnum" in str(request["match"]) and "cad_file" in request

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from rest_framework import serializers
 
 from cadml_site.api.inputs import JsonInput, QueryInput
 from features.extractors import FEATURE_VERSIONS
-from features.extractors.v5_match import MATCH_KINDS, MATCH_MODES
+from features.extractors.v5_match import MATCH_KINDS, MATCH_MODES, MIRROR_MODES, V5_OPTIONS_ANY_OF
 from vectors.validation import FILTER_FIELD_RE, KEY_RE, MAX_FILTERS, RESERVED_KEYS
 
 
@@ -65,6 +67,9 @@ BULK_ITEM = {"type": "object", "description": "an object {key, values, meta}", "
                             "meta": META}}
 
 
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+
+
 def _is_query(item) -> bool:
     """A batch query: an object with exactly one of ``vector`` (a non-empty list of numbers) or ``key`` (a string)."""
     if not isinstance(item, dict) or ("vector" in item) == ("key" in item):
@@ -72,11 +77,17 @@ def _is_query(item) -> bool:
     if "key" in item:
         return isinstance(item["key"], str) and 1 <= len(item["key"]) <= 255
     vector = item["vector"]
+    cad_file = item.get("cad_file")
+    if cad_file is not None and not (isinstance(cad_file, str) and _SHA256_RE.fullmatch(cad_file)):
+        return False
     return isinstance(vector, list) and bool(vector) and all(_is_number(v) for v in vector)
 
 
 QUERY_ITEM = {"description": "an object with exactly one of vector (a list of numbers) or key", "oneOf": [
-    {"type": "object", "required": ["vector"], "properties": {"vector": NUMBERS},
+    {"type": "object", "required": ["vector"], "properties": {"vector": NUMBERS, "cad_file": {
+        "type": ["string", "null"], "pattern": "^[0-9a-f]{64}$",
+        "description": "v5: sha256 of the content the vector comes from (exact matches; handedness for "
+                       "mirror=distinct)"}},
      "not": {"required": ["key"]}},
     {"type": "object", "required": ["key"], "properties": {"key": {"type": "string", "minLength": 1,
                                                                     "maxLength": 255}},
@@ -171,6 +182,9 @@ class _FiltersField(serializers.DictField):
 
 
 class _SimilarityOptions(JsonInput):
+    # match other than any and mirror other than same need v5 (400 invalid_query otherwise): the schema says so
+    schema_any_of = [dict(alternative) for alternative in V5_OPTIONS_ANY_OF]
+
     feature_version = _version_field(required=False)
     k = serializers.IntegerField(min_value=1, max_value=settings.CADML_SIMILARITY_MAX_K, default=10)
     min_score = serializers.FloatField(min_value=-1.0, max_value=1.0, required=False, allow_null=True,
@@ -183,6 +197,14 @@ class _SimilarityOptions(JsonInput):
         help_text="v5 only: `any` (every result, each labelled with its match kind), `shape` (the same shape at any "
                   "size: exact, duplicate, same_shape_other_scale) or `duplicate` (the same part at this size: exact, "
                   "duplicate). Other versions accept only `any`.")
+    mirror = serializers.ChoiceField(
+        choices=list(MIRROR_MODES), default="same",
+        help_text="v5 only: `same` (a mirror image is the same shape: exact, duplicate or same_shape_other_scale) or "
+                  "`distinct` (a same-shape result whose handedness is opposite to the query's is labelled "
+                  "`mirror_image`, which `match` shape and duplicate leave out; the handedness is read from the stored "
+                  "shape descriptor of each side's file: a result's meta.cad_file, the query's cad_file or its key's "
+                  "meta.cad_file; undetermined or unknown on either side: cannot tell). Other versions accept only "
+                  "`same`.")
 
 
 class SimilaritySearchInput(_SimilarityOptions):
@@ -191,8 +213,9 @@ class SimilaritySearchInput(_SimilarityOptions):
     key = serializers.CharField(max_length=255, required=False)
     cad_file = serializers.RegexField(r"^[0-9a-f]{64}$", required=False, allow_null=True, default=None,
                                       help_text="v5: sha256 of the content the query vector comes from; results "
-                                                "registered from the same content are labelled `exact` (a key "
-                                                "query uses its vector's meta.cad_file).")
+                                                "registered from the same content are labelled `exact`, and its "
+                                                "handedness serves mirror=distinct (a key query uses its vector's "
+                                                "meta.cad_file).")
 
     schema_one_of = [{"required": ["vector"]}, {"required": ["key"]}]  # exactly one of them
 
@@ -210,7 +233,8 @@ class SimilarityResult(serializers.Serializer):
     meta = serializers.JSONField()
     match = serializers.ChoiceField(choices=list(MATCH_KINDS), required=False,
                                     help_text="v5 only: exact (same content sha256), duplicate (same shape, same "
-                                              "size within 2 %), same_shape_other_scale, or similar.")
+                                              "size within 2 %), same_shape_other_scale, similar, or (mirror="
+                                              "distinct only) mirror_image: the same shape, opposite handedness.")
     scale_factor = serializers.FloatField(required=False, help_text="v5 only: result size / query size (RMS "
                                                                     "radius in millimetres).")
     unit_mismatch_suspected = serializers.BooleanField(
@@ -230,7 +254,7 @@ class SimilaritySearchOutput(serializers.Serializer):
 
 class SimilarityBatchInput(_SimilarityOptions):
     queries = _JsonList(max_items=settings.CADML_SIMILARITY_BATCH_MAX, items=QUERY_ITEM, item_check=_is_query,
-                        help_text="Each {\"vector\": [...]} or {\"key\": ...}.")
+                        help_text="Each {\"vector\": [...]} (optionally with its \"cad_file\") or {\"key\": ...}.")
 
 
 class SimilarityBatchOutput(serializers.Serializer):

@@ -166,8 +166,9 @@ class VectorSimilaritySearchApi(APIView):
                    responses=s.SimilaritySearchOutput, tags=TAGS,
                    description="The k most similar vectors. For v5 each result says its `match` kind (exact, "
                                "duplicate, same_shape_other_scale with `scale_factor` and `unit_mismatch_suspected`, "
-                               "or similar) and `match` (any, duplicate, shape) filters by kind; `match` other than "
-                               "`any` on v1-v4 is a 422 `match_needs_v5`.")
+                               "or similar) and `match` (any, duplicate, shape) filters by kind; `mirror=distinct` "
+                               "labels a same-shape result of opposite handedness `mirror_image`; `match` other than "
+                               "`any` or `mirror` other than `same` on v1-v4 is a 422 `match_needs_v5`.")
     def post(self, request):
         data = s.SimilaritySearchInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -176,7 +177,7 @@ class VectorSimilaritySearchApi(APIView):
         out = selectors.vector_similarity_search(feature_version=version, vector=v["vector"], key=v["key"],
                                                  k=v["k"], min_score=v["min_score"], filters=v["filters"],
                                                  min_generation=v["min_generation"], match=v["match"],
-                                                 cad_file=v["cad_file"])
+                                                 cad_file=v["cad_file"], mirror=v["mirror"])
         return Response(s.SimilaritySearchOutput({**out, "feature_version": version}).data)
 
 
@@ -195,7 +196,8 @@ class VectorSimilarityBatchApi(APIView):
         version = _version(v)
         out = selectors.vector_similarity_search_batch(feature_version=version, queries=v["queries"], k=v["k"],
                                                        min_score=v["min_score"], filters=v["filters"],
-                                                       min_generation=v["min_generation"], match=v["match"])
+                                                       min_generation=v["min_generation"], match=v["match"],
+                                                       mirror=v["mirror"])
         return Response(s.SimilarityBatchOutput({**out, "feature_version": version}).data)
 
 
