@@ -121,3 +121,47 @@ def cad_file_original(*, sha256: str) -> StoredOriginal:
     return StoredOriginal(cad_file=cad_file, handle=handle,
                           content_type=MEDIA_TYPES.get(cad_file.format, "application/octet-stream"),
                           filename=filename)
+
+
+THUMBNAIL_MEDIA_TYPE = "image/png"
+
+
+def thumbnail_etag(cad_file: CadFile) -> str:
+    return f'"{cad_file.sha256}.thumb"'
+
+
+def cad_file_thumbnail(*, sha256: str) -> StoredOriginal:
+    """The rendered PNG thumbnail of a CAD file, opened from the cad_originals storage.
+
+    404 `cad_file_not_found` (unknown content), 404 `thumbnail_not_ready` (not rendered yet, not renderable or its
+    original is not stored: `context.reason`), 503 `original_storage_unavailable`.
+    """
+    cad_file = cad_file_get(sha256=sha256)
+    if not cad_file.has_thumbnail:
+        reason = ("original_not_stored" if not cad_file.has_original
+                  else "render_failed" if cad_file.thumbnail_error else "pending")
+        raise NotFound("No thumbnail of this file yet." if reason == "pending" else
+                       "This file has no thumbnail: " + reason.replace("_", " ") + ".",
+                       code="thumbnail_not_ready", stage="thumbnails",
+                       context={"sha256": cad_file.sha256, "reason": reason})
+    try:
+        handle = original_open(cad_file.thumbnail_key)
+    except FileNotFoundError:
+        logger.error("thumbnail of %s recorded at %r is missing", cad_file.sha256[:12], cad_file.thumbnail_key)
+        raise NotFound("The thumbnail is missing from the storage.", code="thumbnail_not_ready", stage="thumbnails",
+                       context={"sha256": cad_file.sha256, "reason": "missing"}) from None
+    except STORAGE_ERRORS as exc:
+        logger.warning("thumbnail of %s not readable: %s: %s", cad_file.sha256[:12], type(exc).__name__, exc)
+        raise ServiceUnavailable("The originals storage could not be read.", code="original_storage_unavailable",
+                                 stage="originals", context={"sha256": cad_file.sha256},
+                                 headers={"Retry-After": "5"}) from None
+    return StoredOriginal(cad_file=cad_file, handle=handle, content_type=THUMBNAIL_MEDIA_TYPE,
+                          filename=f"{cad_file.sha256}.thumb.png")
+
+
+def cad_files_without_thumbnail(*, include_failed: bool = False):
+    """Stored files (with an original) that have no thumbnail: what `render_thumbnails` backfills."""
+    rows = CadFile.objects.exclude(original_key="").filter(thumbnail_key="")
+    if not include_failed:
+        rows = rows.filter(thumbnail_error="")
+    return rows.order_by("id")
