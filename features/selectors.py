@@ -165,3 +165,52 @@ def cad_files_without_thumbnail(*, include_failed: bool = False):
     if not include_failed:
         rows = rows.filter(thumbnail_error="")
     return rows.order_by("id")
+
+
+# ---- the search page (people, behind the login) --------------------------------------------------------------------
+
+def cad_file_search_by_name(*, query: str, limit: int = 20) -> list[CadFile]:
+    """Stored files whose name contains `query` (any case), or whose sha256 starts with it; newest first."""
+    from django.db.models import Q
+
+    query = (query or "").strip()
+    if not query:
+        return []
+    condition = Q(original_name__icontains=query)
+    if re.fullmatch(r"[0-9a-fA-F]{6,64}", query):
+        condition |= Q(sha256__startswith=query.lower())
+    return list(CadFile.objects.filter(condition).order_by("-created_at", "-id")[:limit])
+
+
+def recent_cad_files(*, limit: int = 12) -> list[CadFile]:
+    return list(CadFile.objects.order_by("-created_at", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class FoundPart:
+    key: str
+    score: float
+    match: str  # exact, duplicate, same_shape_other_scale, similar
+    scale_factor: float | None
+    unit_mismatch_suspected: bool
+    cad_file: CadFile | None  # None: the vector names no stored file (registered by vector, not by upload)
+    name: str
+    format: str
+
+
+def found_parts(results: list[dict]) -> list[FoundPart]:
+    """Similarity results (v5: with their match kinds) joined to their stored files (`meta.cad_file`)."""
+    digests = {str((r.get("meta") or {}).get("cad_file", "")) for r in results}
+    files = {row.sha256: row for row in CadFile.objects.filter(sha256__in=digests)}
+    out = []
+    for result in results:
+        meta = result.get("meta") or {}
+        row = files.get(str(meta.get("cad_file", "")))
+        out.append(FoundPart(
+            key=result["key"], score=float(result["score"]), match=result.get("match") or "similar",
+            scale_factor=result.get("scale_factor"),
+            unit_mismatch_suspected=bool(result.get("unit_mismatch_suspected")), cad_file=row,
+            name=(row.original_name if row is not None else "") or str(meta.get("name", "")) or result["key"],
+            format=row.format if row is not None else str(meta.get("format", "")),
+        ))
+    return out

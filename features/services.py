@@ -506,3 +506,14 @@ def cad_file_thumbnail_render(*, cad_file_id: int, force: bool = False) -> dict:
                                  context={"sha256": cad_file.sha256}, headers={"Retry-After": "5"}) from None
     CadFile.objects.filter(pk=cad_file.pk).update(thumbnail_key=key, thumbnail_error="")
     return {"status": "rendered", "key": key, "bytes": len(png), "render_seconds": seconds}
+
+
+def cad_file_similar_parts(*, cad_file: CadFile, k: int, match: str = "any") -> dict:
+    """The nearest registered parts of a stored file (the search page's "pick a stored part"): its features in the
+    served version (computed and cached when missing), searched with the file as the query's content (its own
+    vector, keyed by its sha256, is left out; other copies of the same content answer as `exact`)."""
+    version = served_feature_version()
+    values, _hit = cad_file_features(cad_file=cad_file, version=version)
+    found = vector_similarity_search(feature_version=version, vector=values, k=k, exclude_keys=(cad_file.sha256,),
+                                     match=match if version == "v5" else "any", cad_file=cad_file.sha256)
+    return {**found, "feature_version": version}
