@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
 from tests.conftest import PROJECT_ROOT
@@ -121,8 +122,7 @@ def test_admin_pages_and_actions_in_a_real_browser(browser, live_server, django_
     from modelops.services import model_version_upload
     from tests.features.cad_builders import make_binary_stl, make_box_triangles
     from tests.modelops.conftest import fit_for_version
-    from vectors.models import IndexState, VectorOpsAudit
-    from vectors.services import index_degrade_drill
+    from vectors.models import IndexState, MigrationRun, VectorOpsAudit
 
     settings.CADML_MODEL_DIR = tmp_path / "models"
     settings.CADML_MODEL_DIR.mkdir()
@@ -132,6 +132,8 @@ def test_admin_pages_and_actions_in_a_real_browser(browser, live_server, django_
         analysis = analysis_create(data=make_binary_stl(make_box_triangles(size)), name=name, classify=False,
                                    feature_version="v5")
         cad_file_thumbnail_render(cad_file_id=analysis.cad_file_id)  # normally by the on-commit task
+        analysis_create(data=make_binary_stl(make_box_triangles(size)), name=name, classify=False,
+                        feature_version="v4")  # an older version to migrate from
     versions = [model_version_upload(data=serialise(fit_for_version("v4", seed=seed), container="joblib",
                                                     protocol=4), label=f"m{seed}", feature_version="v4",
                                      actor="setup") for seed in (1, 2)]
@@ -139,7 +141,6 @@ def test_admin_pages_and_actions_in_a_real_browser(browser, live_server, django_
     cache_settings_confirm(actor="setup", reason="kept")
     change = cache_settings_apply(actor="setup", reason="to roll back in the browser", capacity=500)
     key, _secret = api_key_create(name="client-to-revoke")
-    index_degrade_drill(feature_version="v5", reason="drill before the browser recovers it", actor="setup")
     pages = Pages(browser, live_server.url)
 
     # log in through the admin's login form
@@ -152,6 +153,7 @@ def test_admin_pages_and_actions_in_a_real_browser(browser, live_server, django_
 
     # every confirm-then-act action of the admin, through its confirmation page; each audited with the actor
     state = IndexState.objects.get(feature_version="v5")
+    older = IndexState.objects.get(feature_version="v4")
     steps = [
         ("/admin/cachectl/cachesettingschange/", "roll_back", change.pk, CacheAuditRecord),
         ("/admin/cachectl/cachesnapshot/", "restore", CacheSnapshot.objects.order_by("id").first().pk,
@@ -159,18 +161,24 @@ def test_admin_pages_and_actions_in_a_real_browser(browser, live_server, django_
         ("/admin/modelops/modelversion/", "activate", versions[0].pk, ModelReloadAttempt),
         ("/admin/modelops/modelversion/", "activate", versions[1].pk, ModelReloadAttempt),
         ("/admin/modelops/modelversion/", "rollback", versions[1].pk, ModelReloadAttempt),
+        ("/admin/vectors/indexstate/", "drill", state.pk, VectorOpsAudit),
         ("/admin/vectors/indexstate/", "recover_now", state.pk, VectorOpsAudit),
         ("/admin/vectors/indexstate/", "rebuild", state.pk, VectorOpsAudit),
+        ("/admin/vectors/indexstate/", "migrate_to_served", older.pk, VectorOpsAudit),
         ("/admin/cadml_api/apikey/", "revoke", key.pk, CredentialAuditRecord),
     ]
     for changelist, action, pk, audit_model in steps:
         before = audited(audit_model, USERNAME)
         pages.run_action(changelist, action, pk, f"browser test: {action}")
         assert audited(audit_model, USERNAME) == before + 1, f"{action}: no audit row naming {USERNAME}"
-        assert audit_model.objects.filter(actor=USERNAME).order_by("-id").first().reason == f"browser test: {action}"
+        if action != "migrate_to_served":  # a migration's audit row records the run, its reason is in the admin log
+            assert audit_model.objects.filter(actor=USERNAME).order_by("-id").first().reason == f"browser test: {action}"
+        assert LogEntry.objects.filter(user__username=USERNAME, change_message=f"{action}: browser test: {action}"
+                                       ).exists(), f"{action}: no admin log entry"
     assert ModelVersion.objects.get(status="active").pk == versions[0].pk  # rolled back to m1
     assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
-    assert not IndexState.objects.get(pk=state.pk).degraded
+    assert not IndexState.objects.get(pk=state.pk).degraded  # drilled, then recovered
+    assert MigrationRun.objects.get(actor=USERNAME).status == "completed"
 
     # every page the admin registers: its changelist, and one change page where a row exists
     opened = 0
