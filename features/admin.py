@@ -57,7 +57,7 @@ class CadFileAdmin(ReadOnlyAdmin):
     def _thumbnail(self, obj, size: int):
         if not obj.has_thumbnail:
             return "render failed" if obj.thumbnail_error else "-"
-        return format_html('<img src="{}" width="{}" height="{}" alt="{}" loading="lazy">',
+        return format_html('<img src="{}" width="{}" height="{}" alt="{}">',
                            reverse("admin:features_cadfile_thumbnail", args=[obj.pk]), size, size,
                            f"thumbnail of {obj.original_name or obj.sha256[:12]}")
 
