@@ -453,12 +453,24 @@ def cad_file_import_stored(*, sha256: str, name: str, meta: dict | None = None,
 # ---- thumbnails ----------------------------------------------------------------------------------------------------
 
 def thumbnail_enqueue(*, cad_file_id: int) -> None:
-    """Render the file's thumbnail off the request path: a Celery task sent once the row has committed (in process
-    in the embedded default, where Celery runs eagerly)."""
+    """Render the file's thumbnail off the request path: a Celery task sent once the row has committed. In the
+    embedded default (no broker: Celery eager) it is rendered in process right after the commit, by a direct call:
+    Celery's eager `apply` toggles a process-global "inside a task" flag that concurrent request threads leave set,
+    after which any `result.get()` in the process fails."""
+    # robust: a broker that is down loses a thumbnail (the backfill command renders it), never the upload
+    transaction.on_commit(lambda: _thumbnail_after_commit(cad_file_id), robust=True)
+
+
+def _thumbnail_after_commit(cad_file_id: int) -> None:
     from features.tasks import cad_file_thumbnail_task
 
-    # robust: a broker that is down loses a thumbnail (the backfill command renders it), never the upload
-    transaction.on_commit(lambda: cad_file_thumbnail_task.delay(cad_file_id), robust=True)
+    if not cad_file_thumbnail_task.app.conf.task_always_eager:
+        cad_file_thumbnail_task.delay(cad_file_id)
+        return
+    try:
+        cad_file_thumbnail_render(cad_file_id=cad_file_id)
+    except ServiceUnavailable as exc:  # no broker to retry through: `manage.py render_thumbnails` backfills it
+        logger.warning("thumbnail of CAD file %s deferred: %s", cad_file_id, exc.code)
 
 
 def cad_file_thumbnail_render(*, cad_file_id: int, force: bool = False) -> dict:

@@ -111,3 +111,18 @@ def test_admin_list_and_detail_show_the_thumbnail(client, django_user_model):
     assert picture.status_code == 200 and is_png(body_of(picture))
     client.logout()
     assert client.get(src).status_code == 302  # the admin's login
+
+
+@pytest.mark.django_db
+def test_with_a_broker_the_render_is_sent_to_the_workers(monkeypatch, django_capture_on_commit_callbacks):
+    from cadml_site.celery import app
+    from features.tasks import cad_file_thumbnail_task
+
+    sent = []
+    monkeypatch.setattr(app.conf, "task_always_eager", False)
+    monkeypatch.setattr(cad_file_thumbnail_task, "delay", lambda cad_file_id: sent.append(cad_file_id))
+    with django_capture_on_commit_callbacks(execute=True):
+        row = cad_file_ingest(data=make_dxf_lines(6), name="sent.dxf").cad_file
+    assert sent == [row.pk]
+    row.refresh_from_db()
+    assert not row.has_thumbnail  # rendered by a worker, not here
