@@ -119,10 +119,13 @@ def test_with_a_broker_the_render_is_sent_to_the_workers(monkeypatch, django_cap
     from features.tasks import cad_file_thumbnail_task
 
     sent = []
-    monkeypatch.setattr(app.conf, "task_always_eager", False)
     monkeypatch.setattr(cad_file_thumbnail_task, "delay", lambda cad_file_id: sent.append(cad_file_id))
-    with django_capture_on_commit_callbacks(execute=True):
-        row = cad_file_ingest(data=make_dxf_lines(6), name="sent.dxf").cad_file
+    app.conf.task_always_eager = False  # as with CELERY_BROKER_URL set (the autouse fixture restores it)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            row = cad_file_ingest(data=make_dxf_lines(6), name="sent.dxf").cad_file
+    finally:
+        app.conf.task_always_eager = True
     assert sent == [row.pk]
     row.refresh_from_db()
     assert not row.has_thumbnail  # rendered by a worker, not here
