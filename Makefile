@@ -12,15 +12,19 @@ DJANGO_ENV = DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET))}"
 MANAGE = $(DJANGO_ENV) $(BIN)/python manage.py
 DEMO_COUNT ?= 40
 
-.PHONY: run test rules install migrate credentials demo static serve worker beat check clean
+.PHONY: run test rules browser install migrate credentials demo static serve worker beat check clean
 
 ## run: set up everything (virtualenv, dependencies, database, credentials, demo data) and serve on 127.0.0.1:8000
 run: install $(SECRET) migrate demo static credentials serve
 
 ## test: set up the virtualenv and Prometheus' tools, check the alert rules, run the whole suite
 ## (SQLite; Postgres when DATABASE_URL is set)
-test: install rules
+test: install rules browser
 	$(BIN)/pytest
+
+## browser: Debian's chromium and chromium-driver for the browser tests (installed when missing)
+browser:
+	bash .ci/browser_deps.sh
 
 ## rules: promtool check + unit tests of the alert and recording rules (installs Debian's prometheus if missing;
 ## the integration tests run a real Prometheus server from it)

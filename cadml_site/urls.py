@@ -30,6 +30,7 @@ api_v1 = [
 urlpatterns = [
     path("", site_views.landing_view, name="landing"),
     path("admin/", admin.site.urls),
+    path("search/", include("features.pages.urls")),
     path("metrics", site_views.metrics_view, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

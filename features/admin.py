@@ -4,12 +4,13 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.urls import path, reverse
+from django.utils.cache import patch_cache_control
 from django.utils.html import format_html
 
 from cadml_site.api.exceptions import DomainError
 from cadml_site.admin_base import ReadOnlyAdmin
 from features.models import Analysis, CadFile
-from features.selectors import cad_file_original
+from features.selectors import cad_file_original, cad_file_thumbnail
 
 
 def _pretty(value) -> str:
@@ -18,20 +19,55 @@ def _pretty(value) -> str:
 
 @admin.register(CadFile)
 class CadFileAdmin(ReadOnlyAdmin):
-    list_display = ("original_name", "format", "size", "short_sha256", "original_link", "parse_seconds",
-                    "created_at")
+    list_display = ("thumbnail_small", "original_name", "format", "size", "short_sha256", "original_link",
+                    "parse_seconds", "created_at")
+    list_display_links = ("original_name",)
     list_filter = ("format", "parser", ("original_key", admin.EmptyFieldListFilter), "created_at")
     search_fields = ("original_name", "sha256")
     date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
-    fields = ("original_name", "sha256", "size", "format", "parser", "parse_seconds", "created_at",
-              "original_link", "original_key", "original_stored_at", "api_content_path", "meta_pretty",
+    fields = ("thumbnail_large", "original_name", "sha256", "size", "format", "parser", "parse_seconds", "created_at",
+              "original_link", "original_key", "original_stored_at", "api_content_path", "thumbnail_key",
+              "thumbnail_error", "meta_pretty",
               "summary_pretty")
     readonly_fields = fields
 
     def get_urls(self):
         download = self.admin_site.admin_view(self.original_download_view)
-        return [path("<int:object_id>/original/", download, name="features_cadfile_original"), *super().get_urls()]
+        thumbnail = self.admin_site.admin_view(self.thumbnail_view)
+        return [path("<int:object_id>/original/", download, name="features_cadfile_original"),
+                path("<int:object_id>/thumbnail/", thumbnail, name="features_cadfile_thumbnail"),
+                *super().get_urls()]
+
+    def thumbnail_view(self, request, object_id: int):
+        """The stored PNG thumbnail, for the list and detail pages (the admin's session)."""
+        cad_file = CadFile.objects.filter(pk=object_id).first()
+        if cad_file is None:
+            raise Http404("no such CAD file")
+        if not self.has_view_permission(request, cad_file):
+            raise PermissionDenied
+        try:
+            thumbnail = cad_file_thumbnail(sha256=cad_file.sha256)
+        except DomainError as exc:
+            raise Http404(exc.message) from None
+        response = FileResponse(thumbnail.handle, content_type=thumbnail.content_type)
+        patch_cache_control(response, private=True, max_age=86400)
+        return response
+
+    def _thumbnail(self, obj, size: int):
+        if not obj.has_thumbnail:
+            return "render failed" if obj.thumbnail_error else "-"
+        return format_html('<img src="{}" width="{}" height="{}" alt="{}">',
+                           reverse("admin:features_cadfile_thumbnail", args=[obj.pk]), size, size,
+                           f"thumbnail of {obj.original_name or obj.sha256[:12]}")
+
+    @admin.display(description="picture")
+    def thumbnail_small(self, obj):
+        return self._thumbnail(obj, 64)
+
+    @admin.display(description="thumbnail")
+    def thumbnail_large(self, obj):
+        return self._thumbnail(obj, 256)
 
     def original_download_view(self, request, object_id: int):
         """Staff download of the stored original (the admin's session; the API serves clients with a key)."""

@@ -29,6 +29,13 @@ class CadFile(models.Model):
         max_length=255, blank=True, default="",
         help_text="Key of the uploaded original in the cad_originals storage; empty: not stored (an older row).")
     original_stored_at = models.DateTimeField(null=True, blank=True)
+    thumbnail_key = models.CharField(
+        max_length=255, blank=True, default="",
+        help_text="Key of the rendered PNG thumbnail in the cad_originals storage (next to the original); empty: "
+                  "not rendered yet.")
+    thumbnail_error = models.CharField(
+        max_length=64, blank=True, default="",
+        help_text="Why the last render failed (an error code); empty when rendered or not tried.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -38,6 +45,10 @@ class CadFile(models.Model):
     @property
     def has_original(self) -> bool:
         return bool(self.original_key)
+
+    @property
+    def has_thumbnail(self) -> bool:
+        return bool(self.thumbnail_key)
 
     def __str__(self) -> str:
         return f"{self.original_name or self.sha256[:12]} ({self.format})"

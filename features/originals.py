@@ -106,3 +106,21 @@ def original_open(key: str) -> File:
 def original_read(key: str) -> bytes:
     with original_open(key) as handle:
         return handle.read()
+
+
+def thumbnail_key(sha256: str) -> str:
+    """The thumbnail's key: next to the original (`ab/cd/<sha256>.thumb.png`)."""
+    return f"{original_key(sha256)}.thumb.png"
+
+
+def thumbnail_save(*, sha256: str, png: bytes) -> str:
+    """Store a rendered thumbnail next to its original (kept when one is there already); returns its key."""
+    storage = originals_storage()
+    key = thumbnail_key(sha256)
+    if storage.exists(key):
+        return key
+    saved = storage.save(key, ContentFile(png))
+    if saved != key:
+        storage.delete(saved)
+        raise RuntimeError(f"the originals storage renamed {key!r} to {saved!r}: it must not rename (file_overwrite)")
+    return key

@@ -140,3 +140,96 @@ def cad_file_original(*, sha256: str) -> StoredOriginal:
     return StoredOriginal(cad_file=cad_file, handle=handle,
                           content_type=MEDIA_TYPES.get(cad_file.format, "application/octet-stream"),
                           filename=filename)
+
+
+THUMBNAIL_MEDIA_TYPE = "image/png"
+
+
+def thumbnail_etag(cad_file: CadFile) -> str:
+    return f'"{cad_file.sha256}.thumb"'
+
+
+def cad_file_thumbnail(*, sha256: str) -> StoredOriginal:
+    """The rendered PNG thumbnail of a CAD file, opened from the cad_originals storage.
+
+    404 `cad_file_not_found` (unknown content), 404 `thumbnail_not_ready` (not rendered yet, not renderable or its
+    original is not stored: `context.reason`), 503 `original_storage_unavailable`.
+    """
+    cad_file = cad_file_get(sha256=sha256)
+    if not cad_file.has_thumbnail:
+        reason = ("original_not_stored" if not cad_file.has_original
+                  else "render_failed" if cad_file.thumbnail_error else "pending")
+        raise NotFound("No thumbnail of this file yet." if reason == "pending" else
+                       "This file has no thumbnail: " + reason.replace("_", " ") + ".",
+                       code="thumbnail_not_ready", stage="thumbnails",
+                       context={"sha256": cad_file.sha256, "reason": reason})
+    try:
+        handle = original_open(cad_file.thumbnail_key)
+    except FileNotFoundError:
+        logger.error("thumbnail of %s recorded at %r is missing", cad_file.sha256[:12], cad_file.thumbnail_key)
+        raise NotFound("The thumbnail is missing from the storage.", code="thumbnail_not_ready", stage="thumbnails",
+                       context={"sha256": cad_file.sha256, "reason": "missing"}) from None
+    except STORAGE_ERRORS as exc:
+        logger.warning("thumbnail of %s not readable: %s: %s", cad_file.sha256[:12], type(exc).__name__, exc)
+        raise ServiceUnavailable("The originals storage could not be read.", code="original_storage_unavailable",
+                                 stage="originals", context={"sha256": cad_file.sha256},
+                                 headers={"Retry-After": "5"}) from None
+    return StoredOriginal(cad_file=cad_file, handle=handle, content_type=THUMBNAIL_MEDIA_TYPE,
+                          filename=f"{cad_file.sha256}.thumb.png")
+
+
+def cad_files_without_thumbnail(*, include_failed: bool = False):
+    """Stored files (with an original) that have no thumbnail: what `render_thumbnails` backfills."""
+    rows = CadFile.objects.exclude(original_key="").filter(thumbnail_key="")
+    if not include_failed:
+        rows = rows.filter(thumbnail_error="")
+    return rows.order_by("id")
+
+
+# ---- the search page (people, behind the login) --------------------------------------------------------------------
+
+def cad_file_search_by_name(*, query: str, limit: int = 20) -> list[CadFile]:
+    """Stored files whose name contains `query` (any case), or whose sha256 starts with it; newest first."""
+    from django.db.models import Q
+
+    query = (query or "").strip()
+    if not query:
+        return []
+    condition = Q(original_name__icontains=query)
+    if re.fullmatch(r"[0-9a-fA-F]{6,64}", query):
+        condition |= Q(sha256__startswith=query.lower())
+    return list(CadFile.objects.filter(condition).order_by("-created_at", "-id")[:limit])
+
+
+def recent_cad_files(*, limit: int = 12) -> list[CadFile]:
+    return list(CadFile.objects.order_by("-created_at", "-id")[:limit])
+
+
+@dataclass(frozen=True)
+class FoundPart:
+    key: str
+    score: float
+    match: str  # exact, duplicate, same_shape_other_scale, similar
+    scale_factor: float | None
+    unit_mismatch_suspected: bool
+    cad_file: CadFile | None  # None: the vector names no stored file (registered by vector, not by upload)
+    name: str
+    format: str
+
+
+def found_parts(results: list[dict]) -> list[FoundPart]:
+    """Similarity results (v5: with their match kinds) joined to their stored files (`meta.cad_file`)."""
+    digests = {str((r.get("meta") or {}).get("cad_file", "")) for r in results}
+    files = {row.sha256: row for row in CadFile.objects.filter(sha256__in=digests)}
+    out = []
+    for result in results:
+        meta = result.get("meta") or {}
+        row = files.get(str(meta.get("cad_file", "")))
+        out.append(FoundPart(
+            key=result["key"], score=float(result["score"]), match=result.get("match") or "similar",
+            scale_factor=result.get("scale_factor"),
+            unit_mismatch_suspected=bool(result.get("unit_mismatch_suspected")), cad_file=row,
+            name=(row.original_name if row is not None else "") or str(meta.get("name", "")) or result["key"],
+            format=row.format if row is not None else str(meta.get("format", "")),
+        ))
+    return out

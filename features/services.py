@@ -31,7 +31,14 @@ from cachectl.services import feature_cache_get, feature_cache_put
 from cadml_site.metrics import CAD_PARSE_FAILURES, CAD_PARSE_LATENCY, FEATURE_EXTRACTION_LATENCY
 from features.extractors import NeedsSource, UnknownFeatureVersion, check_version, extract_features
 from features.models import Analysis, CadFile
-from features.originals import STORAGE_ERRORS, original_key, original_read, original_save, originals_storage
+from features.originals import (
+    STORAGE_ERRORS,
+    original_key,
+    original_read,
+    original_save,
+    originals_storage,
+    thumbnail_save,
+)
 from features.parse_pool import get_parse_pool
 from features.parsers.dispatch import check_size, parse_document, too_large_error
 from features.parsers.document import FORMATS, CadDocument
@@ -136,6 +143,7 @@ def _original_backfill(cad_file: CadFile, data: bytes) -> CadFile:
     now = timezone.now()
     CadFile.objects.filter(pk=cad_file.pk, original_key="").update(original_key=key, original_stored_at=now)
     cad_file.original_key, cad_file.original_stored_at = key, now
+    thumbnail_enqueue(cad_file_id=cad_file.pk)
     return cad_file
 
 
@@ -173,6 +181,7 @@ def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> Inge
         if not cad_file.has_original:
             _original_backfill(cad_file, data)
         return IngestResult(cad_file=cad_file, reused=True, parse_seconds=seconds)
+    thumbnail_enqueue(cad_file_id=cad_file.pk)
     return IngestResult(cad_file=cad_file, reused=False, parse_seconds=seconds)
 
 
@@ -451,3 +460,84 @@ def cad_file_import_stored(*, sha256: str, name: str, meta: dict | None = None,
         except STORAGE_ERRORS as exc:
             logger.warning("unparsable original %s not removed: %s", sha256[:12], exc)
     return outcome
+
+
+# ---- thumbnails ----------------------------------------------------------------------------------------------------
+
+def thumbnail_enqueue(*, cad_file_id: int) -> None:
+    """Render the file's thumbnail off the request path: a Celery task sent once the row has committed. In the
+    embedded default (no broker: Celery eager) it is rendered in process right after the commit, by a direct call:
+    Celery's eager `apply` toggles a process-global "inside a task" flag that concurrent request threads leave set,
+    after which any `result.get()` in the process fails."""
+    # robust: a broker that is down loses a thumbnail (the backfill command renders it), never the upload
+    transaction.on_commit(lambda: _thumbnail_after_commit(cad_file_id), robust=True)
+
+
+def _thumbnail_after_commit(cad_file_id: int) -> None:
+    from features.tasks import cad_file_thumbnail_task
+
+    if not cad_file_thumbnail_task.app.conf.task_always_eager:
+        cad_file_thumbnail_task.delay(cad_file_id)
+        return
+    try:
+        cad_file_thumbnail_render(cad_file_id=cad_file_id)
+    except ServiceUnavailable as exc:  # no broker to retry through: `manage.py render_thumbnails` backfills it
+        logger.warning("thumbnail of CAD file %s deferred: %s", cad_file_id, exc.code)
+
+
+def cad_file_thumbnail_render(*, cad_file_id: int, force: bool = False) -> dict:
+    """Render the thumbnail of a stored file from its original in the cad_originals storage (never a local path)
+    in a parse-pool worker (memory limit, wall timeout, kill), store it next to the original and record its key.
+
+    Returns `{"status": rendered|exists|skipped|failed, ...}`. A file whose geometry cannot be drawn is recorded
+    as failed (`thumbnail_error`) and not retried unless `force`; a failing storage or an unavailable pool raises
+    `ServiceUnavailable` (transient: the task retries).
+    """
+    cad_file = CadFile.objects.filter(pk=cad_file_id).first()
+    if cad_file is None:
+        return {"status": "skipped", "reason": "cad_file_not_found"}
+    if cad_file.has_thumbnail and not force:
+        return {"status": "exists", "key": cad_file.thumbnail_key}
+    if not cad_file.has_original:
+        return {"status": "skipped", "reason": "original_not_stored"}
+    if cad_file.thumbnail_error and not force:
+        return {"status": "skipped", "reason": cad_file.thumbnail_error}
+    try:
+        data = original_read(cad_file.original_key)
+    except FileNotFoundError:
+        CadFile.objects.filter(pk=cad_file.pk).update(thumbnail_error="original_missing")
+        return {"status": "failed", "code": "original_missing"}
+    except STORAGE_ERRORS as exc:
+        raise ServiceUnavailable(f"The originals storage could not be read: {type(exc).__name__}",
+                                 code="original_storage_unavailable", stage=STAGE_ORIGINALS,
+                                 context={"sha256": cad_file.sha256}, headers={"Retry-After": "5"}) from None
+    started = time.perf_counter()
+    try:
+        png = get_parse_pool().render(cad_file.format, data)
+    except CadParseError as exc:
+        logger.warning("thumbnail of %s not rendered: %s (%s)", cad_file.sha256[:12], exc.message, exc.code)
+        CadFile.objects.filter(pk=cad_file.pk).update(thumbnail_error=exc.code[:64])
+        return {"status": "failed", "code": exc.code}
+    except ParsePoolUnavailable as exc:
+        raise ServiceUnavailable(str(exc), code="parser_unavailable", stage="thumbnails",
+                                 headers={"Retry-After": "5"}) from None
+    seconds = time.perf_counter() - started
+    try:
+        key = thumbnail_save(sha256=cad_file.sha256, png=png)
+    except STORAGE_ERRORS as exc:
+        raise ServiceUnavailable(f"The originals storage could not store the thumbnail: {type(exc).__name__}",
+                                 code="original_storage_unavailable", stage=STAGE_ORIGINALS,
+                                 context={"sha256": cad_file.sha256}, headers={"Retry-After": "5"}) from None
+    CadFile.objects.filter(pk=cad_file.pk).update(thumbnail_key=key, thumbnail_error="")
+    return {"status": "rendered", "key": key, "bytes": len(png), "render_seconds": seconds}
+
+
+def cad_file_similar_parts(*, cad_file: CadFile, k: int, match: str = "any") -> dict:
+    """The nearest registered parts of a stored file (the search page's "pick a stored part"): its features in the
+    served version (computed and cached when missing), searched with the file as the query's content (its own
+    vector, keyed by its sha256, is left out; other copies of the same content answer as `exact`)."""
+    version = served_feature_version()
+    values, _hit = cad_file_features(cad_file=cad_file, version=version)
+    found = vector_similarity_search(feature_version=version, vector=values, k=k, exclude_keys=(cad_file.sha256,),
+                                     match=match if version == "v5" else "any", cad_file=cad_file.sha256)
+    return {**found, "feature_version": version}

@@ -1,9 +1,11 @@
-"""Admin: index status with "Recover now" / "Rebuild" (confirmation with a reason, audited), degraded history with
+"""Admin: index status with "Recover now" / "Rebuild" / "Start a drill" / "Migrate to the served version"
+(confirmation with a reason, audited), degraded history with
 a timeline of degraded spells, migration runs, vectors and the ops audit trail (all read-only)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 from django.contrib import admin, messages
 from django.utils import timezone
@@ -29,7 +31,7 @@ def _confirm_then(modeladmin, request, queryset, *, title: str, action: str, run
                                         messages.ERROR)
                 continue
             modeladmin.log_change(request, state, f"{action}: {form.cleaned_data['reason']}")
-            level = messages.SUCCESS if result.result == "success" else messages.WARNING
+            level = messages.SUCCESS if result.result in ("success", "started") else messages.WARNING
             modeladmin.message_user(request, f"{state.feature_version}: {title} -> {result.result} {result.error}",
                                     level)
         return None
@@ -51,6 +53,31 @@ def rebuild(modeladmin, request, queryset):
                              feature_version=state.feature_version, actor=actor, reason=reason))
 
 
+@admin.action(description="Start a degradation drill (served degraded for CADML_DRILL_SECONDS)",
+              permissions=["drill_index"])
+def drill(modeladmin, request, queryset):
+    def run(state, actor, reason):
+        row = services.index_degrade_drill(feature_version=state.feature_version, actor=actor, reason=reason)
+        return SimpleNamespace(result="started", error=f"degraded until {timezone.localtime(row.drill_until):%H:%M:%S}"
+                               if row.drill_until else "")
+
+    return _confirm_then(modeladmin, request, queryset, title="Drill", action="drill", run=run)
+
+
+@admin.action(description="Migrate the selected version's vectors to the served version", permissions=["migrate_vectors"])
+def migrate_to_served(modeladmin, request, queryset):
+    def run(state, actor, reason):
+        target = selectors.served_feature_version()
+        if state.feature_version == target:
+            raise DomainError(f"{target} is the served version already: select the version to migrate from",
+                              code="invalid_query", stage="vectors")
+        migration = services.vector_migration_start(from_version=state.feature_version, to_version=target,
+                                                    dry_run=False, actor=actor)
+        return SimpleNamespace(result="started", error=f"migration run {migration.pk} into {target}")
+
+    return _confirm_then(modeladmin, request, queryset, title="Migration", action="migrate_to_served", run=run)
+
+
 class IndexHealthFilter(admin.SimpleListFilter):
     title = "health"
     parameter_name = "health"
@@ -68,7 +95,7 @@ class IndexHealthFilter(admin.SimpleListFilter):
 class IndexStateAdmin(admin.ModelAdmin):
     """The index status page."""
 
-    actions = [recover_now, rebuild]
+    actions = [recover_now, rebuild, drill, migrate_to_served]
     list_display = ("feature_version", "health", "mode", "generation", "degraded_since", "degraded_reason",
                     "next_attempt_at", "suppressed_until", "recovery_failures", "snapshot_generation", "last_error")
     list_filter = (IndexHealthFilter, "degraded_reason", "last_attempt_result")
@@ -79,6 +106,8 @@ class IndexStateAdmin(admin.ModelAdmin):
     # The same permissions as the API's recover and rebuild operations.
     has_recover_index_permission = user_permission("vectors.recover_index")
     has_rebuild_index_permission = user_permission("vectors.rebuild_index")
+    has_drill_index_permission = user_permission("vectors.drill_index")
+    has_migrate_vectors_permission = user_permission("vectors.migrate_vectors")
     readonly_fields = ["feature_version", "health"] + [f.name for f in IndexState._meta.fields
                                                        if f.name not in ("id", "feature_version", "degraded")]
 

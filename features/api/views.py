@@ -204,3 +204,45 @@ class FileContentApi(APIView):
         response["ETag"] = etag
         patch_cache_control(response, private=True, max_age=86400)
         return response
+
+
+class FileThumbnailApi(APIView):
+    """A small PNG picture of a stored part, rendered server-side after upload (`features.thumbnails`)."""
+
+    def perform_content_negotiation(self, request, force=False):
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        tags=TAGS,
+        operation_id="files_thumbnail",
+        description=(
+            "A 256x256 PNG thumbnail of an uploaded CAD file: 3D parts shaded from a fixed view, drawings as their "
+            "own paths. Rendered by a background task after the upload commits (in process in the embedded "
+            "default); until then 404 `thumbnail_not_ready` with `context.reason` pending. ETag is the quoted "
+            "`<sha256>.thumb` (If-None-Match answers 304); Cache-Control private, one day."),
+        parameters=[OpenApiParameter("sha256", str, OpenApiParameter.PATH,
+                                     description="sha256 of the file's content (64 hex digits).")],
+        responses={
+            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The PNG thumbnail."),
+            304: OpenApiResponse(description="If-None-Match matched the ETag: the client's copy is current."),
+            401: OpenApiResponse(description=f"Missing, wrong or revoked X-API-Key. {PROBLEM}"),
+            404: OpenApiResponse(description=f"`cad_file_not_found` (no upload with this sha256) or "
+                                             f"`thumbnail_not_ready` (`context.reason`: pending, render_failed, "
+                                             f"original_not_stored, missing). {PROBLEM}"),
+            429: OpenApiResponse(description=f"Throttled (Retry-After). {PROBLEM}"),
+            503: OpenApiResponse(description=f"`original_storage_unavailable` (Retry-After). {PROBLEM}"),
+        },
+    )
+    def get(self, request, sha256: str):
+        cad_file = selectors.cad_file_get(sha256=sha256)
+        etag = selectors.thumbnail_etag(cad_file)
+        if cad_file.has_thumbnail and _etag_matches(request.headers.get("If-None-Match", ""), etag):
+            response = HttpResponseNotModified()
+            response["ETag"] = etag
+            patch_cache_control(response, private=True, max_age=86400)
+            return response
+        thumbnail = selectors.cad_file_thumbnail(sha256=cad_file.sha256)
+        response = FileResponse(thumbnail.handle, content_type=thumbnail.content_type)
+        response["ETag"] = etag
+        patch_cache_control(response, private=True, max_age=86400)
+        return response

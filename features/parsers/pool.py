@@ -222,6 +222,14 @@ class ParsePool:
             self._lock.notify()
 
     def parse(self, fmt: str, data: bytes, *, timeout_seconds: float | None = None) -> CadDocument:
+        return CadDocument.from_dict(self._run("parse", fmt, data, timeout_seconds))
+
+    def render(self, fmt: str, data: bytes, *, timeout_seconds: float | None = None) -> bytes:
+        """The PNG thumbnail of `data` (`features.thumbnails`), rendered in a worker under the same memory limit,
+        wall timeout and kill as a parse; its failures are the same CadParseErrors."""
+        return self._run("thumbnail", fmt, data, timeout_seconds)
+
+    def _run(self, op: str, fmt: str, data: bytes, timeout_seconds: float | None):
         timeout = self.timeout_seconds if timeout_seconds is None else timeout_seconds
         worker = self._acquire(time.monotonic() + timeout)
         while not worker.process.is_alive():  # died while idle (killed from outside): replace it
@@ -233,7 +241,7 @@ class ParsePool:
         started = time.monotonic()
         deadline = started + timeout
         try:
-            worker.conn.send((task_id, fmt))
+            worker.conn.send((task_id, fmt, op))
             worker.conn.send_bytes(data)
         except (BrokenPipeError, OSError):
             pass  # the worker died while receiving (e.g. the upload alone broke its memory limit): see below
@@ -276,7 +284,7 @@ class ParsePool:
         worker.tasks += 1
         if kind == "ok":
             self._recycle_or_release(worker, recycle=False)
-            return CadDocument.from_dict(reply[2])
+            return reply[2]
         error = CadParseError.from_payload(reply[2])
         if error.code == "parse_memory_limit":
             with self._lock:

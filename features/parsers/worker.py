@@ -2,8 +2,8 @@
 OCP, ezdxf and trimesh are imported once and every forked worker starts warm.
 
 Protocol on the duplex pipe: the worker sends ("ready", pid) once, then answers each task, sent as
-(task_id, fmt) followed by the raw bytes (send_bytes: no pickled copy of the upload), with
-("ok", task_id, summary_dict) or ("error", task_id | None, error_payload, recycle). None means "exit".
+(task_id, fmt, op) followed by the raw bytes (send_bytes: no pickled copy of the upload), with
+("ok", task_id, summary_dict) for op "parse" (png bytes for op "thumbnail") or ("error", task_id | None, error_payload, recycle). None means "exit".
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import traceback
 from .dispatch import parse_format
 from .errors import CadParseError
 from .step_iges import preload as preload_occt
+from features.thumbnails.render import render_thumbnail  # noqa: E402  (matplotlib imported lazily, once)
 
 # Heavy imports happen here, once per forkserver (inherited by every worker it forks).
 preload_occt()
@@ -56,7 +57,8 @@ def worker_main(conn, memory_limit_bytes: int | None, options: dict) -> None:
             message = conn.recv()
             if message is None:
                 return
-            task_id, fmt = message
+            task_id, fmt, *rest = message
+            op = rest[0] if rest else "parse"
             data = conn.recv_bytes()
         except (EOFError, OSError):
             return
@@ -64,8 +66,10 @@ def worker_main(conn, memory_limit_bytes: int | None, options: dict) -> None:
             conn.send(("error", None, _memory_error(memory_limit_bytes), True))
             return
         try:
-            document = parse_format(fmt, data, **options)
-            reply = ("ok", task_id, document.to_dict())
+            if op == "thumbnail":
+                reply = ("ok", task_id, render_thumbnail(fmt, data))
+            else:
+                reply = ("ok", task_id, parse_format(fmt, data, **options).to_dict())
         except CadParseError as exc:
             reply = ("error", task_id, exc.to_payload(), False)
         except MemoryError:

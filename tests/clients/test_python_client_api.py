@@ -167,3 +167,17 @@ def test_unknown_parameters_are_refused_before_sending(api):
         api.call("similarity", body={"key": "x", "top": 3})
     with pytest.raises(ValueError, match="path parameters"):
         api.call("vector_get", path={})
+
+
+def test_download_the_original_and_the_thumbnail(api, cad_samples_dir):
+    from features.models import CadFile
+    from features.services import cad_file_thumbnail_render
+
+    path = cad_samples_dir / STL
+    sha256 = api.analyze(path, classify=False, register_vector=False)["file"]["sha256"]
+    assert api.original(sha256) == path.read_bytes()
+    with pytest.raises(ProblemError) as pending:
+        api.thumbnail(sha256)  # the render task runs after commit; the test's transaction never commits
+    assert pending.value.status == 404 and pending.value.code == "thumbnail_not_ready"
+    cad_file_thumbnail_render(cad_file_id=CadFile.objects.get(sha256=sha256).pk)
+    assert api.thumbnail(sha256).startswith(b"\x89PNG\r\n\x1a\n")

@@ -47,4 +47,4 @@ def test_each_action_needs_its_own_permission(staff_browser):
 def test_operator_role_gets_both_actions(staff_browser):
     register("v4", make_vectors(5, 24))
     operator = staff_browser("op-olga", roles=("operator",))
-    assert admin_action_names(operator.get(STATES)) == {"recover_now", "rebuild"}
+    assert admin_action_names(operator.get(STATES)) == {"recover_now", "rebuild", "drill", "migrate_to_served"}

@@ -177,6 +177,18 @@ class CadmlClient:
     def analysis(self, analysis_id: int) -> JSON:
         return self._json("analysis_get", path={"analysis_id": analysis_id})
 
+    # ---- stored files -------------------------------------------------------------------------------------------
+    def original(self, sha256: str) -> bytes:
+        """The uploaded original of a file, byte-exact (404 `original_not_stored` for a file stored before
+        originals were kept)."""
+        data: bytes = self.call("file_content", path={"sha256": sha256})
+        return data
+
+    def thumbnail(self, sha256: str) -> bytes:
+        """The PNG thumbnail of a stored file (404 `thumbnail_not_ready` until the background render is done)."""
+        data: bytes = self.call("file_thumbnail", path={"sha256": sha256})
+        return data
+
     # ---- similarity -----------------------------------------------------------------------------------------------
     def search_similar(self, *, key: str | None = None, vector: Sequence[float] | None = None,
                        file: FileInput | None = None, filename: str | None = None, k: int | None = None,

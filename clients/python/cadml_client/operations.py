@@ -44,6 +44,8 @@ OPERATIONS: dict[str, Operation] = {
     "analyze": _op("POST", "/analyze/", files=("file",),
                    body=("feature_version", "register_vector", "classify", "similar_k", "vector_key")),
     "analysis_get": _op("GET", "/analyze/{analysis_id}/"),
+    "file_content": _op("GET", "/files/{sha256}/content/", binary=True),
+    "file_thumbnail": _op("GET", "/files/{sha256}/thumbnail/", binary=True),
     "similarity": _op("POST", "/vectors/similarity/", body=(*_SEARCH, "key", "vector")),
     "similarity_batch": _op("POST", "/vectors/similarity/batch/", body=(*_SEARCH, "queries")),
     "vectors_register": _op("POST", "/vectors/", body=("feature_version", "key", "values", "meta", "vectors")),

@@ -1,0 +1,131 @@
+"""Thumbnails of stored parts: rendered by a task once the CadFile row commits (from the stored original, in the
+parse pool), stored next to the original, served by GET /api/v1/files/{sha256}/thumbnail/ (ETag, 304, 404 until
+rendered), shown in the admin, and backfilled by `manage.py render_thumbnails`."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from PIL import Image
+
+from features.models import CadFile
+from features.originals import original_key, thumbnail_key
+from features.services import cad_file_ingest, cad_file_thumbnail_render
+
+from .cad_builders import make_binary_stl, make_box_triangles, make_dxf_lines
+
+ANALYZE = "/api/v1/analyze/"
+
+
+def thumbnail_url(sha256: str) -> str:
+    return f"/api/v1/files/{sha256}/thumbnail/"
+
+
+def body_of(response) -> bytes:
+    return b"".join(response.streaming_content)
+
+
+def is_png(data: bytes) -> bool:
+    return Image.open(io.BytesIO(data)).format == "PNG"
+
+
+@pytest.mark.django_db
+def test_upload_renders_a_thumbnail_after_commit_next_to_the_original(key_client, originals_dir,
+                                                                        django_capture_on_commit_callbacks):
+    data = make_binary_stl(make_box_triangles())
+    sha256 = hashlib.sha256(data).hexdigest()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = key_client.post(ANALYZE, {"file": SimpleUploadedFile("box.stl", data), "classify": "false",
+                                             "register_vector": "false"}, format="multipart")
+    assert response.status_code == 201
+    assert len(callbacks) == 1  # enqueued on commit, not rendered inside the request
+    pending = key_client.get(thumbnail_url(sha256))
+    assert pending.status_code == 404
+    assert pending.json()["code"] == "thumbnail_not_ready" and pending.json()["context"]["reason"] == "pending"
+    callbacks[0]()
+    row = CadFile.objects.get(sha256=sha256)
+    assert row.thumbnail_key == thumbnail_key(sha256) == original_key(sha256) + ".thumb.png"
+    assert (originals_dir / row.thumbnail_key).is_file() and (originals_dir / row.original_key).is_file()
+
+    served = key_client.get(thumbnail_url(sha256))
+    assert served.status_code == 200 and served["Content-Type"] == "image/png"
+    assert is_png(body_of(served))
+    assert served["ETag"] == f'"{sha256}.thumb"'
+    assert "max-age=86400" in served["Cache-Control"] and "private" in served["Cache-Control"]
+    again = key_client.get(thumbnail_url(sha256), HTTP_IF_NONE_MATCH=served["ETag"])
+    assert again.status_code == 304 and again["ETag"] == served["ETag"]
+
+
+@pytest.mark.django_db
+def test_thumbnail_errors_are_problems(key_client, anon_client):
+    unknown = key_client.get(thumbnail_url("0" * 64))
+    assert unknown.status_code == 404 and unknown.json()["code"] == "cad_file_not_found"
+    assert unknown["Content-Type"].startswith("application/problem+json")
+    assert anon_client.get(thumbnail_url("0" * 64)).status_code == 401
+    row = cad_file_ingest(data=make_dxf_lines(4), name="old.dxf").cad_file
+    CadFile.objects.filter(pk=row.pk).update(original_key="")
+    missing = key_client.get(thumbnail_url(row.sha256))
+    assert missing.status_code == 404 and missing.json()["context"]["reason"] == "original_not_stored"
+
+
+@pytest.mark.django_db
+def test_a_part_with_nothing_to_draw_is_recorded_failed_not_retried(key_client, cad_samples_dir):
+    data = (cad_samples_dir / "dxf" / "ezdxf__torus_r2000.dxf").read_bytes()  # one ACIS solid: no curves
+    row = cad_file_ingest(data=data, name="torus.dxf").cad_file
+    outcome = cad_file_thumbnail_render(cad_file_id=row.pk)
+    assert outcome == {"status": "failed", "code": "empty_document"}
+    row.refresh_from_db()
+    assert row.thumbnail_error == "empty_document" and not row.has_thumbnail
+    assert cad_file_thumbnail_render(cad_file_id=row.pk)["status"] == "skipped"
+    failed = key_client.get(thumbnail_url(row.sha256))
+    assert failed.status_code == 404 and failed.json()["context"]["reason"] == "render_failed"
+
+
+@pytest.mark.django_db
+def test_backfill_command_renders_the_missing_ones(capsys):
+    rows = [cad_file_ingest(data=make_dxf_lines(n), name=f"d{n}.dxf").cad_file for n in (2, 3)]
+    assert not CadFile.objects.exclude(thumbnail_key="").exists()  # the on-commit task did not run (test transaction)
+    call_command("render_thumbnails", "--dry-run")
+    assert "2 file(s)" in capsys.readouterr().out
+    call_command("render_thumbnails")
+    assert "2 rendered" in capsys.readouterr().out
+    assert all(CadFile.objects.get(pk=r.pk).has_thumbnail for r in rows)
+    call_command("render_thumbnails")
+    assert "nothing to do" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_admin_list_and_detail_show_the_thumbnail(client, django_user_model):
+    user = django_user_model.objects.create_superuser(username="root-admin", password="pw-for-tests-only")
+    client.force_login(user)
+    row = cad_file_ingest(data=make_binary_stl(make_box_triangles()), name="bracket.stl").cad_file
+    cad_file_thumbnail_render(cad_file_id=row.pk)
+    src = f"/admin/features/cadfile/{row.pk}/thumbnail/"
+    assert f'src="{src}"' in client.get("/admin/features/cadfile/").content.decode()
+    assert f'src="{src}"' in client.get(f"/admin/features/cadfile/{row.pk}/change/").content.decode()
+    picture = client.get(src)
+    assert picture.status_code == 200 and is_png(body_of(picture))
+    client.logout()
+    assert client.get(src).status_code == 302  # the admin's login
+
+
+@pytest.mark.django_db
+def test_with_a_broker_the_render_is_sent_to_the_workers(monkeypatch, django_capture_on_commit_callbacks):
+    from cadml_site.celery import app
+    from features.tasks import cad_file_thumbnail_task
+
+    sent = []
+    monkeypatch.setattr(cad_file_thumbnail_task, "delay", lambda cad_file_id: sent.append(cad_file_id))
+    app.conf.task_always_eager = False  # as with CELERY_BROKER_URL set (the autouse fixture restores it)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            row = cad_file_ingest(data=make_dxf_lines(6), name="sent.dxf").cad_file
+    finally:
+        app.conf.task_always_eager = True
+    assert sent == [row.pk]
+    row.refresh_from_db()
+    assert not row.has_thumbnail  # rendered by a worker, not here

@@ -1,0 +1,95 @@
+"""The Django-free thumbnail renderer: every shared good sample draws to a PNG (in a pool worker, like the service),
+hostile sizes stay bounded, and nothing drawable is a parse error rather than a crash."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from features.parsers.errors import CadParseError
+from features.parsers.sniff import sniff_format
+from features.thumbnails.render import (
+    MAX_TRIANGLES,
+    THUMBNAIL_PIXELS,
+    decimate_triangles,
+    render_polylines,
+    render_thumbnail,
+    render_triangles,
+)
+
+from .cad_builders import make_binary_stl, make_box_triangles, make_dxf_lines
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def picture(png: bytes) -> Image.Image:
+    assert png.startswith(PNG_MAGIC)
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    assert image.size == (THUMBNAIL_PIXELS, THUMBNAIL_PIXELS)
+    return image
+
+
+def drawn_fraction(image: Image.Image) -> float:
+    pixels = np.asarray(image)
+    return float((pixels.sum(axis=2) < 3 * 245).mean())  # not white
+
+
+def test_box_is_drawn_in_the_middle_of_a_white_square():
+    image = picture(render_triangles(make_box_triangles()))
+    assert 0.05 < drawn_fraction(image) < 0.9
+    assert tuple(np.asarray(image)[0, 0]) == (255, 255, 255)
+
+
+def test_drawing_paths_are_drawn():
+    image = picture(render_thumbnail("dxf", make_dxf_lines(20)))
+    assert drawn_fraction(image) > 0.001
+
+
+def test_decimation_keeps_the_largest_triangles_and_bounds_the_count():
+    rng = np.random.default_rng(0)
+    many = rng.normal(size=(MAX_TRIANGLES * 3, 3, 3))
+    kept = decimate_triangles(many)
+    assert len(kept) == MAX_TRIANGLES
+    areas = np.linalg.norm(np.cross(many[:, 1] - many[:, 0], many[:, 2] - many[:, 0]), axis=1)
+    kept_areas = np.linalg.norm(np.cross(kept[:, 1] - kept[:, 0], kept[:, 2] - kept[:, 0]), axis=1)
+    assert kept_areas.min() >= np.sort(areas)[-MAX_TRIANGLES] - 1e-12
+
+
+def test_a_huge_mesh_renders_bounded(parse_pool):
+    tiles = np.concatenate([make_box_triangles(origin=(i, 0, 0)) for i in range(10_000)])  # 120 000 triangles
+    picture(parse_pool.render("stl", make_binary_stl(tiles)))
+
+
+def test_nothing_to_draw_is_an_error_not_a_picture():
+    with pytest.raises(ValueError):
+        render_triangles(np.full((3, 3, 3), np.nan))
+    with pytest.raises(ValueError):
+        render_polylines([np.full((2, 3), np.inf)])
+
+
+def test_a_render_failure_in_the_pool_is_a_parse_error(parse_pool):
+    with pytest.raises(CadParseError):
+        parse_pool.render("stl", b"solid nothing\nendsolid nothing\n")
+
+
+def test_every_shared_good_sample_renders_in_the_pool(parse_pool, cad_samples_dir):
+    rendered, failed = 0, []
+    for folder in ("dxf", "stl", "step", "iges", "obj"):
+        for path in sorted(p for p in (cad_samples_dir / folder).iterdir() if p.is_file()):
+            data = path.read_bytes()
+            try:
+                fmt = sniff_format(data, path.name)
+                parse_pool.parse(fmt, data)
+            except CadParseError:
+                continue  # a sample the parser refuses is never stored, so never rendered
+            try:
+                picture(parse_pool.render(fmt, data))
+                rendered += 1
+            except CadParseError as exc:
+                failed.append((path.name, exc.code, exc.message))
+    assert rendered >= 40
+    # the one good sample with nothing drawable: a drawing holding only an ACIS 3DSOLID (no curves, no extents)
+    assert failed == [("ezdxf__torus_r2000.dxf", "empty_document", "the DXF has no extents")]
