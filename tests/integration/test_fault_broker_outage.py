@@ -52,7 +52,7 @@ def test_broker_outage_refuses_new_work_with_503_and_loses_no_queued_work(stack)
     worker.stop()
     stack.live.processes.remove(worker)
     queued = requests.post(stack.base_url + MIGRATE, headers=ops, timeout=60,
-                           json={"from": "v3", "to": "v4", "dry_run": False})
+                           json={"from_version": "v3", "to_version": "v4", "dry_run": False})
     assert queued.status_code == 202, queued.text
     queued_id = queued.json()["id"]
     assert _run(stack, queued_id)["status"] == "pending"
@@ -63,7 +63,7 @@ def test_broker_outage_refuses_new_work_with_503_and_loses_no_queued_work(stack)
         for i in range(5):
             started = time.monotonic()
             response = requests.post(stack.base_url + MIGRATE, headers=ops, timeout=30,
-                                     json={"from": "v3", "to": "v4", "dry_run": True})
+                                     json={"from_version": "v3", "to_version": "v4", "dry_run": True})
             elapsed = time.monotonic() - started
             assert response.status_code == 503, response.text
             body = response.json()
@@ -91,7 +91,7 @@ def test_broker_outage_refuses_new_work_with_503_and_loses_no_queued_work(stack)
     assert _run(stack, queued_id)["status"] == "completed", _run(stack, queued_id)
     report["queued_before_outage_completed_seconds_after_restart"] = round(time.monotonic() - back, 1)
     after = requests.post(stack.base_url + MIGRATE, headers=ops, timeout=60,
-                          json={"from": "v3", "to": "v4", "dry_run": True})
+                          json={"from_version": "v3", "to_version": "v4", "dry_run": True})
     assert after.status_code == 202, after.text
     wait_until(lambda: _run(stack, after.json()["id"])["status"] == "dry_run", timeout=120,
                what="a migration enqueued after the outage", processes=stack.live.processes)

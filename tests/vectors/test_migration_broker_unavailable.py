@@ -26,7 +26,7 @@ def broker_down(monkeypatch):
 def test_migration_start_with_the_broker_down_is_503_and_leaves_no_open_run(transactional_db, ops_client,
                                                                              broker_down):
     register("v3", make_vectors(5, 22, seed=2))
-    response = ops_client.post(URL, {"from": "v3", "to": "v4", "dry_run": False}, format="json")
+    response = ops_client.post(URL, {"from_version": "v3", "to_version": "v4", "dry_run": False}, format="json")
     assert response.status_code == 503
     assert response["Content-Type"] == "application/problem+json"
     assert response["Retry-After"] == "10"
@@ -41,9 +41,9 @@ def test_migration_start_with_the_broker_down_is_503_and_leaves_no_open_run(tran
 
 def test_a_new_start_after_the_outage_runs(transactional_db, ops_client, broker_down, monkeypatch):
     register("v3", make_vectors(5, 22, seed=2))
-    assert ops_client.post(URL, {"from": "v3", "to": "v4", "dry_run": False}, format="json").status_code == 503
+    assert ops_client.post(URL, {"from_version": "v3", "to_version": "v4", "dry_run": False}, format="json").status_code == 503
     monkeypatch.undo()  # the broker is back (tasks run in process in unit tests)
-    response = ops_client.post(URL, {"from": "v3", "to": "v4", "dry_run": False}, format="json")
+    response = ops_client.post(URL, {"from_version": "v3", "to_version": "v4", "dry_run": False}, format="json")
     assert response.status_code == 202, response.json()
     assert MigrationRun.objects.get(pk=response.json()["id"]).status == MigrationRun.Status.COMPLETED
 
@@ -62,7 +62,7 @@ def test_a_result_backend_that_cannot_connect_is_the_broker_being_down(transacti
 
     monkeypatch.setattr(vector_migration_run_task, "delay", refused)
     register("v3", make_vectors(3, 22, seed=1))
-    response = ops_client.post(URL, {"from": "v3", "to": "v4", "dry_run": True}, format="json")
+    response = ops_client.post(URL, {"from_version": "v3", "to_version": "v4", "dry_run": True}, format="json")
     assert response.status_code == 503
     assert response.json()["code"] == "broker_unavailable"
 
@@ -75,6 +75,6 @@ def test_other_enqueue_errors_stay_errors(transactional_db, ops_client, monkeypa
 
     monkeypatch.setattr(vector_migration_run_task, "delay", broken)
     register("v3", make_vectors(3, 22, seed=1))
-    response = ops_client.post(URL, {"from": "v3", "to": "v4", "dry_run": True}, format="json")
+    response = ops_client.post(URL, {"from_version": "v3", "to_version": "v4", "dry_run": True}, format="json")
     assert response.status_code == 500  # a bug is not a dependency fault
     assert response.json()["code"] == "internal_error"
