@@ -97,9 +97,9 @@ def dxf_polylines(data: bytes) -> list[np.ndarray]:
     from ezdxf import bbox as ezbbox
 
     from features.descriptors.dxf_curves import layout_polylines
-    from features.parsers.dxf import _load
+    from features.parsers.dxf import _load, scan_dxf
 
-    doc, _notes = _load(data)
+    doc, _notes, _reader = _load(data, scan_dxf(data), "auto")  # the parser's own choice of reader
     entities = list(doc.modelspace())
     if not entities:
         entities = [e for layout in doc.layouts if not layout.is_modelspace for e in layout]
