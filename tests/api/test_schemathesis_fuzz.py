@@ -57,7 +57,10 @@ def _seed_database(model_dir: Path) -> tuple[str, str]:
     from vectors.services import vector_bulk_upsert
 
     _, api_key = api_key_create(name="fuzz-client")
-    get_user_model().objects.create_user(username="ops-fuzz", password=None, is_staff=True)
+    from tests.conftest import OPS_ROLES, grant_roles
+
+    # the operator and security admin roles: every sensitive operation's permission (issue 18)
+    grant_roles(get_user_model().objects.create_user(username="ops-fuzz", password=None, is_staff=True), OPS_ROLES)
     _, admin_token = admin_token_create(username="ops-fuzz")
     with override_settings(CADML_MODEL_DIR=model_dir):
         version = model_version_upload(data=serialise(fit_for_version("v4"), container="joblib", protocol=4),
@@ -127,7 +130,9 @@ def test_schemathesis_finds_nothing(fuzz_stack):
         "run", live.base_url + "/api/schema/",
         "-H", f"X-API-Key: {live.api_key}", "-H", f"X-Admin-Token: {live.admin_token}",
         "--checks", "all", "--phases", PHASES, "--seed", str(SEED), "--max-examples", str(EXAMPLES_PER_OPERATION),
-        "--workers", "2", "--no-shrink", "--request-timeout", "60",
+        # one worker: with two, st's threads raced inside CPython 3.11's ast.parse (hypothesis describing a filter
+        # lambda: "SystemError: AST constructor recursion depth mismatch") and in its regex folding, 2 runs in 5
+        "--workers", "1", "--no-shrink", "--request-timeout", "60",
         "--report", "json", "--report-dir", str(report_dir), "--report-json-path", str(report_dir / "run.json"),
     ]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.api.schemathesis_hooks", "PYTHONPATH": str(ROOT),
@@ -147,6 +152,9 @@ def test_schemathesis_finds_nothing(fuzz_stack):
     print(figures)  # the figures recorded in docs/reliability.md
 
     assert report["failures"] == [] and report["errors"] == [], f"{figures}\n{failures[:30000] or output[-20000:]}"
+    # every operation was reached past authentication and permissions (a staff token without the role permissions
+    # once left the 17 sensitive operations answering only 403, which st reports as a warning, not a failure)
+    assert "Authentication failed" not in output, output[output.find("= WARNINGS ="):][:5000]
     assert run.returncode == 0, output[-20000:]
     assert report["operations"]["total"] == operations == report["operations"]["tested"], figures
     statuses = {name: phase["status"] for name, phase in report["phases"].items()}
