@@ -2,13 +2,13 @@ import json
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.urls import path, reverse
-from django.utils.cache import patch_cache_control
 from django.utils.html import format_html
 
 from cadml_site.api.exceptions import DomainError
 from cadml_site.admin_base import ReadOnlyAdmin
+from features.file_responses import stored_file_response
 from features.models import Analysis, CadFile
 from features.selectors import cad_file_original, cad_file_thumbnail
 
@@ -39,20 +39,21 @@ class CadFileAdmin(ReadOnlyAdmin):
                 path("<int:object_id>/thumbnail/", thumbnail, name="features_cadfile_thumbnail"),
                 *super().get_urls()]
 
-    def thumbnail_view(self, request, object_id: int):
-        """The stored PNG thumbnail, for the list and detail pages (the admin's session)."""
+    def _stored(self, request, object_id: int, fetch):
+        """What ``fetch(sha256=)`` finds for the row ``object_id``, to a staff user who may view it; 404 otherwise."""
         cad_file = CadFile.objects.filter(pk=object_id).first()
         if cad_file is None:
             raise Http404("no such CAD file")
         if not self.has_view_permission(request, cad_file):
             raise PermissionDenied
         try:
-            thumbnail = cad_file_thumbnail(sha256=cad_file.sha256)
+            return fetch(sha256=cad_file.sha256)
         except DomainError as exc:
             raise Http404(exc.message) from None
-        response = FileResponse(thumbnail.handle, content_type=thumbnail.content_type)
-        patch_cache_control(response, private=True, max_age=86400)
-        return response
+
+    def thumbnail_view(self, request, object_id: int):
+        """The stored PNG thumbnail, for the list and detail pages (the admin's session)."""
+        return stored_file_response(self._stored(request, object_id, cad_file_thumbnail), attachment=False, cache=True)
 
     def _thumbnail(self, obj, size: int):
         if not obj.has_thumbnail:
@@ -71,17 +72,7 @@ class CadFileAdmin(ReadOnlyAdmin):
 
     def original_download_view(self, request, object_id: int):
         """Staff download of the stored original (the admin's session; the API serves clients with a key)."""
-        cad_file = CadFile.objects.filter(pk=object_id).first()
-        if cad_file is None:
-            raise Http404("no such CAD file")
-        if not self.has_view_permission(request, cad_file):
-            raise PermissionDenied
-        try:
-            original = cad_file_original(sha256=cad_file.sha256)
-        except DomainError as exc:
-            raise Http404(exc.message) from None
-        return FileResponse(original.handle, as_attachment=True, filename=original.filename,
-                            content_type=original.content_type)
+        return stored_file_response(self._stored(request, object_id, cad_file_original), attachment=True)
 
     @admin.display(description="original")
     def original_link(self, obj):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import FileResponse, HttpResponseNotModified
-from django.utils.cache import patch_cache_control
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -18,6 +16,7 @@ from cadml_site.api.permissions import READ, WRITE
 from cadml_site.api.upload_limits import UploadSizeLimitedApi
 from features import selectors, services
 from features.api import serializers as s
+from features.file_responses import not_modified_response, stored_file_response
 from features.extractors import slot_names
 from vectors.selectors import served_feature_version
 
@@ -194,15 +193,10 @@ class FileContentApi(APIView):
         cad_file = selectors.cad_file_get(sha256=sha256)
         etag = f'"{cad_file.sha256}"'
         if cad_file.has_original and _etag_matches(request.headers.get("If-None-Match", ""), etag):
-            response = HttpResponseNotModified()
-            response["ETag"] = etag
-            return response
+            return not_modified_response(etag)
         original = selectors.cad_file_original(sha256=cad_file.sha256)
-        response = FileResponse(original.handle, as_attachment=True, filename=original.filename,
-                                content_type=original.content_type)
+        response = stored_file_response(original, attachment=True, etag=etag, cache=True)
         response["Content-Length"] = str(cad_file.size)
-        response["ETag"] = etag
-        patch_cache_control(response, private=True, max_age=86400)
         return response
 
 
@@ -237,12 +231,6 @@ class FileThumbnailApi(APIView):
         cad_file = selectors.cad_file_get(sha256=sha256)
         etag = selectors.thumbnail_etag(cad_file)
         if cad_file.has_thumbnail and _etag_matches(request.headers.get("If-None-Match", ""), etag):
-            response = HttpResponseNotModified()
-            response["ETag"] = etag
-            patch_cache_control(response, private=True, max_age=86400)
-            return response
+            return not_modified_response(etag, cache=True)
         thumbnail = selectors.cad_file_thumbnail(sha256=cad_file.sha256)
-        response = FileResponse(thumbnail.handle, content_type=thumbnail.content_type)
-        response["ETag"] = etag
-        patch_cache_control(response, private=True, max_age=86400)
-        return response
+        return stored_file_response(thumbnail, attachment=False, etag=etag, cache=True)

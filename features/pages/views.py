@@ -10,10 +10,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse_lazy
-from django.utils.cache import patch_cache_control
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
@@ -21,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from cadml_site.api.exceptions import DomainError
 from cadml_site.api.upload_limits import UploadSizeLimitHandler
 from features import selectors, services
+from features.file_responses import stored_file_response
 from features.pages.forms import RESULTS_SHOWN, PartPickForm, PartUploadForm
 
 LOGIN_URL = reverse_lazy("parts:login")
@@ -114,10 +114,8 @@ class PartThumbnailView(LoginRequiredMixin, View):
             thumbnail = selectors.cad_file_thumbnail(sha256=sha256)
         except DomainError as exc:
             raise Http404(exc.message) from None
-        response = FileResponse(thumbnail.handle, content_type=thumbnail.content_type)
-        response["ETag"] = selectors.thumbnail_etag(thumbnail.cad_file)
-        patch_cache_control(response, private=True, max_age=86400)
-        return response
+        return stored_file_response(thumbnail, attachment=False, etag=selectors.thumbnail_etag(thumbnail.cad_file),
+                                    cache=True)
 
 
 class PartDownloadView(LoginRequiredMixin, View):
@@ -128,5 +126,4 @@ class PartDownloadView(LoginRequiredMixin, View):
             original = selectors.cad_file_original(sha256=sha256)
         except DomainError as exc:
             raise Http404(exc.message) from None
-        return FileResponse(original.handle, as_attachment=True, filename=original.filename,
-                            content_type=original.content_type)
+        return stored_file_response(original, attachment=True)
