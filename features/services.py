@@ -46,8 +46,7 @@ from features.parsers.errors import CadParseError
 from features.parsers.pool import ParsePoolUnavailable
 from modelops.errors import FeatureVersionMismatch
 from modelops.selectors import classify_vector
-from vectors.errors import MatchNeedsV5
-from vectors.selectors import served_feature_version, vector_similarity_search
+from vectors.selectors import served_feature_version, similarity_options_check, vector_similarity_search
 from vectors.services import vector_upsert
 
 logger = logging.getLogger("cadml.features")
@@ -329,12 +328,7 @@ def analysis_create(
 ) -> Analysis:
     started = time.perf_counter()
     version = feature_version_check(feature_version or served_feature_version())
-    if match != "any" and version != "v5":
-        raise MatchNeedsV5("match kinds (duplicate, shape) need feature version v5",
-                           context={"match": match, "feature_version": version})
-    if mirror != "same" and version != "v5":
-        raise MatchNeedsV5("mirror=distinct needs feature version v5",
-                           context={"mirror": mirror, "feature_version": version})
+    similarity_options_check(feature_version=version, match=match, mirror=mirror)  # before the parse
     ingest = cad_file_ingest(data=data, name=name, meta=meta)
     cad_file = ingest.cad_file
     timings: dict[str, float] = {"parse_seconds": ingest.parse_seconds}

@@ -200,22 +200,20 @@ def _mark_referenced(ids: set[int]) -> None:
         logger.warning("last_referenced_at not updated: %s", exc)
 
 
-def _check_match(feature_version: str, match: str) -> str:
-    if match not in MATCH_MODES:
-        raise InvalidQuery(f"match must be one of {', '.join(MATCH_MODES)}", context={"match": str(match)[:20]})
-    if match != "any" and feature_version != "v5":
-        raise MatchNeedsV5("match kinds (duplicate, shape) need feature version v5",
-                           context={"match": match, "feature_version": feature_version})
-    return match
+# (option, its modes, its default, why another value needs v5): only v5 knows match kinds and handedness
+_V5_OPTIONS = (
+    ("match", MATCH_MODES, "any", "match kinds (duplicate, shape) need feature version v5"),
+    ("mirror", MIRROR_MODES, "same", "mirror=distinct needs feature version v5"),
+)
 
 
-def _check_mirror(feature_version: str, mirror: str) -> str:
-    if mirror not in MIRROR_MODES:
-        raise InvalidQuery(f"mirror must be one of {', '.join(MIRROR_MODES)}", context={"mirror": str(mirror)[:20]})
-    if mirror != "same" and feature_version != "v5":
-        raise MatchNeedsV5("mirror=distinct needs feature version v5",
-                           context={"mirror": mirror, "feature_version": feature_version})
-    return mirror
+def similarity_options_check(*, feature_version: str, match: str = "any", mirror: str = "same") -> None:
+    """400 for an unknown `match`/`mirror`; 422 `match_needs_v5` for a v5-only value asked of another version."""
+    for (name, modes, default, needs_v5), value in zip(_V5_OPTIONS, (match, mirror)):
+        if value not in modes:
+            raise InvalidQuery(f"{name} must be one of {', '.join(modes)}", context={name: str(value)[:20]})
+        if value != default and feature_version != "v5":
+            raise MatchNeedsV5(needs_v5, context={name: value, "feature_version": feature_version})
 
 
 def _v5_results(query: np.ndarray, content: str | None, candidates: list[tuple[int, float]], rows: dict, *,
@@ -249,8 +247,7 @@ def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score:
     _check_k(k)
     if min_score is not None and not (isinstance(min_score, (int, float)) and -1.0 <= min_score <= 1.0):
         raise InvalidQuery("min_score must be a number from -1 to 1", context={"min_score": min_score})
-    _check_match(feature_version, match)
-    _check_mirror(feature_version, mirror)
+    similarity_options_check(feature_version=feature_version, match=match, mirror=mirror)
     filters = checked_filters(filters)
     matrix, own_ids, contents = _queries(feature_version, queries)
     v5 = feature_version == "v5"
