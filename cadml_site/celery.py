@@ -43,11 +43,18 @@ def _broker_connection_error(exc: BaseException) -> bool:
 
 def publish(task, *args):
     """``task.delay(*args)`` for request paths: an unreachable broker becomes ``BrokerUnavailable`` (503 with
-    Retry-After) after Celery's publish retries (``CELERY_TASK_PUBLISH_RETRY_POLICY``), never a 500 or a hang."""
+    Retry-After) after Celery's publish retries (``CELERY_TASK_PUBLISH_RETRY_POLICY``), never a 500 or a hang.
+
+    ``task`` is a task or its registered name: services name the task they enqueue (the app's registry resolves it,
+    in process too when tasks run eagerly), so that a services module never imports a tasks module."""
     from django.conf import settings
 
     from cadml_site.api.exceptions import BrokerUnavailable
 
+    if isinstance(task, str):
+        if task not in app.tasks:
+            app.loader.import_default_modules()  # autodiscovery, as a worker does at start: imports tasks modules
+        task = app.tasks[task]
     try:
         return task.delay(*args)
     except Exception as exc:

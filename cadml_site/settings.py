@@ -382,10 +382,20 @@ CADML_INDEX_LEASE_SECONDS = env_int("CADML_INDEX_LEASE_SECONDS", 900, min_value=
 CADML_DRILL_SECONDS = env_int("CADML_DRILL_SECONDS", 300, min_value=1, max_value=86_400)
 CADML_RECOVERY_TICK_SECONDS = env_float("CADML_RECOVERY_TICK_SECONDS", 5.0, min_value=1.0, max_value=300.0)
 CADML_MIGRATION_BATCH_SIZE = env_int("CADML_MIGRATION_BATCH_SIZE", 500, min_value=1, max_value=100_000)
+# A migration run beats at its claim and at every staged batch; one whose heartbeat is older than this (its worker was
+# killed, its message lost) is resumed by the beat task below and by every Celery worker that starts. Keep it well
+# above the time one batch takes.
+CADML_MIGRATION_ABANDONED_SECONDS = env_int("CADML_MIGRATION_ABANDONED_SECONDS", 300, min_value=1, max_value=86_400)
+CADML_MIGRATION_RESUME_TICK_SECONDS = env_float("CADML_MIGRATION_RESUME_TICK_SECONDS", 60.0, min_value=0.5,
+                                                max_value=3600.0)
 CADML_VECTOR_DELETION_RETENTION_DAYS = env_int("CADML_VECTOR_DELETION_RETENTION_DAYS", 7, min_value=0, max_value=3650)
 CELERY_BEAT_SCHEDULE["vectors-index-recovery"] = {
     "task": "vectors.tasks.index_recovery_tick_task",
     "schedule": CADML_RECOVERY_TICK_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["vectors-migration-resume-abandoned"] = {
+    "task": "vectors.tasks.vector_migration_resume_abandoned_task",
+    "schedule": CADML_MIGRATION_RESUME_TICK_SECONDS,
 }
 CELERY_BEAT_SCHEDULE["vectors-deletion-log-prune"] = {
     "task": "vectors.tasks.vector_deletion_log_prune_task",
