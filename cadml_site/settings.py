@@ -258,6 +258,10 @@ CELERY_RESULT_BACKEND = env_url(
 )
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A pool child runs the per-process initialisers (cadml_site.process_state: parse pool, indexes loaded from their
+# snapshots) before it reports up. Celery's default of 4 s killed every replacement of a lost child under load, in a
+# loop, so that the worker never ran a task again (found by tests/integration/test_fault_migration_worker_kill.py).
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = 120.0
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

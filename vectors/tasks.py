@@ -36,13 +36,13 @@ def vector_migration_run_task(run_id: int) -> dict:
 
 
 @shared_task(name="vectors.tasks.vector_migration_resume_abandoned_task", ignore_result=True)
-def vector_migration_resume_abandoned_task() -> list[int]:
+def vector_migration_resume_abandoned_task(trigger: str = "beat") -> list[int]:
     """Beat entry (and once per worker start): enqueues again the migration runs whose worker went silent."""
-    return vector_migrations_resume_abandoned()
+    return vector_migrations_resume_abandoned(trigger=trigger)
 
 
 @worker_ready.connect
 def _resume_abandoned_migrations_on_worker_start(**_kwargs) -> None:
     """A worker that starts (after a crash of the one before it, say) checks for abandoned runs at once instead of
     waiting for the next beat tick."""
-    vector_migration_resume_abandoned_task.delay()
+    vector_migration_resume_abandoned_task.delay("worker_start")

@@ -128,14 +128,25 @@ class LiveStack:
         wait_until(lambda: requests.get(self.base_url + "/api/v1/health/live/", timeout=2).status_code == 200,
                    timeout=90, what="gunicorn", processes=[gunicorn])
 
-    def start_celery_worker(self) -> ManagedProcess:
-        worker = _start("celery", [sys.executable, "-m", "celery", "-A", "cadml_site", "worker", "--pool", "prefork",
-                                   "--concurrency", "1", "--loglevel", "INFO", "--without-heartbeat",
-                                   "--without-gossip", "--without-mingle"], self.env, self.workdir)
+    def start_celery_worker(self, *, name: str = "celery") -> ManagedProcess:
+        """A Celery worker (prefork, one child) in its own process group."""
+        worker = _start(name, [sys.executable, "-m", "celery", "-A", "cadml_site", "worker", "--pool", "prefork",
+                               "--concurrency", "1", "--loglevel", "INFO", "--without-heartbeat",
+                               "--without-gossip", "--without-mingle"], self.env, self.workdir)
         self.processes.append(worker)
         wait_until(lambda: "ready." in worker.log_path.read_text(errors="replace"), timeout=90,
                    what="the Celery worker", processes=[worker])
         return worker
+
+    def start_celery_beat(self) -> ManagedProcess:
+        """The beat scheduler (``CELERY_BEAT_SCHEDULE``), its schedule file in the work directory."""
+        beat = _start("celery-beat", [sys.executable, "-m", "celery", "-A", "cadml_site", "beat", "--loglevel",
+                                      "INFO", "--schedule", str(self.workdir / "celery-beat-schedule")],
+                      self.env, self.workdir)
+        self.processes.append(beat)
+        wait_until(lambda: "beat: Starting" in beat.log_path.read_text(errors="replace"), timeout=90,
+                   what="Celery beat", processes=[beat])
+        return beat
 
     # ---- Prometheus ---------------------------------------------------------------------------------------------
     def start_prometheus(self, *, interval: str = "1s") -> None:

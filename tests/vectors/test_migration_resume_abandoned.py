@@ -44,7 +44,7 @@ def test_a_run_whose_heartbeat_went_stale_is_resumed_and_completes(settings, dja
     _age(run, 31)
     before = _resumed()
     # tasks run in process here: the re-enqueued task executes the run at once
-    assert vector_migrations_resume_abandoned() == [run.pk]
+    assert vector_migrations_resume_abandoned(trigger="beat") == [run.pk]
     run.refresh_from_db()
     assert (run.status, run.processed, run.attempts) == ("completed", 40, 2)
     assert Vector.objects.filter(feature_version="v4").count() == 40
@@ -52,15 +52,15 @@ def test_a_run_whose_heartbeat_went_stale_is_resumed_and_completes(settings, dja
     assert _resumed() == before + 1
     audit = VectorOpsAudit.objects.get(action="vector_migration_resume")
     assert audit.actor == "system" and audit.before["status"] == "running" and audit.before["processed"] == 20
-    assert audit.after["run_id"] == run.pk and "no heartbeat for 31 s" in audit.after["reason"]
-    assert vector_migrations_resume_abandoned() == []  # finished: nothing left to resume
+    assert audit.after["run_id"] == run.pk and audit.after["trigger"] == "beat" and "no heartbeat for 31 s" in audit.after["reason"]
+    assert vector_migrations_resume_abandoned(trigger="beat") == []  # finished: nothing left to resume
 
 
 def test_a_run_with_a_fresh_heartbeat_is_left_to_its_worker(settings):
     settings.CADML_MIGRATION_ABANDONED_SECONDS = 30
     run = _killed_half_way()
     _age(run, 29)
-    assert vector_migrations_resume_abandoned() == []
+    assert vector_migrations_resume_abandoned(trigger="beat") == []
     from vectors.tasks import vector_migration_run_task
 
     vector_migration_run_task(run.pk)  # a duplicate message while its worker is alive: no second runner
@@ -73,9 +73,9 @@ def test_a_pending_run_whose_message_was_lost_is_enqueued_again(settings):
     settings.CADML_MIGRATION_ABANDONED_SECONDS = 30
     register("v3", make_vectors(15, 22, seed=4))
     run = vector_migration_start(from_version="v3", to_version="v4", dry_run=False, actor="t", enqueue=False)
-    assert vector_migrations_resume_abandoned() == []  # just created: its message may still be on its way
+    assert vector_migrations_resume_abandoned(trigger="beat") == []  # just created: its message may still be on its way
     MigrationRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - timedelta(seconds=60))
-    assert vector_migrations_resume_abandoned() == [run.pk]
+    assert vector_migrations_resume_abandoned(trigger="beat") == [run.pk]
     run.refresh_from_db()
     assert (run.status, run.processed) == ("completed", 15)
 
@@ -85,7 +85,7 @@ def test_an_interrupted_run_waits_for_its_operator(settings):
     run = _killed_half_way()
     MigrationRun.objects.filter(pk=run.pk).update(status=MigrationRun.Status.INTERRUPTED)
     _age(run, 3600)
-    assert vector_migrations_resume_abandoned() == []
+    assert vector_migrations_resume_abandoned(trigger="beat") == []
     run.refresh_from_db()
     assert run.status == "interrupted"
 

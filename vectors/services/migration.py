@@ -234,12 +234,13 @@ def vector_migration_run(*, run_id: int, batch_size: int | None = None,
         raise
 
 
-def vector_migrations_resume_abandoned() -> list[int]:
+def vector_migrations_resume_abandoned(*, trigger: str) -> list[int]:
     """Hands every abandoned run to a worker again: a pending or running run whose heartbeat (or, before its first
     claim, its creation) is older than ``CADML_MIGRATION_ABANDONED_SECONDS``. Each goes back to ``pending`` with a
     fresh heartbeat (so the next check leaves it alone while its message waits), an audit row records why, and its
     task is enqueued; the claim counts it in ``vector_migrate_total{status="resumed"}``. Called by the beat task and
-    when a Celery worker starts. Returns the ids enqueued (a run whose enqueue failed is tried again next time)."""
+    when a Celery worker starts (``trigger``: ``beat`` or ``worker_start``, kept in the audit row). Returns the ids
+    enqueued (a run whose enqueue failed is tried again next time)."""
     cutoff = _abandoned_before()
     now = timezone.now()
     with transaction.atomic():
@@ -255,11 +256,11 @@ def vector_migrations_resume_abandoned() -> list[int]:
             run.save(update_fields=["status", "heartbeat_at", "updated_at"])
             VectorOpsAudit.objects.create(
                 actor="system", action="vector_migration_resume", feature_version=run.to_version, before=before,
-                after={"run_id": run.pk, "status": run.status,
+                after={"run_id": run.pk, "status": run.status, "trigger": trigger,
                        "reason": f"no heartbeat for {(now - heartbeat).total_seconds():.0f} s "
                                  f"(CADML_MIGRATION_ABANDONED_SECONDS={settings.CADML_MIGRATION_ABANDONED_SECONDS})"})
-            logger.warning("Migration run %s abandoned (%s, heartbeat %s, %s of %s staged): enqueued again", run.pk,
-                           before["status"], before["heartbeat_at"], run.processed, run.total)
+            logger.warning("Migration run %s abandoned (%s, heartbeat %s, %s of %s staged): enqueued again (%s)",
+                           run.pk, before["status"], before["heartbeat_at"], run.processed, run.total, trigger)
     enqueued = []
     for run in runs:
         try:
@@ -268,5 +269,6 @@ def vector_migrations_resume_abandoned() -> list[int]:
             logger.warning("Migration run %s not enqueued again: broker unavailable (next check retries)", run.pk)
             continue
         enqueued.append(run.pk)
+    logger.info("Abandoned-migration check (%s): %d run(s) enqueued again %s", trigger, len(enqueued), enqueued)
     return enqueued
 
