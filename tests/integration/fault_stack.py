@@ -105,6 +105,26 @@ def start_fault_stack(workdir: Path, *, extra_env: dict[str, str] | None = None,
     return stack
 
 
+# ---- observation ------------------------------------------------------------------------------------------------
+def metric_total(stack: FaultStack, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` scraped from the stack's /metrics whose labels include ``labels``."""
+    wanted = [f'{key}="{value}"' for key, value in labels.items()]
+    total = 0.0
+    for line in requests.get(stack.base_url + "/metrics", timeout=30).text.splitlines():
+        if line.startswith(name + "{") and all(label in line.split("}", 1)[0] for label in wanted):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` is a running process (not gone, not a zombie waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 # ---- traffic ----------------------------------------------------------------------------------------------------
 @dataclass
 class Sample:

@@ -28,7 +28,7 @@ import pytest
 import requests
 
 from cadml_site.stress.soak import _children, process_tree
-from tests.integration.fault_stack import TrafficLoop, start_fault_stack
+from tests.integration.fault_stack import TrafficLoop, metric_total, process_alive, start_fault_stack
 from tests.integration.live_stack import ManagedProcess, wait_until
 
 pytestmark = pytest.mark.integration
@@ -102,19 +102,11 @@ def _kill_mid_run(stack, run_id: int, *, worker: ManagedProcess, whole_worker: b
         (child,) = _children(worker.process.pid)
         tree = process_tree(child)
         os.kill(child, signal.SIGKILL)
-    wait_until(lambda: not any(_state(pid) not in ("gone", "Z") for pid in tree), timeout=10,
+    wait_until(lambda: not any(process_alive(pid) for pid in tree), timeout=10,
                what="the killed processes and their descendants to be gone")
     row = _run_row(stack, run_id)
     assert row["status"] == "running" and N // 4 <= row["processed"] < row["total"], row
     return row
-
-
-def _state(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return "gone"
 
 
 def _wait_for_start_check(worker: ManagedProcess) -> None:
@@ -128,14 +120,6 @@ def _start_migration(stack, from_version: str, to_version: str) -> int:
                              json={"from_version": from_version, "to_version": to_version, "dry_run": False})
     assert response.status_code == 202, response.text
     return response.json()["id"]
-
-
-def _resumed_total(stack) -> float:
-    text = requests.get(stack.base_url + "/metrics", timeout=30).text
-    for line in text.splitlines():
-        if line.startswith('vector_migrate_total{status="resumed"}'):
-            return float(line.split()[-1])
-    return 0.0
 
 
 def _check_served(poller: ServedPoller, source: str, target: str, migrated: int) -> dict:
@@ -177,9 +161,9 @@ def test_a_migration_whose_worker_is_sigkilled_is_resumed_by_another_and_never_s
     served = requests.get(stack.base_url + "/api/v1/health/", timeout=30).json()  # records the served version
     assert served["sections"]["vectors"]["served_version"]["feature_version"] == "v3"
     report: dict = {}
-    resumed_before = _resumed_total(stack)
+    resumed_before = metric_total(stack, "vector_migrate_total", status="resumed")
 
-    # ---- phase 1: the whole worker killed, then a new worker's start-up check resumes the run ----------------------------------
+    # ---- phase 1: the whole worker killed, then a new worker's start-up check resumes the run ------------------
     worker = next(p for p in stack.live.processes if p.name == "celery")
     _wait_for_start_check(worker)  # done before the run exists: it cannot take the run for abandoned
     writes = _acknowledged_writes(stack, "during-1", "v3")
@@ -231,6 +215,6 @@ def test_a_migration_whose_worker_is_sigkilled_is_resumed_by_another_and_never_s
     audits = stack.postgres.query("SELECT after FROM vectors_vectoropsaudit "
                                   "WHERE action = 'vector_migration_resume' ORDER BY id")
     assert [(a[0]["run_id"], a[0]["trigger"]) for a in audits] == [(run_id, "worker_start"), (back_id, "beat")]
-    report["resumed_metric"] = _resumed_total(stack) - resumed_before
+    report["resumed_metric"] = metric_total(stack, "vector_migrate_total", status="resumed") - resumed_before
     assert report["resumed_metric"] == 2
     print("\nFAULT migration worker kill:", json.dumps(report))

@@ -31,7 +31,7 @@ from tests.features.cad_builders import (
     make_step_nested_parentheses,
 )
 from tests.features.test_parse_pool import _vm_size_bytes
-from tests.integration.fault_stack import start_fault_stack
+from tests.integration.fault_stack import metric_total, process_alive, start_fault_stack
 from tests.integration.live_stack import ROOT, wait_until
 
 pytestmark = pytest.mark.integration
@@ -41,6 +41,7 @@ GOOD = ["step/pythonocc__io1-ug-214.stp", "dxf/trimesh__wrench.dxf", "obj/trimes
         "stl/trimesh__20mm-xyz-cube.stl", "step/pythonocc__test_ocaf.stp"]
 TIMEOUT_SECONDS = 5
 HEADROOM_BYTES = 160 * 1024 * 1024  # above a warm parse worker's address space: ample for the samples
+CODES = ("parse_crashed", "parse_timeout", "parse_memory_limit")
 
 
 def _warm_worker_address_space() -> int:
@@ -81,24 +82,6 @@ def _pools(stack, *, reads: int = 12) -> list[dict]:
             for _ in range(reads)]
 
 
-def _failures(stack) -> dict[str, float]:
-    found = {}
-    for line in requests.get(stack.base_url + "/metrics", timeout=30).text.splitlines():
-        if line.startswith("cad_parse_failures_total{"):
-            labels, value = line.rsplit(" ", 1)
-            reason = labels.split('reason="', 1)[1].split('"', 1)[0]
-            found[reason] = found.get(reason, 0.0) + float(value)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def test_crashing_hanging_and_greedy_uploads_fail_alone_and_the_pools_refill(stack):
     headers = stack.headers()
     master = next(p for p in stack.live.processes if p.name == "gunicorn").process.pid
@@ -106,7 +89,7 @@ def test_crashing_hanging_and_greedy_uploads_fail_alone_and_the_pools_refill(sta
     wait_until(lambda: all(p.get("started") and p["alive"] == p["workers"] == 2 for p in _pools(stack)),
                timeout=90, what="both parse pools", processes=stack.live.processes)
     before = set(process_tree(master))
-    failures_before = _failures(stack)
+    failures_before = {code: metric_total(stack, "cad_parse_failures_total", reason=code) for code in CODES}
     uploads = _uploads()
 
     def send(item):
@@ -140,17 +123,16 @@ def test_crashing_hanging_and_greedy_uploads_fail_alone_and_the_pools_refill(sta
     per_process = {tuple(p[kind] for kind in kinds) for p in pools}  # the two workers' counters (they differ: 3 odd)
     totals = {kind: sum(counters[i] for counters in per_process) for i, kind in enumerate(kinds)}
     assert (totals["crashes"], totals["timeouts"], totals["memory_limit"]) == (1, 1, 1), pools
-    failures = _failures(stack)
-    for code in ("parse_crashed", "parse_timeout", "parse_memory_limit"):
-        assert failures.get(code, 0) - failures_before.get(code, 0) == 1, failures
+    for code in CODES:
+        assert metric_total(stack, "cad_parse_failures_total", reason=code) - failures_before[code] == 1, code
 
     # no orphan: the tree is as large as before, and every process that left it is gone from the machine
-    wait_until(lambda: not [pid for pid in before - set(process_tree(master)) if _alive(pid)], timeout=15,
+    wait_until(lambda: not [pid for pid in before - set(process_tree(master)) if process_alive(pid)], timeout=15,
                what="the replaced parse workers to be gone")
     after = set(process_tree(master))
     gone = before - after
     assert len(after) == len(before) and len(gone) == 3, (sorted(before), sorted(after))
-    assert not [pid for pid in after if not _alive(pid)]  # no zombie either
+    assert not [pid for pid in after if not process_alive(pid)]  # no zombie either
     print("\nFAULT parse workers:", json.dumps({
         "uploads": len(uploads), "wall_s": round(elapsed, 1), "answers": outcome, "pool_totals": totals,
         "processes_before": len(before), "processes_after": len(after), "parse_workers_replaced": len(gone)}))
