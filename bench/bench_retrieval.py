@@ -534,7 +534,7 @@ def run_service(twins: TwinSet, versions, database_url: str) -> tuple[list[Outco
     from bench.vector_bench_env import bench_environment, drop_database
 
     bench_environment(database_url)
-    from cadml_site.api.exceptions import DomainError
+    from cadml_site.errors import DomainError
     from features.services import analysis_create
     from vectors.selectors import vector_get, vector_similarity_search
 

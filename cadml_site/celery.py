@@ -46,7 +46,7 @@ def publish(task, *args):
     Retry-After) after Celery's publish retries (``CELERY_TASK_PUBLISH_RETRY_POLICY``), never a 500 or a hang."""
     from django.conf import settings
 
-    from cadml_site.api.exceptions import BrokerUnavailable
+    from cadml_site.errors import BrokerUnavailable
 
     try:
         return task.delay(*args)

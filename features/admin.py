@@ -6,7 +6,7 @@ from django.http import Http404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from cadml_site.api.exceptions import DomainError
+from cadml_site.errors import DomainError
 from cadml_site.admin_base import ReadOnlyAdmin
 from features.file_responses import stored_file_response
 from features.models import Analysis, CadFile

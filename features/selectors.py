@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from django.core.files.base import File
 from django.db.models.fields.json import KT
 
-from cadml_site.api.exceptions import NotFound, ServiceUnavailable
+from cadml_site.errors import NotFound, ServiceUnavailable
 from features.extractors import FEATURE_VERSIONS, NeedsSource, check_version, dimension, extract_features, slots
 from features.extractors.v5_match import handedness_of
 from features.models import Analysis, CadFile

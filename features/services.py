@@ -18,15 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from cadml_site.api.exceptions import (
-    BadRequest,
-    Conflict,
-    DomainError,
-    PayloadTooLarge,
-    ServiceUnavailable,
-    Unprocessable,
-    UnsupportedMediaType,
-)
+from cadml_site.errors import Conflict, DomainError, ServiceUnavailable, Unprocessable
 from cachectl.services import feature_cache_get, feature_cache_put
 from cadml_site.metrics import CAD_PARSE_FAILURES, CAD_PARSE_LATENCY, FEATURE_EXTRACTION_LATENCY
 from features.extractors import NeedsSource, UnknownFeatureVersion, check_version, extract_features
@@ -54,15 +46,10 @@ logger = logging.getLogger("cadml.features")
 STAGE_PARSE = "parse"
 STAGE_FEATURES = "features"
 STAGE_ORIGINALS = "originals"
-_ERROR_CLASSES: dict[str, type[DomainError]] = {
-    "unsupported": UnsupportedMediaType,
-    "too_large": PayloadTooLarge,
-    "corrupt": Unprocessable,
-}
 
 
 def _domain_error(exc: CadParseError) -> DomainError:
-    return _ERROR_CLASSES[exc.kind](exc.message, code=exc.code, stage=STAGE_PARSE, context=exc.context)
+    return DomainError(exc.message, code=exc.code, stage=STAGE_PARSE, context=exc.context)
 
 
 def _format_label(value: Any) -> str:
@@ -73,7 +60,7 @@ def feature_version_check(version: str) -> str:
     try:
         return check_version(version)
     except UnknownFeatureVersion as exc:
-        raise BadRequest(str(exc), code="unknown_feature_version", stage=STAGE_FEATURES,
+        raise Unprocessable(str(exc), code="unknown_feature_version", stage=STAGE_FEATURES,
                          context={"feature_version": str(version)[:20]}) from None
 
 
@@ -262,7 +249,9 @@ def cad_file_features_from_original(*, sha256: str, version: str) -> list[float]
         return None
     try:
         values, _hit = cad_file_features(cad_file=cad_file, version=version)
-    except (Conflict, Unprocessable, UnsupportedMediaType, PayloadTooLarge) as exc:
+    except DomainError as exc:
+        if exc.status >= 500:
+            raise  # the storage or the parse pool is down: the run fails and resumes later
         logger.warning("features %s of %s not computed from the original: %s (%s)", version, sha256[:12],
                        exc.message, exc.code)
         return None

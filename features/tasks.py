@@ -2,7 +2,7 @@ import logging
 
 from celery import shared_task
 
-from cadml_site.api.exceptions import ServiceUnavailable
+from cadml_site.errors import ServiceUnavailable
 from features.services import cad_file_import, cad_file_import_stored, cad_file_thumbnail_render
 
 logger = logging.getLogger("cadml.features")

@@ -7,7 +7,7 @@ was active stays active, is ``rollback``.
 
 from __future__ import annotations
 
-from cadml_site.api.exceptions import (
+from cadml_site.errors import (
     BadRequest,
     Conflict,
     DomainError,
@@ -21,63 +21,63 @@ from modelops.security.errors import ModelSecurityError
 
 
 class ModelSizeExceeded(PayloadTooLarge):
-    code, stage, title = "size_exceeded", "intake", "Model too large"
+    code, stage = "size_exceeded", "intake"
 
 
 class ModelMagicInvalid(UnsupportedMediaType):
-    code, stage, title = "magic_invalid", "intake", "Unsupported model format"
+    code, stage = "magic_invalid", "intake"
 
 
 class ModelHashMismatch(Conflict):
-    code, stage, title = "hash_mismatch", "hash", "Model hash refused"
+    code, stage = "hash_mismatch", "hash"
 
 
 class ModelOpcodeBlocked(Unprocessable):
-    code, stage, title = "opcode_blocked", "scan", "Model refused by the scanner"
+    code, stage = "opcode_blocked", "scan"
 
 
 class ModelOpcodeScanError(Unprocessable):
-    code, stage, title = "opcode_scan_error", "scan", "Model stream cannot be parsed"
+    code, stage = "opcode_scan_error", "scan"
 
 
 class ModelRollback(Unprocessable):
-    code, stage, title = "rollback", "load", "Model refused; the active model was kept"
+    code, stage = "rollback", "load"
 
 
 class ModelFileRefused(BadRequest):
-    code, stage, title = "model_file_refused", "intake", "Model file refused"
+    code, stage = "model_file_refused", "intake"
 
 
 class ModelVersionNotFound(NotFound):
-    code, stage, title = "model_version_not_found", "request", "Model version not found"
+    code, stage = "model_version_not_found", "request"
 
 
 class ModelFileNotFound(NotFound):
-    code, stage, title = "model_file_missing", "intake", "Model file not found"
+    code, stage = "model_file_missing", "intake"
 
 
 class ModelVersionExists(Conflict):
-    code, stage, title = "model_version_exists", "request", "Model version already registered"
+    code, stage = "model_version_exists", "request"
 
 
 class NothingToRollBack(Conflict):
-    code, stage, title = "nothing_to_rollback", "swap", "No previous model to roll back to"
+    code, stage = "nothing_to_rollback", "swap"
 
 
 class NoActiveModel(ServiceUnavailable):
-    code, stage, title = "no_active_model", "predict", "No active model"
+    code, stage = "no_active_model", "predict"
 
 
 class FeatureVersionMismatch(Unprocessable):
-    code, stage, title = "feature_version_mismatch", "predict", "Feature version does not match the model"
+    code, stage = "feature_version_mismatch", "predict"
 
 
 class DimensionMismatch(Unprocessable):
-    code, stage, title = "dimension_mismatch", "predict", "Vector dimension does not match the model"
+    code, stage = "dimension_mismatch", "predict"
 
 
 class NotEnoughTrainingData(Unprocessable):
-    code, stage, title = "not_enough_training_data", "train", "Not enough labelled vectors"
+    code, stage = "not_enough_training_data", "train"
 
 
 _BY_CODE: dict[str, type[DomainError]] = {

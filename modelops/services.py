@@ -153,7 +153,7 @@ class Registration:
 
 
 def _check_label(label: str) -> None:
-    from cadml_site.api.exceptions import BadRequest
+    from cadml_site.errors import BadRequest
 
     if not LABEL_RE.match(label or ""):
         raise BadRequest("label must be 1-100 characters of letters, digits, '.', '_' or '-'",

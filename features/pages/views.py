@@ -17,7 +17,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from cadml_site.api.exceptions import DomainError
+from cadml_site.errors import DomainError
 from cadml_site.api.upload_limits import UploadSizeLimitHandler
 from features import selectors, services
 from features.file_responses import stored_file_response

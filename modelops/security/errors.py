@@ -73,7 +73,7 @@ class LoadRefused(ModelSecurityError):
 class ValidationFailed(ModelSecurityError):
     """The loaded object is not an acceptable model or failed its canary predict."""
 
-    code = "validation_failed"
+    code = "model_validation_failed"
     stage = "validate"
 
 

@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from cachectl.holder import holder
 from cachectl.models import CacheAuditRecord, CacheKeyActivity, CachePrewarmRun
 from cachectl.services import cache_prewarm, feature_cache_get, feature_cache_put
-from cadml_site.api.exceptions import BadRequest
+from cadml_site.errors import BadRequest
 from features.selectors import stored_features
 from features.services import cad_file_ingest
 from tests.cachectl.conftest import make_sha

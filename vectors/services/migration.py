@@ -48,7 +48,7 @@ def vector_migration_start(*, from_version: str, to_version: str, dry_run: bool,
 def _enqueue_migration(run_id: int) -> None:
     """After commit: hand the run to a worker. With the broker down the run is closed as failed (so that it blocks
     no later start) and the caller gets 503 broker_unavailable; a new start runs it again."""
-    from cadml_site.api.exceptions import BrokerUnavailable
+    from cadml_site.errors import BrokerUnavailable
     from cadml_site.celery import publish
     from vectors.tasks import vector_migration_run_task
 
