@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from cadml_site.observability.stress_command import StressCommand
-from cadml_site.stress.command_options import add_bound_arguments, add_server_arguments
-from cadml_site.stress.scenarios import Bounds, concurrency_reload
 
 
 class Command(StressCommand):
@@ -16,6 +14,8 @@ class Command(StressCommand):
     )
 
     def add_arguments(self, parser):
+        from tools.stress.command_options import add_bound_arguments, add_server_arguments
+
         add_server_arguments(parser, ops=True)
         add_bound_arguments(parser, duration=30.0, iterations=200)
         parser.add_argument("--versions", default="",
@@ -25,6 +25,8 @@ class Command(StressCommand):
         parser.add_argument("--searchers", type=int, default=4, help="Searching threads (default 4).")
 
     def run_scenario(self, client, options):
+        from tools.stress.scenarios import Bounds, concurrency_reload
+
         for name in ("reloaders", "classifiers", "searchers"):
             if not 1 <= options[name] <= 64:
                 raise ValueError(f"--{name} must be between 1 and 64")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from cadml_site.stress.command_options import add_server_arguments
-from cadml_site.stress.scenarios import degradation_flapping
 from cadml_site.observability.stress_command import StressCommand
 
 
@@ -15,6 +13,8 @@ class Command(StressCommand):
     )
 
     def add_arguments(self, parser):
+        from tools.stress.command_options import add_server_arguments
+
         add_server_arguments(parser, ops=True)
         parser.add_argument("--cycles", type=int, default=4,
                             help="Degrade/recover cycles, 1 to 5 (default 4; suppression needs the flap threshold, 3).")
@@ -22,5 +22,7 @@ class Command(StressCommand):
                             help="Length of each drill if it is not recovered (default 120).")
 
     def run_scenario(self, client, options):
+        from tools.stress.scenarios import degradation_flapping
+
         return degradation_flapping(client, feature_version=options["feature_version"], cycles=options["cycles"],
                                     drill_seconds=options["drill_seconds"])

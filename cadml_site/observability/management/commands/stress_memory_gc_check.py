@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from cadml_site.observability.stress_command import StressCommand
-from cadml_site.stress.command_options import add_bound_arguments, add_server_arguments
-from cadml_site.stress.scenarios import Bounds, memory_gc_check
 
 
 class Command(StressCommand):
@@ -16,6 +14,8 @@ class Command(StressCommand):
     )
 
     def add_arguments(self, parser):
+        from tools.stress.command_options import add_bound_arguments, add_server_arguments
+
         add_server_arguments(parser, ops=True)
         add_bound_arguments(parser, duration=120.0, iterations=1000)
         parser.add_argument("--warmup", type=int, default=50, help="Cycles before the first measurement (default 50).")
@@ -26,6 +26,8 @@ class Command(StressCommand):
                             help="Bound on resident memory growth per 1000 cycles, in MiB (default 64).")
 
     def run_scenario(self, client, options):
+        from tools.stress.scenarios import Bounds, memory_gc_check
+
         return memory_gc_check(
             client, feature_version=options["feature_version"],
             bounds=Bounds(options["duration"], options["iterations"]), warmup=options["warmup"],

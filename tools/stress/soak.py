@@ -20,9 +20,9 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from cadml_site.stress.client import StressClient, UnexpectedResponse
-from cadml_site.stress.payloads import binary_stl_box
-from cadml_site.stress.stats import LatencySummary
+from tools.stress.client import StressClient, UnexpectedResponse
+from tools.stress.payloads import binary_stl_box
+from tools.stress.stats import LatencySummary
 
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 MIX = (("similarity", 60), ("analyze", 25), ("cache_cycle", 8), ("reload", 7))

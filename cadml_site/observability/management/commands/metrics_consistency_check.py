@@ -7,8 +7,6 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cadml_site.observability.project import project_consistency_report
-
 
 class Command(BaseCommand):
     help = (
@@ -25,6 +23,8 @@ class Command(BaseCommand):
                             help="Grafana dashboards to check (default: grafana/dashboards/*.json).")
 
     def handle(self, *args, **options):
+        from tools.rules_lint.project import project_consistency_report
+
         for path in (options["rules"] or []) + (options["dashboards"] or []):
             if not path.is_file():
                 raise CommandError(f"{path} is not a file")

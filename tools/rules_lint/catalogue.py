@@ -11,7 +11,7 @@ from types import ModuleType
 from prometheus_client import CollectorRegistry
 from prometheus_client.metrics import MetricWrapperBase
 
-from cadml_site.observability.consistency import GAUGE, DeclaredMetric
+from tools.rules_lint.consistency import GAUGE, DeclaredMetric
 
 
 def _describe(metric: MetricWrapperBase, *, origin: str, code_names: tuple[str, ...], owned: bool) -> DeclaredMetric:

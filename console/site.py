@@ -6,8 +6,8 @@ from django.contrib import admin
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from cadml_site.dashboard.panels import dashboard_charts
-from cadml_site.dashboard.selectors import dashboard_state
+from console.panels import dashboard_charts
+from console.selectors import dashboard_state
 
 
 class CadmlAdminSite(admin.AdminSite):

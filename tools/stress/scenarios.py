@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from cadml_site.stress.client import StressClient, UnexpectedResponse
-from cadml_site.stress.payloads import box_variants
+from tools.stress.client import StressClient, UnexpectedResponse
+from tools.stress.payloads import box_variants
 
 DEGRADED_EVENTS = ("degraded", "restored", "recovery_failed", "suppressed", "manual_override", "drill")
 

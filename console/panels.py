@@ -1,4 +1,4 @@
-"""Turns the dashboard state (``cadml_site.dashboard.selectors.dashboard_state``) into charts: one place that
+"""Turns the dashboard state (``console.selectors.dashboard_state``) into charts: one place that
 decides what each chart shows, so that the SVG and its table are drawn from the same numbers."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import tzinfo
 from typing import Any
 
-from cadml_site.dashboard.charts import (
+from console.charts import (
     PALETTE,
     Chart,
     Span,

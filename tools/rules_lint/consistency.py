@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from cadml_site.observability.promql import (
+from tools.rules_lint.promql import (
     PROMETHEUS_SYNTHETIC_SERIES,
     MetricReference,
     PromqlSyntaxError,

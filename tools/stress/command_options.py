@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cadml_site.stress.client import StressClient
+from tools.stress.client import StressClient
 
 
 def add_server_arguments(parser: argparse.ArgumentParser, *, ops: bool) -> None:

@@ -2,5 +2,5 @@
 
 ``client`` talks to the server (loopback only, with credentials) and records every call; ``stats`` computes latency
 percentiles; ``scrape`` reads the server's ``/metrics``; ``payloads`` builds CAD files; ``scenarios`` holds the
-three stress scenarios the ``stress_*`` management commands run.
+three stress scenarios the ``stress_*`` management commands run; ``soak`` the mixed-traffic soak (``bench/soak.py``).
 """

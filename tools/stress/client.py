@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from cadml_site.stress.scrape import MetricsSnapshot
-from cadml_site.stress.stats import LatencySummary
+from tools.stress.scrape import MetricsSnapshot
+from tools.stress.stats import LatencySummary
 
 
 class StressConfigurationError(ValueError):
