@@ -58,6 +58,8 @@ ERROR_CODES: dict[str, ErrorCode] = {
     # 404: the thing named does not exist
     "not_found": ErrorCode(404, "Not found"),
     "analysis_not_found": ErrorCode(404, "Analysis not found"),
+    "cad_file_not_found": ErrorCode(404, "CAD file not found"),
+    "original_not_stored": ErrorCode(404, "Original not stored"),
     "api_key_not_found": ErrorCode(404, "API key not found"),
     "admin_token_not_found": ErrorCode(404, "Admin token not found"),
     "user_not_found": ErrorCode(404, "User not found"),

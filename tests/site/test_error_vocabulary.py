@@ -45,6 +45,14 @@ def _codes_named_in_source() -> dict[str, list[str]]:
     """code -> where: class attributes `code = "..."` of error classes and `code=` / positional codes at raises."""
     error_classes = _error_class_names()
     found: dict[str, list[str]] = {}
+    # helpers that build an error from a `code` parameter: name -> its position
+    code_position: dict[str, int] = {}
+    for path in _runtime_sources():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                names = [a.arg for a in node.args.args]
+                if "code" in names:
+                    code_position[node.name] = names.index("code")
 
     def add(code, where):
         found.setdefault(code, []).append(where)
@@ -65,6 +73,11 @@ def _codes_named_in_source() -> dict[str, list[str]]:
                             add(value.value, f"{where}:{stmt.lineno} class {node.name}")
             if isinstance(node, ast.Call):
                 func = ast.unparse(node.func).rsplit(".", 1)[-1]
+                position = code_position.get(func)
+                if position is not None and func not in error_classes and len(node.args) > position:
+                    literal = node.args[position]
+                    if isinstance(literal, ast.Constant) and isinstance(literal.value, str):
+                        add(literal.value, f"{where}:{node.lineno} {func}(...)")
                 if func not in error_classes and func not in ("problem_body", "plain_problem"):
                     continue
                 for keyword in node.keywords:

@@ -47,7 +47,7 @@ def test_domain_error_renders_its_fields(key_client, settings):
     body = response.json()
     assert (body["code"], body["stage"], body["message"], body["context"]) == (
         "name_taken", "testing", "Already there.", {"deadline": "soon"})
-    assert body["type"].endswith("/already_there")
+    assert body["type"].endswith("/name_taken")
 
 
 def test_unknown_exception_is_500_without_internals_and_logged(key_client, settings, caplog):
