@@ -534,8 +534,8 @@ def run_service(twins: TwinSet, versions, database_url: str) -> tuple[list[Outco
     from bench.vector_bench_env import bench_environment, drop_database
 
     bench_environment(database_url)
+    from analysis.services import analysis_create
     from cadml_site.errors import DomainError
-    from features.services import analysis_create
     from vectors.selectors import vector_get, vector_similarity_search
 
     sha_of = {}

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "vectors",
     "modelops",
     "cachectl",
+    "analysis",  # the top layer of the domain apps: analyze across features, vectors, modelops and cachectl
     "console.apps.ConsoleConfig",  # the ops dashboard: reads vectors, modelops and cachectl
 ]
 

@@ -92,7 +92,7 @@ def test_a_worker_process_imports_no_tooling_test_or_benchmark_module():
     result = run_worker_imports()
     assert result["application"] == "WSGIHandler"
     assert result["url_patterns"] > 50
-    for app in ("features", "vectors", "modelops", "cachectl"):
+    for app in ("features", "vectors", "modelops", "cachectl", "analysis"):
         for part in ("admin", "api", "tasks"):
             if (PROJECT_ROOT / app / f"{part}.py").is_file() or (PROJECT_ROOT / app / part).is_dir():
                 assert f"{app}.{part}" in result["imported"]

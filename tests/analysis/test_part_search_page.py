@@ -11,11 +11,12 @@ from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
+from analysis.services import analysis_create
 from features.models import CadFile
-from features.services import analysis_create, cad_file_thumbnail_render
+from features.services import cad_file_thumbnail_render
 from vectors.models import Vector
 
-from .cad_builders import make_binary_stl, make_box_triangles
+from tests.features.cad_builders import make_binary_stl, make_box_triangles
 
 SEARCH = "/search/"
 BOX = make_box_triangles((10.0, 20.0, 30.0))

@@ -1,9 +1,11 @@
+"""Serializers of the analysis API: analyze, an analysis, the feature versions and slots."""
+
 from __future__ import annotations
 
 from django.conf import settings
 from rest_framework import serializers
 
-from cadml_site.api.inputs import JsonInput, QueryInput
+from cadml_site.api.inputs import QueryInput
 from features.extractors import FEATURE_VERSIONS
 from features.extractors.v5_match import MATCH_MODES, MIRROR_MODES, V5_OPTIONS_ANY_OF
 

@@ -9,10 +9,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from prometheus_client import REGISTRY
 
+from analysis.models import Analysis
 from features.extractors import dimension, slot_names
-from features.models import Analysis, CadFile
-
-from .cad_builders import (
+from features.models import CadFile
+from tests.features.cad_builders import (
     PNG_BYTES,
     make_binary_stl,
     make_box_triangles,

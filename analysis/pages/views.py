@@ -17,11 +17,13 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from cadml_site.errors import DomainError
+from analysis.pages.forms import RESULTS_SHOWN, PartPickForm, PartUploadForm
+from analysis.services import analysis_create, cad_file_similar_parts
 from cadml_site.api.upload_limits import UploadSizeLimitHandler
-from features import selectors, services
+from cadml_site.errors import DomainError
+from features import selectors
 from features.file_responses import stored_file_response
-from features.pages.forms import RESULTS_SHOWN, PartPickForm, PartUploadForm
+from features.services import upload_read, upload_refused
 
 LOGIN_URL = reverse_lazy("parts:login")
 ADD_PERMISSION = "vectors.add_vector"
@@ -72,7 +74,7 @@ class PartSearchView(LoginRequiredMixin, View):
         if sha256:
             try:
                 cad_file = selectors.cad_file_get(sha256=sha256)
-                found = services.cad_file_similar_parts(cad_file=cad_file, k=RESULTS_SHOWN)
+                found = cad_file_similar_parts(cad_file=cad_file, k=RESULTS_SHOWN)
             except DomainError as exc:
                 return _page(request, pick_form=pick, error=exc.message, status=exc.status)
             return _page(request, pick_form=pick, **_results_context(cad_file, found))
@@ -81,7 +83,7 @@ class PartSearchView(LoginRequiredMixin, View):
 
     def post(self, request):
         request.upload_handlers.insert(0, UploadSizeLimitHandler(
-            request, limit=settings.CADML_UPLOAD_MAX_BYTES, refuse=services.upload_refused))
+            request, limit=settings.CADML_UPLOAD_MAX_BYTES, refuse=upload_refused))
         try:
             return csrf_protect(self._upload)(request)
         except DomainError as exc:  # refused while it streamed in (413): nothing was read or stored
@@ -95,8 +97,8 @@ class PartSearchView(LoginRequiredMixin, View):
         upload = form.cleaned_data["file"]
         register = can_add and form.cleaned_data.get("add_to_library", False)
         try:
-            analysis = services.analysis_create(data=services.upload_read(upload=upload), name=upload.name or "",
-                                                register_vector=register, classify=False, similar_k=RESULTS_SHOWN)
+            analysis = analysis_create(data=upload_read(upload=upload), name=upload.name or "",
+                                       register_vector=register, classify=False, similar_k=RESULTS_SHOWN)
         except DomainError as exc:
             return _page(request, upload_form=form, error=exc.message, status=exc.status)
         similar = analysis.sections.get("similar", {})

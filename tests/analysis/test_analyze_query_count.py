@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from .cad_builders import make_binary_stl, make_box_triangles
+from tests.features.cad_builders import make_binary_stl, make_box_triangles
 
 # POST analyze/ of a tiny binary STL with register_vector=false and classify=false, the credential already cached,
 # as it stands on the i14-speed branch before the single-transaction rewrite of the analyze service (issue 14

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from features.pages import views
+from analysis.pages import views
 
 app_name = "parts"
 

@@ -19,10 +19,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from analysis.services import cad_file_submit
+from analysis.tasks import cad_file_import_stored_task
 from features.demo_parts import LABELS_FILE, read_labels
 from features.extractors import FEATURE_VERSIONS
-from features.services import cad_file_submit
-from features.tasks import cad_file_import_stored_task
 
 
 def collect_files(paths: list[str]) -> list[Path]:

@@ -66,9 +66,9 @@ def test_ingest_hands_workers_the_stored_original_not_a_path(tmp_path, monkeypat
     import hashlib
     import shutil
 
-    from features.management.commands import ingest as ingest_command
+    from analysis.management.commands import ingest as ingest_command
+    from analysis.tasks import cad_file_import_stored_task
     from features.originals import original_key
-    from features.tasks import cad_file_import_stored_task
 
     parts = tmp_path / "parts"
     call_command("make_demo_parts", out=str(parts), count=2, seed=11, stdout=io.StringIO(), stderr=io.StringIO())
