@@ -350,7 +350,7 @@ def descriptor_cost(runs: int = 200) -> None:
     import trimesh
 
     from features.descriptors import describe_triangles
-    from features.parsers.stl import mesh_measures
+    from features.parsers.mesh_document import mesh_measures
 
     sphere = trimesh.creation.uv_sphere(radius=25.0, count=[224, 226])
     triangles = np.ascontiguousarray(sphere.triangles[:100_000], dtype=np.float32)
