@@ -2,7 +2,7 @@
 its features, render its thumbnail. The analyze orchestration over the other apps (vectors, modelops, cachectl) is
 the analysis app's (`analysis.services`): this module imports none of them.
 
-Parse errors (Django-free `CadParseError`) are mapped here onto the DomainError hierarchy: 413 too large,
+Parse errors (Django-free `CadParseError`, a DomainError of stage "parse") are raised as they are: 413 too large,
 415 unsupported or undetectable format, 422 corrupt/empty/crashed/timed-out parse; 503 when no parse worker
 is available; 400 for an unknown feature version.
 """
@@ -44,10 +44,6 @@ STAGE_FEATURES = "features"
 STAGE_ORIGINALS = "originals"
 
 
-def _domain_error(exc: CadParseError) -> DomainError:
-    return DomainError(exc.message, code=exc.code, stage=STAGE_PARSE, context=exc.context)
-
-
 def _format_label(value: Any) -> str:
     return value if value in FORMATS else "unknown"
 
@@ -62,7 +58,7 @@ def feature_version_check(version: str) -> str:
 
 def upload_too_large(size: int) -> DomainError:
     """The 413 for an upload of `size` bytes (over `CADML_UPLOAD_MAX_BYTES`)."""
-    return _domain_error(too_large_error(size, settings.CADML_UPLOAD_MAX_BYTES))
+    return too_large_error(size, settings.CADML_UPLOAD_MAX_BYTES)
 
 
 def upload_refused(size: int) -> DomainError:
@@ -91,13 +87,13 @@ class IngestResult:
 
 
 def _parse(data: bytes, name: str) -> tuple[CadDocument, float]:
-    """Parse in the worker pool; CadParseError and an unavailable pool become DomainErrors (4xx/503)."""
+    """Parse in the worker pool; a CadParseError (4xx) is counted and raised, an unavailable pool is a 503."""
     started = time.perf_counter()
     try:
         document = parse_document(data, name=name, pool=get_parse_pool(), max_bytes=settings.CADML_UPLOAD_MAX_BYTES)
     except CadParseError as exc:
         CAD_PARSE_FAILURES.labels(format=_format_label(exc.context.get("format")), reason=exc.code).inc()
-        raise _domain_error(exc) from None
+        raise
     except ParsePoolUnavailable as exc:
         CAD_PARSE_FAILURES.labels(format="unknown", reason="pool_unavailable").inc()
         raise ServiceUnavailable(str(exc), code="parser_unavailable", stage=STAGE_PARSE,

@@ -14,8 +14,8 @@ import resource
 import sys
 import traceback
 
-from .dispatch import parse_format
 from .errors import CadParseError
+from .format_parsers import parse_format
 from .step_iges import preload as preload_occt
 from features.thumbnails.render import render_thumbnail  # noqa: E402  (matplotlib imported lazily, once)
 
