@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from cadml_site.process_state import ProcessLocal
-from features.parsers.pool import ParsePool
+from features.parse_workers.pool import ParsePool
 
 
 def _build() -> ParsePool:

@@ -35,7 +35,7 @@ from features.parse_pool import get_parse_pool
 from features.parsers.dispatch import parse_document, too_large_error
 from features.parsers.document import FORMATS, CadDocument
 from features.parsers.errors import CadParseError
-from features.parsers.pool import ParsePoolUnavailable
+from features.parse_workers.pool import ParsePoolUnavailable
 
 logger = logging.getLogger("cadml.features")
 

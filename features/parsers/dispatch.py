@@ -19,7 +19,7 @@ DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 
 
 class ParseRunner(Protocol):
-    """What `parse_document` hands the sniffed bytes to: the worker pool (`features.parsers.pool.ParsePool`)."""
+    """What `parse_document` hands the sniffed bytes to: the worker pool (`features.parse_workers.pool.ParsePool`)."""
 
     def parse(self, fmt: str, data: bytes) -> CadDocument: ...
 

@@ -2,7 +2,7 @@
 
 Kept apart from ``dispatch`` (the entry point that sniffs, caps the size and hands the bytes to the pool), so the
 worker process imports the parsers and nothing of the pool or the dispatch. Each parser module is imported on
-first use; the worker's forkserver imports their heavy libraries once (``features.parsers.worker``).
+first use; the worker's forkserver imports their heavy libraries once (``features.parse_workers.worker``).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import sys
 from tests.conftest import PROJECT_ROOT
 
 PARSER_MODULES = ["document", "errors", "sniff", "stl_layout", "mesh_document", "stl", "obj", "dxf", "step_iges",
-                  "format_parsers", "dispatch", "pool"]
+                  "format_parsers", "dispatch"]
 
 
 def _modules_after_importing(*modules: str) -> set[str]:
@@ -29,12 +29,13 @@ def _framework(loaded: set[str]) -> list[str]:
 
 
 def test_a_parse_worker_imports_no_django_and_neither_the_dispatch_nor_the_pool():
-    loaded = _modules_after_importing("features.parsers.worker")
+    loaded = _modules_after_importing("features.parse_workers.worker")
     assert _framework(loaded) == []
     assert "cadml_site.errors" in loaded  # the parse errors are the service's one error vocabulary
-    assert {"features.parsers.dispatch", "features.parsers.pool"} & loaded == set()
+    assert {"features.parsers.dispatch", "features.parse_workers.pool"} & loaded == set()
 
 
 def test_every_parser_module_is_django_free():
-    loaded = _modules_after_importing(*[f"features.parsers.{name}" for name in PARSER_MODULES])
+    loaded = _modules_after_importing(*[f"features.parsers.{name}" for name in PARSER_MODULES],
+                                      "features.parse_workers.pool")
     assert _framework(loaded) == []

@@ -1,7 +1,7 @@
 """A pool of pre-started parse worker processes with a memory limit, a wall timeout, kill and replacement.
 
 Workers are created with multiprocessing's 'forkserver' context (never a bare fork of a threaded web
-process). The forkserver preloads `features.parsers.worker`, so OCP/ezdxf/trimesh are imported once in
+process). The forkserver preloads `features.parse_workers.worker`, so OCP/ezdxf/trimesh are imported once in
 the forkserver and every worker, including a replacement after a crash, starts warm in milliseconds.
 
 Each task is sent to one idle worker over its own pipe. If the worker does not answer within the timeout
@@ -20,10 +20,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .document import CadDocument
-from .errors import CadParseError
+from features.parsers.document import CadDocument
+from features.parsers.errors import CadParseError
 
-WORKER_MODULE = "features.parsers.worker"
+WORKER_MODULE = "features.parse_workers.worker"
 DEFAULT_WORKERS = 2
 DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024 * 1024 * 1024
 DEFAULT_TIMEOUT_SECONDS = 30.0

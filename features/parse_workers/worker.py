@@ -14,9 +14,9 @@ import resource
 import sys
 import traceback
 
-from .errors import CadParseError
-from .format_parsers import parse_format
-from .step_iges import preload as preload_occt
+from features.parsers.errors import CadParseError
+from features.parsers.format_parsers import parse_format
+from features.parsers.step_iges import preload as preload_occt
 from features.thumbnails.render import render_thumbnail  # noqa: E402  (matplotlib imported lazily, once)
 
 # Heavy imports happen here, once per forkserver (inherited by every worker it forks).
