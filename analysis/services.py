@@ -13,14 +13,12 @@ import os
 import time
 from typing import Any, Callable
 
-from django.conf import settings
 
 from analysis.models import Analysis
 from cachectl.services import feature_cache_get, feature_cache_put
 from cadml_site.errors import DomainError
 from features.models import CadFile
 from features.originals import STORAGE_ERRORS, original_key, original_read
-from features.parsers.dispatch import check_size
 from features.parsers.errors import CadParseError
 from features.services import (
     cad_file_features,
@@ -29,6 +27,7 @@ from features.services import (
     feature_version_check,
     original_discard_unreferenced,
     original_store,
+    upload_size_check,
 )
 from modelops.errors import FeatureVersionMismatch
 from modelops.selectors import classify_vector
@@ -156,7 +155,7 @@ def _read_local(path: str) -> tuple[bytes | None, dict | None]:
     """(data, None) or (None, failed outcome) for a file on this host."""
     try:
         size = os.path.getsize(path)
-        check_size(size, settings.CADML_UPLOAD_MAX_BYTES)
+        upload_size_check(size)
         with open(path, "rb") as handle:
             return handle.read(), None
     except CadParseError as exc:

@@ -56,27 +56,25 @@ def feature_version_check(version: str) -> str:
                          context={"feature_version": str(version)[:20]}) from None
 
 
-def upload_too_large(size: int) -> DomainError:
-    """The 413 for an upload of `size` bytes (over `CADML_UPLOAD_MAX_BYTES`)."""
+def upload_refused(size: int) -> DomainError:
+    """Counts a refused oversized upload and returns its 413 (`file_too_large`). The upload cap
+    (`CADML_UPLOAD_MAX_BYTES`) is checked once, where bytes enter: the streaming upload handler of the analyze
+    endpoint and the search page (`cadml_site.api.upload_limits`, which raises this) and `upload_size_check` for a
+    file read from disk (`manage.py ingest`). The parse core keeps its own guard (`parse_document`'s `max_bytes`)."""
+    CAD_PARSE_FAILURES.labels(format="unknown", reason="file_too_large").inc()
     return too_large_error(size, settings.CADML_UPLOAD_MAX_BYTES)
 
 
-def upload_refused(size: int) -> DomainError:
-    """Counts a refused oversized upload and returns its 413 (raised by the caller or the upload handler)."""
-    CAD_PARSE_FAILURES.labels(format="unknown", reason="file_too_large").inc()
-    return upload_too_large(size)
-
-
-def _size_checked(size: int) -> None:
+def upload_size_check(size: int) -> None:
+    """Refuse (413, counted) `size` bytes over the upload cap, for the entry points that are not an HTTP upload."""
     if size > settings.CADML_UPLOAD_MAX_BYTES:
         raise upload_refused(size)
 
 
 def upload_read(*, upload) -> bytes:
-    """The bytes of an uploaded file, refused (413) before reading when it is over the upload cap."""
-    _size_checked(upload.size or 0)
+    """The bytes of an uploaded file (the upload handler has already refused one over the cap)."""
     upload.seek(0)
-    return upload.read(settings.CADML_UPLOAD_MAX_BYTES + 1)
+    return upload.read()
 
 
 @dataclass(frozen=True)
@@ -132,7 +130,6 @@ def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> Inge
     The original is written to the cad_originals storage before the row commits (a failed write leaves no row:
     503 `original_storage_unavailable`); a row stored before originals were kept gets its original now.
     """
-    _size_checked(len(data))
     sha256 = hashlib.sha256(data).hexdigest()
     existing = CadFile.objects.filter(sha256=sha256).first()
     if existing is not None:
