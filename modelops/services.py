@@ -34,7 +34,8 @@ from modelops.errors import (
     ModelVersionNotFound,
     NotEnoughTrainingData,
     NothingToRollBack,
-    domain_error_from,
+    refusal_context,
+    reload_refusal,
 )
 from modelops.models import ModelRegistryState, ModelReloadAttempt, ModelVersion, OpcodeAuditEntry
 from modelops.registry import ActiveModel, holder
@@ -220,7 +221,7 @@ def _register(*, raw: bytes, label: str, feature_version: str, actor: str, actio
                 label=label, sha256=sha256, size=len(raw), container="pickle", file_name="",
                 feature_version=feature_version, status=ModelVersion.Status.QUARANTINED,
                 scan_report=report.as_dict() if report else {"error": exc.as_dict()}, created_by=actor[:150])
-        error = domain_error_from(exc, active_version=_active_label(), mode=mode, rollback_codes=False)
+        error = refusal_context(exc, active_version=_active_label(), mode=mode)
         _attempt(action=action, actor=actor, version=quarantined, sha256=sha256, mode=mode, code=error.code,
                  stage=error.stage, message=exc.message, findings=_findings(report),
                  duration_s=time.perf_counter() - started, reason=reason)
@@ -253,7 +254,7 @@ def model_version_register_from_dir(*, file_name: str, label: str, feature_versi
     try:
         raw = read_model_file(str(model_dir()), file_name, max_bytes=settings.CADML_MODEL_MAX_BYTES)
     except ModelSecurityError as exc:
-        error = domain_error_from(exc, active_version=_active_label(), mode=opcode_mode(), rollback_codes=False)
+        error = refusal_context(exc, active_version=_active_label(), mode=opcode_mode())
         _attempt(action="register", actor=actor, version=None, sha256="", mode=opcode_mode(), code=error.code,
                  stage=error.stage, message=exc.message, duration_s=time.perf_counter() - started, reason=reason)
         raise error from None
@@ -316,7 +317,7 @@ def _refuse(*, exc: ModelSecurityError, version: ModelVersion, action: str, acto
             version.save(update_fields=["status"])
             if version.pk in state.previous_ids:
                 state.previous_ids = [i for i in state.previous_ids if i != version.pk]
-        error = domain_error_from(exc, active_version=state.active.label if state.active_id else None, mode=mode)
+        error = reload_refusal(exc, active_version=state.active.label if state.active_id else None, mode=mode)
         state.last_error = {"version": version.label, "code": error.code, "stage": error.stage,
                             "message": exc.message[:500], "at": timezone.now().isoformat()}
         state.save(update_fields=["previous_ids", "last_error", "updated_at"])
