@@ -168,7 +168,7 @@ class LoadLog:
     """Intervals during which this process ran a model load (convergence or its own reload)."""
 
     def __init__(self) -> None:
-        import modelops.services as services
+        import modelops.services.reload as services
 
         self.intervals: list[tuple[float, float]] = []
         self.durations: dict[str, list[float]] = {}

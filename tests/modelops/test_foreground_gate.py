@@ -112,7 +112,7 @@ def test_time_spent_waiting_for_inference_is_not_scan_time(allowlist):
 @pytest.mark.django_db
 def test_a_model_load_in_this_process_waits_for_the_prediction_in_flight(register_model, monkeypatch):
     from modelops import foreground
-    from modelops.services import _load_version
+    from modelops.services.reload import load_version
 
     version = register_model("b", seed=2)
     monkeypatch.setattr(foreground.gate, "max_wait", 30.0)  # no forced slices during this test
@@ -121,7 +121,7 @@ def test_a_model_load_in_this_process_waits_for_the_prediction_in_flight(registe
 
     def load():  # what a reload or a convergence runs (no database access)
         try:
-            outcome.append(_load_version(version, canary=False))
+            outcome.append(load_version(version, canary=False))
         except BaseException as exc:  # noqa: BLE001 - reported by the test thread
             outcome.append(exc)
         finally:
