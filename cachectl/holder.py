@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, connections
 from django.db.transaction import TransactionManagementError
 
-from cachectl.runtime import FeatureCache
+from cachectl.core import FeatureCache
 from cachectl.shared_tier import RedisFeatureTier
 
 logger = logging.getLogger("cadml.cachectl")

@@ -23,7 +23,7 @@ from cachectl.models import (
     CacheSettingsChange,
     CacheSnapshot,
 )
-from cachectl.runtime import POLICIES
+from cachectl.core import POLICIES
 from cadml_site.errors import BadRequest, Conflict, NotFound
 from cadml_site.metrics import FEATURE_CACHE_HITS_TOTAL, FEATURE_CACHE_MISSES_TOTAL, FEATURE_CACHE_PREWARM_TOTAL
 from cadml_site.request_context import current_request_id
