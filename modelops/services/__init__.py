@@ -13,8 +13,8 @@ The names the views, admin, commands, tasks and other apps use are re-exported h
 from modelops.services.audit import opcode_audit_record
 from modelops.services.configuration import intake_limits, opcode_mode, scan_limits
 from modelops.services.convergence import (
+    DatabaseModelSource,
     database_load_sequence,
-    model_process_initialize,
     model_process_sync,
     model_refresh_if_stale,
 )
@@ -27,10 +27,10 @@ from modelops.services.reload import model_reload, model_rollback
 from modelops.services.training import TrainingResult, model_train_classifier
 
 __all__ = [
+    "DatabaseModelSource",
     "TrainingResult",
     "database_load_sequence",
     "intake_limits",
-    "model_process_initialize",
     "model_process_sync",
     "model_refresh_if_stale",
     "model_reload",

@@ -1,8 +1,10 @@
 """Process convergence: every web and Celery worker process serves the database's active version.
 
-The per-request check is cheap and never blocks (``model_refresh_if_stale``: one small query per interval, a
-background load when the load sequence moved); a process that cannot load the active version keeps the model it
-has and records why for the health section.
+``DatabaseModelSource`` is what the holder (``modelops.registry``) reads the database through: the load
+sequence, and ``model_process_sync``, which loads the active version into this process. The per-request check is
+cheap and never blocks (``model_refresh_if_stale``: one small query per interval, a background load when the
+load sequence moved); a process that cannot load the active version keeps the model it has and records why for
+the health section.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import os
 from django.conf import settings
 from django.db import connection
 
-from modelops import foreground
 from modelops.models import ModelRegistryState
 from modelops.registry import holder
 from modelops.security.errors import ModelSecurityError
@@ -49,29 +50,24 @@ def model_process_sync() -> None:
     holder.install(active_model_of(state.active, checked, state.load_sequence), sequence=state.load_sequence)
 
 
-def _background_sync() -> None:
-    try:
-        model_process_sync()
-    finally:
-        connection.close()  # the thread's own connection
-
-
 def database_load_sequence() -> int:
     value = ModelRegistryState.objects.filter(pk=1).values_list("load_sequence", flat=True).first()
     return value or 0
 
 
+class DatabaseModelSource:
+    """The holder's ``ModelSource``: the registry row, read through the services."""
+
+    def load_sequence(self) -> int:
+        return database_load_sequence()
+
+    def sync(self) -> None:
+        model_process_sync()
+
+    def release_connection(self) -> None:
+        connection.close()
+
+
 def model_refresh_if_stale() -> None:
     """Per-request, cheap, non-blocking convergence check (at most one small query per interval)."""
-    holder.maybe_refresh(interval=settings.CADML_MODEL_SYNC_INTERVAL_SECONDS, read_sequence=database_load_sequence,
-                         load=_background_sync)
-
-
-def model_process_initialize() -> None:
-    """Run after fork in every web and Celery worker: load the active model before serving."""
-    holder.reset_after_fork()
-    foreground.gate.reset_after_fork()
-    try:
-        holder.sync_now(model_process_sync)
-    finally:
-        connection.close()
+    holder.refresh_if_stale(interval=settings.CADML_MODEL_SYNC_INTERVAL_SECONDS)

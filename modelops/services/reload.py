@@ -41,7 +41,7 @@ def load_version(version: ModelVersion, *, expected_sha256: str | None = None, c
         raise HashMismatch("expected_sha256 differs from the version's sha256",
                            context={"sha256": version.sha256, "expected_sha256": expected_sha256.lower()})
     # Inference first: reading, hashing, scan, load and validation pause while this process runs a prediction.
-    yield_point = foreground.gate.pacer()
+    yield_point = foreground.gate().pacer()
     yield_point()
     raw = read_model_bytes(version.file_name)
     return check_model_bytes(raw, mode=opcode_mode(), allowlist=default_allowlist(),

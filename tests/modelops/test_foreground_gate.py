@@ -115,7 +115,7 @@ def test_a_model_load_in_this_process_waits_for_the_prediction_in_flight(registe
     from modelops.services.reload import load_version
 
     version = register_model("b", seed=2)
-    monkeypatch.setattr(foreground.gate, "max_wait", 30.0)  # no forced slices during this test
+    monkeypatch.setattr(foreground.gate(), "max_wait", 30.0)  # no forced slices during this test
     done = threading.Event()
     outcome: list = []
 
@@ -127,7 +127,7 @@ def test_a_model_load_in_this_process_waits_for_the_prediction_in_flight(registe
         finally:
             done.set()
 
-    with foreground.gate.foreground():  # a prediction that takes 0.6 s
+    with foreground.gate().foreground():  # a prediction that takes 0.6 s
         thread = threading.Thread(target=load)
         thread.start()
         assert not done.wait(0.6), "the load ran to the end while a prediction was in flight"
