@@ -349,9 +349,11 @@ def test_invariants_hold_under_random_operations_and_live_reconfiguration(ops, c
     assert stats.hits + stats.misses == gets
 
 
-def test_the_cache_core_imports_no_django():
-    """The core runs without Django: importing it (policy, statistics, the cache) loads no django module."""
+def test_the_cache_core_and_its_holder_import_no_django():
+    """The core and the process holder run without Django: importing them loads no django module (the holder
+    reaches the database through the source bound in ``ready()``)."""
     probe = ("import sys; import cachectl.core, cachectl.core.policy, cachectl.core.statistics, "
-             "cachectl.core.feature_cache; print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))")
+             "cachectl.core.feature_cache, cachectl.holder; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "[]"

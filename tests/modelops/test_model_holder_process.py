@@ -4,6 +4,8 @@ serves its parent's model nor waits on its parent's predictions; the process ini
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -51,3 +53,10 @@ def test_the_process_initialiser_loads_the_active_model(register_model):
     assert holder.active() is None
     holder.restart()
     assert holder.active().label == "a" and holder.sequence == 1
+
+
+def test_the_holder_the_gate_and_the_security_pipeline_import_no_django():
+    probe = ("import sys; import modelops.registry, modelops.foreground, modelops.security.pipeline, "
+             "modelops.security.errors; print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
