@@ -172,10 +172,10 @@ def test_old_key_activity_is_pruned_by_the_periodic_task(db):
 
 
 def test_prewarm_reports_progress_and_stops_when_asked(stored_files, monkeypatch):
-    from cachectl import services
+    from cachectl.services import prewarm
 
     arrange_tiers(stored_files)
-    monkeypatch.setattr(services, "PROGRESS_EVERY", 1)
+    monkeypatch.setattr(prewarm, "PROGRESS_EVERY", 1)
     seen = []
     run = cache_prewarm(actor="ops-alice", limit=10, progress=lambda done, total: seen.append((done, total)),
                         should_stop=lambda: len(seen) >= 2)

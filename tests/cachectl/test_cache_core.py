@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections import OrderedDict
 
@@ -9,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cachectl.runtime import (
+from cachectl.core import (
     HOUR_SECONDS,
     POLICY_LRU,
     POLICY_TINYLFU,
@@ -345,3 +347,13 @@ def test_invariants_hold_under_random_operations_and_live_reconfiguration(ops, c
         assert stats.window_size + stats.probation_size + stats.protected_size == stats.size
     stats = cache.stats()
     assert stats.hits + stats.misses == gets
+
+
+def test_the_cache_core_and_its_holder_import_no_django():
+    """The core and the process holder run without Django: importing them loads no django module (the holder
+    reaches the database through the source bound in ``ready()``)."""
+    probe = ("import sys; import cachectl.core, cachectl.core.policy, cachectl.core.statistics, "
+             "cachectl.core.feature_cache, cachectl.holder; "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'django'))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"

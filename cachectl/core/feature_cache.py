@@ -1,24 +1,12 @@
-"""In-process feature cache core (Django-free).
+"""The in-process feature cache (Django-free): a bounded, TTL-limited, thread-safe mapping with exact statistics
+and one of two eviction policies (``cachectl.core.policy``).
 
-`FeatureCache` is a bounded, TTL-limited, thread-safe mapping with exact statistics and one of two
-eviction policies:
+Every operation is O(1) (amortised: expired entries are purged from the front of the write-order list, and the
+sketch is halved once every ``80 x capacity`` recorded accesses). ``reconfigure`` changes capacity, TTL and
+policy of a live cache without dropping more entries than needed.
 
-* ``"w-tinylfu"`` (the default, chosen by measurement: see ``bench/bench_cache_policy.py``): a small
-  LRU *window* (1 % of the capacity) in front of a segmented-LRU *main* area (probation + protected,
-  protected = 80 % of main).  An entry leaving the window only enters the main area when a
-  count-min sketch (4 rows of 4-bit counters, conservative update, halved every
-  ``80 x capacity`` accesses) estimates that it is requested more often than the main area's
-  eviction victim.
-  This keeps one-hit wonders from flushing the popular entries of a skewed (Zipf-like) workload.
-* ``"lru"``: plain least-recently-used (window = whole capacity, no admission filter), kept as the
-  measured baseline and as an operational fallback.
-
-Every operation is O(1) (amortised: expired entries are purged from the front of the write-order
-list, and the sketch is halved once every ``80 x capacity`` recorded accesses).  ``reconfigure``
-changes capacity, TTL and policy of a live cache without dropping more entries than needed.
-
-Expiry is "time since write >= current TTL"; because the TTL is global, write order is expiry order,
-so a shorter TTL applied live is honoured immediately.
+Expiry is "time since write >= current TTL"; because the TTL is global, write order is expiry order, so a
+shorter TTL applied live is honoured immediately.
 """
 
 from __future__ import annotations
@@ -27,134 +15,15 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import asdict, dataclass
 from typing import Any
 
-POLICY_TINYLFU = "w-tinylfu"
-POLICY_LRU = "lru"
-POLICIES = (POLICY_TINYLFU, POLICY_LRU)
-
-WINDOW_FRACTION = 0.01
-PROTECTED_FRACTION = 0.80
-SKETCH_DEPTH = 4
-SKETCH_COUNTER_MAX = 15
-SAMPLE_FACTOR = 80
-WIDTH_FACTOR = 4
-HOUR_SECONDS = 3600
-ACTIVITY_LIMIT = 10_000
+from cachectl.core.policy import POLICY_TINYLFU, FrequencySketch, check_config, segment_limits
+from cachectl.core.statistics import CacheStats, HourCounts, KeyActivity, hit_ratio
 
 # segments
 _WINDOW = 0
 _PROBATION = 1
 _PROTECTED = 2
-
-_MASK64 = (1 << 64) - 1
-_SEEDS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93)
-_HALVE = bytes(i >> 1 for i in range(256))
-
-
-class CacheConfigError(ValueError):
-    """An invalid capacity, TTL or policy was given to the cache core."""
-
-
-def _check_config(capacity: Any, ttl_seconds: Any, policy: Any) -> None:
-    if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
-        raise CacheConfigError(f"capacity must be a positive integer, got {capacity!r}")
-    if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, (int, float)) or not ttl_seconds > 0:
-        raise CacheConfigError(f"ttl_seconds must be a positive number, got {ttl_seconds!r}")
-    if ttl_seconds == float("inf"):
-        raise CacheConfigError("ttl_seconds must be finite")
-    if policy not in POLICIES:
-        raise CacheConfigError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
-
-
-class FrequencySketch:
-    """Count-min sketch of 4-bit counters aged by halving (the "TinyLFU" frequency filter).
-
-    Each access increments the key's 4 counters that are at the current minimum (conservative
-    update).  After ``sample_size`` increments every counter is halved, so the estimate follows a
-    changing popularity.  Memory is fixed: 4 rows of ``width`` bytes.  A doorkeeper (first access
-    kept in a set, not in the sketch) was measured and dropped: no better hit ratio, unbounded
-    memory.  Not thread-safe on its own (the cache holds the lock).
-    """
-
-    __slots__ = ("_rows", "_shift", "_additions", "sample_size", "width")
-
-    def __init__(self, capacity: int) -> None:
-        width = 16
-        while width < WIDTH_FACTOR * capacity:
-            width <<= 1
-        self.width = width
-        self._shift = 64 - (width.bit_length() - 1)
-        self._rows = [bytearray(width) for _ in range(SKETCH_DEPTH)]
-        self._additions = 0
-        self.sample_size = SAMPLE_FACTOR * max(capacity, 1)
-
-    def _indexes(self, h: int) -> tuple[int, int, int, int]:
-        h &= _MASK64
-        h ^= h >> 31
-        s = self._shift
-        return (
-            ((h * _SEEDS[0]) & _MASK64) >> s,
-            ((h * _SEEDS[1]) & _MASK64) >> s,
-            ((h * _SEEDS[2]) & _MASK64) >> s,
-            ((h * _SEEDS[3]) & _MASK64) >> s,
-        )
-
-    def frequency(self, h: int) -> int:
-        r0, r1, r2, r3 = self._rows
-        i0, i1, i2, i3 = self._indexes(h)
-        return min(r0[i0], r1[i1], r2[i2], r3[i3])
-
-    def increment(self, h: int) -> None:
-        r0, r1, r2, r3 = self._rows
-        i0, i1, i2, i3 = self._indexes(h)
-        v0, v1, v2, v3 = r0[i0], r1[i1], r2[i2], r3[i3]
-        low = min(v0, v1, v2, v3)
-        if low < SKETCH_COUNTER_MAX:
-            if v0 == low:
-                r0[i0] = low + 1
-            if v1 == low:
-                r1[i1] = low + 1
-            if v2 == low:
-                r2[i2] = low + 1
-            if v3 == low:
-                r3[i3] = low + 1
-        self._additions += 1
-        if self._additions >= self.sample_size:
-            self._age()
-
-    def _age(self) -> None:
-        self._rows = [row.translate(_HALVE) for row in self._rows]
-        self._additions //= 2
-
-
-@dataclass(frozen=True)
-class CacheStats:
-    policy: str
-    capacity: int
-    ttl_seconds: float
-    size: int
-    hits: int
-    misses: int
-    hit_ratio: float | None
-    hour_hits: int
-    hour_misses: int
-    hour_hit_ratio: float | None
-    evictions: int
-    expirations: int
-    window_size: int
-    probation_size: int
-    protected_size: int
-    uptime_seconds: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def _ratio(hits: int, misses: int) -> float | None:
-    total = hits + misses
-    return hits / total if total else None
 
 
 class FeatureCache:
@@ -168,7 +37,7 @@ class FeatureCache:
         policy: str = POLICY_TINYLFU,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        _check_config(capacity, ttl_seconds, policy)
+        check_config(capacity, ttl_seconds, policy)
         self._lock = threading.Lock()
         self._clock = clock
         self._data: dict[Hashable, list] = {}  # key -> [value, segment, hash]
@@ -176,18 +45,14 @@ class FeatureCache:
         self._probation: OrderedDict[Hashable, None] = OrderedDict()
         self._protected: OrderedDict[Hashable, None] = OrderedDict()
         self._written: OrderedDict[Hashable, float] = OrderedDict()  # write order == expiry order
-        self._activity: OrderedDict[Hashable, list[int]] = OrderedDict()  # key -> [hits, lookups]
+        self._activity = KeyActivity()
         self._hits = 0
         self._misses = 0
         self._evictions = 0
         self._expirations = 0
         now = clock()
         self._started = now
-        self._bucket_second = int(now)
-        self._hit_buckets = [0] * HOUR_SECONDS
-        self._miss_buckets = [0] * HOUR_SECONDS
-        self._hour_hits = 0
-        self._hour_misses = 0
+        self._hour = HourCounts(now)
         self._policy = policy
         self._capacity = capacity
         self._ttl = float(ttl_seconds)
@@ -196,12 +61,7 @@ class FeatureCache:
 
     # -- configuration -------------------------------------------------------------------------
     def _set_limits(self) -> None:
-        if self._policy == POLICY_LRU or self._capacity < 2:
-            self._window_cap = self._capacity
-        else:
-            self._window_cap = max(1, round(self._capacity * WINDOW_FRACTION))
-        self._main_cap = self._capacity - self._window_cap
-        self._protected_cap = int(self._main_cap * PROTECTED_FRACTION)
+        self._window_cap, self._main_cap, self._protected_cap = segment_limits(self._policy, self._capacity)
 
     @property
     def capacity(self) -> int:
@@ -227,7 +87,7 @@ class FeatureCache:
             capacity = self._capacity if capacity is None else capacity
             ttl_seconds = self._ttl if ttl_seconds is None else ttl_seconds
             policy = self._policy if policy is None else policy
-            _check_config(capacity, ttl_seconds, policy)
+            check_config(capacity, ttl_seconds, policy)
             capacity_changed = capacity != self._capacity
             self._capacity, self._ttl, self._policy = capacity, float(ttl_seconds), policy
             self._set_limits()
@@ -256,26 +116,6 @@ class FeatureCache:
                 key, _ = self._window.popitem(last=False)
                 self._probation[key] = None
                 self._data[key][1] = _PROBATION
-
-    # -- hour buckets -----------------------------------------------------------------------------
-    def _advance(self, second: int) -> None:
-        last = self._bucket_second
-        if second <= last:
-            return
-        hits, misses = self._hit_buckets, self._miss_buckets
-        if second - last >= HOUR_SECONDS:
-            for i in range(HOUR_SECONDS):
-                hits[i] = 0
-                misses[i] = 0
-            self._hour_hits = self._hour_misses = 0
-        else:
-            for s in range(last + 1, second + 1):
-                i = s % HOUR_SECONDS
-                self._hour_hits -= hits[i]
-                self._hour_misses -= misses[i]
-                hits[i] = 0
-                misses[i] = 0
-        self._bucket_second = second
 
     # -- internal list operations ---------------------------------------------------------------
     def _purge_expired(self, now: float) -> None:
@@ -357,8 +197,9 @@ class FeatureCache:
         with self._lock:
             now = self._clock()
             second = int(now)
-            if second != self._bucket_second:
-                self._advance(second)
+            hour = self._hour
+            if second != hour.second:
+                hour.advance(second)
             written = self._written
             if written:
                 oldest = next(iter(written))
@@ -366,25 +207,13 @@ class FeatureCache:
                     self._purge_expired(now)
             self._sketch.increment(h)
             entry = self._data.get(key)
-            index = second % HOUR_SECONDS
-            activity = self._activity
-            counts = activity.get(key)
-            if counts is None:
-                counts = activity[key] = [0, 0]
-                if len(activity) > ACTIVITY_LIMIT:
-                    activity.popitem(last=False)
-            else:
-                activity.move_to_end(key)
-            counts[1] += 1
-            if entry is None:
+            hit = entry is not None
+            self._activity.count(key, hit)
+            hour.count(second, hit)
+            if not hit:
                 self._misses += 1
-                self._hour_misses += 1
-                self._miss_buckets[index] += 1
                 return default
-            counts[0] += 1
             self._hits += 1
-            self._hour_hits += 1
-            self._hit_buckets[index] += 1
             self._touch(key, entry)
             return entry[0]
 
@@ -450,14 +279,12 @@ class FeatureCache:
         """Return and forget ``(hits, lookups)`` per key since the last drain (the ``ACTIVITY_LIMIT`` most
         recently looked-up keys)."""
         with self._lock:
-            drained = {key: (hits, lookups) for key, (hits, lookups) in self._activity.items()}
-            self._activity.clear()
-            return drained
+            return self._activity.drain()
 
     def stats(self) -> CacheStats:
         with self._lock:
             now = self._clock()
-            self._advance(int(now))
+            self._hour.advance(int(now))
             self._purge_expired(now)
             return CacheStats(
                 policy=self._policy,
@@ -466,10 +293,10 @@ class FeatureCache:
                 size=len(self._data),
                 hits=self._hits,
                 misses=self._misses,
-                hit_ratio=_ratio(self._hits, self._misses),
-                hour_hits=self._hour_hits,
-                hour_misses=self._hour_misses,
-                hour_hit_ratio=_ratio(self._hour_hits, self._hour_misses),
+                hit_ratio=hit_ratio(self._hits, self._misses),
+                hour_hits=self._hour.hits,
+                hour_misses=self._hour.misses,
+                hour_hit_ratio=hit_ratio(self._hour.hits, self._hour.misses),
                 evictions=self._evictions,
                 expirations=self._expirations,
                 window_size=len(self._window),
