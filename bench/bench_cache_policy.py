@@ -1,7 +1,7 @@
 """Hit ratio of the feature cache's eviction policies on a skewed (Zipf) lookup trace.
 
 Replays 300,000 lookups whose popularity follows Zipf (s = 1.1) over 10,000 distinct keys through
-`cachectl.runtime.FeatureCache` (get, and put on a miss, as `analyze` does) with the W-TinyLFU policy
+`cachectl.core.FeatureCache` (get, and put on a miss, as `analyze` does) with the W-TinyLFU policy
 and with plain LRU, and prints both beside the static optimum (the best fixed set of `capacity` keys
 for this trace: the share of lookups that go to its `capacity` most frequent keys).  A second,
 informational trace checks that the policy still adapts when popularity shifts: 100,000 lookups of
@@ -22,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from cachectl.runtime import POLICY_LRU, POLICY_TINYLFU, FeatureCache  # noqa: E402
+from cachectl.core import POLICY_LRU, POLICY_TINYLFU, FeatureCache  # noqa: E402
 
 LOOKUPS = 300_000
 DISTINCT = 10_000

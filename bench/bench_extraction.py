@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from features.extractors import FEATURE_VERSIONS, extract_features  # noqa: E402
-from features.parsers.dispatch import parse_format  # noqa: E402
+from features.parsers.format_parsers import parse_format  # noqa: E402
 from features.parsers.document import CadDocument  # noqa: E402
 from features.parsers.sniff import sniff_format  # noqa: E402
 

@@ -168,7 +168,7 @@ class LoadLog:
     """Intervals during which this process ran a model load (convergence or its own reload)."""
 
     def __init__(self) -> None:
-        import modelops.services as services
+        import modelops.services.reload as services
 
         self.intervals: list[tuple[float, float]] = []
         self.durations: dict[str, list[float]] = {}
@@ -211,11 +211,13 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     settings.CADML_MODEL_SYNC_INTERVAL_SECONDS = 3600.0
-    from modelops.foreground import gate
+    from modelops.foreground import gate as process_gate
     from modelops.models import ModelReloadAttempt
     from modelops.registry import holder
     from modelops.services import (database_load_sequence, model_refresh_if_stale, model_reload,
                                    model_version_upload)
+
+    gate = process_gate()  # this process's foreground gate
 
     sizes = []
     for label, seed in (("rf-a", 1), ("rf-b", 2)):
@@ -267,7 +269,7 @@ def main() -> None:
     own_pacer = gate.pacer
 
     def converged() -> bool:
-        return holder.sequence == database_load_sequence() and not holder._load_lock.locked()
+        return holder.sequence == database_load_sequence() and not holder.loading()
 
     def settle() -> None:
         set_control("off")

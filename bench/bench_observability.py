@@ -45,7 +45,7 @@ def main() -> int:
 
     django.setup()
     from cadml_site.observability import process_stats
-    from cadml_site.observability.project import project_consistency_report
+    from tools.rules_lint.project import project_consistency_report
 
     print(f"prometheus multiprocess: {args.multiproc}")
     process_stats.publish(force=True)

@@ -350,7 +350,7 @@ def descriptor_cost(runs: int = 200) -> None:
     import trimesh
 
     from features.descriptors import describe_triangles
-    from features.parsers.stl import mesh_measures
+    from features.parsers.mesh_document import mesh_measures
 
     sphere = trimesh.creation.uv_sphere(radius=25.0, count=[224, 226])
     triangles = np.ascontiguousarray(sphere.triangles[:100_000], dtype=np.float32)
@@ -467,7 +467,7 @@ def _groups(v5_by_original: dict[str, tuple]) -> dict[str, set[str]]:
 def run_direct(twins: TwinSet, versions) -> tuple[list[Outcome], list[tuple[str, bool]]]:
     from features.extractors import extract_features
     from features.extractors.v5_match import v5_matches
-    from features.parsers.dispatch import parse_format
+    from features.parsers.format_parsers import parse_format
     from features.parsers.sniff import sniff_format
     from vectors.index.vector_math import normalized
 
@@ -534,8 +534,8 @@ def run_service(twins: TwinSet, versions, database_url: str) -> tuple[list[Outco
     from bench.vector_bench_env import bench_environment, drop_database
 
     bench_environment(database_url)
-    from cadml_site.api.exceptions import DomainError
-    from features.services import analysis_create
+    from analysis.services import analysis_create
+    from cadml_site.errors import DomainError
     from vectors.selectors import vector_get, vector_similarity_search
 
     sha_of = {}
@@ -617,7 +617,7 @@ def report_labels(labels: list[dict]) -> None:
 
 def calibrate(samples: Path) -> None:
     from features.descriptors.shape import SHAPE_NAMES
-    from features.parsers.dispatch import parse_format
+    from features.parsers.format_parsers import parse_format
     from features.parsers.sniff import sniff_format
 
     rows = []

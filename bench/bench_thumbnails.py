@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from features.parsers.errors import CadParseError  # noqa: E402
-from features.parsers.pool import ParsePool  # noqa: E402
+from features.parse_workers.pool import ParsePool  # noqa: E402
 from features.parsers.sniff import sniff_format  # noqa: E402
 
 

@@ -1,5 +1,5 @@
 """Soak: mixed traffic against a stack this script starts (gunicorn with 2 workers on a private Postgres cluster,
-tasks in process), then the report of cadml_site.stress.soak.
+tasks in process), then the report of tools.stress.soak.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/soak.py --minutes 30 --rate 6
 
@@ -33,9 +33,9 @@ def main() -> int:
     parser.add_argument("--drill-every", type=float, default=60.0, help="seconds between degradation drills")
     args = parser.parse_args()
 
-    from cadml_site.stress.client import StressClient
-    from cadml_site.stress.soak import seed_service, soak
     from tests.integration.fault_stack import start_fault_stack
+    from tools.stress.client import StressClient
+    from tools.stress.soak import seed_service, soak
 
     workdir = Path(tempfile.mkdtemp(prefix="cadml-soak-"))
     stack = start_fault_stack(workdir, celery=False)

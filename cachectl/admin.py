@@ -16,7 +16,7 @@ from cachectl.models import (
     CacheSnapshot,
 )
 from cadml_site.admin_base import ReadOnlyAdmin, confirmation_page, reason_form, user_permission
-from cadml_site.api.exceptions import Conflict, DomainError
+from cadml_site.errors import Conflict, DomainError
 
 CONFIRM_TEMPLATE = "admin/cachectl/confirm_action.html"
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from django.conf import settings
 
 from cachectl import selectors
+from cachectl.holder import holder
 
 
 def cache_health_section() -> dict:
     """``degraded`` when the shared tier is configured but unreachable, the settings cannot be read, or a
     rollback window is past its deadline without a confirm; otherwise ``ok``."""
-    from cachectl.holder import holder
-
     stats = selectors.cache_process_stats()
     window = selectors.cache_rollback_window()
     problems = []

@@ -1,17 +1,19 @@
-"""The process-local cache holder: one per web or Celery worker process.
+"""The process-local cache holder: one feature cache per web or Celery worker process (Django-free).
 
-It owns this process's `FeatureCache` (and the shared Redis tier client) and converges on the database:
-on access, at most once per ``CHECK_INTERVAL_SECONDS``, it reads the settings row (one indexed query) and
+The holder keeps this process's ``FeatureCache`` (and the shared Redis tier client) in a
+``cadml_site.process_state.ProcessLocal``: built on first use, never inherited across fork, restarted by the
+process initialiser (gunicorn ``post_fork``, Celery ``worker_process_init``). It talks to the database through a
+``CacheSource`` (``cachectl.cache_source.DatabaseCacheSource``, bound in ``CachectlConfig.ready()``) and
+converges on it at most once per ``CHECK_INTERVAL_SECONDS``, on access:
 
-* applies a new settings ``generation`` to the live cache (``FeatureCache.reconfigure``);
-* replays a new prewarm run (``prewarm_generation``; in a new process, the latest one) from the stored
+* a new settings ``generation`` is applied to the live cache (``FeatureCache.reconfigure``);
+* a new prewarm run (``prewarm_generation``; in a new process, the latest one) is replayed from the stored
   features, in a background thread so no request waits for it;
-* flushes this process's hits and lookups per key since the last flush (prewarm's "recent hits" and
-  "high-frequency" tiers), at most every ``ACTIVITY_FLUSH_SECONDS``, never inside a caller's transaction.
+* this process's hits and lookups per key since the last flush (prewarm's "recent hits" and "high-frequency"
+  tiers) are flushed at most every ``ACTIVITY_FLUSH_SECONDS``, never inside a caller's transaction.
 
-After fork (gunicorn ``post_fork``, Celery ``worker_process_init``) ``reset_after_fork`` drops what was
-inherited and syncs again, so every process starts from the database's truth with its own statistics.
-A database error never breaks a lookup: the cache keeps its current settings and retries next interval.
+Settings the source cannot read never break a lookup: the cache keeps its current settings (the environment
+defaults in a new process) and retries at the next interval.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Protocol
 
-from django.conf import settings
-from django.db import DatabaseError, connection, connections
-from django.db.transaction import TransactionManagementError
-
-from cachectl.runtime import FeatureCache
+from cachectl.core import FeatureCache
 from cachectl.shared_tier import RedisFeatureTier
+from cadml_site.process_state import ProcessLocal
 
 logger = logging.getLogger("cadml.cachectl")
 
@@ -34,72 +36,95 @@ CHECK_INTERVAL_SECONDS = 1.0
 ACTIVITY_FLUSH_SECONDS = 10.0
 
 
-class CacheHolder:
-    def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self._pid = os.getpid()
-        self._cache: FeatureCache | None = None
-        self._shared: RedisFeatureTier | None = None
-        self._shared_url: str | None = None
+@dataclass(frozen=True)
+class CacheSettingsState:
+    """The settings every process converges on, with the generations that say when they changed."""
+
+    capacity: int
+    ttl_seconds: int
+    policy: str
+    generation: int
+    prewarm_generation: int
+
+    def settings_dict(self) -> dict:
+        return {"capacity": self.capacity, "ttl_seconds": self.ttl_seconds, "policy": self.policy}
+
+
+class SettingsUnreadable(Exception):
+    """The source could not read the settings (a database error); the message names the cause."""
+
+
+class CacheSource(Protocol):
+    def settings_state(self) -> CacheSettingsState:
+        """The stored settings; raises ``SettingsUnreadable`` when they cannot be read."""
+
+    def default_settings(self) -> CacheSettingsState:
+        """The environment's settings (what a new process uses while the stored ones cannot be read)."""
+
+    def shared_tier_url(self) -> str | None: ...
+
+    def may_flush_activity(self) -> bool:
+        """False inside a caller's transaction (the flush's row locks would be held until it ends)."""
+
+    def record_activity(self, activity: dict[Hashable, tuple[int, int]]) -> int:
+        """Stores one flush of key activity; returns the keys recorded (0 when it could not)."""
+
+    def replay_prewarm(self, generation: int) -> None: ...
+
+    def end_thread(self) -> None:
+        """Releases what a background thread of the holder held (its database connections)."""
+
+
+class CacheRuntime:
+    """This process's cache, shared tier client, converged generations and statistics."""
+
+    def __init__(self, source: CacheSource) -> None:
+        self.source = source
+        self.lock = threading.RLock()
+        self.cache: FeatureCache | None = None
+        self.shared: RedisFeatureTier | None = None
+        self.shared_url: str | None = None
         self.generation: int | None = None
         self.prewarm_generation: int | None = None
-        self._next_check = 0.0
-        self._next_flush = time.monotonic() + ACTIVITY_FLUSH_SECONDS
+        self.next_flush = time.monotonic() + ACTIVITY_FLUSH_SECONDS
         self.last_sync_error = ""
         self.shared_hits = 0
-        self._replay_thread: threading.Thread | None = None
-
-    # -- access -----------------------------------------------------------------------------------
-    def cache(self) -> FeatureCache:
-        """This process's cache, synced with the database at most once per check interval."""
-        cache = self._cache
-        if cache is None or time.monotonic() >= self._next_check or self._pid != os.getpid():
-            self.sync()
-            cache = self._cache
-        return cache
+        self.replay_thread: threading.Thread | None = None
 
     def shared_tier(self) -> RedisFeatureTier | None:
-        url = settings.CADML_CACHE_REDIS_URL
+        url = self.source.shared_tier_url()
         if not url:
             return None
-        if self._shared is None or self._shared_url != url:
-            with self._lock:
-                if self._shared is None or self._shared_url != url:
-                    self._shared, self._shared_url = RedisFeatureTier(url), url
-        return self._shared
+        if self.shared is None or self.shared_url != url:
+            with self.lock:
+                if self.shared is None or self.shared_url != url:
+                    self.shared, self.shared_url = RedisFeatureTier(url), url
+        return self.shared
 
     def count_shared_hit(self) -> None:
-        with self._lock:
+        with self.lock:
             self.shared_hits += 1
 
-    # -- convergence ------------------------------------------------------------------------------
-    def sync(self, *, force: bool = False, replay_in_background: bool = True) -> None:
-        from cachectl import selectors
-
-        if self._pid != os.getpid():
-            self._forget()  # forked: the inherited lock and cache are not ours
-        with self._lock:
-            now = time.monotonic()
-            if not force and self._cache is not None and now < self._next_check:
-                return
-            self._next_check = now + CHECK_INTERVAL_SECONDS
+    def sync(self, *, replay_in_background: bool = True) -> None:
+        """Converge on the source: settings generation, prewarm generation, key activity flush."""
+        with self.lock:
             try:
-                state = selectors.cache_settings_state()
-            except (DatabaseError, TransactionManagementError) as exc:
-                self.last_sync_error = f"{type(exc).__name__}: {exc}"
+                state = self.source.settings_state()
+            except SettingsUnreadable as exc:
+                self.last_sync_error = str(exc)
                 logger.warning("Cache settings could not be read; keeping the current ones: %s", exc)
-                if self._cache is None:
-                    self._cache = FeatureCache(capacity=settings.CADML_CACHE_CAPACITY,
-                                               ttl_seconds=settings.CADML_CACHE_TTL_SECONDS,
-                                               policy=settings.CADML_CACHE_POLICY)
+                if self.cache is None:
+                    defaults = self.source.default_settings()
+                    self.cache = FeatureCache(capacity=defaults.capacity, ttl_seconds=defaults.ttl_seconds,
+                                              policy=defaults.policy)
                 return
             self.last_sync_error = ""
-            if self._cache is None:
-                self._cache = FeatureCache(capacity=state.capacity, ttl_seconds=state.ttl_seconds,
-                                           policy=state.policy)
+            if self.cache is None:
+                self.cache = FeatureCache(capacity=state.capacity, ttl_seconds=state.ttl_seconds,
+                                          policy=state.policy)
             elif state.generation != self.generation:
-                self._cache.reconfigure(capacity=state.capacity, ttl_seconds=state.ttl_seconds,
-                                        policy=state.policy)
+                self.cache.reconfigure(capacity=state.capacity, ttl_seconds=state.ttl_seconds,
+                                       policy=state.policy)
                 logger.info("Cache settings generation %s applied in pid %s: %s", state.generation,
                             os.getpid(), state)
             self.generation = state.generation
@@ -111,79 +136,128 @@ class CacheHolder:
             elif state.prewarm_generation != self.prewarm_generation:
                 self.prewarm_generation = state.prewarm_generation
                 replay = state.prewarm_generation
-            # Not inside the caller's transaction: its row locks would be held until it ends.
-            if now >= self._next_flush and not connection.in_atomic_block:
-                self._next_flush = now + ACTIVITY_FLUSH_SECONDS
+            now = time.monotonic()
+            if now >= self.next_flush and self.source.may_flush_activity():
+                self.next_flush = now + ACTIVITY_FLUSH_SECONDS
                 self.flush_key_activity()
         if replay is not None:
-            self._start_replay(replay, background=replay_in_background)
+            self.start_replay(replay, background=replay_in_background)
 
     def mark_prewarm_seen(self, generation: int) -> None:
-        """The process that ran a prewarm already loaded it: it must not replay it."""
-        with self._lock:
+        with self.lock:
             if self.prewarm_generation is None or generation > self.prewarm_generation:
                 self.prewarm_generation = generation
 
     def flush_key_activity(self) -> int:
-        from cachectl.services import cache_key_activity_record
-
-        cache = self._cache
+        cache = self.cache
         if cache is None:
             return 0
         activity = cache.drain_activity()
         if not activity:
             return 0
-        try:
-            return cache_key_activity_record(activity=activity)
-        except (DatabaseError, TransactionManagementError) as exc:
-            logger.warning("Cache key activity could not be recorded: %s", exc)
-            return 0
+        return self.source.record_activity(activity)
 
-    def _start_replay(self, generation: int, *, background: bool) -> None:
-        from cachectl.services import cache_prewarm_replay
-
+    def start_replay(self, generation: int, *, background: bool) -> None:
         if not background:
-            cache_prewarm_replay(generation=generation)
+            self.source.replay_prewarm(generation)
             return
 
         def run() -> None:
             try:
-                cache_prewarm_replay(generation=generation)
+                self.source.replay_prewarm(generation)
             except Exception:
                 logger.exception("Prewarm replay of generation %s failed in pid %s", generation, os.getpid())
             finally:
-                connections.close_all()  # this thread's connections only
+                self.source.end_thread()
 
         thread = threading.Thread(target=run, name=f"cachectl-prewarm-{generation}", daemon=True)
-        self._replay_thread = thread
+        self.replay_thread = thread
         thread.start()
 
     def wait_for_replay(self, timeout: float | None = None) -> None:
-        thread = self._replay_thread
+        thread = self.replay_thread
         if thread is not None:
             thread.join(timeout)
 
+
+class CacheHolder:
+    """The one way to reach this process's cache runtime; ``bind`` gives it its source before first use."""
+
+    def __init__(self, name: str = "cachectl.cache") -> None:
+        self._source: CacheSource | None = None
+        self.process_local: ProcessLocal[CacheRuntime] = ProcessLocal(
+            name, build=self._build, start=CacheRuntime.sync, converge=CacheRuntime.sync,
+            converge_every=CHECK_INTERVAL_SECONDS)
+
+    def bind(self, source: CacheSource) -> None:
+        self._source = source
+
+    def _build(self) -> CacheRuntime:
+        if self._source is None:
+            raise RuntimeError("the cache holder has no source: CachectlConfig.ready() binds it")
+        return CacheRuntime(self._source)
+
+    # -- access -----------------------------------------------------------------------------------
+    def runtime(self) -> CacheRuntime:
+        """This process's runtime, converged on the source at most once per check interval."""
+        return self.process_local.converge_if_due()
+
+    def cache(self) -> FeatureCache:
+        return self.runtime().cache
+
+    def shared_tier(self) -> RedisFeatureTier | None:
+        return self.process_local.get().shared_tier()
+
+    def count_shared_hit(self) -> None:
+        self.process_local.get().count_shared_hit()
+
+    # -- what this process has converged on (nothing is started to answer) ----------------------------
+    @property
+    def generation(self) -> int | None:
+        runtime = self.process_local.current()
+        return runtime.generation if runtime is not None else None
+
+    @property
+    def prewarm_generation(self) -> int | None:
+        runtime = self.process_local.current()
+        return runtime.prewarm_generation if runtime is not None else None
+
+    @property
+    def last_sync_error(self) -> str:
+        runtime = self.process_local.current()
+        return runtime.last_sync_error if runtime is not None else ""
+
+    @property
+    def shared_hits(self) -> int:
+        runtime = self.process_local.current()
+        return runtime.shared_hits if runtime is not None else 0
+
+    # -- convergence ------------------------------------------------------------------------------
+    def sync(self) -> None:
+        """Converge now (a settings change committed by this process applies here at once)."""
+        self.process_local.converge_if_due(force=True)
+
+    def mark_prewarm_seen(self, generation: int) -> None:
+        """The process that ran a prewarm already loaded it: it must not replay it."""
+        self.process_local.get().mark_prewarm_seen(generation)
+
+    def flush_key_activity(self) -> int:
+        runtime = self.process_local.current()
+        return runtime.flush_key_activity() if runtime is not None else 0
+
+    def wait_for_replay(self, timeout: float | None = None) -> None:
+        runtime = self.process_local.current()
+        if runtime is not None:
+            runtime.wait_for_replay(timeout)
+
     # -- lifecycle --------------------------------------------------------------------------------
-    def _forget(self) -> None:
-        self._pid = os.getpid()
-        self._lock = threading.RLock()
-        self._cache = None
-        self._shared = None
-        self._shared_url = None
-        self.generation = None
-        self.prewarm_generation = None
-        self._next_check = 0.0
-        self._next_flush = time.monotonic() + ACTIVITY_FLUSH_SECONDS
-        self.shared_hits = 0
-        self._replay_thread = None
-
     def reset(self) -> None:
-        """Forget everything (a fresh process: after fork, or a simulated restart in tests)."""
-        self._forget()
+        """Forget this process's cache (a simulated new process in tests); the next access builds one."""
+        self.process_local.reset()
 
-    def reset_after_fork(self) -> None:
-        self._forget()
-        self.sync()
+    def restart(self) -> None:
+        """The process initialiser: a fresh cache converged on the source now, not at the first lookup."""
+        self.process_local.restart()
 
 
 holder = CacheHolder()

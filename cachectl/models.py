@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from cachectl.runtime import POLICIES, POLICY_TINYLFU
+from cachectl.core import POLICIES, POLICY_TINYLFU
 from cadml_site.models import AuditRecord
 
 POLICY_CHOICES = [(policy, policy) for policy in POLICIES]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from cachectl.holder import CacheSettingsState, holder
 from cachectl.models import (
     CacheKeyActivity,
     CacheSettings,
@@ -25,18 +25,6 @@ TIER_RECENT_HITS = "recent_hits"
 TIER_RECENTLY_REFERENCED = "recently_referenced"
 TIER_LOW_DIMENSION_HIGH_FREQUENCY = "low_dimension_high_frequency"
 PREWARM_TIERS = (TIER_RECENT_HITS, TIER_RECENTLY_REFERENCED, TIER_LOW_DIMENSION_HIGH_FREQUENCY)
-
-
-@dataclass(frozen=True)
-class CacheSettingsState:
-    capacity: int
-    ttl_seconds: int
-    policy: str
-    generation: int
-    prewarm_generation: int
-
-    def settings_dict(self) -> dict:
-        return {"capacity": self.capacity, "ttl_seconds": self.ttl_seconds, "policy": self.policy}
 
 
 def cache_settings_defaults() -> dict:
@@ -99,8 +87,6 @@ def cache_snapshot_list() -> QuerySet[CacheSnapshot]:
 
 def cache_process_stats() -> dict:
     """Statistics of this process's cache tiers."""
-    from cachectl.holder import holder
-
     cache = holder.cache()
     stats = cache.stats().as_dict()
     shared = holder.shared_tier()
@@ -155,12 +141,13 @@ def _recently_referenced_keys(limit: int) -> list[tuple[str, str]]:
 
 
 def _version_dimension(version: str) -> int:
-    from features.extractors import dimension
+    from vectors.errors import UnknownFeatureVersion
+    from vectors.validation import checked_version
 
     try:
-        return dimension(version)
-    except ValueError:  # UnknownFeatureVersion
-        return 1 << 30  # unknown versions last
+        return checked_version(version)
+    except UnknownFeatureVersion:  # unknown_feature_version: a version no longer known sorts last
+        return 1 << 30
 
 
 def _low_dimension_high_frequency_keys(limit: int) -> list[tuple[str, str]]:

@@ -49,7 +49,7 @@ def publish(task, *args):
     in process too when tasks run eagerly), so that a services module never imports a tasks module."""
     from django.conf import settings
 
-    from cadml_site.api.exceptions import BrokerUnavailable
+    from cadml_site.errors import BrokerUnavailable
 
     if isinstance(task, str):
         if task not in app.tasks:

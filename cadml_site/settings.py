@@ -30,7 +30,7 @@ CADML_BUILD_VERSION = env_str("CADML_BUILD_VERSION", "0.1.0")
 CADML_BUILD_COMMIT = env_str("CADML_BUILD_COMMIT", "")
 
 INSTALLED_APPS = [
-    "cadml_site.dashboard.apps.CadmlAdminConfig",  # django.contrib.admin; its index is the ops dashboard
+    "console.apps.CadmlAdminConfig",  # django.contrib.admin; its index is the ops dashboard
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -41,11 +41,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_prometheus",
     "cadml_site.api",
-    "cadml_site.dashboard.apps.DashboardConfig",
     "features",
     "vectors",
     "modelops",
     "cachectl",
+    "analysis",  # the top layer of the domain apps: analyze across features, vectors, modelops and cachectl
+    "console.apps.ConsoleConfig",  # the ops dashboard: reads vectors, modelops and cachectl
 ]
 
 MIDDLEWARE = [

@@ -21,6 +21,7 @@ api_v1 = [
     path("auth/whoami/", auth_views.WhoAmIApi.as_view(), name="auth-whoami"),
     path("auth/api-keys/", auth_views.ApiKeyIssueApi.as_view(), name="auth-api-key-issue"),
     path("auth/api-keys/<str:prefix>/revoke/", auth_views.ApiKeyRevokeApi.as_view(), name="auth-api-key-revoke"),
+    path("", include("analysis.api.urls")),
     path("", include("features.api.urls")),
     path("", include("vectors.api.urls")),
     path("", include("modelops.api.urls")),
@@ -30,7 +31,7 @@ api_v1 = [
 urlpatterns = [
     path("", site_views.landing_view, name="landing"),
     path("admin/", admin.site.urls),
-    path("search/", include("features.pages.urls")),
+    path("search/", include("analysis.pages.urls")),
     path("metrics", site_views.metrics_view, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -6,10 +6,10 @@ from django.http import Http404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from cadml_site.api.exceptions import DomainError
+from cadml_site.errors import DomainError
 from cadml_site.admin_base import ReadOnlyAdmin
 from features.file_responses import stored_file_response
-from features.models import Analysis, CadFile
+from features.models import CadFile
 from features.selectors import cad_file_original, cad_file_thumbnail
 
 
@@ -96,11 +96,3 @@ class CadFileAdmin(ReadOnlyAdmin):
     def meta_pretty(self, obj):
         return _pretty(obj.meta)
 
-
-@admin.register(Analysis)
-class AnalysisAdmin(ReadOnlyAdmin):
-    list_display = ("id", "cad_file", "feature_version", "reused_file", "created_at")
-    list_filter = ("feature_version", "reused_file", "cad_file__format", "created_at")
-    search_fields = ("cad_file__original_name", "cad_file__sha256")
-    ordering = ("-created_at", "-id")
-    list_select_related = ("cad_file",)

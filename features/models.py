@@ -1,10 +1,9 @@
-"""Stored CAD files (one row per distinct content) and analyses (one row per analyze call)."""
+"""Stored CAD files: one row per distinct content (analyses are the analysis app's, `analysis.models`)."""
 
 from __future__ import annotations
 
 from django.db import models
 
-from features.extractors import FEATURE_VERSIONS
 from features.parsers.document import FORMATS
 
 
@@ -53,21 +52,3 @@ class CadFile(models.Model):
     def __str__(self) -> str:
         return f"{self.original_name or self.sha256[:12]} ({self.format})"
 
-
-class Analysis(models.Model):
-    """One analyze call: the vector it produced for one version, its timings and cross-app sections."""
-
-    cad_file = models.ForeignKey(CadFile, on_delete=models.PROTECT, related_name="analyses")
-    feature_version = models.CharField(max_length=8, choices=[(v, v) for v in FEATURE_VERSIONS])
-    values = models.JSONField()
-    reused_file = models.BooleanField(default=False, help_text="The content had been parsed before.")
-    timings = models.JSONField(default=dict)
-    sections = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name_plural = "analyses"
-
-    def __str__(self) -> str:
-        return f"analysis {self.pk} of {self.cad_file_id} ({self.feature_version})"

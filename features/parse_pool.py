@@ -1,61 +1,48 @@
-"""The process-local parse pool holder: one warm pool per process, started lazily or after fork.
+"""This process's parse pool, held by ``cadml_site.process_state.ProcessLocal``: one warm pool per process.
 
-`get_parse_pool()` builds the pool from settings on first use (or from the per-process initialiser that
-gunicorn's post_fork and Celery's worker_process_init run), remembers the pid that owns it so a forked child
-never reuses its parent's workers, and shuts it down at interpreter exit.
+Built from settings on first use or by the process initialiser (gunicorn ``post_fork``, Celery
+``worker_process_init``: the ``restart`` registered in ``FeaturesConfig.ready()``), so the first upload does not
+wait for the workers. A forked child never reuses its parent's workers (it builds its own); closing the pool
+(process finaliser, interpreter exit, test reset) stops its workers.
 """
 
 from __future__ import annotations
 
-import atexit
-import os
-import threading
-
 from django.conf import settings
 
-from features.parsers.pool import ParsePool
+from cadml_site.process_state import ProcessLocal
+from features.parse_workers.pool import ParsePool
 
-_lock = threading.Lock()
-_pool: ParsePool | None = None
-_pool_pid: int | None = None
+
+def _build() -> ParsePool:
+    return ParsePool(
+        workers=settings.CADML_PARSE_WORKERS,
+        memory_limit_bytes=settings.CADML_PARSE_MEMORY_LIMIT_BYTES,
+        timeout_seconds=settings.CADML_PARSE_TIMEOUT_SECONDS,
+        parser_options={
+            "entity_budget": settings.CADML_DXF_ENTITY_BUDGET,
+            "max_depth": settings.CADML_DXF_MAX_BLOCK_DEPTH,
+        },
+    )
+
+
+def _start(pool: ParsePool) -> None:
+    pool.start(wait=False)  # the workers start in the background; the first task waits for its worker only
+
+
+def _close(pool: ParsePool) -> None:
+    pool.shutdown()
+
+
+parse_pools = ProcessLocal("features.parse_pool", build=_build, start=_start, close=_close)
 
 
 def get_parse_pool() -> ParsePool:
-    global _pool, _pool_pid
-    with _lock:
-        if _pool is None or _pool_pid != os.getpid():
-            pool = ParsePool(
-                workers=settings.CADML_PARSE_WORKERS,
-                memory_limit_bytes=settings.CADML_PARSE_MEMORY_LIMIT_BYTES,
-                timeout_seconds=settings.CADML_PARSE_TIMEOUT_SECONDS,
-                parser_options={
-                    "entity_budget": settings.CADML_DXF_ENTITY_BUDGET,
-                    "max_depth": settings.CADML_DXF_MAX_BLOCK_DEPTH,
-                },
-            )
-            pool.start(wait=False)
-            _pool, _pool_pid = pool, os.getpid()
-        return _pool
-
-
-def start_parse_pool() -> None:
-    """Per-process initialiser: start the workers now so the first upload does not wait for them."""
-    get_parse_pool()
-
-
-def shutdown_parse_pool() -> None:
-    global _pool, _pool_pid
-    with _lock:
-        pool, owner = _pool, _pool_pid
-        _pool, _pool_pid = None, None
-    if pool is not None and owner == os.getpid():
-        pool.shutdown()
+    """This process's pool (built and started on first use)."""
+    return parse_pools.get()
 
 
 def parse_pool_status() -> dict | None:
-    with _lock:
-        pool = _pool if _pool_pid == os.getpid() else None
+    """The pool's status, or None when this process has not started one (a status page starts nothing)."""
+    pool = parse_pools.current()
     return None if pool is None else pool.status()
-
-
-atexit.register(shutdown_parse_pool)

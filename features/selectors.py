@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from django.core.files.base import File
 from django.db.models.fields.json import KT
 
-from cadml_site.api.exceptions import NotFound, ServiceUnavailable
+from cadml_site.errors import NotFound, ServiceUnavailable
 from features.extractors import FEATURE_VERSIONS, NeedsSource, check_version, dimension, extract_features, slots
 from features.extractors.v5_match import handedness_of
-from features.models import Analysis, CadFile
+from features.models import CadFile
 from features.originals import STORAGE_ERRORS, original_open
 from features.parsers.document import CadDocument
 
@@ -64,14 +64,6 @@ def cad_file_handedness(*, sha256s) -> dict[str, int]:
 def cad_file_original_stored(*, sha256: str) -> bool:
     """Cross-app (vectors' migration preview): the file is known and its original is kept."""
     return CadFile.objects.filter(sha256=sha256).exclude(original_key="").exists()
-
-
-def analysis_get(*, analysis_id: int) -> Analysis:
-    analysis = Analysis.objects.select_related("cad_file").filter(pk=analysis_id).first()
-    if analysis is None:
-        raise NotFound(f"analysis {analysis_id} does not exist", code="analysis_not_found", stage="features",
-                       context={"id": analysis_id})
-    return analysis
 
 
 def feature_version_list(*, default: str) -> list[dict]:

@@ -15,7 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from cadml_site.admin_base import ReadOnlyAdmin, confirmation_page, reason_form, user_permission
-from cadml_site.api.exceptions import DomainError
+from cadml_site.errors import DomainError
 from modelops import selectors, services
 from modelops.models import ModelReloadAttempt, ModelVersion, OpcodeAuditEntry
 

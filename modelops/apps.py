@@ -12,10 +12,12 @@ class ModelopsConfig(AppConfig):
         from cadml_site.process_state import register_process_initializer
         from modelops import checks  # noqa: F401 - registers the system checks
         from modelops.health import active_load_sequence_source, model_health_section
+        from modelops.registry import holder
         from modelops.security import tripwire
-        from modelops.services import model_process_initialize
+        from modelops.services import DatabaseModelSource
 
         tripwire.install()
-        register_process_initializer("modelops", model_process_initialize)
+        holder.bind(DatabaseModelSource())
+        register_process_initializer("modelops", holder.restart)
         register_health_section("model", model_health_section)
         register_gauge_source("model_active_load_sequence", active_load_sequence_source)

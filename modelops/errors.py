@@ -1,110 +1,75 @@
 """Domain errors of the modelops app (rendered as application/problem+json by the shared handler).
 
-``domain_error_from`` maps the Django-free ``ModelSecurityError`` of the security pipeline onto them:
-intake/hash/scan failures keep their plan code; a load or validation failure, after which the model that
-was active stays active, is ``rollback``.
+The security pipeline's refusals (size, magic, hash, scan, load, validation, file intake) are the
+``ModelSecurityError`` family of ``modelops.security.errors``: domain errors themselves, answered as they are.
+The one translation left is ``reload_refusal``: during a reload or rollback, a model that cannot be read,
+loaded or validated is answered ``rollback`` (the active model was kept), with the pipeline's code as
+``context.reason``.
 """
 
 from __future__ import annotations
 
-from cadml_site.api.exceptions import (
-    BadRequest,
-    Conflict,
-    DomainError,
-    NotFound,
-    PayloadTooLarge,
-    ServiceUnavailable,
-    Unprocessable,
-    UnsupportedMediaType,
-)
-from modelops.security.errors import ModelSecurityError
-
-
-class ModelSizeExceeded(PayloadTooLarge):
-    code, stage, title = "size_exceeded", "intake", "Model too large"
-
-
-class ModelMagicInvalid(UnsupportedMediaType):
-    code, stage, title = "magic_invalid", "intake", "Unsupported model format"
-
-
-class ModelHashMismatch(Conflict):
-    code, stage, title = "hash_mismatch", "hash", "Model hash refused"
-
-
-class ModelOpcodeBlocked(Unprocessable):
-    code, stage, title = "opcode_blocked", "scan", "Model refused by the scanner"
-
-
-class ModelOpcodeScanError(Unprocessable):
-    code, stage, title = "opcode_scan_error", "scan", "Model stream cannot be parsed"
+from cadml_site.errors import Conflict, DomainError, NotFound, ServiceUnavailable, Unprocessable
+from modelops.security.errors import IntakeRefused, ModelSecurityError
 
 
 class ModelRollback(Unprocessable):
-    code, stage, title = "rollback", "load", "Model refused; the active model was kept"
-
-
-class ModelFileRefused(BadRequest):
-    code, stage, title = "model_file_refused", "intake", "Model file refused"
+    code, stage = "rollback", "load"
 
 
 class ModelVersionNotFound(NotFound):
-    code, stage, title = "model_version_not_found", "request", "Model version not found"
-
-
-class ModelFileNotFound(NotFound):
-    code, stage, title = "model_file_missing", "intake", "Model file not found"
+    code, stage = "model_version_not_found", "request"
 
 
 class ModelVersionExists(Conflict):
-    code, stage, title = "model_version_exists", "request", "Model version already registered"
+    code, stage = "model_version_exists", "request"
 
 
 class NothingToRollBack(Conflict):
-    code, stage, title = "nothing_to_rollback", "swap", "No previous model to roll back to"
+    code, stage = "nothing_to_rollback", "swap"
 
 
 class NoActiveModel(ServiceUnavailable):
-    code, stage, title = "no_active_model", "predict", "No active model"
+    code, stage = "no_active_model", "predict"
 
 
 class FeatureVersionMismatch(Unprocessable):
-    code, stage, title = "feature_version_mismatch", "predict", "Feature version does not match the model"
+    code, stage = "feature_version_mismatch", "predict"
 
 
 class DimensionMismatch(Unprocessable):
-    code, stage, title = "dimension_mismatch", "predict", "Vector dimension does not match the model"
+    code, stage = "dimension_mismatch", "predict"
 
 
 class NotEnoughTrainingData(Unprocessable):
-    code, stage, title = "not_enough_training_data", "train", "Not enough labelled vectors"
+    code, stage = "not_enough_training_data", "train"
 
 
-_BY_CODE: dict[str, type[DomainError]] = {
-    "size_exceeded": ModelSizeExceeded,
-    "magic_invalid": ModelMagicInvalid,
-    "hash_mismatch": ModelHashMismatch,
-    "opcode_blocked": ModelOpcodeBlocked,
-    "opcode_scan_error": ModelOpcodeScanError,
-    "intake_refused": ModelFileRefused,
-    "model_file_missing": ModelFileNotFound,
-}
-_CONTEXT_KEYS = ("rule", "offset", "opcode", "global", "mode", "sha256", "expected_sha256", "detail", "events",
-                 "limit", "size", "compression", "magic", "name", "expected", "actual", "parameter", "type")
+# What a refusal's context says (the API contract): the pipeline's own keys, then mode and active_version.
+REFUSAL_CONTEXT_KEYS = ("rule", "offset", "opcode", "global", "mode", "sha256", "expected_sha256", "detail",
+                        "events", "limit", "size", "compression", "magic", "name", "expected", "actual",
+                        "parameter", "type")
 
 
-def domain_error_from(exc: ModelSecurityError, *, active_version: str | None, mode: str,
-                      rollback_codes: bool = True) -> DomainError:
-    """Map a pipeline refusal; load/validate failures become ``rollback`` (the active model was kept)."""
-    context = {key: exc.context[key] for key in _CONTEXT_KEYS if key in exc.context}
+def refusal_context(exc: ModelSecurityError, *, active_version: str | None, mode: str) -> ModelSecurityError:
+    """The refusal as the API answers it: its context narrowed to the contract keys, with the scanner mode and
+    the version that is (still) active. Returns ``exc`` itself."""
+    context = {key: exc.context[key] for key in REFUSAL_CONTEXT_KEYS if key in exc.context}
     context.setdefault("mode", mode)
     context["active_version"] = active_version
-    cls = _BY_CODE.get(exc.code)
-    if rollback_codes and exc.code in ("intake_refused", "model_file_missing"):
-        cls = None  # the registered file is gone or was replaced by a link: the active model is kept
-    if cls is None:
-        if rollback_codes:
-            context["reason"] = exc.code
-            return ModelRollback(exc.message, stage=exc.stage, context=context)
-        return Unprocessable(exc.message, code=exc.code, stage=exc.stage, context=context)
-    return cls(exc.message, stage=exc.stage, context=context)
+    exc.context = context
+    return exc
+
+
+def keeps_active_model(exc: ModelSecurityError) -> bool:
+    """A refusal after which a reload answers ``rollback``: the file could not be read safely (gone, replaced by
+    a link...), or its load or validation failed. Size, magic, hash and scan refusals keep their own code."""
+    return isinstance(exc, IntakeRefused) or exc.stage in ("load", "validate")
+
+
+def reload_refusal(exc: ModelSecurityError, *, active_version: str | None, mode: str) -> DomainError:
+    """The answer to a refused reload or rollback: ``rollback`` when ``keeps_active_model``, else the refusal."""
+    refusal_context(exc, active_version=active_version, mode=mode)
+    if not keeps_active_model(exc):
+        return exc
+    return ModelRollback(exc.message, stage=exc.stage, context={**exc.context, "reason": exc.code})

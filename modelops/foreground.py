@@ -3,7 +3,7 @@
 A model load (scan, restricted unpickling, validation) is CPU-bound Python; in a process that also serves
 predictions it competes with them for the GIL, so every prediction that overlaps a load would run at about
 half speed. ``ForegroundGate`` gives inference priority. ``classify_vector`` wraps each prediction in
-``gate.foreground()``; a load calls the ``yield_point`` of its ``gate.pacer()`` at fine-grained points (every
+``gate().foreground()``; a load calls the ``yield_point`` of its ``gate().pacer()`` at fine-grained points (every
 64 KiB of scanned stream, every BUILD of the unpickler, every few objects of the validation walk). While a
 prediction is running the load waits at its yield point, off the GIL, until no prediction runs. So that a
 process saturated with predictions still converges, a load that has waited ``max_wait`` seconds is granted
@@ -15,7 +15,8 @@ shorter interval made things worse (bench/bench_model_reload.py, docs/benchmarks
 the GIL at every tree, and with a 0.5 ms interval a CPU-bound thread beside it spent 5x its CPU time and 35x
 its wall time on switching.
 
-Django-free; one gate per process (``gate``).
+Django-free; one gate per process (``gate()``), held in a ``cadml_site.process_state.ProcessLocal``: a forked
+process builds its own (the parent's lock may have been held at fork, its counts are not this process's).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+from cadml_site.process_state import ProcessLocal
 
 YieldPoint = Callable[[], float]
 
@@ -79,10 +82,10 @@ class ForegroundGate:
 
         return yield_point
 
-    def reset_after_fork(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._running = 0
-        self._waiting = 0
+
+_process_gate: ProcessLocal[ForegroundGate] = ProcessLocal("modelops.foreground_gate", build=ForegroundGate)
 
 
-gate = ForegroundGate()
+def gate() -> ForegroundGate:
+    """This process's gate."""
+    return _process_gate.get()

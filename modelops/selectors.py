@@ -87,7 +87,7 @@ def classify_vector(*, values, feature_version: str) -> dict | None:
     it uses whatever model this process holds, and a model load in this process pauses while it runs, the
     convergence check included (modelops.foreground).
     """
-    with gate.foreground():
+    with gate().foreground():
         return _classify(values, feature_version)
 
 

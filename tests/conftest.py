@@ -246,6 +246,5 @@ def _modelops_holder_isolated():
     yield
     from modelops.registry import holder
 
-    holder.install(None, sequence=0)
-    holder._last_check = 0.0
+    holder.reset()
 # ---- end modelops -----------------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from cadml_site.admin_base import ReadOnlyAdmin, confirmation_page, reason_form, user_permission
-from cadml_site.api.exceptions import DomainError
+from cadml_site.errors import DomainError
 from vectors import selectors, services
 from vectors.models import IndexEvent, IndexState, MigrationRun, Vector, VectorOpsAudit
 

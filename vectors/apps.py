@@ -12,9 +12,9 @@ class VectorsConfig(AppConfig):
         from cadml_site.process_state import register_process_initializer
         from vectors import selectors
         from vectors.health import vectors_health
-        from vectors.runtime import load_indexes_after_fork
+        from vectors.runtime import index_holders
 
-        register_process_initializer("vectors", load_indexes_after_fork)
+        register_process_initializer("vectors", index_holders.restart)
         register_health_section("vectors", vectors_health)
         register_gauge_source("faiss_degraded_duration_seconds",
                               lambda: [({}, selectors.degraded_duration_seconds())])

@@ -1,6 +1,6 @@
 """The vectors app's domain errors (rendered as problem+json by the site's exception handler)."""
 
-from cadml_site.api.exceptions import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
+from cadml_site.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
 
 
 class DimensionMismatch(Unprocessable):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from vectors.index.holder import ChangeSet, SourceState
@@ -24,10 +26,13 @@ def _rows(queryset, dimension_hint: int | None = None) -> tuple[np.ndarray, np.n
 
 
 class DatabaseIndexSource:
-    """Reads generations, rows and the change log; reports degradations through the index services."""
+    """Reads generations, rows and the change log; reports a degradation to ``mark_degraded`` (the index service
+    ``vectors.services.index_ops.index_mark_degraded``, handed in by whoever builds the source, so this module
+    imports no service)."""
 
-    def __init__(self, dimension_of):
+    def __init__(self, dimension_of: Callable[[str], int], *, mark_degraded: Callable[..., object]):
         self.dimension_of = dimension_of
+        self.mark_degraded = mark_degraded
 
     def state(self, feature_version: str) -> SourceState:
         row = (IndexState.objects.filter(feature_version=feature_version)
@@ -56,6 +61,4 @@ class DatabaseIndexSource:
         return ChangeSet(current, np.array(deleted + replaced, dtype=np.int64), ids, matrix)
 
     def report_degraded(self, feature_version: str, reason: str, error: str) -> None:
-        from vectors.services.index_ops import index_mark_degraded
-
-        index_mark_degraded(feature_version=feature_version, reason=reason, error=error)
+        self.mark_degraded(feature_version=feature_version, reason=reason, error=error)

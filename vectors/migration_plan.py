@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from django.core.exceptions import ObjectDoesNotExist
 
-from cadml_site.api.exceptions import NotFound
+from cadml_site.errors import NotFound
 from features.extractors import NeedsSource, dimension, extract_features, slot_names
 from vectors.index.vector_math import resized
 

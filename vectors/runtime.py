@@ -1,56 +1,43 @@
-"""The process-local index holder of this process, created lazily and reset after fork."""
+"""This process's index holder, held by ``cadml_site.process_state.ProcessLocal``.
+
+Built on first use or by the process initialiser (gunicorn ``post_fork``, Celery ``worker_process_init``: the
+``restart`` registered in ``VectorsConfig.ready()``), never inherited across fork, dropped by the test reset. Its
+start prepares every feature version that has an index state, so a process answers its first search from a
+loaded index. The holder reads the database through ``DatabaseIndexSource`` and reports a degradation through
+the index service ``index_mark_degraded``, handed to the source here.
+"""
 
 from __future__ import annotations
 
-import threading
-
 from django.conf import settings
 
+from cadml_site.process_state import ProcessLocal
 from features.extractors import dimension
-from vectors.index.faiss_store import IndexConfig
 from vectors.index.holder import IndexHolder
-from vectors.index.recovery_policy import RecoveryPolicy
+from vectors.index_settings import index_config
 from vectors.index_source import DatabaseIndexSource
-
-_holder: IndexHolder | None = None
-_lock = threading.Lock()
-
-
-def index_config() -> IndexConfig:
-    return IndexConfig(hnsw_threshold=settings.CADML_HNSW_THRESHOLD, hnsw_m=settings.CADML_HNSW_M,
-                       hnsw_ef_construction=settings.CADML_HNSW_EF_CONSTRUCTION,
-                       hnsw_ef_search=settings.CADML_HNSW_EF_SEARCH)
+from vectors.models import IndexState
+from vectors.services.index_ops import index_mark_degraded
 
 
-def recovery_policy() -> RecoveryPolicy:
-    return RecoveryPolicy(base_seconds=settings.CADML_RECOVERY_BASE_SECONDS, factor=settings.CADML_RECOVERY_FACTOR,
-                          cap_seconds=settings.CADML_RECOVERY_CAP_SECONDS,
-                          flap_threshold=settings.CADML_FLAP_THRESHOLD,
-                          flap_window_seconds=settings.CADML_FLAP_WINDOW_SECONDS,
-                          suppression_seconds=settings.CADML_FLAP_PAUSE_SECONDS)
+def _build() -> IndexHolder:
+    return IndexHolder(DatabaseIndexSource(dimension, mark_degraded=index_mark_degraded),
+                       snapshot_root=settings.CADML_INDEX_DIR, dimension_of=dimension, config=index_config())
+
+
+def _prepare_every_version(holder: IndexHolder) -> None:
+    for feature_version in IndexState.objects.values_list("feature_version", flat=True):
+        holder.prepare(feature_version)
+
+
+index_holders = ProcessLocal("vectors.index_holder", build=_build, start=_prepare_every_version)
 
 
 def index_holder() -> IndexHolder:
-    global _holder
-    with _lock:
-        if _holder is None:
-            _holder = IndexHolder(DatabaseIndexSource(dimension), snapshot_root=settings.CADML_INDEX_DIR,
-                                  dimension_of=dimension, config=index_config())
-        return _holder
+    """This process's holder (built and started on first use)."""
+    return index_holders.get()
 
 
 def reset_index_holder() -> None:
-    """Drops this process's holder (after fork, in tests); the next search loads afresh."""
-    global _holder
-    with _lock:
-        _holder = None
-
-
-def load_indexes_after_fork() -> None:
-    """Process initialiser: a fresh holder, loaded for every feature version that has an index state."""
-    from vectors.models import IndexState
-
-    reset_index_holder()
-    holder = index_holder()
-    for feature_version in IndexState.objects.values_list("feature_version", flat=True):
-        holder.prepare(feature_version)
+    """Drops this process's holder (tests; a process starting now); the next search builds and loads afresh."""
+    index_holders.reset()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from cachectl.runtime import POLICIES
+from cachectl.core import POLICIES
 from cadml_site.api.inputs import JsonInput
 
 REASON = {"max_length": 2000}

@@ -13,7 +13,7 @@ from django.template.response import TemplateResponse
 
 from cadml_site.admin_base import ReadOnlyAdmin, confirmation_page, reason_form, user_permission
 from cadml_site.api import services
-from cadml_site.api.exceptions import DomainError
+from cadml_site.errors import DomainError
 from cadml_site.api.models import AdminToken, ApiKey, CredentialAuditRecord
 
 CREATED_TEMPLATE = "admin/cadml_api/credential_created.html"

@@ -8,6 +8,7 @@ class ApiConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        import cadml_site.celery  # noqa: F401  (the Celery app, before any task is sent)
         from cadml_site import checks  # noqa: F401  (registers the system checks)
         from cadml_site.api import health_sections, login_throttle, schema  # noqa: F401  (schema: auth extension)
 

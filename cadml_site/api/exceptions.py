@@ -1,12 +1,13 @@
-"""One error hierarchy and one exception handler.
+"""The one problem-details handler.
 
 Every error leaves the API as an RFC 9457 problem-details body (``application/problem+json``) with our fields::
 
     {type, title, status, detail, code, stage, message, context, timestamp, request_id}
 
-Domain code raises a ``DomainError`` subclass; DRF's own exceptions (validation, authentication, throttling...)
-are mapped to the same shape; anything else is a 500 whose body reveals nothing and whose traceback is logged with
-the request id.
+Domain code raises a ``DomainError`` (``cadml_site.errors``, Django-free); DRF's own exceptions (validation,
+authentication, throttling...) are mapped to codes of the same vocabulary; a body's status and title always come
+from the one table ``cadml_site.errors.ERROR_CODES``. Anything else is a 500 whose body reveals nothing and whose
+traceback is logged with the request id.
 """
 
 from __future__ import annotations
@@ -24,80 +25,13 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from cadml_site.errors import DomainError, error_code
 from cadml_site.request_context import current_request_id
 
 logger = logging.getLogger("cadml.api")
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://cadml.dev/problems/"
-
-
-class DomainError(Exception):
-    """Base of every error the service raises on purpose."""
-
-    status: int = 400
-    code: str = "bad_request"
-    stage: str = "request"
-    title: str = "Bad request"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        stage: str | None = None,
-        context: dict[str, Any] | None = None,
-        status: int | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        if stage is not None:
-            self.stage = stage
-        if status is not None:
-            self.status = status
-        self.context = dict(context or {})
-        self.headers = dict(headers or {})
-
-
-class BadRequest(DomainError):
-    status, code, title = 400, "bad_request", "Bad request"
-
-
-class NotFound(DomainError):
-    status, code, title = 404, "not_found", "Not found"
-
-
-class Conflict(DomainError):
-    status, code, title = 409, "conflict", "Conflict"
-
-
-class PayloadTooLarge(DomainError):
-    status, code, title = 413, "payload_too_large", "Payload too large"
-
-
-class UnsupportedMediaType(DomainError):
-    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
-
-
-class Unprocessable(DomainError):
-    status, code, title = 422, "unprocessable", "Unprocessable content"
-
-
-class ServiceUnavailable(DomainError):
-    status, code, title = 503, "service_unavailable", "Service unavailable"
-
-
-class BrokerUnavailable(ServiceUnavailable):
-    """The Celery broker cannot take a task: the work was not enqueued (nothing half-done is left behind)."""
-
-    status, code, title = 503, "broker_unavailable", "Broker unavailable"
-
-
-class DatabaseUnavailable(ServiceUnavailable):
-    status, code, title = 503, "database_unavailable", "Database unavailable"
 
 
 def is_database_unavailable(exc: BaseException | None) -> bool:
@@ -118,8 +52,7 @@ def database_unavailable_problem(*, surface: str, stage: str = "database") -> tu
 
     DATABASE_UNAVAILABLE_TOTAL.labels(surface).inc()
     retry_after = settings.CADML_DATABASE_RETRY_AFTER_SECONDS
-    body = problem_body(status=503, title=DatabaseUnavailable.title, code=DatabaseUnavailable.code, stage=stage,
-                        message="The database is unavailable; retry later.",
+    body = problem_body(code="database_unavailable", stage=stage, message="The database is unavailable; retry later.",
                         context={"retry_after_seconds": retry_after})
     return body, {"Retry-After": str(retry_after)}
 
@@ -135,14 +68,13 @@ def database_unavailable_response(*, surface: str) -> JsonResponse:
 
 def problem_body(
     *,
-    status: int,
-    title: str,
     code: str,
     stage: str,
     message: str,
     context: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    status, title = error_code(code)
     body = {
         "type": PROBLEM_TYPE_BASE + code,
         "title": title,
@@ -180,48 +112,53 @@ def _field_errors(detail, prefix: str = "") -> list[dict[str, str]]:
     return errors
 
 
+# DRF's exceptions, by class, onto codes of the vocabulary (first match wins; subclasses before their bases).
+_DRF_CODES: tuple[tuple[type[drf.APIException], str], ...] = (
+    (drf.NotAuthenticated, "not_authenticated"),
+    (drf.AuthenticationFailed, "not_authenticated"),
+    (drf.PermissionDenied, "permission_denied"),
+    (drf.Throttled, "throttled"),
+    (drf.UnsupportedMediaType, "unsupported_media_type"),
+    (drf.MethodNotAllowed, "method_not_allowed"),
+    (drf.NotFound, "not_found"),
+    (drf.ParseError, "malformed_request"),
+    (drf.NotAcceptable, "not_acceptable"),
+)
+# Any other APIException: the generic code of its status.
+_CODE_OF_STATUS = {400: "bad_request", 404: "not_found", 409: "conflict", 413: "payload_too_large",
+                   415: "unsupported_media_type", 422: "unprocessable", 503: "service_unavailable"}
+
+
+def drf_problem_code(exc: drf.APIException) -> str:
+    """The vocabulary's code for one of DRF's exceptions (authentication and permission failures name their own)."""
+    if isinstance(exc, drf.ValidationError):
+        return "validation_failed"
+    for cls, code in _DRF_CODES:
+        if isinstance(exc, cls):
+            return getattr(exc, "problem_code", code)
+    return _CODE_OF_STATUS.get(exc.status_code, "internal_error")
+
+
 def _drf_problem(exc: drf.APIException) -> tuple[dict[str, Any], dict[str, str]]:
     headers: dict[str, str] = {}
-    status = exc.status_code
+    code = drf_problem_code(exc)
     if isinstance(exc, drf.ValidationError):
         errors = _field_errors(exc.detail)
         fields = sorted({e["field"] for e in errors})
         body = problem_body(
-            status=400, title="Invalid request", code="validation_failed", stage="validation",
+            code=code, stage="validation",
             message="The request is invalid: " + ", ".join(fields), context={"fields": fields},
             extra={"errors": errors},
         )
         return body, headers
-    if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
-        auth_header = getattr(exc, "auth_header", None)
-        if auth_header:
-            headers["WWW-Authenticate"] = auth_header
-        code = getattr(exc, "problem_code", "not_authenticated")
-        title = "Authentication required"
-    elif isinstance(exc, drf.PermissionDenied):
-        code = getattr(exc, "problem_code", "permission_denied")
-        title = "Permission denied"
-    elif isinstance(exc, drf.Throttled):
-        code, title = "throttled", "Too many requests"
-        if exc.wait is not None:
-            headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
-    elif isinstance(exc, drf.UnsupportedMediaType):
-        code, title = "unsupported_media_type", "Unsupported media type"
-    elif isinstance(exc, drf.MethodNotAllowed):
-        code, title = "method_not_allowed", "Method not allowed"
-    elif isinstance(exc, drf.NotFound):
-        code, title = "not_found", "Not found"
-    elif isinstance(exc, drf.ParseError):
-        code, title = "malformed_request", "Malformed request"
-    elif isinstance(exc, drf.NotAcceptable):
-        code, title = "not_acceptable", "Not acceptable"
-    else:
-        code, title = exc.default_code or "error", "Error"
     context: dict[str, Any] = {}
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
     if isinstance(exc, drf.Throttled) and exc.wait is not None:
+        headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
         context["retry_after_seconds"] = int(exc.wait + 0.999)
-    body = problem_body(status=status, title=title, code=code, stage="request", message=str(exc.detail),
-                        context=context)
+    body = problem_body(code=code, stage="request", message=str(exc.detail), context=context)
     return body, headers
 
 
@@ -231,16 +168,14 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
 
 def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, DomainError):
-        body = problem_body(status=exc.status, title=exc.title, code=exc.code, stage=exc.stage,
-                            message=exc.message, context=exc.context)
+        body = problem_body(code=exc.code, stage=exc.stage, message=exc.message, context=exc.context)
         return problem_response(body, exc.headers)
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
-        body = problem_body(status=413, title="Payload too large", code="payload_too_large", stage="intake",
-                            message="The request body is larger than the server accepts.")
+        body = problem_body(code="payload_too_large", stage="intake", message="The request body is larger than the server accepts.")
         return problem_response(body)
     if isinstance(exc, drf.APIException):
         body, headers = _drf_problem(exc)
@@ -251,25 +186,20 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         body, headers = database_unavailable_problem(surface="api")
         return problem_response(body, headers)
     logger.exception("Unhandled error while serving request %s", current_request_id())
-    body = problem_body(status=500, title="Internal server error", code="internal_error", stage="server",
-                        message="The server failed to handle the request. Quote the request id when reporting it.")
+    body = problem_body(code="internal_error", stage="server", message="The server failed to handle the request. Quote the request id when reporting it.")
     return problem_response(body)
 
 
-def plain_problem(status: int, title: str, code: str, message: str) -> JsonResponse:
-    """A problem response outside DRF (handlers, middleware)."""
-    return _plain_problem(status, title, code, message)
-
-
-def _plain_problem(status: int, title: str, code: str, message: str) -> JsonResponse:
-    body = problem_body(status=status, title=title, code=code, stage="request", message=message)
-    return JsonResponse(body, status=status, content_type=PROBLEM_CONTENT_TYPE)
+def plain_problem(code: str, message: str) -> JsonResponse:
+    """A problem response outside DRF (handlers, middleware); status and title come from the code."""
+    body = problem_body(code=code, stage="request", message=message)
+    return JsonResponse(body, status=body["status"], content_type=PROBLEM_CONTENT_TYPE)
 
 
 def not_found_view(request, exception=None):
     """``handler404``: problem body for API paths, Django's page elsewhere."""
     if request.path.startswith("/api/"):
-        return _plain_problem(404, "Not found", "not_found", f"No endpoint at {request.path}.")
+        return plain_problem("not_found", f"No endpoint at {request.path}.")
     from django.views.defaults import page_not_found
 
     return page_not_found(request, exception)
@@ -284,8 +214,8 @@ def server_error_view(request):
     if is_database_unavailable(sys.exc_info()[1]):
         return database_unavailable_response(surface="site")
     if request.path.startswith("/api/"):
-        return _plain_problem(500, "Internal server error", "internal_error",
-                              "The server failed to handle the request. Quote the request id when reporting it.")
+        return plain_problem("internal_error",
+                             "The server failed to handle the request. Quote the request id when reporting it.")
     from django.views.defaults import server_error
 
     return server_error(request)

@@ -17,7 +17,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.settings import api_settings
 from rest_framework.utils import json
 
-from cadml_site.api.exceptions import BadRequest
+from cadml_site.errors import BadRequest
 
 # A JSON string literal (unrolled loop: linear, no backtracking): brackets inside strings do not nest.
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -26,7 +26,7 @@ _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 class JsonTooDeep(BadRequest):
-    code, stage, title = "validation_failed", "validation", "Invalid request"
+    code, stage = "validation_failed", "validation"
 
 
 def json_depth(text: str) -> int:

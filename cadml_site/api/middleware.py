@@ -52,7 +52,7 @@ class NulInUrlMiddleware:
         if request.path.startswith("/api/") and "\x00" in request.path:
             from cadml_site.api.exceptions import plain_problem
 
-            return plain_problem(404, "Not found", "not_found", "No endpoint or object is named with NUL.")
+            return plain_problem("not_found", "No endpoint or object is named with NUL.")
         return self.get_response(request)
 
 

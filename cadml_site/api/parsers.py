@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import re
 
-from cadml_site.api.exceptions import Unprocessable
+from cadml_site.errors import Unprocessable
 from cadml_site.api.json_parser import DepthLimitedJSONParser
 
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
@@ -20,7 +20,7 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class InvalidText(Unprocessable):
-    code, stage, title = "invalid_text", "request", "Text the service cannot store"
+    code, stage = "invalid_text", "request"
 
 
 def _first_unstorable(value, where: str = "") -> str | None:

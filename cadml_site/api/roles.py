@@ -1,6 +1,6 @@
 """The admin roles: Django groups created by the data migration ``cadml_api.0004_role_groups``.
 
-- ``viewer``: sees the domain apps (features, vectors, modelops, cachectl) and runs nothing.
+- ``viewer``: sees the domain apps (features, vectors, modelops, cachectl, analysis) and runs nothing.
 - ``operator``: viewer, plus every operation permission (model upload/reload/rollback, index recover/rebuild/drill,
   vector migration and deletion, cache apply/rollback/restore/prewarm).
 - ``security admin``: API keys and admin tokens (view, issue, rename, revoke), their audit trail, the users list
@@ -19,7 +19,7 @@ SECURITY_ADMIN = "security admin"
 ALL_ROLES = (VIEWER, OPERATOR, SECURITY_ADMIN)
 
 # The apps whose every model a viewer may see (view_* permissions).
-VIEWER_APPS = ("features", "vectors", "modelops", "cachectl")
+VIEWER_APPS = ("features", "vectors", "modelops", "cachectl", "analysis")
 
 OPERATOR_PERMISSIONS = (
     "modelops.upload_model",

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cadml_site.api.authentication import credential_cache
-from cadml_site.api.exceptions import BadRequest, Conflict, NotFound
+from cadml_site.errors import BadRequest, Conflict, NotFound
 from cadml_site.api.models import AdminToken, ApiKey, ApiKeyScope, CredentialAuditRecord, new_credential
 from cadml_site.request_context import current_request_id
 

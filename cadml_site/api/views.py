@@ -19,7 +19,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cadml_site.api.exceptions import PROBLEM_CONTENT_TYPE, DatabaseUnavailable, ServiceUnavailable, problem_body
+from cadml_site.errors import DatabaseUnavailable
+from cadml_site.api.exceptions import PROBLEM_CONTENT_TYPE, problem_body
 from cadml_site.health import health_report
 from cadml_site.metrics import DATABASE_GAUGE_COLLECTOR
 
@@ -105,8 +106,8 @@ def metrics_view(request):
 
     Behind ``Authorization: Bearer $CADML_METRICS_TOKEN`` when that variable is set (401 otherwise)."""
     if not metrics_scrape_allowed(request):
-        body = problem_body(status=401, title="Authentication required", code="metrics_token_required",
-                            stage="request", message="/metrics needs Authorization: Bearer <CADML_METRICS_TOKEN>.")
+        body = problem_body(code="metrics_token_required", stage="request",
+                            message="/metrics needs Authorization: Bearer <CADML_METRICS_TOKEN>.")
         response = JsonResponse(body, status=401, content_type=PROBLEM_CONTENT_TYPE)
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response

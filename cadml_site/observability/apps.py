@@ -2,7 +2,8 @@ from django.apps import AppConfig
 
 
 class ObservabilityConfig(AppConfig):
-    """Issue 7: per-process memory and gc metrics, metrics consistency check support."""
+    """Issue 7: per-process memory and gc metrics, and the operator commands that run the tooling in ``tools/``
+    (``metrics_consistency_check``, ``stress_*``)."""
 
     name = "cadml_site.observability"
     label = "cadml_observability"

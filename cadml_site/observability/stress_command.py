@@ -1,22 +1,25 @@
-"""Base class of the stress_* management commands: build the client, run the scenario, print, exit."""
+"""Base class of the stress_* management commands: build the client, run the scenario, print, exit.
+
+The load client and the scenarios live in ``tools/stress/`` (developer tooling, not part of the running service);
+they are imported inside the methods, so importing this module or a command module loads none of them.
+"""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cadml_site.stress.client import StressConfigurationError, UnexpectedResponse
-from cadml_site.stress.command_options import client_from_options
-from cadml_site.stress.scenarios import ScenarioResult
-
 
 class StressCommand(BaseCommand):
     """Subclasses add their arguments and implement ``run_scenario(client, options) -> ScenarioResult``."""
 
-    def run_scenario(self, client, options) -> ScenarioResult:  # pragma: no cover - abstract
+    def run_scenario(self, client, options):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def handle(self, *args, **options):
+        from tools.stress.client import StressConfigurationError, UnexpectedResponse
+        from tools.stress.command_options import client_from_options
+
         try:
             client = client_from_options(options, metrics_token=settings.CADML_METRICS_TOKEN)
             result = self.run_scenario(client, options)

@@ -1,44 +1,27 @@
-"""One entry point from bytes to `CadDocument`: size cap, content sniffing, then the right parser.
+"""One entry point from bytes to `CadDocument`: size cap, content sniffing, then the worker pool.
 
-Every format goes to the worker pool (memory limit, wall timeout, kill): each parser also computes the v5
-shape descriptor from the geometry (for binary STL too, whose parse alone used to run in the calling process:
-the descriptor's sampling and moments belong under the worker's limits).
+Every format goes to the worker pool (memory limit, wall timeout, kill), which runs `format_parsers.parse_format`
+in a worker: each parser also computes the v5 shape descriptor from the geometry (for binary STL too, whose parse
+alone used to run in the calling process: the descriptor's sampling and moments belong under the worker's
+limits). The pool is handed in by the caller (the process-local one, `features.parse_pool`), so this module
+imports neither the pool nor the worker.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
 from .document import CadDocument
 from .errors import CadParseError
 from .sniff import sniff_format
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .pool import ParsePool
-
 DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 
 
-def parse_format(fmt: str, data: bytes, **options: Any) -> CadDocument:
-    """Run the parser for `fmt` in this process (inside a pool worker, or binary STL in process)."""
-    if fmt == "stl":
-        from .stl import parse_stl
+class ParseRunner(Protocol):
+    """What `parse_document` hands the sniffed bytes to: the worker pool (`features.parse_workers.pool.ParsePool`)."""
 
-        return parse_stl(data)
-    if fmt == "dxf":
-        from .dxf import parse_dxf
-
-        dxf_options = {k: options[k] for k in ("entity_budget", "max_depth") if options.get(k) is not None}
-        return parse_dxf(data, **dxf_options)
-    if fmt in ("step", "iges"):
-        from .step_iges import parse_occt
-
-        return parse_occt(fmt, data)
-    if fmt == "obj":
-        from .obj import parse_obj
-
-        return parse_obj(data)
-    raise ValueError(f"no parser for format {fmt!r}")
+    def parse(self, fmt: str, data: bytes) -> CadDocument: ...
 
 
 def too_large_error(size: int, max_bytes: int) -> CadParseError:
@@ -58,7 +41,7 @@ def parse_document(
     data: bytes,
     *,
     name: str | None,
-    pool: "ParsePool",
+    pool: ParseRunner,
     max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
 ) -> CadDocument:
     check_size(len(data), max_bytes)

@@ -1,15 +1,22 @@
-"""Django-free parse errors. The service layer maps each `kind` onto an HTTP status.
+"""Django-free parse errors, in the service's one error vocabulary (``cadml_site.errors``).
 
-Every error has a stable `code` (used as the API error code and as the `reason` label of the parse
-failure metric, so the set is bounded), a `kind` (unsupported | corrupt | too_large), a message and a
-JSON-safe `context`.
+``CadParseError`` is a ``DomainError`` of stage "parse": its ``code`` is a row of ``ERROR_CODES`` (so the
+problem-details handler answers the status written there: 415 unsupported, 413 too large, 422 corrupt) and also
+the `reason` label of the parse failure metric, so the set of parse codes is bounded (``PARSE_ERROR_CODES``). A
+worker process sends its error back over the pipe as ``to_payload()``; the pool rebuilds it with
+``from_payload()``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-# code -> kind. The complete, bounded set of codes a parse can fail with.
+from cadml_site.errors import DomainError, UnknownErrorCode
+
+STAGE = "parse"
+
+# code -> kind. The complete, bounded set of codes a parse can fail with (every one a row of ERROR_CODES, whose
+# status follows the kind: unsupported 415, too_large 413, corrupt 422).
 PARSE_ERROR_CODES: dict[str, str] = {
     "unsupported_format": "unsupported",  # recognised but not supported (DWG, PNG, ZIP, ...)
     "unknown_format": "unsupported",  # content matches no supported format
@@ -26,17 +33,14 @@ PARSE_ERROR_CODES: dict[str, str] = {
 }
 
 
-class CadParseError(Exception):
+class CadParseError(DomainError):
     code = "parse_failed"
+    stage = STAGE
 
     def __init__(self, message: str, *, code: str | None = None, context: dict[str, Any] | None = None):
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        if self.code not in PARSE_ERROR_CODES:
-            raise ValueError(f"unknown parse error code {self.code!r}")
-        self.context = dict(context or {})
+        if (code or self.code) not in PARSE_ERROR_CODES:
+            raise UnknownErrorCode(f"{code!r} is not a parse error code (features.parsers.errors.PARSE_ERROR_CODES)")
+        super().__init__(message, code=code, context=context)
 
     @property
     def kind(self) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 
 from .document import CadDocument
 from .errors import corrupt, empty
-from .stl import mesh_measures, mesh_shape
+from .mesh_document import mesh_document
 
 PARSER = "trimesh"
 
@@ -55,21 +55,5 @@ def parse_obj(data: bytes) -> CadDocument:
         layers[str(name)[:200]] = int(len(faces))
     if not parts:
         raise empty("the OBJ file holds no faces")
-    triangles = np.concatenate(parts)
-    bbox, area, volume, warnings = mesh_measures(triangles)
-    count = int(len(triangles))
-    return CadDocument(
-        format="obj",
-        parser=PARSER,
-        entity_count=count,
-        entity_kinds={"FACET": count},
-        layers=layers if len(layers) > 1 else {},
-        bbox=bbox,
-        solids=len(layers),
-        facets=count,
-        area=area,
-        volume=volume,
-        warnings=tuple(warnings),
-        metadata={"objects": list(layers)[:100]},
-        shape=mesh_shape(triangles),
-    )
+    return mesh_document(format="obj", parser=PARSER, triangles=np.concatenate(parts), solids=len(layers),
+                         layers=layers, metadata={"objects": list(layers)[:100]})

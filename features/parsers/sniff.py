@@ -8,9 +8,9 @@ hint (so a truncated binary STL named `.stl` gets the STL parser's precise "trun
 from __future__ import annotations
 
 import re
-import struct
 
 from .errors import CadParseError, empty, unsupported
+from .stl_layout import binary_stl_length_matches, declared_triangles
 
 BINARY_DXF_SENTINEL = b"AutoCAD Binary DXF\r\n\x1a\x00"
 
@@ -54,14 +54,6 @@ def extension_hint(name: str | None) -> str | None:
     if not name or "." not in name:
         return None
     return EXTENSION_HINTS.get(name.rsplit(".", 1)[1].lower())
-
-
-def binary_stl_length_matches(data: bytes) -> bool:
-    """The strict binary STL rule: 80-byte header + uint32 count + exactly 50 bytes per triangle."""
-    if len(data) < 84:
-        return False
-    (count,) = struct.unpack_from("<I", data, 80)
-    return len(data) == 84 + 50 * count
 
 
 def _looks_like_iges(head: bytes) -> bool:
@@ -115,7 +107,7 @@ def sniff_format(data: bytes, name: str | None = None) -> str:
         return "stl"
     if _looks_like_obj(head):
         return "obj"
-    if hint == "stl" and len(data) >= 84:
+    if hint == "stl" and declared_triangles(data) is not None:
         return "stl"  # a damaged binary STL: the STL parser explains what is wrong
     raise CadParseError(
         "the content matches no supported CAD format (DXF, STL, STEP, IGES, OBJ)",

@@ -1,22 +1,21 @@
 """STL: our own vectorised parser (no per-facet Python objects).
 
-Binary vs ASCII is decided by the strict length rule (`84 + 50 * count == len(data)`), never by the
-word `solid` (many binary writers start the 80-byte header with it). ASCII files may hold several
-solids; all of them are read, and each solid's name becomes a "layer" with its facet count.
+Binary vs ASCII is decided by the strict length rule (`84 + 50 * count == len(data)`, `stl_layout`), never by
+the word `solid` (many binary writers start the 80-byte header with it). ASCII files may hold several
+solids; all of them are read, and each solid's name becomes a "layer" with its facet count. The summary is
+built by `mesh_document`, as OBJ's is.
 """
 
 from __future__ import annotations
 
 import re
-import struct
 
 import numpy as np
 
-from features.descriptors import describe_triangles
-
 from .document import CadDocument
 from .errors import CadParseError, corrupt, empty
-from .sniff import binary_stl_length_matches
+from .mesh_document import mesh_document
+from .stl_layout import TRIANGLES_OFFSET, binary_stl_length_matches, binary_stl_size, declared_triangles
 
 PARSER = "stl-numpy"
 
@@ -32,99 +31,32 @@ _VERTEX_RE = re.compile(rb"^[ \t]*vertex[ \t]+(\S+)[ \t]+(\S+)[ \t]+(\S+)[ \t]*\
 _VERTEX_WORD_RE = re.compile(rb"^[ \t]*vertex\b", re.M | re.I)
 
 
-CLOSURE_TOLERANCE = 1e-5
-
-
-def _measure(columns: np.ndarray) -> tuple[float, float, np.ndarray]:
-    """(area, |signed volume|, sum of edge cross products) of a (3 vertices, 3 axes, n) array."""
-    a = columns[1] - columns[0]
-    b = columns[2] - columns[0]
-    cx = a[1] * b[2] - a[2] * b[1]
-    cy = a[2] * b[0] - a[0] * b[2]
-    cz = a[0] * b[1] - a[1] * b[0]
-    area = float(np.sqrt(cx * cx + cy * cy + cz * cz).sum(dtype=np.float64)) / 2.0
-    # volume relative to the centroid of the first vertices: small operands, little cancellation
-    origin = columns[0].mean(axis=1, dtype=np.float64).astype(columns.dtype)
-    p = columns[0] - origin[:, None]
-    volume = abs(float(np.dot(p[0], cx) + np.dot(p[1], cy) + np.dot(p[2], cz))) / 6.0
-    closure = np.array([cx.sum(dtype=np.float64), cy.sum(dtype=np.float64), cz.sum(dtype=np.float64)])
-    return area, volume, closure
-
-
-def mesh_measures(triangles: np.ndarray) -> tuple[tuple, float, float | None, list[str]]:
-    """bbox, area and (for a closed mesh) volume of an (n, 3, 3) array (any strides), all vectorised.
-
-    The triangles are copied once into a (vertex, axis, n) layout so every later pass is over contiguous
-    columns. Non-finite coordinates are refused (NaN and inf propagate into the bounding box, so checking
-    its six numbers is enough). Closedness test: for a closed surface the area-weighted normals cancel (the
-    sum of edge cross products is the zero vector); an open mesh gets no volume and a warning instead of a
-    meaningless number. Products are taken in float32 for float32 input and redone in float64 when a
-    coordinate is so large that float32 products overflow.
-    """
-    warnings: list[str] = []
-    columns = np.ascontiguousarray(np.asarray(triangles).transpose(1, 2, 0))
-    lo = np.array([columns[:, axis].min() for axis in range(3)], dtype=np.float64)
-    hi = np.array([columns[:, axis].max() for axis in range(3)], dtype=np.float64)
-    if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
-        raise corrupt("the mesh has NaN or infinite coordinates", reason="non_finite_coordinates")
-    with np.errstate(over="ignore", invalid="ignore"):
-        area, volume, closure = _measure(columns)
-        if not (np.isfinite(area) and np.isfinite(volume) and np.isfinite(closure).all()):
-            area, volume, closure = _measure(columns.astype(np.float64))
-    if not (np.isfinite(area) and np.isfinite(volume)):
-        raise corrupt("the mesh coordinates are too large to measure", reason="coordinate_overflow")
-    measured_volume: float | None = None
-    if area > 0.0:
-        if float(np.linalg.norm(closure)) / (2.0 * area) <= CLOSURE_TOLERANCE:
-            measured_volume = volume
-        else:
-            warnings.append("the mesh is not closed: volume unknown")
-    bbox = (tuple(float(x) for x in lo), tuple(float(x) for x in hi))
-    return bbox, area, measured_volume, warnings
-
-
-def mesh_shape(triangles: np.ndarray) -> dict:
-    """The v5 shape descriptor of a mesh format without declared units (STL, OBJ): millimetres assumed."""
-    return describe_triangles(triangles, source="mesh", mm_per_unit=1.0, units=None, units_assumed=True)
+def binary_stl_triangles(data: bytes) -> np.ndarray:
+    """The (n, 3, 3) float32 vertices of a binary STL, a view on `data` (no copy); the length rule is checked."""
+    if not binary_stl_length_matches(data):
+        raise _length_error(data)
+    count = declared_triangles(data)
+    if count == 0:
+        raise empty("the binary STL holds zero triangles", triangles=0)
+    return np.frombuffer(data, dtype=BINARY_RECORD, count=count, offset=TRIANGLES_OFFSET)["vertices"]
 
 
 def parse_binary_stl(data: bytes, *, describe: bool = True) -> CadDocument:
-    if not binary_stl_length_matches(data):
-        raise _length_error(data)
-    (count,) = struct.unpack_from("<I", data, 80)
-    if count == 0:
-        raise empty("the binary STL holds zero triangles", triangles=0)
-    records = np.frombuffer(data, dtype=BINARY_RECORD, count=count, offset=84)
-    bbox, area, volume, warnings = mesh_measures(records["vertices"])
-    return CadDocument(
-        format="stl",
-        parser=PARSER,
-        entity_count=count,
-        entity_kinds={"FACET": count},
-        layers={},
-        bbox=bbox,
-        solids=1,
-        facets=count,
-        area=area,
-        volume=volume,
-        warnings=tuple(warnings),
-        metadata={"encoding": "binary"},
-        shape=mesh_shape(records["vertices"]) if describe else None,
-    )
+    return mesh_document(format="stl", parser=PARSER, triangles=binary_stl_triangles(data), solids=1, layers={},
+                         metadata={"encoding": "binary"}, describe=describe)
 
 
 def _length_error(data: bytes) -> CadParseError:
-    if len(data) < 84:
+    count = declared_triangles(data)
+    if count is None:
         return corrupt(
-            "the file is shorter than a binary STL header (84 bytes) and is not ASCII STL",
+            f"the file is shorter than a binary STL header ({TRIANGLES_OFFSET} bytes) and is not ASCII STL",
             size=len(data),
         )
-    (count,) = struct.unpack_from("<I", data, 80)
-    expected = 84 + 50 * count
     return corrupt(
         "binary STL size does not match its triangle count (truncated or corrupt)",
         declared_triangles=count,
-        expected_size=expected,
+        expected_size=binary_stl_size(count),
         size=len(data),
     )
 
@@ -176,7 +108,6 @@ def parse_ascii_stl(data: bytes, *, describe: bool = True) -> CadDocument:
     except ValueError:
         raise corrupt("ASCII STL with a non-numeric vertex coordinate") from None
     triangles = coords.reshape(-1, 3, 3)
-    bbox, area, volume, warnings = mesh_measures(triangles)
 
     # Facets per solid: a vertex belongs to the last `solid` line before it.
     starts = np.array([start for start, _ in solid_starts])
@@ -189,25 +120,8 @@ def parse_ascii_stl(data: bytes, *, describe: bool = True) -> CadDocument:
         if name in layers:
             name = f"{name}#{index + 1}"
         layers[name] = int(facets)
-    return CadDocument(
-        format="stl",
-        parser=PARSER,
-        entity_count=facet_count,
-        entity_kinds={"FACET": facet_count},
-        layers=layers if len(layers) > 1 else {},
-        bbox=bbox,
-        solids=len(solid_starts),
-        facets=facet_count,
-        area=area,
-        volume=volume,
-        warnings=tuple(warnings),
-        metadata={"encoding": "ascii", "solid_names": list(layers)},
-        shape=mesh_shape(triangles) if describe else None,
-    )
-
-
-def is_binary_stl(data: bytes) -> bool:
-    return binary_stl_length_matches(data)
+    return mesh_document(format="stl", parser=PARSER, triangles=triangles, solids=len(solid_starts), layers=layers,
+                         metadata={"encoding": "ascii", "solid_names": list(layers)}, describe=describe)
 
 
 def parse_stl(data: bytes, *, describe: bool = True) -> CadDocument:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import tempfile
 
 import numpy as np
@@ -17,13 +16,11 @@ from features.parsers.errors import corrupt, empty
 
 
 def stl_triangles(data: bytes) -> np.ndarray:
-    from features.parsers.sniff import binary_stl_length_matches
-    from features.parsers.stl import _VERTEX_RE, BINARY_RECORD
+    from features.parsers.stl import _VERTEX_RE, binary_stl_triangles
+    from features.parsers.stl_layout import binary_stl_length_matches
 
     if binary_stl_length_matches(data):
-        (count,) = struct.unpack_from("<I", data, 80)
-        records = np.frombuffer(data, dtype=BINARY_RECORD, count=count, offset=84)
-        return records["vertices"].astype(np.float64)
+        return binary_stl_triangles(data).astype(np.float64)
     coords = [m.groups() for m in _VERTEX_RE.finditer(data)]
     usable = len(coords) - len(coords) % 3
     if usable == 0:

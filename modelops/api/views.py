@@ -14,7 +14,8 @@ from cadml_site.api.permissions import READ, ApiKeyScopePermits, HasOperationPer
 from cadml_site.api.upload_limits import UploadSizeLimitedApi
 from modelops import selectors, services
 from modelops.api import serializers as s
-from modelops.errors import ModelSizeExceeded, NoActiveModel
+from modelops.errors import NoActiveModel
+from modelops.security.errors import SizeExceeded
 
 TAGS = ["model"]
 REFUSED = OpenApiResponse(description=(
@@ -46,7 +47,7 @@ class ModelVersionUploadApi(UploadSizeLimitedApi, SensitiveApi):
         return settings.CADML_MODEL_MAX_BYTES
 
     def upload_refusal(self, size: int):
-        return ModelSizeExceeded("model file exceeds the size limit",
+        return SizeExceeded("model file exceeds the size limit",
                                  context={"size": size, "limit": settings.CADML_MODEL_MAX_BYTES})
 
     @extend_schema(operation_id="model_version_upload", request={"multipart/form-data": s.ModelVersionUploadInput},

@@ -1,31 +1,28 @@
 """Structured, Django-free errors raised by the model security pipeline.
 
-Each error carries a ``code`` (the contract codes of issue 5), the ``stage`` that refused the model and
-a JSON-serialisable ``context`` (rule, offset, opcode, global, mode, sha256, ...). The service layer maps
-them onto ``DomainError`` subclasses; nothing here imports Django.
+They are the service's domain errors (``cadml_site.errors.DomainError``, itself Django-free): each carries a
+``code`` that is a row of ``cadml_site.errors.ERROR_CODES`` (its HTTP status comes from there), the ``stage``
+that refused the model and a JSON-serialisable ``context`` (rule, offset, opcode, global, mode, sha256, ...).
+The API answers them as they are; the one translation left is a load or validation failure during a reload
+or rollback, answered as ``rollback`` (``modelops.errors.ModelRollback``: the active model was kept).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from cadml_site.errors import DomainError
 
-class ModelSecurityError(Exception):
+
+class ModelSecurityError(DomainError):
     code = "model_refused"
     stage = "load"
 
     def __init__(self, message: str, *, stage: str | None = None, context: dict[str, Any] | None = None,
                  report: Any = None):
-        super().__init__(message)
-        self.message = message
-        if stage is not None:
-            self.stage = stage
-        self.context = dict(context or {})
+        super().__init__(message, stage=stage, context=context)
         # The scan report gathered so far (findings, opcode and global counts), when there is one.
         self.report = report
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "stage": self.stage, "message": self.message, "context": self.context}
 
 
 class SizeExceeded(ModelSecurityError):
@@ -73,14 +70,15 @@ class LoadRefused(ModelSecurityError):
 class ValidationFailed(ModelSecurityError):
     """The loaded object is not an acceptable model or failed its canary predict."""
 
-    code = "validation_failed"
+    code = "model_validation_failed"
     stage = "validate"
 
 
 class IntakeRefused(ModelSecurityError):
-    """The file cannot be opened safely (missing, not regular, a link, outside the model directory)."""
+    """The file cannot be opened safely (not a plain name, not regular, a link, hard-linked, an unreadable
+    model directory)."""
 
-    code = "intake_refused"
+    code = "model_file_refused"
     stage = "intake"
 
 

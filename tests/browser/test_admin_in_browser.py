@@ -112,11 +112,12 @@ def audited(model, actor: str) -> int:
 def test_admin_pages_and_actions_in_a_real_browser(browser, live_server, django_user_model, settings, tmp_path):
     from selenium.webdriver.common.by import By
 
+    from analysis.services import analysis_create
     from cachectl.models import CacheAuditRecord, CacheSnapshot
     from cachectl.services import cache_settings_apply, cache_settings_confirm
     from cadml_site.api.models import ApiKey, CredentialAuditRecord
     from cadml_site.api.services import api_key_create
-    from features.services import analysis_create, cad_file_thumbnail_render
+    from features.services import cad_file_thumbnail_render
     from modelops.models import ModelReloadAttempt, ModelVersion
     from modelops.security.reference_models import serialise
     from modelops.services import model_version_upload

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import REGISTRY
 
-from features.services import analysis_create
+from analysis.services import analysis_create
 
 
 def counters() -> tuple[float, float]:

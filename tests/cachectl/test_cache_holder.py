@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.db import OperationalError
 from django.test.utils import CaptureQueriesContext
 
 from cachectl import selectors
 from cachectl.health import cache_health_section
-from cachectl.holder import holder
+from cachectl.holder import CHECK_INTERVAL_SECONDS, holder
 from cachectl.services import cache_settings_apply, feature_cache_get
 from tests.cachectl.conftest import make_sha
 
 pytestmark = pytest.mark.django_db
+
+
+def _after_the_interval(monkeypatch):
+    """The clock the holder's convergence reads, one check interval from now."""
+    later = time.monotonic() + CHECK_INTERVAL_SECONDS
+    monkeypatch.setattr(time, "monotonic", lambda: later)
 
 
 def test_lookups_query_the_settings_at_most_once_per_interval():
@@ -26,13 +34,10 @@ def test_lookups_query_the_settings_at_most_once_per_interval():
 
 
 def test_a_change_is_applied_on_the_first_lookup_after_the_interval(monkeypatch):
-    import cachectl.holder as holder_module
-
     assert holder.cache().capacity != 4444
     cache_settings_apply(actor="ops-alice", reason="interval", capacity=4444)  # no on_commit in this test
     assert holder.cache().capacity != 4444  # still inside the interval
-    monkeypatch.setattr(holder_module, "CHECK_INTERVAL_SECONDS", 0.0)
-    holder._next_check = 0.0
+    _after_the_interval(monkeypatch)
     feature_cache_get(sha256=make_sha("x"), version="v2")
     assert holder.cache().capacity == 4444
 
@@ -49,7 +54,7 @@ def test_database_outage_keeps_serving_and_is_reported(monkeypatch, settings):
     assert section["status"] == "degraded"
     assert any("settings unreadable" in problem for problem in section["problems"])
     monkeypatch.undo()  # the database is back: the next check recovers
-    holder._next_check = 0.0
+    _after_the_interval(monkeypatch)
     holder.cache()
     assert holder.last_sync_error == ""
     assert cache_health_section()["status"] == "ok"

@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from cachectl.holder import holder
 from cachectl.models import CacheAuditRecord, CacheKeyActivity, CachePrewarmRun
 from cachectl.services import cache_prewarm, feature_cache_get, feature_cache_put
-from cadml_site.api.exceptions import BadRequest
+from cadml_site.errors import BadRequest
 from features.selectors import stored_features
 from features.services import cad_file_ingest
 from tests.cachectl.conftest import make_sha
@@ -172,10 +172,10 @@ def test_old_key_activity_is_pruned_by_the_periodic_task(db):
 
 
 def test_prewarm_reports_progress_and_stops_when_asked(stored_files, monkeypatch):
-    from cachectl import services
+    from cachectl.services import prewarm
 
     arrange_tiers(stored_files)
-    monkeypatch.setattr(services, "PROGRESS_EVERY", 1)
+    monkeypatch.setattr(prewarm, "PROGRESS_EVERY", 1)
     seen = []
     run = cache_prewarm(actor="ops-alice", limit=10, progress=lambda done, total: seen.append((done, total)),
                         should_stop=lambda: len(seen) >= 2)

@@ -15,7 +15,7 @@ from cachectl.services import (
     cache_settings_rollback,
     cache_snapshot_restore,
 )
-from cadml_site.api.exceptions import BadRequest, Conflict, NotFound
+from cadml_site.errors import BadRequest, Conflict, NotFound
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,7 +7,7 @@ from prometheus_client import REGISTRY
 
 from cachectl.holder import holder
 from cachectl.services import feature_cache_get, feature_cache_put
-from cadml_site.api.exceptions import BadRequest
+from cadml_site.errors import BadRequest
 from tests.cachectl.conftest import make_sha
 
 

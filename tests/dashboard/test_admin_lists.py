@@ -12,7 +12,7 @@ from django.urls import reverse
 from tests.vectors.conftest import make_vectors, register
 
 pytestmark = pytest.mark.django_db
-OURS = ("features", "vectors", "modelops", "cachectl", "cadml_api")
+OURS = ("features", "vectors", "modelops", "cachectl", "analysis", "cadml_api")
 SINGLETONS = {"cachectl.CacheSettings"}
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from cadml_site.dashboard.selectors import celery_workers
+from console.selectors import celery_workers
 from tests.celery_probe import BROKER, prefork_worker
 
 

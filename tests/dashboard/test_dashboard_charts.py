@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cadml_site.dashboard.charts import (
+from console.charts import (
     Span,
     line_chart,
     nice_ceiling,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from features.parsers.pool import ParsePool
+from features.parse_workers.pool import ParsePool
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,10 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from analysis.services import cad_file_import
 from features.models import CadFile
 from features.originals import ContentAddressedFileSystemStorage, original_key, original_save
-from features.services import cad_file_import, cad_file_ingest
+from features.services import cad_file_ingest
 
 from .cad_builders import make_binary_stl, make_box_triangles, make_dxf_lines
 

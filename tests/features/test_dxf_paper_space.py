@@ -12,8 +12,9 @@ from ezdxf import recover
 
 from features.extractors import extract_features
 from features.extractors.v5 import split_v5
-from features.parsers.dispatch import parse_document, parse_format
+from features.parsers.dispatch import parse_document
 from features.parsers.errors import CadParseError
+from features.parsers.format_parsers import parse_format
 
 
 def _bytes(doc) -> bytes:

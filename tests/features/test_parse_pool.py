@@ -11,7 +11,7 @@ import pytest
 
 from features.parsers.dispatch import check_size, parse_document
 from features.parsers.errors import CadParseError
-from features.parsers.pool import ParsePool
+from features.parse_workers.pool import ParsePool
 
 from .cad_builders import make_ascii_stl, make_box_triangles, make_dxf_lines
 

@@ -21,7 +21,7 @@ from features.descriptors import SHAPE_NAMES, SIZE_NAMES, describe_segments, des
 from features.extractors import NeedsSource, dimension, extract_features, slot_categories, slot_names
 from features.extractors.layout import V5_SHAPE_SLOTS, V5_SIZE_SLOTS
 from features.extractors.v5 import COMPLETION_RADIUS, SHAPE_DIM, split_v5
-from features.parsers.dispatch import parse_format
+from features.parsers.format_parsers import parse_format
 from features.parsers.document import CadDocument
 from features.parsers.sniff import sniff_format
 

@@ -16,7 +16,7 @@ import pytest
 
 from features.descriptors import describe_segments, describe_triangles
 from features.extractors import extract_features
-from features.parsers.dispatch import parse_format
+from features.parsers.format_parsers import parse_format
 
 from .cad_builders import make_binary_stl, make_obj
 from .test_shape_descriptor_v5 import (

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import requests
 
-from cadml_site.stress.payloads import binary_stl_box
+from tools.stress.payloads import binary_stl_box
 from tests.integration.fault_stack import Sample, TrafficLoop, start_fault_stack
 
 pytestmark = pytest.mark.integration

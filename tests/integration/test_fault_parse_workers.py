@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from cadml_site.stress.soak import process_tree
-from features.parsers.pool import ParsePool
+from features.parse_workers.pool import ParsePool
 from tests.features.cad_builders import (
     make_ascii_stl,
     make_box_triangles,

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import requests
 
-from cadml_site.stress.payloads import binary_stl_box
-from cadml_site.stress.soak import _children
+from tools.stress.payloads import binary_stl_box
+from tools.stress.soak import _children
 from tests.integration.fault_stack import TrafficLoop, start_fault_stack
 from tests.integration.live_stack import wait_until
 

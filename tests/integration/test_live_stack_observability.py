@@ -18,7 +18,7 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 
-from cadml_site.stress.payloads import box_variants
+from tools.stress.payloads import box_variants
 from tests.integration.live_stack import (
     METRICS_TOKEN,
     LiveStack,

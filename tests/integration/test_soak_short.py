@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from cadml_site.stress.client import StressClient
-from cadml_site.stress.soak import seed_service, soak
+from tools.stress.client import StressClient
+from tools.stress.soak import seed_service, soak
 from tests.integration.fault_stack import start_fault_stack
 
 pytestmark = pytest.mark.integration

@@ -29,11 +29,9 @@ def reset_model_holder():
     """The holder is process-global: every test starts and ends with no model installed."""
     from modelops.registry import holder
 
-    holder.install(None, sequence=0)
-    holder._last_check = 0.0
+    holder.reset()
     yield
-    holder.install(None, sequence=0)
-    holder._last_check = 0.0
+    holder.reset()
 
 
 @pytest.fixture

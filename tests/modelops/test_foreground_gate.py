@@ -112,22 +112,22 @@ def test_time_spent_waiting_for_inference_is_not_scan_time(allowlist):
 @pytest.mark.django_db
 def test_a_model_load_in_this_process_waits_for_the_prediction_in_flight(register_model, monkeypatch):
     from modelops import foreground
-    from modelops.services import _load_version
+    from modelops.services.reload import load_version
 
     version = register_model("b", seed=2)
-    monkeypatch.setattr(foreground.gate, "max_wait", 30.0)  # no forced slices during this test
+    monkeypatch.setattr(foreground.gate(), "max_wait", 30.0)  # no forced slices during this test
     done = threading.Event()
     outcome: list = []
 
     def load():  # what a reload or a convergence runs (no database access)
         try:
-            outcome.append(_load_version(version, canary=False))
+            outcome.append(load_version(version, canary=False))
         except BaseException as exc:  # noqa: BLE001 - reported by the test thread
             outcome.append(exc)
         finally:
             done.set()
 
-    with foreground.gate.foreground():  # a prediction that takes 0.6 s
+    with foreground.gate().foreground():  # a prediction that takes 0.6 s
         thread = threading.Thread(target=load)
         thread.start()
         assert not done.wait(0.6), "the load ran to the end while a prediction was in flight"

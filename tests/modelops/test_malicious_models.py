@@ -49,7 +49,7 @@ def test_hostile_sample_is_refused(name, mode, hostile, marker, allowlist, intak
     assert not marker.exists()
     error = excinfo.value
     if name in VALIDATION_GADGETS:
-        assert (error.code, error.stage) == ("validation_failed", "validate")
+        assert (error.code, error.stage) == ("model_validation_failed", "validate")
     else:
         # Refused by the static scan, before any byte is unpickled.
         assert error.code in ("opcode_blocked", "opcode_scan_error"), (error.code, error.message)

@@ -58,10 +58,10 @@ def test_attempts_are_read_only_and_render_findings(admin_client_logged_in, mode
         def __reduce__(self):
             return os.system, ("true",)
 
-    from modelops.errors import ModelOpcodeBlocked
+    from modelops.security.errors import OpcodeBlocked
     from modelops.services import model_version_upload
 
-    with pytest.raises(ModelOpcodeBlocked):
+    with pytest.raises(OpcodeBlocked):
         model_version_upload(data=pickle.dumps(Evil(), protocol=4), label="evil", actor="x")
     attempt = ModelReloadAttempt.objects.get()
     page = admin_client_logged_in.get(reverse("admin:modelops_modelreloadattempt_change", args=[attempt.pk]))

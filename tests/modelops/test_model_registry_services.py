@@ -10,19 +10,17 @@ import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
-from modelops.errors import (
-    FeatureVersionMismatch,
-    ModelFileNotFound,
-    ModelFileRefused,
-    ModelHashMismatch,
-    ModelMagicInvalid,
-    ModelOpcodeBlocked,
-    ModelRollback,
-    ModelSizeExceeded,
-    NothingToRollBack,
-)
+from modelops.errors import FeatureVersionMismatch, ModelRollback, NothingToRollBack
 from modelops.models import ModelRegistryState, ModelReloadAttempt, ModelVersion, OpcodeAuditEntry
 from modelops.registry import holder
+from modelops.security.errors import (
+    HashMismatch,
+    IntakeRefused,
+    MagicInvalid,
+    ModelFileMissing,
+    OpcodeBlocked,
+    SizeExceeded,
+)
 from modelops.selectors import model_status, opcode_audit_summary
 from modelops.services import (
     model_reload,
@@ -64,7 +62,7 @@ def test_upload_stores_a_scanned_candidate_and_records_the_audit(register_model,
 def test_hostile_upload_is_quarantined_without_running(model_dir, tmp_path, db):
     marker = tmp_path / "pwned"
     before = _metric("model_opcode_audit_total")
-    with pytest.raises(ModelOpcodeBlocked) as excinfo:
+    with pytest.raises(OpcodeBlocked) as excinfo:
         model_version_upload(data=pickle.dumps(_Evil(marker), protocol=4), label="evil", actor="mallory")
     assert excinfo.value.status == 422 and excinfo.value.code == "opcode_blocked"
     assert excinfo.value.context["global"] == "posix:system" and excinfo.value.context["mode"] == "blacklist"
@@ -80,10 +78,10 @@ def test_hostile_upload_is_quarantined_without_running(model_dir, tmp_path, db):
 
 def test_size_and_magic_refusals(model_dir, settings, make_model_bytes, db):
     settings.CADML_MODEL_MAX_BYTES = 2048
-    with pytest.raises(ModelSizeExceeded) as excinfo:
+    with pytest.raises(SizeExceeded) as excinfo:
         model_version_upload(data=make_model_bytes(), label="big", actor="ops")
     assert excinfo.value.status == 413
-    with pytest.raises(ModelMagicInvalid) as excinfo:
+    with pytest.raises(MagicInvalid) as excinfo:
         model_version_upload(data=b"PK\x03\x04 a zip file", label="zip", actor="ops")
     assert excinfo.value.status == 415 and excinfo.value.stage == "intake"
 
@@ -108,12 +106,12 @@ def test_hash_allowlist_and_expected_sha256(register_model, settings):
     version = register_model("rf-a")
     settings.CADML_MODEL_HASH_ALLOWLIST = ["0" * 64]
     refused = _metric("model_reload_total", code="hash_mismatch")
-    with pytest.raises(ModelHashMismatch) as excinfo:
+    with pytest.raises(HashMismatch) as excinfo:
         model_reload(version="rf-a", actor="ops")
     assert excinfo.value.status == 409 and excinfo.value.stage == "hash"
     assert _metric("model_reload_total", code="hash_mismatch") == refused + 1
     settings.CADML_MODEL_HASH_ALLOWLIST = [version.sha256]
-    with pytest.raises(ModelHashMismatch):
+    with pytest.raises(HashMismatch):
         model_reload(version="rf-a", expected_sha256="f" * 64, actor="ops")
     model_reload(version="rf-a", expected_sha256=version.sha256.upper(), actor="ops")
     assert holder.active().sha256 == version.sha256
@@ -123,7 +121,7 @@ def test_file_swapped_after_registration_is_refused_by_hash(register_model, mode
     version = register_model("rf-a")
     marker = tmp_path / "pwned"
     (model_dir / version.file_name).write_bytes(pickle.dumps(_Evil(marker), protocol=4))
-    with pytest.raises(ModelHashMismatch) as excinfo:
+    with pytest.raises(HashMismatch) as excinfo:
         model_reload(version="rf-a", actor="ops")
     assert excinfo.value.context["sha256"] != version.sha256
     assert not marker.exists() and holder.active() is None
@@ -196,9 +194,10 @@ def test_register_from_dir_by_name_only(model_dir, make_model_bytes, db, tmp_pat
     outside.write_bytes(make_model_bytes(seed=4))
     (model_dir / "link.joblib").symlink_to(outside)
     for name in ("../outside.joblib", "link.joblib", str(outside)):
-        with pytest.raises(ModelFileRefused):
+        with pytest.raises(IntakeRefused) as refused:
             model_version_register_from_dir(file_name=name, label=f"x{abs(hash(name)) % 1000}", actor="ops")
-    with pytest.raises(ModelFileNotFound) as missing:  # 404, not 400: the name is fine, the file is absent
+        assert (refused.value.status, refused.value.code) == (400, "model_file_refused")
+    with pytest.raises(ModelFileMissing) as missing:  # 404, not 400: the name is fine, the file is absent
         model_version_register_from_dir(file_name="missing.joblib", label="x-missing", actor="ops")
     assert missing.value.status == 404 and missing.value.code == "model_file_missing"
 
@@ -220,7 +219,7 @@ def test_audit_mode_records_hostile_files_and_the_loader_still_refuses(model_dir
 def test_whitelist_violation_metric(model_dir, settings, db):
     settings.CADML_MODEL_OPCODE_MODE = "whitelist"
     before = _metric("model_opcode_whitelist_violations_total")
-    with pytest.raises(ModelOpcodeBlocked):
+    with pytest.raises(OpcodeBlocked):
         model_version_upload(data=b"\x80\x02I42\n.", label="text-int", actor="ops")
     assert _metric("model_opcode_whitelist_violations_total") == before + 1
 

@@ -30,7 +30,8 @@ def test_concurrent_reload_and_predict(register_model):
         model_reload(version=label, actor="ops")
         expected[label] = _predict_all(vectors)
     assert expected["a"] != expected["b"]
-    holder._last_check = time.monotonic()  # workers only read the holder (no database access in threads)
+    holder.process_local.converge_if_due(force=True)  # checked now: workers only read the holder (no database
+    # access in threads)
     stop = threading.Event()
     errors: list[str] = []
     seen: set[str] = set()
@@ -81,7 +82,6 @@ def test_process_converges_and_keeps_its_model_when_the_active_cannot_load(regis
     assert section["status"] == "degraded" and section["active_version"] == "b"
     assert section["process_version"] == "a" and "cannot load" in section["detail"]
     (model_dir / "moved-away").rename(model_dir / b.file_name)
-    holder._last_check = 0.0
     model_process_sync()
     assert holder.active().label == "b" and holder.error is None
     assert model_health_section()["status"] == "ok"
@@ -92,9 +92,8 @@ def test_process_converges_and_keeps_its_model_when_the_active_cannot_load(regis
 def test_request_path_never_waits_and_converges_in_the_background(register_model, settings):
     register_model("a", seed=1)
     model_reload(version="a", actor="ops")
-    holder.install(None, sequence=0)  # stale process
+    holder.reset()  # a stale process: nothing loaded, nothing checked yet
     settings.CADML_MODEL_SYNC_INTERVAL_SECONDS = 0.0
-    holder._last_check = 0.0
     first = classify_vector(values=[0.0] * 24, feature_version="v4")
     assert first is None  # answered at once with what the process had
     deadline = time.monotonic() + 20

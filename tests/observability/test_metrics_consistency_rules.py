@@ -1,11 +1,11 @@
-"""The consistency checks of cadml_site.observability.consistency on small synthetic inputs (Django-free)."""
+"""The consistency checks of tools.rules_lint.consistency on small synthetic inputs (Django-free)."""
 
 import json
 
 import pytest
 import yaml
 
-from cadml_site.observability.consistency import (
+from tools.rules_lint.consistency import (
     CONTRACT,
     CONTRACT_RECORDINGS,
     COUNTER,

@@ -1,8 +1,8 @@
-"""Metric selectors found in PromQL by cadml_site.observability.promql (Django-free)."""
+"""Metric selectors found in PromQL by tools.rules_lint.promql (Django-free)."""
 
 import pytest
 
-from cadml_site.observability.promql import PromqlSyntaxError, metric_references
+from tools.rules_lint.promql import PromqlSyntaxError, metric_references
 
 
 def names(expr):

@@ -1,4 +1,4 @@
-"""The Django-free pieces of cadml_site.stress: loopback guard, percentiles, /metrics parsing, STL payloads."""
+"""The Django-free pieces of tools.stress: loopback guard, percentiles, /metrics parsing, STL payloads."""
 
 import struct
 
@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import trimesh
 
-from cadml_site.stress.client import StressClient, StressConfigurationError, require_loopback
-from cadml_site.stress.payloads import binary_stl_box, box_variants
-from cadml_site.stress.scenarios import Bounds
-from cadml_site.stress.scrape import MetricsSnapshot
-from cadml_site.stress.stats import LatencySummary, percentile
+from tools.stress.client import StressClient, StressConfigurationError, require_loopback
+from tools.stress.payloads import binary_stl_box, box_variants
+from tools.stress.scenarios import Bounds
+from tools.stress.scrape import MetricsSnapshot
+from tools.stress.stats import LatencySummary, percentile
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8000", "http://localhost:8000/", "http://[::1]:8000",

@@ -6,7 +6,7 @@ import pytest
 from django.urls import path
 from rest_framework.views import APIView
 
-from cadml_site.api.exceptions import Conflict
+from cadml_site.errors import Conflict
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ class _BoomApi(APIView):
 
 class _ConflictApi(APIView):
     def get(self, request):
-        raise Conflict("Already there.", code="already_there", stage="testing", context={"deadline": "soon"})
+        raise Conflict("Already there.", code="name_taken", stage="testing", context={"deadline": "soon"})
 
 
 urlpatterns = [
@@ -46,8 +46,8 @@ def test_domain_error_renders_its_fields(key_client, settings):
     assert response.status_code == 409
     body = response.json()
     assert (body["code"], body["stage"], body["message"], body["context"]) == (
-        "already_there", "testing", "Already there.", {"deadline": "soon"})
-    assert body["type"].endswith("/already_there")
+        "name_taken", "testing", "Already there.", {"deadline": "soon"})
+    assert body["type"].endswith("/name_taken")
 
 
 def test_unknown_exception_is_500_without_internals_and_logged(key_client, settings, caplog):

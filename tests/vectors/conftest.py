@@ -105,12 +105,13 @@ def cad_sample_documents(cad_samples_dir):
     """(sha256, name, CadDocument) for every binary STL of the shared samples (parsed in process)."""
     import hashlib
 
-    from features.parsers.stl import is_binary_stl, parse_binary_stl
+    from features.parsers.stl import parse_binary_stl
+    from features.parsers.stl_layout import binary_stl_length_matches
 
     documents = []
     for path in sorted((cad_samples_dir / "stl").iterdir()):
         data = path.read_bytes()
-        if is_binary_stl(data):
+        if binary_stl_length_matches(data):
             documents.append((hashlib.sha256(data).hexdigest(), path.name, parse_binary_stl(data)))
     assert len(documents) >= 8
     return documents

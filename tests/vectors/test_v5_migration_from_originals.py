@@ -152,7 +152,7 @@ def test_a_row_without_original_or_v5_geometry_answers_needs_source(settings, ke
         extract_features(row.summary, "v5")
     assert stored_features(sha256=sha256, version="v5") is None  # the cache prewarm skips it
     assert stored_features(sha256=sha256, version="v4") is not None
-    from cadml_site.api.exceptions import Conflict
+    from cadml_site.errors import Conflict
 
     with pytest.raises(Conflict) as caught:
         cad_file_reparse(cad_file=row)

@@ -26,10 +26,10 @@ from vectors.index.recovery_policy import (
     on_failure,
     on_success,
 )
+from vectors.index_settings import index_config, recovery_policy
 from vectors.index_source import DatabaseIndexSource
 from vectors.models import IndexEvent, IndexLease, IndexState, VectorOpsAudit
 from vectors.recovery_state import policy_state, store_policy_state
-from vectors.runtime import index_config, recovery_policy
 from vectors.validation import checked_version
 
 logger = logging.getLogger("cadml.vectors")
@@ -158,9 +158,9 @@ def lease_release(owner: str) -> None:
 
 # ---- recovery and rebuild ---------------------------------------------------------------------------------------
 def _rebuild_snapshot(feature_version: str):
-    return build_snapshot(DatabaseIndexSource(dimension), feature_version=feature_version,
-                          snapshot_root=settings.CADML_INDEX_DIR, dimension=dimension(feature_version),
-                          config=index_config())
+    source = DatabaseIndexSource(dimension, mark_degraded=index_mark_degraded)
+    return build_snapshot(source, feature_version=feature_version, snapshot_root=settings.CADML_INDEX_DIR,
+                          dimension=dimension(feature_version), config=index_config())
 
 
 def _attempt(feature_version: str, *, manual: bool, actor: str, now: datetime,

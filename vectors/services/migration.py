@@ -24,7 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cadml_site import metrics
-from cadml_site.api.exceptions import BrokerUnavailable
+from cadml_site.errors import BrokerUnavailable
 from cadml_site.celery import publish
 from vectors.errors import MigrationConflict, MigrationNotFound
 from vectors.migration_plan import SKIPPED, migrate_vector, migration_summary

@@ -8,7 +8,7 @@ import signal
 from django.core.management.base import BaseCommand, CommandError
 
 from cachectl.services import cache_prewarm
-from cadml_site.api.exceptions import DomainError
+from cadml_site.errors import DomainError
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ import signal
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from cadml_site.api.exceptions import ServiceUnavailable
+from cadml_site.errors import ServiceUnavailable
 from features.selectors import cad_files_without_thumbnail
 from features.services import cad_file_thumbnail_render
 

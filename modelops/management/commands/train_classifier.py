@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from cadml_site.api.exceptions import DomainError
+from cadml_site.errors import DomainError
 from modelops.security.reference_models import ESTIMATOR_TYPES
 from features.extractors import FEATURE_VERSIONS
 from modelops.services import model_train_classifier

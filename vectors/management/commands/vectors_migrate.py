@@ -7,7 +7,7 @@ import signal
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from cadml_site.api.exceptions import DomainError
+from cadml_site.errors import DomainError
 from vectors.selectors import migration_preview
 from vectors.services import vector_migration_run, vector_migration_start
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from cadml_site.api.exceptions import DomainError
+from cadml_site.errors import DomainError
 from cadml_site.api.models import ApiKeyScope
 from cadml_site.api.services import api_key_create
 
