@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import requests
 
-from cadml_site.stress.soak import _children, process_tree
+from tools.stress.soak import _children, process_tree
 from tests.integration.fault_stack import TrafficLoop, metric_total, process_alive, start_fault_stack
 from tests.integration.live_stack import ManagedProcess, wait_until
 

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import requests
 
-from cadml_site.stress.soak import process_tree
+from tools.stress.soak import process_tree
 from features.parse_workers.pool import ParsePool
 from tests.features.cad_builders import (
     make_ascii_stl,
