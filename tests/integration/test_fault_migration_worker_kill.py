@@ -66,12 +66,15 @@ class ServedPoller:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
+    def _read(self) -> None:
+        self.snapshots.append(self.stack.postgres.query(
+            "SELECT (SELECT feature_version FROM vectors_servedversion WHERE singleton = 1), "
+            f"(SELECT count(*) FROM vectors_vector WHERE feature_version = '{self.target}')")[0])
+
     def _loop(self) -> None:
         i = 0
         while not self._stop.is_set():
-            self.snapshots.append(self.stack.postgres.query(
-                "SELECT (SELECT feature_version FROM vectors_servedversion WHERE singleton = 1), "
-                f"(SELECT count(*) FROM vectors_vector WHERE feature_version = '{self.target}')")[0])
+            self._read()
             if i % 5 == 0:
                 body = requests.get(self.stack.base_url + "/api/v1/health/", timeout=10).json()
                 self.health.append(body["sections"]["vectors"]["served_version"]["feature_version"])
@@ -85,6 +88,7 @@ class ServedPoller:
     def __exit__(self, *exc):
         self._stop.set()
         self._thread.join(30)
+        self._read()  # once more after the run: the loop may have stopped before its first read after the switch
 
 
 def _kill_mid_run(stack, run_id: int, *, worker: ManagedProcess, whole_worker: bool) -> dict:
