@@ -103,11 +103,17 @@ class Blob:
         self.size = size
 
 
-class SList:
+class _Items:
+    """A list or set the stream builds: its items in order (the rules tell the kinds apart by exact type)."""
+
     __slots__ = ("items",)
 
     def __init__(self, items=None):
         self.items = items if items is not None else []
+
+
+class SList(_Items):
+    __slots__ = ()
 
 
 class SDict:
@@ -117,11 +123,8 @@ class SDict:
         self.pairs = pairs if pairs is not None else []
 
 
-class SSet:
-    __slots__ = ("items",)
-
-    def __init__(self, items=None):
-        self.items = items if items is not None else []
+class SSet(_Items):
+    __slots__ = ()
 
 
 class SFrozen:
