@@ -111,6 +111,18 @@ def _code_args(source: str) -> tuple:
             code.co_freevars, code.co_cellvars)
 
 
+def _collector(corpus: str, default_upstream: str | None = None):
+    """The sample list of one corpus and its ``add(name, data, upstream=default_upstream, malicious=True)``."""
+    out: list[Sample] = []
+
+    def add(name, data, upstream=default_upstream, malicious=True):
+        if upstream is None:
+            raise TypeError(f"{corpus} sample {name} needs its upstream verdict")
+        out.append(Sample(corpus, name, data, malicious, upstream))
+
+    return out, add
+
+
 def _payloads(canary) -> tuple[str, str]:
     """The shell command and the Python statement that touch the canary file: what every malicious sample runs."""
     c = str(canary)
@@ -132,10 +144,7 @@ def picklescan_samples(canary) -> list[Sample]:
     c = str(canary)
     sh, py = _payloads(canary)
     pyimport = f"__import__('os').system({sh!r})"
-    out: list[Sample] = []
-
-    def add(name, data, upstream, malicious=True):
-        out.append(Sample("picklescan", name, data, malicious, upstream))
+    out, add = _collector("picklescan")
 
     for version in (0, 3, 4):
         _add_protocol_basics(add, version, "pkl", sh, py,
@@ -350,10 +359,7 @@ def fickling_samples(canary) -> list[Sample]:
     c = str(canary)
     sh, py = _payloads(canary)
     P4, P5 = pickle.PROTO + b"\x04", pickle.PROTO + b"\x05"
-    out: list[Sample] = []
-
-    def add(name, data, upstream="severity > LIKELY_SAFE", malicious=True):
-        out.append(Sample("fickling", name, data, malicious, upstream))
+    out, add = _collector("fickling", default_upstream="severity > LIKELY_SAFE")
 
     def getattr_chain(module, name, first_args: bytes, attr: str, call_arg: bytes) -> bytes:
         """getattr(module.name(*first_args), attr)(call_arg), the shape of the ctypes/importlib/code tests."""
@@ -480,10 +486,7 @@ def fickling_samples(canary) -> list[Sample]:
 # ---- modelscan (tests/test_modelscan.py: the pickle-format samples of its file_path/zip fixtures) --------------
 def modelscan_samples(canary) -> list[Sample]:
     sh, py = _payloads(canary)
-    out: list[Sample] = []
-
-    def add(name, data, upstream, malicious=True):
-        out.append(Sample("modelscan", name, data, malicious, upstream))
+    out, add = _collector("modelscan")
 
     for version in (0, 3, 4):
         _add_protocol_basics(add, version, "pkl", sh, py,
