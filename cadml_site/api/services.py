@@ -64,13 +64,15 @@ class _CredentialKind:
 
     model: type[ApiKey] | type[AdminToken]
     noun: str                      # in messages: "API key", "admin token"
-    slug: str                      # in codes and audit actions: api_key_not_found, api_key_revoke, ...
+    not_found_code: str            # the error code when no credential has the prefix
+    slug: str                      # in audit actions: api_key_issue, api_key_revoke, api_key_change
     state: Callable[[Any], dict]   # the audited before/after snapshot
     related: tuple[str, ...] = ()  # relations the snapshot reads
 
 
-_API_KEY = _CredentialKind(ApiKey, "API key", "api_key", _key_state)
-_ADMIN_TOKEN = _CredentialKind(AdminToken, "admin token", "admin_token", _token_state, related=("user",))
+_API_KEY = _CredentialKind(ApiKey, "API key", "api_key_not_found", "api_key", _key_state)
+_ADMIN_TOKEN = _CredentialKind(AdminToken, "admin token", "admin_token_not_found", "admin_token", _token_state,
+                               related=("user",))
 
 
 def _audit(*, action: str, actor: str, reason: str, before: dict | None, after: dict) -> None:
@@ -85,7 +87,7 @@ def _locked(kind: _CredentialKind, prefix: str):
         rows = rows.select_related(*kind.related)
     row = rows.filter(prefix=prefix).first()
     if row is None:
-        raise NotFound(f"No {kind.noun} with prefix {prefix!r}.", code=f"{kind.slug}_not_found",
+        raise NotFound(f"No {kind.noun} with prefix {prefix!r}.", code=kind.not_found_code,
                        stage="credentials", context={"prefix": prefix})
     return row
 
