@@ -423,6 +423,10 @@ CADML_CACHE_MAX_TTL_SECONDS = env_int("CADML_CACHE_MAX_TTL_SECONDS", 30 * 86400,
 if CADML_CACHE_CAPACITY > CADML_CACHE_MAX_CAPACITY or CADML_CACHE_TTL_SECONDS > CADML_CACHE_MAX_TTL_SECONDS:
     raise ImproperlyConfigured("CADML_CACHE_CAPACITY/TTL_SECONDS exceed CADML_CACHE_MAX_CAPACITY/MAX_TTL_SECONDS")
 CELERY_BEAT_SCHEDULE["cachectl-prune-key-activity"] = {"task": "cachectl.prune_key_activity", "schedule": 3600.0}
+CADML_CACHE_STATS_RETENTION_DAYS = env_int("CADML_CACHE_STATS_RETENTION_DAYS", 7, min_value=1, max_value=366)
+CELERY_BEAT_SCHEDULE["cachectl-sample-cache-stats"] = {"task": "cachectl.sample_cache_stats", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["cachectl-prune-cache-stats-samples"] = {"task": "cachectl.prune_cache_stats_samples",
+                                                              "schedule": 3600.0}
 # ---- end cachectl ------------------------------------------------------------------------------------------------
 
 # ---- observability (issue 7) -------------------------------------------------------------------------------------
