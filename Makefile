@@ -83,9 +83,11 @@ serve: install $(SECRET)
 	echo "    Next steps: README.md, section \"What to do next\""
 	$(DJANGO_ENV) PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/$(VAR)/prometheus $(BIN)/gunicorn -c gunicorn.conf.py
 
-## worker / beat: Celery processes, for when CELERY_BROKER_URL names a real broker
+## worker / beat: Celery processes, for when CELERY_BROKER_URL names a real broker. The worker shares the web server's
+## metrics folder, so /metrics (and the cache hit-ratio samples) count what Celery did too.
 worker: install $(SECRET)
-	$(DJANGO_ENV) $(BIN)/celery -A cadml_site worker --loglevel INFO --concurrency 2
+	mkdir -p $(VAR)/prometheus
+	$(DJANGO_ENV) PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/$(VAR)/prometheus $(BIN)/celery -A cadml_site worker --loglevel INFO --concurrency 2
 
 beat: install $(SECRET)
 	$(DJANGO_ENV) $(BIN)/celery -A cadml_site beat --loglevel INFO --schedule $(VAR)/celerybeat-schedule
