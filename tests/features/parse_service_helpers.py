@@ -39,11 +39,17 @@ def _wait_gone(pid: int, seconds: float = 10.0) -> bool:
 
 
 def _children(pid: int) -> list[int]:
+    """The children of every thread of `pid` (a child started by a thread is listed under that thread)."""
+    found: list[int] = []
     try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                found.extend(int(p) for p in (task / "children").read_text().split())
+            except FileNotFoundError:
+                continue
     except FileNotFoundError:
         return []
-    return [int(p) for p in text.split()]
+    return sorted(found)
 
 
 def _tree(pid: int) -> list[int]:
