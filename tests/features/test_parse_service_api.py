@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 
 import pytest
@@ -64,3 +65,31 @@ def test_uploads_parse_in_the_host_service(key_client, settings, runner_reset, c
         assert health["service_pid"] == service.process.pid and health["tasks"] >= 1
     finally:
         service.stop()
+
+
+def test_a_celery_worker_adopts_the_host_service_or_starts_its_own(settings):
+    from celery.signals import worker_ready, worker_shutdown
+
+    from features.parse_service.client import probe
+
+    # FeaturesConfig.ready() connects the Celery worker's main process to the host's service
+    assert any("features.parse_service.start" in str(key) for key, _ in worker_ready.receivers)
+    assert any("features.parse_service.stop" in str(key) for key, _ in worker_shutdown.receivers)
+    service = Service(workers=1)
+    try:
+        settings.CADML_PARSE_SERVICE_SOCKET = service.socket
+        worker_ready.send(sender=None)  # the host's service answers: used, not duplicated
+        assert probe(service.socket)["service_pid"] == service.process.pid
+        worker_shutdown.send(sender=None)
+        assert service.process.poll() is None  # stopping the worker leaves the host's service running
+    finally:
+        service.stop()
+    settings.CADML_PARSE_SERVICE_SOCKET = service.socket  # now nothing answers there: the worker starts its own
+    try:
+        worker_ready.send(sender=None)
+        own = probe(service.socket)
+        assert own is not None and own["service_pid"] != service.process.pid
+    finally:
+        worker_shutdown.send(sender=None)
+        shutil.rmtree(service.dir, ignore_errors=True)
+    assert probe(service.socket) is None
