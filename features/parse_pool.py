@@ -32,7 +32,8 @@ def _parser_options() -> dict:
 
 def _build() -> ParsePool | ParseServiceClient:
     if settings.CADML_PARSE_SERVICE_SOCKET:
-        return ParseServiceClient(settings.CADML_PARSE_SERVICE_SOCKET, timeout_seconds=settings.CADML_PARSE_TIMEOUT_SECONDS)
+        return ParseServiceClient(settings.CADML_PARSE_SERVICE_SOCKET,
+                                  timeout_seconds=settings.CADML_PARSE_TIMEOUT_SECONDS)
     return ParsePool(
         workers=settings.CADML_PARSE_WORKERS,
         memory_limit_bytes=settings.CADML_PARSE_MEMORY_LIMIT_BYTES,

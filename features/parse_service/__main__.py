@@ -2,7 +2,7 @@
 
 Normally started by `supervisor.ParseServiceSupervisor` (the gunicorn master, a Celery worker) with the values of
 the ``CADML_PARSE_*`` settings; exits 0 on SIGTERM/SIGINT (or when ``--parent-pid`` is gone) and
-``EXIT_ALREADY_SERVING`` (3) when another service holds the socket's lock.
+``EXIT_ALREADY_SERVING`` (75) when another service holds the socket's lock.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from .protocol import DEFAULT_MAX_DATA_BYTES, ProtocolError, recv_frame, recv_js
 
 logger = logging.getLogger("cadml.parse_service")
 
-EXIT_ALREADY_SERVING = 3
+EXIT_ALREADY_SERVING = 75  # EX_TEMPFAIL; not 3 or 4, which an older gunicorn master reads as a worker boot failure
 MAX_SOCKET_PATH_BYTES = 107  # sun_path holds 108 bytes with the terminating NUL
 DEFAULT_MAX_CLIENTS = 256
 

@@ -5,7 +5,8 @@ service) runs.
 duplicated) or a child it starts (``python -m features.parse_service``, in its own session so a terminal's Ctrl-C
 reaches it only through us, told our pid so it stops if we are killed). A monitor thread then checks every
 ``check_every`` seconds; when our child died (SIGKILL, OOM killer...) or the adopted service stopped answering, it
-kills what is left of the dead child's process group (its forkserver and workers) and starts a new child. ``stop()`` ends the monitor and stops our child (SIGTERM, then SIGKILL).
+kills what is left of the dead child's process group (its forkserver and workers) and starts a new child.
+``stop()`` ends the monitor and stops our child (SIGTERM, then SIGKILL).
 """
 
 from __future__ import annotations
