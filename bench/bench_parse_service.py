@@ -350,6 +350,17 @@ def bench_server(directory: str, workers: int, with_celery: bool) -> None:
                                           "parse service", workers, parse_workers, with_celery)
     print(f"  {'one parse service per host':<34} {after / GIB:5.2f} GiB in {n_after:3d} processes, "
           f"{fs_after} forkserver  x{after / before:.2f} vs baseline ({(before - after) / GIB:.2f} GiB less)")
+    if with_celery:
+        forget_queue(env["CELERY_BROKER_URL"], f"bench-parse-service-{os.getpid()}")
+
+
+def forget_queue(url: str, queue: str) -> None:
+    """Removes the bindings kombu left in Redis for the bench's private queue."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    for key in client.scan_iter(f"_kombu.binding*.{queue}"):
+        client.delete(key)
 
 
 def main() -> None:
