@@ -172,6 +172,8 @@ class ParseService:
                     return
         except OSError:
             return  # the client went away while we answered
+        except Exception:  # a bug, not the file's fault: logged; the client sees the connection close (503)
+            logger.exception("parse service: a request failed")
         finally:
             conn.close()
             self._clients.release()
