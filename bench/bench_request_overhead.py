@@ -20,53 +20,18 @@ import cProfile
 import io
 import os
 import pstats
-import secrets
 import statistics
-import sys
-import tempfile
 import time
 from pathlib import Path
+
+from vector_bench_env import bench_environment, drop_database  # bench/, beside this script
 
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/cadml_overhead_bench"
 
 
 def setup(database_url: str, code_root: Path) -> None:
-    if database_url.startswith("postgres"):
-        import psycopg
-
-        name = database_url.rsplit("/", 1)[1]
-        with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "cadml_site.settings",
-        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(48),
-        "CADML_VAR_DIR": tempfile.mkdtemp(prefix="cadml-overhead-bench-"),
-        "DATABASE_URL": database_url,
-        "OMP_NUM_THREADS": "1",
-        "CADML_LOG_LEVEL": "WARNING",
-        "CADML_THROTTLE_DEFAULT": "100000/min",
-    })
-    os.environ.pop("REDIS_URL", None)
-    os.makedirs(os.path.join(os.environ["CADML_VAR_DIR"], "static"), exist_ok=True)
-    sys.path.insert(0, str(code_root))
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
-
-
-def drop(database_url: str) -> None:
-    if database_url.startswith("postgres"):
-        import psycopg
-        from django.db import connections
-
-        connections.close_all()
-        name = database_url.rsplit("/", 1)[1]
-        with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    bench_environment(database_url, code_root=code_root, var_prefix="cadml-overhead-bench-",
+                      extra_env={"CADML_THROTTLE_DEFAULT": "100000/min"}, unset=("REDIS_URL",))
 
 
 def timed(call, n: int) -> dict:
@@ -103,7 +68,7 @@ def main() -> None:
     try:
         run(args, code_root)
     finally:
-        drop(args.database_url)
+        drop_database(args.database_url)
 
 
 def run(args, code_root: Path) -> None:
