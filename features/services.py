@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from cadml_site.celery import registered_task
 from cadml_site.errors import Conflict, DomainError, ServiceUnavailable, Unprocessable
 from cadml_site.metrics import CAD_PARSE_FAILURES, CAD_PARSE_LATENCY, FEATURE_EXTRACTION_LATENCY
 from features.extractors import NeedsSource, UnknownFeatureVersion, check_version, extract_features
@@ -269,11 +270,13 @@ def thumbnail_enqueue(*, cad_file_id: int) -> None:
     transaction.on_commit(lambda: _thumbnail_after_commit(cad_file_id), robust=True)
 
 
-def _thumbnail_after_commit(cad_file_id: int) -> None:
-    from features.tasks import cad_file_thumbnail_task
+THUMBNAIL_TASK = "features.cad_file_thumbnail"
 
-    if not cad_file_thumbnail_task.app.conf.task_always_eager:
-        cad_file_thumbnail_task.delay(cad_file_id)
+
+def _thumbnail_after_commit(cad_file_id: int) -> None:
+    task = registered_task(THUMBNAIL_TASK)  # by name: services never import the tasks module
+    if not task.app.conf.task_always_eager:
+        task.delay(cad_file_id)
         return
     try:
         cad_file_thumbnail_render(cad_file_id=cad_file_id)
