@@ -25,6 +25,7 @@ from vectors.index.recovery_policy import seconds_until_next_attempt, suppressio
 from vectors.models import IndexEvent, IndexState, MigrationRun, ServedVersion, Vector
 from vectors.recovery_state import policy_state
 from vectors.runtime import index_holder
+from vectors.served_version_cache import served_version_cache
 from vectors.validation import checked_filters, checked_vector, checked_version, checked_versions
 
 EVENTS_SHOWN = 20
@@ -35,15 +36,20 @@ REFERENCE_FLUSH_SECONDS = 1.0
 logger = logging.getLogger("cadml.vectors")
 
 
-def served_feature_version() -> str:
-    """The served feature version, the default of every app (cross-app entry point). Recorded in the database the
-    first time it is needed (``vectors.services.served_version_record``), switched only by a completed migration."""
+def _served_version_load() -> str:
     row = ServedVersion.objects.filter(singleton=1).values_list("feature_version", flat=True).first()
     if row:
         return row
     from vectors.services import served_version_record
 
     return served_version_record()
+
+
+def served_feature_version() -> str:
+    """The served feature version, the default of every app (cross-app entry point). Recorded in the database the
+    first time it is needed (``vectors.services.served_version_record``), switched only by a completed migration;
+    read at most once a second per process (``served_version_cache``)."""
+    return served_version_cache.get(_served_version_load)
 
 
 def served_version_status() -> dict[str, Any]:
