@@ -54,9 +54,15 @@ def served_feature_version() -> str:
 
 def served_version_status() -> dict[str, Any]:
     """``{"feature_version", "previous_version", "since"}`` of the served version (for health and status)."""
-    version = served_feature_version()
-    row = ServedVersion.objects.filter(singleton=1).values_list("previous_version", "updated_at").first()
-    previous, since = row if row else ("", None)
+    def read():  # the row itself, not the cached version: the three fields of one moment
+        return ServedVersion.objects.filter(singleton=1).values_list(
+            "feature_version", "previous_version", "updated_at").first()
+
+    row = read()
+    if row is None:
+        _served_version_load()  # records it (the cached version may predate a database without the row)
+        row = read()
+    version, previous, since = row
     return {"feature_version": version, "previous_version": previous or None, "since": since}
 
 
