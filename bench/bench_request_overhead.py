@@ -27,13 +27,12 @@ import cProfile
 import io
 import os
 import pstats
-import secrets
 import statistics
 import struct
-import sys
-import tempfile
 import time
 from pathlib import Path
+
+from vector_bench_env import bench_environment, drop_database  # bench/, beside this script
 
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/cadml_overhead_bench"
 
@@ -50,50 +49,10 @@ def tiny_stl(variant: int) -> bytes:
     return f"bench box {variant}".encode().ljust(80, b" ") + struct.pack("<I", len(BOX_FACES)) + records
 
 
-def create_database(database_url: str) -> None:
-    if database_url.startswith("postgres"):
-        import psycopg
-
-        name = database_url.rsplit("/", 1)[1]
-        with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def setup(database_url: str, code_root: Path) -> None:
-    create_database(database_url)
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "cadml_site.settings",
-        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(48),
-        "CADML_VAR_DIR": tempfile.mkdtemp(prefix="cadml-overhead-bench-"),
-        "DATABASE_URL": database_url,
-        "OMP_NUM_THREADS": "1",
-        "CADML_LOG_LEVEL": "WARNING",
-        "CADML_THROTTLE_DEFAULT": "100000/min",
-        "CADML_THROTTLE_UPLOAD": "100000/min",
-    })
-    os.environ.pop("REDIS_URL", None)
-    os.makedirs(os.path.join(os.environ["CADML_VAR_DIR"], "static"), exist_ok=True)
-    sys.path.insert(0, str(code_root))
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
-
-
-def drop(database_url: str) -> None:
-    if database_url.startswith("postgres"):
-        import psycopg
-
-        if "django" in sys.modules:
-            from django.db import connections
-
-            connections.close_all()
-        name = database_url.rsplit("/", 1)[1]
-        with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    bench_environment(database_url, code_root=code_root, var_prefix="cadml-overhead-bench-",
+                      extra_env={"CADML_THROTTLE_DEFAULT": "100000/min", "CADML_THROTTLE_UPLOAD": "100000/min"},
+                      unset=("REDIS_URL",))
 
 
 def timed(call, n: int) -> dict:
@@ -128,18 +87,11 @@ def main() -> None:
                         help="health/live and analyze over HTTP against a private gunicorn (2 workers)")
     args = parser.parse_args()
     code_root = Path(args.code_root).resolve()
-    if args.gunicorn:
-        create_database(args.database_url)
-        try:
-            run_gunicorn(args, code_root)
-        finally:
-            drop(args.database_url)
-        return
     setup(args.database_url, code_root)
     try:
-        run(args, code_root)
+        (run_gunicorn if args.gunicorn else run)(args, code_root)
     finally:
-        drop(args.database_url)
+        drop_database(args.database_url)
 
 
 def run(args, code_root: Path) -> None:
@@ -248,10 +200,8 @@ def named(data: bytes):
 
 def run_gunicorn(args, code_root: Path) -> None:
     """health/live and the two analyze paths over HTTP, one request at a time, against a private gunicorn."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_analyze_http import start_server, stop_server
+    from bench_analyze_http import start_server, stop_server  # bench/, beside this script
 
-    os.environ["DATABASE_URL"] = args.database_url
     server, base, session, _log = start_server(workers=2, root=code_root)
     variants = iter(range(10**9))
 

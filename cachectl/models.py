@@ -149,3 +149,25 @@ class CachePrewarmRun(models.Model):
 
     def __str__(self) -> str:
         return f"prewarm #{self.generation}: {self.loaded} loaded"
+
+
+class CacheStatsSample(models.Model):
+    """The feature cache's lookups and hits over every process (the counters ``/metrics`` sums), sampled every
+    minute by the beat task ``cachectl.sample_cache_stats`` and kept ``CADML_CACHE_STATS_RETENTION_DAYS``: the
+    dashboard's hit-ratio history. ``lookups``, ``hits`` and ``hit_ratio`` are those of the interval since the
+    previous sample (``since``; empty for the first sample: since the counters started)."""
+
+    at = models.DateTimeField(db_index=True)
+    since = models.DateTimeField(null=True, blank=True)
+    lookups = models.PositiveBigIntegerField(help_text="Lookups in the interval, over every process.")
+    hits = models.PositiveBigIntegerField(help_text="Hits (any tier) in the interval, over every process.")
+    hit_ratio = models.FloatField(null=True, blank=True, help_text="hits / lookups; empty without lookups.")
+    lookups_total = models.PositiveBigIntegerField(help_text="The lookup counter at the sample (the next delta).")
+    hits_total = models.PositiveBigIntegerField(help_text="The hit counter at the sample.")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "cache statistics sample"
+
+    def __str__(self) -> str:
+        return f"cache statistics at {self.at:%Y-%m-%d %H:%M} UTC: {self.hits}/{self.lookups}"

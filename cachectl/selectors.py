@@ -11,12 +11,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from cachectl.holder import CacheSettingsState, holder
-from cachectl.models import (
-    CacheKeyActivity,
-    CacheSettings,
-    CacheSettingsChange,
-    CacheSnapshot,
-)
+from cachectl.models import CacheKeyActivity, CacheSettings, CacheSettingsChange, CacheSnapshot, CacheStatsSample
+from cadml_site.metrics import process_metrics_registry
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 RECENT_CHANGES = 10
@@ -119,6 +115,34 @@ def cache_status() -> dict:
 def cache_settings_bounds() -> dict:
     return {"capacity": {"min": 1, "max": settings.CADML_CACHE_MAX_CAPACITY},
             "ttl_seconds": {"min": 1, "max": settings.CADML_CACHE_MAX_TTL_SECONDS}}
+
+
+# -- statistics over every process ---------------------------------------------------------------------
+def cache_counter_totals() -> tuple[int, int]:
+    """``(lookups, hits)`` counted by ``feature_cache_get`` so far, summed over every process the way ``/metrics``
+    sums them (the workers sharing ``PROMETHEUS_MULTIPROC_DIR``; this process alone without one)."""
+    registry = process_metrics_registry()
+    hits = int(registry.get_sample_value("feature_cache_hits_total") or 0)
+    misses = int(registry.get_sample_value("feature_cache_misses_total") or 0)
+    return hits + misses, hits
+
+
+def cache_hit_ratio_history(*, since: datetime, bucket: timedelta) -> list[dict]:
+    """The samples since ``since`` summed per ``bucket`` (aligned on UTC multiples of it), oldest first:
+    ``{"at": bucket start, "lookups", "hits", "hit_ratio" (None without lookups), "samples"}``."""
+    width = bucket.total_seconds()
+    buckets: dict[datetime, dict] = {}
+    rows = (CacheStatsSample.objects.filter(at__gte=since).order_by("at", "id")
+            .values_list("at", "lookups", "hits"))
+    for at, lookups, hits in rows:
+        start = datetime.fromtimestamp(at.timestamp() // width * width, tz=at.tzinfo)
+        total = buckets.setdefault(start, {"at": start, "lookups": 0, "hits": 0, "samples": 0})
+        total["lookups"] += lookups
+        total["hits"] += hits
+        total["samples"] += 1
+    for total in buckets.values():
+        total["hit_ratio"] = total["hits"] / total["lookups"] if total["lookups"] else None
+    return list(buckets.values())
 
 
 # -- prewarm plan ------------------------------------------------------------------------------------

@@ -16,11 +16,13 @@ Two kinds of metric live here:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from prometheus_client import Counter, Gauge, Histogram
+import prometheus_client
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -107,6 +109,16 @@ ADMIN_LOGIN_FAILURES_TOTAL = Counter(
 ADMIN_LOGIN_LOCKOUTS_TOTAL = Counter(
     "admin_login_lockouts", "Failed admin console logins at or beyond the limit: the username or address is locked.",
 )
+
+def process_metrics_registry() -> CollectorRegistry:
+    """The process metrics as ``/metrics`` publishes them: summed over every worker's files in multiprocess mode
+    (``PROMETHEUS_MULTIPROC_DIR``), this process's own otherwise."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    return prometheus_client.REGISTRY
+
 
 # ---- database-backed gauges -----------------------------------------------------------------------------------
 @dataclass(frozen=True)

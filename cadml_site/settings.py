@@ -325,6 +325,14 @@ CADML_UPLOAD_MAX_BYTES = env_int("CADML_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, mi
 CADML_PARSE_TIMEOUT_SECONDS = env_float("CADML_PARSE_TIMEOUT_SECONDS", 30.0, min_value=0.5, max_value=3600)
 CADML_PARSE_MEMORY_LIMIT_BYTES = env_int("CADML_PARSE_MEMORY_LIMIT_BYTES", 2 * 1024**3, min_value=256 * 1024**2)
 CADML_PARSE_WORKERS = env_int("CADML_PARSE_WORKERS", 2, min_value=1, max_value=64)
+# One parse pool per host (docs/features.md, "One parse pool per host"): the Unix socket of the host's parse service,
+# which gunicorn's master starts and every gunicorn and Celery worker uses. Empty (the default): each process keeps
+# its own in-process pool (runserver, tests, the embedded default). A relative path is taken under CADML_VAR_DIR.
+_parse_service_socket = env_str("CADML_PARSE_SERVICE_SOCKET", "").strip()
+CADML_PARSE_SERVICE_SOCKET = str(VAR_DIR / _parse_service_socket) if _parse_service_socket else ""
+if len(os.fsencode(CADML_PARSE_SERVICE_SOCKET)) > 107:
+    raise ImproperlyConfigured(f"CADML_PARSE_SERVICE_SOCKET is longer than a Unix socket path may be (107 bytes): "
+                               f"{CADML_PARSE_SERVICE_SOCKET!r}")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 CADML_DXF_ENTITY_BUDGET = env_int("CADML_DXF_ENTITY_BUDGET", 500_000, min_value=1_000, max_value=100_000_000)
 CADML_DXF_MAX_BLOCK_DEPTH = env_int("CADML_DXF_MAX_BLOCK_DEPTH", 64, min_value=2, max_value=10_000)
@@ -423,6 +431,10 @@ CADML_CACHE_MAX_TTL_SECONDS = env_int("CADML_CACHE_MAX_TTL_SECONDS", 30 * 86400,
 if CADML_CACHE_CAPACITY > CADML_CACHE_MAX_CAPACITY or CADML_CACHE_TTL_SECONDS > CADML_CACHE_MAX_TTL_SECONDS:
     raise ImproperlyConfigured("CADML_CACHE_CAPACITY/TTL_SECONDS exceed CADML_CACHE_MAX_CAPACITY/MAX_TTL_SECONDS")
 CELERY_BEAT_SCHEDULE["cachectl-prune-key-activity"] = {"task": "cachectl.prune_key_activity", "schedule": 3600.0}
+CADML_CACHE_STATS_RETENTION_DAYS = env_int("CADML_CACHE_STATS_RETENTION_DAYS", 7, min_value=1, max_value=366)
+CELERY_BEAT_SCHEDULE["cachectl-sample-cache-stats"] = {"task": "cachectl.sample_cache_stats", "schedule": 60.0}
+CELERY_BEAT_SCHEDULE["cachectl-prune-cache-stats-samples"] = {"task": "cachectl.prune_cache_stats_samples",
+                                                              "schedule": 3600.0}
 # ---- end cachectl ------------------------------------------------------------------------------------------------
 
 # ---- observability (issue 7) -------------------------------------------------------------------------------------

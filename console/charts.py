@@ -135,9 +135,10 @@ def timeline_chart(*, title: str, rows: Sequence[tuple[str, Sequence[Span]]], st
     return Chart(title, svg.markup(), ("version", "start", "end", "duration (s)", "reason"), table)
 
 
-def line_chart(*, title: str, points: Sequence[tuple[datetime, float | None]], tz: tzinfo, value_name: str,
-               y_max: float = 1.0, percent: bool = True) -> Chart:
-    """Values over time (None: no value at that moment, not drawn); y from 0 to ``y_max``."""
+def line_chart(*, title: str, points: Sequence[tuple], tz: tzinfo, value_name: str, y_max: float = 1.0,
+               percent: bool = True, extra_headers: tuple[str, ...] = ()) -> Chart:
+    """Values over time: ``(moment, value, *extra)`` per point (value None: not drawn); y from 0 to ``y_max``.
+    The table has a column per ``extra_headers`` for the extra values of each point."""
     left, right, top, bottom = 48, 16, 12, 28
     height = 180
     svg = _Svg(title, WIDTH, height)
@@ -147,11 +148,12 @@ def line_chart(*, title: str, points: Sequence[tuple[datetime, float | None]], t
         y = top + plot_h - plot_h * i / 4
         svg.line(left, y, WIDTH - right, y)
         svg.text(left - 6, y + 4, f"{value * 100:.0f}%" if percent else _number(value), anchor="end")
-    drawn = [(t, v) for t, v in points if v is not None]
-    table = [(t, v) for t, v in points]
+    drawn = [(point[0], point[1]) for point in points if point[1] is not None]
+    table = [tuple(point) for point in points]
+    headers = ("time", value_name, *extra_headers)
     if not drawn:
         svg.empty()
-        return Chart(title, svg.markup(), ("time", value_name), table)
+        return Chart(title, svg.markup(), headers, table)
     start, end = min(t for t, _ in drawn), max(t for t, _ in drawn)
     span_s = (end - start).total_seconds()
     coords = []
@@ -165,7 +167,7 @@ def line_chart(*, title: str, points: Sequence[tuple[datetime, float | None]], t
         svg.circle(x, y, PALETTE["info"], f"{_utc(moment)}: {value_name} {shown}")
     for fraction, label in (_time_ticks(start, end, tz, count=4) if span_s else [(0.5, _local(start, tz))]):
         svg.text(left + fraction * plot_w, height - 8, label, anchor="middle")
-    return Chart(title, svg.markup(), ("time", value_name), table)
+    return Chart(title, svg.markup(), headers, table)
 
 
 def nice_ceiling(value: float, intervals: int = 4) -> float:

@@ -27,9 +27,10 @@ def degraded_history_chart(state: dict[str, Any], tz: tzinfo) -> Chart:
 
 
 def cache_hit_ratio_chart(state: dict[str, Any], tz: tzinfo) -> Chart:
-    return line_chart(title="Cache hit ratio (at each settings snapshot, then now)",
-                      points=[(p["at"], p["hit_ratio"]) for p in state["cache_hit_ratio"]], tz=tz,
-                      value_name="hit ratio")
+    return line_chart(title=f"Cache hit ratio over all processes, last {state['cache_history_hours']} hours "
+                            f"(per {state['cache_bucket_minutes']} minutes)",
+                      points=[(p["at"], p["hit_ratio"], p["lookups"], p["hits"]) for p in state["cache_hit_ratio"]],
+                      tz=tz, value_name="hit ratio", extra_headers=("lookups", "hits"))
 
 
 def prewarm_chart(state: dict[str, Any], tz: tzinfo) -> Chart:

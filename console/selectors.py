@@ -1,7 +1,7 @@
 """Reads for the ops dashboard (the admin index): the state of the system at a glance.
 
 Everything is read through the apps' own selectors and the registered health sections where they exist; the
-histories behind the charts (degraded spells, cache snapshots and prewarm runs, model reload attempts, migration
+histories behind the charts (degraded spells, cache statistics samples and prewarm runs, model reload attempts, migration
 runs) and the audit trail are read-only queries over the apps' tables. Nothing here writes.
 """
 
@@ -17,7 +17,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from cachectl import selectors as cache_selectors
-from cachectl.models import CachePrewarmRun, CacheSnapshot
+from cachectl.models import CachePrewarmRun
 from cadml_site.health import health_report
 from cadml_site.models import AuditRecord
 from modelops import selectors as model_selectors
@@ -29,7 +29,8 @@ logger = logging.getLogger("cadml.dashboard")
 
 HISTORY_DAYS = 7
 AUDIT_EVENTS = 15
-CACHE_POINTS = 30
+CACHE_HISTORY = timedelta(hours=24)
+CACHE_BUCKET = timedelta(minutes=15)
 PREWARM_RUNS = 20
 MIGRATION_RUNS = 10
 WORKER_PING_TIMEOUT_SECONDS = 1.0
@@ -147,16 +148,6 @@ def _reload_outcomes_by_day(*, since: datetime, now: datetime) -> list[dict[str,
     return [{"day": day, **counts[day]} for day in days]
 
 
-def _cache_hit_ratio_points(current: float | None, now: datetime) -> list[dict[str, Any]]:
-    """The hit ratio recorded with each settings snapshot (taken at every change), then this process's now."""
-    snapshots = list(CacheSnapshot.objects.order_by("-created_at", "-id").values_list("created_at", "stats")
-                     [:CACHE_POINTS])
-    points = [{"at": at, "hit_ratio": (stats or {}).get("hit_ratio"), "source": "snapshot"}
-              for at, stats in reversed(snapshots)]
-    points.append({"at": now, "hit_ratio": current, "source": "now (this process)"})
-    return points
-
-
 def dashboard_state(*, now: datetime | None = None, user=None) -> dict[str, Any]:
     """The whole dashboard: current state per section, histories for the charts, and the audit trail of the
     tables ``user`` may view."""
@@ -184,7 +175,10 @@ def dashboard_state(*, now: datetime | None = None, user=None) -> dict[str, Any]
         "celery": celery_workers(broker),
         "audit": recent_audit_events(user=user),
         "degraded_spells": vector_selectors.degraded_spells(since=since),
-        "cache_hit_ratio": _cache_hit_ratio_points(cache["hit_ratio"], now),
+        "cache_history_hours": int(CACHE_HISTORY.total_seconds() // 3600),
+        "cache_bucket_minutes": int(CACHE_BUCKET.total_seconds() // 60),
+        # the per-minute samples of every process (beat task cachectl.sample_cache_stats), per bucket
+        "cache_hit_ratio": cache_selectors.cache_hit_ratio_history(since=now - CACHE_HISTORY, bucket=CACHE_BUCKET),
         "prewarm_runs": list(CachePrewarmRun.objects.order_by("-generation")
                              .values("generation", "created_at", "loaded", "skipped", "failed")[:PREWARM_RUNS])[::-1],
         "reload_outcomes": _reload_outcomes_by_day(since=since, now=now),

@@ -91,6 +91,14 @@ ALL_VIEW_PERMISSIONS = "view:*"  # every view_* permission of every model: the "
 
 
 @pytest.fixture
+def admin_client_logged_in(client, django_user_model):
+    """The Django test client logged in to the admin as a new superuser, ``root-admin``."""
+    user = django_user_model.objects.create_superuser(username="root-admin", password="pw-for-tests-only")
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def staff_browser(db, django_user_model):
     """A logged-in admin console client for a new staff user holding exactly ``permissions`` ("app.codename", or
     ``ALL_VIEW_PERMISSIONS``) plus the groups of ``roles``."""

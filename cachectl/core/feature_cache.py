@@ -244,7 +244,9 @@ class FeatureCache:
             self._evict_from_window()
 
     def invalidate(self, key: Hashable) -> bool:
+        """Drop `key`; True when a live entry was dropped (an expired one counts as already gone)."""
         with self._lock:
+            self._purge_expired(self._clock())
             if key in self._data:
                 self._remove(key)
                 return True

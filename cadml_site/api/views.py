@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 
 import prometheus_client
 from django.conf import settings
@@ -13,7 +12,7 @@ from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
-from prometheus_client import CollectorRegistry, multiprocess
+from prometheus_client import CollectorRegistry
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -22,7 +21,7 @@ from rest_framework.views import APIView
 from cadml_site.errors import DatabaseUnavailable
 from cadml_site.api.exceptions import PROBLEM_CONTENT_TYPE, problem_body
 from cadml_site.health import health_report
-from cadml_site.metrics import DATABASE_GAUGE_COLLECTOR
+from cadml_site.metrics import DATABASE_GAUGE_COLLECTOR, process_metrics_registry
 
 logger = logging.getLogger("cadml.api")
 _status_only = inline_serializer("HealthStatus", fields={"status": serializers.CharField()})
@@ -111,11 +110,7 @@ def metrics_view(request):
         response = JsonResponse(body, status=401, content_type=PROBLEM_CONTENT_TYPE)
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        process_registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(process_registry)
-    else:
-        process_registry = prometheus_client.REGISTRY
+    process_registry = process_metrics_registry()
     database_registry = CollectorRegistry(auto_describe=False)
     database_registry.register(DATABASE_GAUGE_COLLECTOR)
     body = prometheus_client.generate_latest(process_registry) + prometheus_client.generate_latest(database_registry)

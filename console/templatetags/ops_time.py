@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from django import template
-from django.utils import timezone
-from django.utils.html import format_html
+
+from cadml_site.operator_time import operator_time
 
 register = template.Library()
 
@@ -18,12 +18,7 @@ def ops_time(value):
     if value is None or value == "":
         return "—"
     if isinstance(value, datetime):
-        if timezone.is_naive(value):
-            value = timezone.make_aware(value, UTC)
-        local = timezone.localtime(value)
-        return format_html('<time datetime="{}" title="{}">{}</time>', value.astimezone(UTC).isoformat(),
-                           value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-                           local.strftime("%Y-%m-%d %H:%M:%S %Z"))
+        return operator_time(value)
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, float):

@@ -1,8 +1,8 @@
 """The admin and the search page in a real browser: Debian's headless chromium driven by Selenium (chromium-driver)
 against a live server. Logs in, opens every page the admin registers (each changelist, and one change page where a
-row exists) and the search page, runs every confirm-then-act action of the admin through its confirmation page,
-checks the result page and the audit row naming the actor, and fails on any JavaScript error or missing static file
-(the browser's console log, and each <script>/<link> URL requested). Screenshots go to var/screenshots/ (not
+row exists) and the search page, runs every confirm-then-act action of the admin (and the cache settings apply page)
+through its confirmation page, checks the result page and the audit row naming the actor, and fails on any
+JavaScript error or missing static file (the browser's console log, and each <script>/<link> URL requested). Screenshots go to var/screenshots/ (not
 committed). `make test` installs chromium and chromium-driver when missing (.ci/browser_deps.sh)."""
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ import shutil
 import tempfile
 import urllib.error
 import urllib.request
-from pathlib import Path
 
-import numpy as np
 import pytest
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
@@ -176,6 +174,23 @@ def test_admin_pages_and_actions_in_a_real_browser(browser, live_server, django_
             assert audit_model.objects.filter(actor=USERNAME).order_by("-id").first().reason == f"browser test: {action}"
         assert LogEntry.objects.filter(user__username=USERNAME, change_message=f"{action}: browser test: {action}"
                                        ).exists(), f"{action}: no admin log entry"
+    # the cache settings apply page: the form, its confirmation, then the settings page with the new window
+    cache_settings_confirm(actor="setup", reason="closes the restore's window")
+    pages.open("/admin/cachectl/cachesettings/", "cache settings")
+    browser.find_element(By.ID, "cache-settings-apply-link").click()
+    pages.settled("cache settings apply form")
+    capacity = browser.find_element(By.NAME, "capacity")
+    capacity.clear()
+    capacity.send_keys("777")
+    browser.find_element(By.CSS_SELECTOR, '#cache-settings-apply input[type="submit"]').click()
+    confirm = pages.settled("cache settings apply confirmation")
+    assert 'id="action-summary"' in confirm and "<td>777</td>" in confirm
+    browser.find_element(By.NAME, "reason").send_keys("browser test: apply")
+    browser.find_element(By.CSS_SELECTOR, 'form input[type="submit"][value^="Yes"]').click()
+    applied = pages.settled("cache settings applied")
+    assert "Rollback window of change #" in applied and 'id="cachectl-countdown"' in applied
+    assert CacheAuditRecord.objects.filter(actor=USERNAME, action="apply", reason="browser test: apply").exists()
+    assert LogEntry.objects.filter(user__username=USERNAME, change_message="apply: browser test: apply").exists()
     assert ModelVersion.objects.get(status="active").pk == versions[0].pk  # rolled back to m1
     assert ApiKey.objects.get(pk=key.pk).revoked_at is not None
     assert not IndexState.objects.get(pk=state.pk).degraded  # drilled, then recovered
