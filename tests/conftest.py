@@ -29,19 +29,22 @@ def cad_samples_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
-    """Each test starts with this process's credential cache, throttle counters and reference
-    buffer empty (rows of earlier tests are rolled back)."""
+    """Each test starts with this process's credential cache, throttle counters, reference buffer and served
+    version empty (rows of earlier tests are rolled back)."""
     from cadml_site.api.authentication import credential_cache
     from cadml_site.api.throttling import local_counters
     from vectors.selectors import reference_buffer
+    from vectors.served_version_cache import served_version_cache
 
     credential_cache.forget()
     local_counters.clear()
     reference_buffer.clear()
+    served_version_cache.forget()
     yield
     credential_cache.forget()
     local_counters.clear()
     reference_buffer.clear()
+    served_version_cache.forget()
 
 
 @pytest.fixture

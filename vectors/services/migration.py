@@ -29,6 +29,7 @@ from cadml_site.celery import publish
 from vectors.errors import MigrationConflict, MigrationNotFound
 from vectors.migration_plan import SKIPPED, migrate_vector, migration_summary
 from vectors.models import MigrationRun, MigrationStagedVector, ServedVersion, Vector, VectorOpsAudit
+from vectors.served_version_cache import served_version_cache
 from vectors.validation import checked_versions
 from vectors.services.vector_writes import BULK_BATCH, next_generation, upsert_rows
 
@@ -182,6 +183,10 @@ def _publish(run: MigrationRun, summary: dict) -> dict:
                         blobs=blobs, metas_json=metas)
         ServedVersion.objects.update_or_create(
             singleton=1, defaults={"feature_version": run.to_version, "previous_version": run.from_version})
+        # this process serves the new version at once: forgotten now (this transaction's own reads) and again on
+        # commit (a read of another thread between the two cached the old version)
+        served_version_cache.forget()
+        transaction.on_commit(served_version_cache.forget)
         MigrationStagedVector.objects.filter(run=run).delete()
         run.status, run.stats, run.finished_at = MigrationRun.Status.COMPLETED, summary, timezone.now()
         run.save(update_fields=["status", "stats", "finished_at", "updated_at"])
