@@ -31,7 +31,7 @@ from vectors.index.faiss_store import FaissStore, IndexConfig, import_faiss
 from vectors.index.hits import Hits
 from vectors.index.memory_store import MemoryStore
 from vectors.index.shared_store import SharedSnapshotStore
-from vectors.index.snapshot import SnapshotManifest, read_snapshot, verify_snapshot, write_snapshot
+from vectors.index.snapshot import SnapshotManifest, pinned_snapshot, read_snapshot, write_snapshot
 from vectors.index.vector_math import normalized
 
 logger = logging.getLogger("cadml.vectors.index")
@@ -173,7 +173,7 @@ class IndexHolder:
             dimension = self.dimension_of(feature_version)
             manifest = snapshot = None
             if state.snapshot_generation is not None:
-                snapshot = verify_snapshot(self.snapshot_root, feature_version, dimension=dimension)
+                snapshot = pinned_snapshot(self.snapshot_root, feature_version, dimension=dimension)
                 manifest = snapshot.manifest
             # A snapshot older than the one the state records (another host's rebuild, a restored disk) is not
             # caught up from: the deletion log up to the recorded snapshot may be pruned. Build from the rows.
