@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import requests
 
 from tests.integration.live_stack import ROOT, LiveStack
@@ -50,6 +51,12 @@ class FaultStack:
         if ops:
             headers["X-Admin-Token"] = self.admin_token
         return headers
+
+    def __enter__(self) -> "FaultStack":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
 
     def stop(self) -> None:
         try:
@@ -187,3 +194,8 @@ class TrafficLoop:
             with self._lock:
                 self.samples.append(sample)
             time.sleep(self.pause)
+
+
+def random_vector(i: int) -> list[float]:
+    """A 24-dimension vector of the fault tests' writes, the same for the same ``i``."""
+    return np.random.default_rng(i).uniform(0.0, 10.0, size=24).round(4).tolist()

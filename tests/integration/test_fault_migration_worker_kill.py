@@ -40,13 +40,10 @@ MIGRATE = "/api/v1/vectors/migrate/"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    live = start_fault_stack(tmp_path_factory.mktemp("fault-migration-kill"), extra_env={
+    with start_fault_stack(tmp_path_factory.mktemp("fault-migration-kill"), extra_env={
         "CADML_FEATURE_VERSION": "v3", "CADML_MIGRATION_BATCH_SIZE": "40",
-        "CADML_MIGRATION_ABANDONED_SECONDS": str(ABANDONED_SECONDS), "CADML_MIGRATION_RESUME_TICK_SECONDS": "1"})
-    try:
+        "CADML_MIGRATION_ABANDONED_SECONDS": str(ABANDONED_SECONDS), "CADML_MIGRATION_RESUME_TICK_SECONDS": "1"}) as live:
         yield live
-    finally:
-        live.stop()
 
 
 def _run_row(stack, run_id: int) -> dict:

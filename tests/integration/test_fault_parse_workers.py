@@ -56,13 +56,10 @@ def _warm_worker_address_space() -> int:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     limit = _warm_worker_address_space() + HEADROOM_BYTES
-    live = start_fault_stack(tmp_path_factory.mktemp("fault-parse"), celery=False, extra_env={
+    with start_fault_stack(tmp_path_factory.mktemp("fault-parse"), celery=False, extra_env={
         "CADML_PARSE_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS), "CADML_PARSE_MEMORY_LIMIT_BYTES": str(limit),
-        "CADML_PARSE_WORKERS": "2"})
-    try:
+        "CADML_PARSE_WORKERS": "2"}) as live:
         yield live
-    finally:
-        live.stop()
 
 
 def _uploads() -> list[tuple[str, bytes, str | None]]:
