@@ -32,8 +32,11 @@ def _wait_gone(pid: int, seconds: float = 10.0) -> bool:
             os.kill(pid, 0)
         except ProcessLookupError:
             return True
-        if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z":
-            return True  # a zombie: dead, not reaped yet by a parent that is not us
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z":
+                return True  # a zombie: dead, not reaped yet by a parent that is not us
+        except FileNotFoundError:  # reaped between the two looks
+            return True
         time.sleep(0.05)
     return False
 

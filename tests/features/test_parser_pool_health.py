@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 from features.health import parser_pool_health
 from features.parse_pool import get_parse_pool
 
 from .cad_builders import make_dxf_lines
-
-
-def _wait_dead(pid: int, seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
+from .parse_service_helpers import _wait_gone
 
 
 def test_a_worker_killed_from_outside_is_reported_then_replaced(settings):
@@ -29,7 +19,7 @@ def test_a_worker_killed_from_outside_is_reported_then_replaced(settings):
     assert parser_pool_health()["status"] == "ok"
     victim = pool.status()["pids"][0]
     os.kill(victim, signal.SIGKILL)
-    _wait_dead(victim)
+    assert _wait_gone(victim)
     pool._all[0].process.join(5)
     health = parser_pool_health()
     assert health["status"] == "degraded" and health["alive"] == pool.size - 1

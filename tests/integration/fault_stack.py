@@ -199,3 +199,30 @@ class TrafficLoop:
 def random_vector(i: int) -> list[float]:
     """A 24-dimension vector of the fault tests' writes, the same for the same ``i``."""
     return np.random.default_rng(i).uniform(0.0, 10.0, size=24).round(4).tolist()
+
+
+def mixed_traffic(stack: FaultStack, tag: str, *, write_seed: int = 0, **loop_options) -> "TrafficLoop":
+    """The fault tests' steady traffic: vector writes (keys ``<tag>-write-<i>``, acknowledged by their key),
+    similarity searches and analyses of small generated STL boxes (acknowledged by the analysis id)."""
+    from tools.stress.payloads import binary_stl_box
+
+    headers = stack.headers()
+
+    def write(i):
+        return "POST", "/api/v1/vectors/", {"headers": headers, "json": {
+            "key": f"{tag}-write-{i}", "values": random_vector(i + write_seed), "feature_version": "v4"}}
+
+    def similarity(i):
+        return "POST", "/api/v1/vectors/similarity/", {"headers": headers, "json": {
+            "vector": random_vector(10_000 + i), "k": 3, "feature_version": "v4"}}
+
+    def analyze(i):
+        box = binary_stl_box(10.0 + i * 0.01, 20.0, 5.0, name=f"{tag} {i}")
+        return "POST", "/api/v1/analyze/", {"headers": headers, "files": {"file": (f"{tag}-{i}.stl", box)},
+                                            "data": {"feature_version": "v4", "classify": "false"}}
+
+    return TrafficLoop(stack.base_url, {
+        "write": (write, lambda r: r.json()["key"]),
+        "similarity": (similarity, lambda r: None),
+        "analyze": (analyze, lambda r: str(r.json()["id"])),
+    }, **loop_options)

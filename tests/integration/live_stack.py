@@ -244,8 +244,13 @@ def two_worker_gunicorn(env: dict[str, str], *, boot_timeout: float = 180.0):
         wait_until(ready, timeout=boot_timeout, what="gunicorn with 2 initialised workers")
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen, *, timeout: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()

@@ -21,8 +21,7 @@ import time
 import pytest
 import requests
 
-from tools.stress.payloads import binary_stl_box
-from tests.integration.fault_stack import Sample, TrafficLoop, random_vector, start_fault_stack
+from tests.integration.fault_stack import Sample, TrafficLoop, mixed_traffic, random_vector, start_fault_stack
 
 pytestmark = pytest.mark.integration
 
@@ -35,32 +34,13 @@ SUCCESS = {"write": 201, "similarity": 200, "analyze": 201}
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    with start_fault_stack(tmp_path_factory.mktemp("fault-db"),
-                             extra_env={"CADML_DATABASE_CONNECT_TIMEOUT_SECONDS": str(CONNECT_TIMEOUT_SECONDS)}) as live:
+    timeouts = {"CADML_DATABASE_CONNECT_TIMEOUT_SECONDS": str(CONNECT_TIMEOUT_SECONDS)}
+    with start_fault_stack(tmp_path_factory.mktemp("fault-db"), extra_env=timeouts) as live:
         yield live
 
 
 def _traffic(stack) -> TrafficLoop:
-    headers = stack.headers()
-
-    def write(i):
-        return "POST", "/api/v1/vectors/", {"headers": headers, "json": {
-            "key": f"outage-write-{i}", "values": random_vector(i), "feature_version": "v4"}}
-
-    def similarity(i):
-        return "POST", "/api/v1/vectors/similarity/", {"headers": headers, "json": {
-            "vector": random_vector(10_000 + i), "k": 3, "feature_version": "v4"}}
-
-    def analyze(i):
-        box = binary_stl_box(10.0 + i * 0.01, 20.0, 5.0, name=f"outage {i}")
-        return "POST", "/api/v1/analyze/", {"headers": headers, "files": {"file": (f"outage-{i}.stl", box)},
-                                            "data": {"feature_version": "v4", "classify": "false"}}
-
-    return TrafficLoop(stack.base_url, {
-        "write": (write, lambda r: r.json()["key"]),
-        "similarity": (similarity, lambda r: None),
-        "analyze": (analyze, lambda r: str(r.json()["id"])),
-    }, timeout=CLIENT_TIMEOUT_SECONDS)
+    return mixed_traffic(stack, "outage", timeout=CLIENT_TIMEOUT_SECONDS)
 
 
 def _ready(stack) -> requests.Response:

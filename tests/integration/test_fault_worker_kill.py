@@ -14,9 +14,8 @@ import time
 import pytest
 import requests
 
-from tools.stress.payloads import binary_stl_box
 from tools.stress.soak import _children
-from tests.integration.fault_stack import TrafficLoop, random_vector, start_fault_stack
+from tests.integration.fault_stack import mixed_traffic, random_vector, start_fault_stack
 from tests.integration.live_stack import wait_until
 
 pytestmark = pytest.mark.integration
@@ -38,24 +37,7 @@ def test_sigkill_of_a_worker_mid_request_loses_nothing_acknowledged(stack):
     assert response.status_code == 201, response.text
     master = next(p for p in stack.live.processes if p.name == "gunicorn").process.pid
 
-    def write(i):
-        return "POST", "/api/v1/vectors/", {"headers": headers, "json": {
-            "key": f"kill-write-{i}", "values": random_vector(i + 1), "feature_version": "v4"}}
-
-    def similarity(i):
-        return "POST", "/api/v1/vectors/similarity/", {"headers": headers, "json": {
-            "vector": random_vector(10_000 + i), "k": 3, "feature_version": "v4"}}
-
-    def analyze(i):
-        box = binary_stl_box(10.0 + i * 0.01, 20.0, 5.0, name=f"kill {i}")
-        return "POST", "/api/v1/analyze/", {"headers": headers, "files": {"file": (f"kill-{i}.stl", box)},
-                                            "data": {"feature_version": "v4", "classify": "false"}}
-
-    traffic = TrafficLoop(stack.base_url, {
-        "write": (write, lambda r: r.json()["key"]),
-        "similarity": (similarity, lambda r: None),
-        "analyze": (analyze, lambda r: str(r.json()["id"])),
-    }, pause=0.0)
+    traffic = mixed_traffic(stack, "kill", write_seed=1, pause=0.0)
     killed: list[int] = []
     traffic.start()
     try:

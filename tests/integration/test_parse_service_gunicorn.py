@@ -22,6 +22,7 @@ import requests
 from tests.conftest import free_port
 from tests.features.cad_builders import make_dxf_lines
 from tests.features.parse_service_helpers import _children, _tree, _wait_gone
+from tests.integration.live_stack import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,11 +135,7 @@ def test_two_gunicorn_workers_share_one_parse_service_which_the_master_restarts(
         assert restarted["service_pid"] in _children(master)  # the master started the new one
         assert _wait_gone(service_pid)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, timeout=60)
         shutil.rmtree(directory, ignore_errors=True)
     # the master stopped its service on exit: nothing of the tree is left
     assert all(_wait_gone(pid) for pid in _tree(proc.pid) + tree if pid != proc.pid)
