@@ -166,30 +166,29 @@ def run(args, code_root: Path) -> None:
         print(f"{name} over health/live: +{(r['wall'] - live_r['wall']) * 1e3:.3f} ms wall, "
               f"+{(r['cpu'] - live_r['cpu']) * 1e3:.3f} ms CPU")
     if args.profile:
-        profiler = cProfile.Profile()
-        profiler.enable()
-        for _ in range(args.requests):
-            whoami()
-        profiler.disable()
-        out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
-        stats.print_stats(r"authentication|throttling|backends/utils|cache/backends|views\.py|base\.py", 18)
-        print(f"\ncProfile of {args.requests} GET auth/whoami/ (cumulative, filtered to auth, throttle, SQL, cache):")
-        print("\n".join(line for line in out.getvalue().splitlines()[4:] if line.strip()))
+        _print_profile(whoami, args.requests,
+                       r"authentication|throttling|backends/utils|cache/backends|views\.py|base\.py", 18,
+                       "GET auth/whoami/ (cumulative, filtered to auth, throttle, SQL, cache)")
         for label, call in (("a new tiny STL", analyze_new), ("a known tiny STL", analyze_known)):
-            profiler = cProfile.Profile()
-            profiler.enable()
-            for _ in range(args.requests):
-                call()
-            profiler.disable()
-            out = io.StringIO()
-            stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
-            stats.print_stats(r"analysis/|features/services|cachectl/services|vectors/selectors|backends/utils|"
-                              r"db/models/query|db/transaction|parse_workers|multipartparser|rest_framework/views|"
-                              r"rest_framework/serializers|core/handlers/base", 32)
-            print(f"\ncProfile of {args.requests} POST analyze/ of {label} (cumulative, filtered to our code, SQL, "
-                  "transactions, the parse pool, multipart, DRF):")
-            print("\n".join(line for line in out.getvalue().splitlines()[4:] if line.strip()))
+            _print_profile(call, args.requests,
+                           r"analysis/|features/services|cachectl/services|vectors/selectors|backends/utils|"
+                           r"db/models/query|db/transaction|parse_workers|multipartparser|rest_framework/views|"
+                           r"rest_framework/serializers|core/handlers/base", 32,
+                           f"POST analyze/ of {label} (cumulative, filtered to our code, SQL, transactions, the parse "
+                           "pool, multipart, DRF)")
+
+
+def _print_profile(call, requests: int, restriction: str, lines: int, title: str) -> None:
+    """cProfile of `requests` calls, the cumulative table restricted to `restriction`."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(requests):
+        call()
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(restriction, lines)
+    print(f"\ncProfile of {requests} {title}:")
+    print("\n".join(line for line in out.getvalue().splitlines()[4:] if line.strip()))
 
 
 def named(data: bytes):
