@@ -6,7 +6,9 @@ folder, fsynced and renamed; the manifest is renamed last, so a reader sees eith
 one, never a mix. ``read_snapshot`` checks the sha256 of both files, the count, dimension and feature version.
 ``verify_snapshot`` makes the same checks by streaming the files (no copy in memory) and returns their paths, for
 a reader that maps them read-only instead (``vectors.index.shared_store``). Snapshot files are never rewritten in
-place (a new snapshot has new names), so a file verified at load is the file that is mapped.
+place (a new snapshot has new names), so a file verified at load is the file that is mapped. ``install_snapshot``
+copies a snapshot published elsewhere (``vectors.snapshot_storage``) into the folder, checking every checksum
+before anything is renamed into place.
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ import re
 import secrets
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -77,6 +82,13 @@ def atomic_write(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def _remove_stale(folder: Path, manifest: SnapshotManifest) -> None:
+    """Removes the files of the snapshot ``manifest`` replaced (temporary files of a concurrent writer stay)."""
+    for stale in folder.iterdir():
+        if stale.name not in (MANIFEST, manifest.index_file, manifest.ids_file) and not stale.name.startswith("."):
+            stale.unlink(missing_ok=True)
+
+
 def write_snapshot(root: Path, *, feature_version: str, generation: int, dimension: int, kind: str,
                    index_bytes: bytes, ids: np.ndarray) -> SnapshotManifest:
     """Writes a snapshot atomically and removes the files of the one it replaces."""
@@ -94,30 +106,35 @@ def write_snapshot(root: Path, *, feature_version: str, generation: int, dimensi
     atomic_write(folder / manifest.index_file, index_bytes)
     atomic_write(folder / manifest.ids_file, ids_bytes)
     atomic_write(folder / MANIFEST, json.dumps(asdict(manifest), indent=2).encode())
-    for stale in folder.iterdir():
-        if stale.name not in (MANIFEST, manifest.index_file, manifest.ids_file) and not stale.name.startswith("."):
-            stale.unlink(missing_ok=True)
+    _remove_stale(folder, manifest)
     return manifest
 
 
 def read_manifest(root: Path, feature_version: str) -> SnapshotManifest:
     path = version_dir(root, feature_version) / MANIFEST
     try:
-        raw = json.loads(path.read_bytes())
+        raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise SnapshotMissingError(f"no snapshot manifest at {path}") from exc
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         raise SnapshotCorruptError(f"unreadable snapshot manifest {path}: {exc}") from exc
+    return parse_manifest(raw, feature_version, where=str(path))
+
+
+def parse_manifest(raw: bytes, feature_version: str, *, where: str) -> SnapshotManifest:
+    """The manifest in ``raw`` after checking its format, version and file names (``where`` names it in errors)."""
     try:
-        manifest = SnapshotManifest(**raw)
+        manifest = SnapshotManifest(**json.loads(raw))
+    except ValueError as exc:
+        raise SnapshotCorruptError(f"unreadable snapshot manifest {where}: {exc}") from exc
     except TypeError as exc:
-        raise SnapshotCorruptError(f"malformed snapshot manifest {path}: {exc}") from exc
+        raise SnapshotCorruptError(f"malformed snapshot manifest {where}: {exc}") from exc
     if manifest.format != FORMAT or manifest.feature_version != feature_version:
-        raise SnapshotCorruptError(f"snapshot manifest {path} is for {manifest.feature_version!r} format "
+        raise SnapshotCorruptError(f"snapshot manifest {where} is for {manifest.feature_version!r} format "
                                    f"{manifest.format}, expected {feature_version!r} format {FORMAT}")
     for name in (manifest.index_file, manifest.ids_file):
-        if "/" in name or name.startswith("."):
-            raise SnapshotCorruptError(f"snapshot manifest {path} names an unsafe file {name!r}")
+        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith(".") or name == MANIFEST:
+            raise SnapshotCorruptError(f"snapshot manifest {where} names an unsafe file {name!r}")
     return manifest
 
 
@@ -178,3 +195,48 @@ def verify_snapshot(root: Path, feature_version: str, *, dimension: int) -> Veri
         raise SnapshotCorruptError(f"snapshot holds {ids_path.stat().st_size // 8} ids, manifest says "
                                    f"{manifest.count}")
     return VerifiedSnapshot(manifest, index_path, ids_path)
+
+
+def _copy_verified(source: BinaryIO, folder: Path, name: str, sha256: str) -> None:
+    """Streams ``source`` to a temporary file in ``folder`` and renames it to ``name`` only if its sha256 matches."""
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if digest.hexdigest() != sha256:
+            raise SnapshotCorruptError(f"fetched snapshot file {name} fails its sha256 check")
+        os.replace(tmp, folder / name)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def install_snapshot(root: Path, feature_version: str, manifest_bytes: bytes,
+                     open_file: Callable[[str], AbstractContextManager[BinaryIO]]) -> SnapshotManifest:
+    """Copies a snapshot kept elsewhere (another host's, through a shared storage) into ``root``.
+
+    ``open_file(name)`` opens one file the manifest names. Each file is streamed to a temporary name, checked
+    against the manifest's sha256 and renamed; the manifest is written last, so a reader of ``root`` sees either
+    the snapshot it had or the complete fetched one. A file that fails its check leaves ``root`` as it was.
+    """
+    manifest = parse_manifest(manifest_bytes, feature_version, where="(fetched)")
+    folder = version_dir(root, feature_version)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, sha256 in ((manifest.index_file, manifest.index_sha256), (manifest.ids_file, manifest.ids_sha256)):
+        with open_file(name) as source:
+            _copy_verified(source, folder, name, sha256)
+    if (folder / manifest.ids_file).stat().st_size != 8 * manifest.count:
+        raise SnapshotCorruptError(f"fetched snapshot holds {(folder / manifest.ids_file).stat().st_size // 8} "
+                                   f"ids, manifest says {manifest.count}")
+    _fsync_dir(folder)
+    atomic_write(folder / MANIFEST, manifest_bytes)
+    _remove_stale(folder, manifest)
+    return manifest
