@@ -129,3 +129,17 @@ def test_snapshots_round_trip_through_s3(seeded, settings, tmp_path, monkeypatch
             assert _search(vectors)["degraded"] is False
             assert _transfers("fetch", "success") == fetched + 1
             assert read_manifest(settings.CADML_INDEX_DIR, "v4") == manifest
+
+
+def test_system_check_refuses_an_unwritable_snapshots_folder(tmp_path, settings):
+    from cadml_site.checks import cadml_configuration
+
+    def ids(location):
+        settings.STORAGES = {**settings.STORAGES, "index_snapshots": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(location)}}}
+        return [problem.id for problem in cadml_configuration(None)]
+
+    assert "cadml.E011" not in ids(tmp_path / "not-yet" / "snapshots")  # created on the first publication
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert "cadml.E011" in ids(blocker / "snapshots")
