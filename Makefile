@@ -10,6 +10,8 @@ export OMP_NUM_THREADS ?= 1
 export DJANGO_SETTINGS_MODULE := cadml_site.settings
 DJANGO_ENV = DJANGO_SECRET_KEY="$${DJANGO_SECRET_KEY:-$$(cat $(SECRET))}"
 MANAGE = $(DJANGO_ENV) $(BIN)/python manage.py
+# one parse pool per host for gunicorn and Celery (docs/features.md); set it empty for one pool per process
+PARSE_SERVICE = CADML_PARSE_SERVICE_SOCKET="$${CADML_PARSE_SERVICE_SOCKET-parse-service.sock}"
 DEMO_COUNT ?= 40
 
 .PHONY: run test rules browser install migrate credentials demo static serve worker beat check clean
@@ -81,13 +83,13 @@ serve: install $(SECRET)
 	echo "    $$url/api/v1/health/   health, no credentials needed"; \
 	echo "    API calls: source <(sed 's/^/export /' $(VAR)/credentials)  then  curl -H \"X-API-Key: \$$API_KEY\" ..."; \
 	echo "    Next steps: README.md, section \"What to do next\""
-	$(DJANGO_ENV) PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/$(VAR)/prometheus $(BIN)/gunicorn -c gunicorn.conf.py
+	$(DJANGO_ENV) $(PARSE_SERVICE) PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/$(VAR)/prometheus $(BIN)/gunicorn -c gunicorn.conf.py
 
 ## worker / beat: Celery processes, for when CELERY_BROKER_URL names a real broker. The worker shares the web server's
 ## metrics folder, so /metrics (and the cache hit-ratio samples) count what Celery did too.
 worker: install $(SECRET)
 	mkdir -p $(VAR)/prometheus
-	$(DJANGO_ENV) PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/$(VAR)/prometheus $(BIN)/celery -A cadml_site worker --loglevel INFO --concurrency 2
+	$(DJANGO_ENV) $(PARSE_SERVICE) PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/$(VAR)/prometheus $(BIN)/celery -A cadml_site worker --loglevel INFO --concurrency 2
 
 beat: install $(SECRET)
 	$(DJANGO_ENV) $(BIN)/celery -A cadml_site beat --loglevel INFO --schedule $(VAR)/celerybeat-schedule

@@ -2,6 +2,8 @@
 
 Workers, bind address and timeout come from Django settings (``GUNICORN_*`` variables). Heavy per-process state
 (Faiss indexes, the active model, cache settings) is loaded in ``post_fork``, never inherited from the master.
+With ``CADML_PARSE_SERVICE_SOCKET`` set, the master starts the host's parse service before forking (``on_starting``),
+restarts it if it dies and stops it on exit (``on_exit``): every worker parses through it (one pool per host).
 """
 
 import os
@@ -25,6 +27,21 @@ preload_app = False
 # one host (tests, benchmarks, a second deployment) would fight over; we do not use gunicornc.
 control_socket_disable = True
 wsgi_app = "cadml_site.wsgi:application"
+
+
+def on_starting(server):
+    from features.parse_pool import start_host_parse_service
+
+    status = start_host_parse_service()
+    if status is not None:
+        server.log.info("parse service pid %s on %s (%s workers)", status["service_pid"], status["socket"],
+                        status["workers"])
+
+
+def on_exit(server):
+    from features.parse_pool import stop_host_parse_service
+
+    stop_host_parse_service()
 
 
 def when_ready(server):

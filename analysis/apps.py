@@ -7,4 +7,3 @@ class AnalysisConfig(AppConfig):
 
     name = "analysis"
     verbose_name = "Analyses"
-    default_auto_field = "django.db.models.BigAutoField"

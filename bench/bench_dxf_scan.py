@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import statistics
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from features.parsers.dxf import scan_dxf  # noqa: E402
-from throughput import print_throughput, timed_runs  # noqa: E402  (bench/, beside this script)
+from throughput import report_runs, timed_runs  # noqa: E402  (bench/, beside this script)
 
 TARGET_MB_S = 30.0
 
@@ -61,10 +60,8 @@ def main() -> int:
     size_mb = len(data) / 1e6
     scan, seconds, cpu = timed_runs(lambda: scan_dxf(data), args.repeat)
     assert scan.entity_count == args.entities, scan.entity_count
-    median = statistics.median(seconds)
-    print(f"DXF scan: {args.entities} entities, {size_mb:.1f} MB, {len(scan.layers)} layers, {args.repeat} runs")
-    print(f"  median {median * 1000:.0f} ms  best {min(seconds) * 1000:.0f} ms")
-    return 0 if print_throughput(size_mb, seconds, cpu, TARGET_MB_S) else 1
+    return report_runs(f"DXF scan: {args.entities} entities, {size_mb:.1f} MB, {len(scan.layers)} layers, "
+                       f"{args.repeat} runs", size_mb, seconds, cpu, TARGET_MB_S)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_request_overhead.py [--requests 400] [--vectors 20000]
         [--database-url postgres://postgres@127.0.0.1:5432/cadml_overhead_bench] [--code-root PATH] [--profile]
+        [--gunicorn]
 
 Runs the Django stack in this process through ``django.test.Client`` (no socket, no gunicorn: the figures are the
 framework and our code, not the network) against a fresh database: Postgres by default, with the database cache
@@ -10,7 +11,13 @@ the median CPU time and the SQL statements per request, and the ratios against `
 credential) and, for the similarity call, against the same search called in process through the selector.
 ``--code-root`` runs another checkout's code (for example ``git archive main | tar -x -C /tmp/main``) on the same
 kind of database, so that before and after come from the same script. ``--profile`` adds the cProfile summary of
-the whoami requests (top functions by cumulative time).
+the whoami requests and of the analyze requests (top functions by cumulative time).
+
+The analyze paths post a 12-triangle binary STL with ``register_vector=false`` and ``classify=false``: "new content"
+changes the STL header on every request (a new sha256: looked up, parsed, inserted, extracted), "known content"
+posts the same bytes again (looked up, features from the cache, one analysis row). ``--gunicorn`` measures
+``GET health/live/`` and both analyze paths over HTTP instead, against a private gunicorn with 2 workers
+(``bench_analyze_http.start_server``) on the same kind of fresh database.
 """
 
 from __future__ import annotations
@@ -20,53 +27,32 @@ import cProfile
 import io
 import os
 import pstats
-import secrets
 import statistics
-import sys
-import tempfile
+import struct
 import time
 from pathlib import Path
+
+from vector_bench_env import bench_environment, drop_database  # bench/, beside this script
 
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/cadml_overhead_bench"
 
 
+BOX_FACES = ((0, 2, 1), (0, 3, 2), (4, 5, 6), (4, 6, 7), (0, 1, 5), (0, 5, 4),
+             (1, 2, 6), (1, 6, 5), (2, 3, 7), (2, 7, 6), (3, 0, 4), (3, 4, 7))
+
+
+def tiny_stl(variant: int) -> bytes:
+    """A closed 2 x 3 x 4 box of 12 triangles as a binary STL; ``variant`` only changes the header (the sha256)."""
+    corners = [(0, 0, 0), (2, 0, 0), (2, 3, 0), (0, 3, 0), (0, 0, 4), (2, 0, 4), (2, 3, 4), (0, 3, 4)]
+    records = b"".join(struct.pack("<12fH", 0.0, 0.0, 0.0, *corners[a], *corners[b], *corners[c], 0)
+                       for a, b, c in BOX_FACES)
+    return f"bench box {variant}".encode().ljust(80, b" ") + struct.pack("<I", len(BOX_FACES)) + records
+
+
 def setup(database_url: str, code_root: Path) -> None:
-    if database_url.startswith("postgres"):
-        import psycopg
-
-        name = database_url.rsplit("/", 1)[1]
-        with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "cadml_site.settings",
-        "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(48),
-        "CADML_VAR_DIR": tempfile.mkdtemp(prefix="cadml-overhead-bench-"),
-        "DATABASE_URL": database_url,
-        "OMP_NUM_THREADS": "1",
-        "CADML_LOG_LEVEL": "WARNING",
-        "CADML_THROTTLE_DEFAULT": "100000/min",
-    })
-    os.environ.pop("REDIS_URL", None)
-    os.makedirs(os.path.join(os.environ["CADML_VAR_DIR"], "static"), exist_ok=True)
-    sys.path.insert(0, str(code_root))
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-    call_command("createcachetable", verbosity=0)
-
-
-def drop(database_url: str) -> None:
-    if database_url.startswith("postgres"):
-        import psycopg
-        from django.db import connections
-
-        connections.close_all()
-        name = database_url.rsplit("/", 1)[1]
-        with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    bench_environment(database_url, code_root=code_root, var_prefix="cadml-overhead-bench-",
+                      extra_env={"CADML_THROTTLE_DEFAULT": "100000/min", "CADML_THROTTLE_UPLOAD": "100000/min"},
+                      unset=("REDIS_URL",))
 
 
 def timed(call, n: int) -> dict:
@@ -97,13 +83,15 @@ def main() -> None:
     parser.add_argument("--database-url", default=DEFAULT_DATABASE)
     parser.add_argument("--code-root", default=str(Path(__file__).resolve().parent.parent))
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--gunicorn", action="store_true",
+                        help="health/live and analyze over HTTP against a private gunicorn (2 workers)")
     args = parser.parse_args()
     code_root = Path(args.code_root).resolve()
     setup(args.database_url, code_root)
     try:
-        run(args, code_root)
+        (run_gunicorn if args.gunicorn else run)(args, code_root)
     finally:
-        drop(args.database_url)
+        drop_database(args.database_url)
 
 
 def run(args, code_root: Path) -> None:
@@ -142,10 +130,25 @@ def run(args, code_root: Path) -> None:
     def live():
         assert anon.get("/api/v1/health/live/").status_code == 200
 
+    variants = iter(range(10**9))
+
+    def analyze(data: bytes):
+        response = client.post("/api/v1/analyze/", {"file": named(data), "register_vector": "false",
+                                                    "classify": "false"})
+        assert response.status_code == 201, response.content
+
+    def analyze_new():
+        analyze(tiny_stl(next(variants)))
+
+    def analyze_known():
+        analyze(tiny_stl(-1))
+
     results = {}
     for name, call in (("health/live (no credential)", live), ("auth/whoami (API key)", whoami),
                        ("vectors/similarity over the stack", similarity_http),
-                       ("similarity selector in process", similarity_in_process)):
+                       ("similarity selector in process", similarity_in_process),
+                       ("analyze tiny STL, new content", analyze_new),
+                       ("analyze tiny STL, known content", analyze_known)):
         results[name] = timed(call, args.requests)
     print(f"code: {code_root}  database: {args.database_url.split('://')[0]}  vectors: {args.vectors:,}  "
           f"requests per path: {args.requests}  load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
@@ -158,6 +161,10 @@ def run(args, code_root: Path) -> None:
           f"+{(who['cpu'] - live_r['cpu']) * 1e3:.3f} ms CPU")
     print(f"similarity over the stack / in process: {http['wall'] / inproc['wall']:.2f}x wall, "
           f"{http['cpu'] / inproc['cpu']:.2f}x CPU")
+    for name in ("analyze tiny STL, new content", "analyze tiny STL, known content"):
+        r = results[name]
+        print(f"{name} over health/live: +{(r['wall'] - live_r['wall']) * 1e3:.3f} ms wall, "
+              f"+{(r['cpu'] - live_r['cpu']) * 1e3:.3f} ms CPU")
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -169,6 +176,69 @@ def run(args, code_root: Path) -> None:
         stats.print_stats(r"authentication|throttling|backends/utils|cache/backends|views\.py|base\.py", 18)
         print(f"\ncProfile of {args.requests} GET auth/whoami/ (cumulative, filtered to auth, throttle, SQL, cache):")
         print("\n".join(line for line in out.getvalue().splitlines()[4:] if line.strip()))
+        for label, call in (("a new tiny STL", analyze_new), ("a known tiny STL", analyze_known)):
+            profiler = cProfile.Profile()
+            profiler.enable()
+            for _ in range(args.requests):
+                call()
+            profiler.disable()
+            out = io.StringIO()
+            stats = pstats.Stats(profiler, stream=out).sort_stats("cumulative")
+            stats.print_stats(r"analysis/|features/services|cachectl/services|vectors/selectors|backends/utils|"
+                              r"db/models/query|db/transaction|parse_workers|multipartparser|rest_framework/views|"
+                              r"rest_framework/serializers|core/handlers/base", 32)
+            print(f"\ncProfile of {args.requests} POST analyze/ of {label} (cumulative, filtered to our code, SQL, "
+                  "transactions, the parse pool, multipart, DRF):")
+            print("\n".join(line for line in out.getvalue().splitlines()[4:] if line.strip()))
+
+
+def named(data: bytes):
+    upload = io.BytesIO(data)
+    upload.name = "box.stl"
+    return upload
+
+
+def run_gunicorn(args, code_root: Path) -> None:
+    """health/live and the two analyze paths over HTTP, one request at a time, against a private gunicorn."""
+    from bench_analyze_http import start_server, stop_server  # bench/, beside this script
+
+    server, base, session, _log = start_server(workers=2, root=code_root)
+    variants = iter(range(10**9))
+
+    def live():
+        assert session.get(f"{base}/api/v1/health/live/").status_code == 200
+
+    def analyze(data: bytes):
+        response = session.post(f"{base}/api/v1/analyze/", files={"file": ("box.stl", data)},
+                                data={"register_vector": "false", "classify": "false"})
+        assert response.status_code == 201, response.text
+
+    def analyze_new():
+        analyze(tiny_stl(next(variants)))
+
+    def analyze_known():
+        analyze(tiny_stl(-1))
+
+    try:
+        results = {}
+        for name, call in (("health/live (no credential)", live), ("analyze tiny STL, new content", analyze_new),
+                           ("analyze tiny STL, known content", analyze_known)):
+            for _ in range(20):
+                call()
+            wall = []
+            for _ in range(args.requests):
+                t0 = time.perf_counter()
+                call()
+                wall.append(time.perf_counter() - t0)
+            results[name] = statistics.median(wall)
+    finally:
+        stop_server(server)
+    print(f"code: {code_root}  database: {args.database_url.split('://')[0]}  gunicorn 2 workers, 1 client  "
+          f"requests per path: {args.requests}  load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    live_p50 = results["health/live (no credential)"]
+    for name, p50 in results.items():
+        over = "" if p50 is live_p50 else f"   +{(p50 - live_p50) * 1e3:.3f} ms over health/live"
+        print(f"{name:<36} p50 {p50 * 1e3:8.3f} ms{over}")
 
 
 if __name__ == "__main__":

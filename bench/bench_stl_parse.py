@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import struct
 import sys
 
@@ -21,7 +20,7 @@ sys.path.insert(0, ROOT)
 import numpy as np  # noqa: E402
 
 from features.parsers.stl import BINARY_RECORD, parse_stl  # noqa: E402
-from throughput import print_throughput, timed_runs  # noqa: E402  (bench/, beside this script)
+from throughput import report_runs, timed_runs  # noqa: E402  (bench/, beside this script)
 
 TARGET_MB_S = 300.0
 
@@ -42,10 +41,8 @@ def main() -> int:
     size_mb = len(data) / 1e6
     document, seconds, cpu = timed_runs(lambda: parse_stl(data, describe=False), args.repeat)
     assert document.facets == args.triangles
-    median = statistics.median(seconds)
-    print(f"binary STL: {args.triangles} triangles, {size_mb:.1f} MB, {args.repeat} runs")
-    print(f"  median {median * 1000:.1f} ms  best {min(seconds) * 1000:.1f} ms  worst {max(seconds) * 1000:.1f} ms")
-    return 0 if print_throughput(size_mb, seconds, cpu, TARGET_MB_S) else 1
+    return report_runs(f"binary STL: {args.triangles} triangles, {size_mb:.1f} MB, {args.repeat} runs",
+                       size_mb, seconds, cpu, TARGET_MB_S)
 
 
 if __name__ == "__main__":

@@ -32,3 +32,12 @@ def print_throughput(size_mb: float, seconds: list[float], cpu: list[float], tar
     print(f"  CPU time median {statistics.median(cpu) * 1000:.0f} ms = {size_mb / statistics.median(cpu):.0f} MB/s"
           f" per core; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     return size_mb / median >= target_mb_s
+
+
+def report_runs(title: str, size_mb: float, seconds: list[float], cpu: list[float], target_mb_s: float) -> int:
+    """Prints ``title``, the median/best/worst run time and the throughput; the exit status (0 when the median
+    meets ``target_mb_s``, else 1)."""
+    print(title)
+    print(f"  median {statistics.median(seconds) * 1000:.1f} ms  best {min(seconds) * 1000:.1f} ms"
+          f"  worst {max(seconds) * 1000:.1f} ms")
+    return 0 if print_throughput(size_mb, seconds, cpu, target_mb_s) else 1

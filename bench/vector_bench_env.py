@@ -1,4 +1,5 @@
-"""Shared set-up of the Django-level vector benchmarks: a private var/ folder, a database, migrations."""
+"""Shared set-up of the Django-level benchmarks (vectors, request overhead): a private var/ folder, a database,
+migrations."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/cadml_vectors_bench"
 
 
-def bench_environment(database_url: str) -> dict[str, str]:
-    """Environment for this process and its children (gunicorn): private var dir, fresh Postgres database."""
+def bench_environment(database_url: str, *, code_root: Path = ROOT, var_prefix: str = "cadml-vector-bench-",
+                      extra_env: dict[str, str] | None = None, unset: tuple[str, ...] = ()) -> dict[str, str]:
+    """Environment for this process and its children (gunicorn): private var dir, fresh Postgres database, plus
+    ``extra_env`` and without the variables named in ``unset``; Django is set up from ``code_root`` and migrated."""
     if database_url.startswith("postgres"):
         import psycopg
 
@@ -25,14 +28,17 @@ def bench_environment(database_url: str) -> dict[str, str]:
     env = {
         "DJANGO_SETTINGS_MODULE": "cadml_site.settings",
         "DJANGO_SECRET_KEY": os.environ.get("DJANGO_SECRET_KEY") or secrets.token_urlsafe(48),
-        "CADML_VAR_DIR": tempfile.mkdtemp(prefix="cadml-vector-bench-"),
+        "CADML_VAR_DIR": tempfile.mkdtemp(prefix=var_prefix),
         "DATABASE_URL": database_url,
         "OMP_NUM_THREADS": "1",
         "CADML_LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
     }
     os.environ.update(env)
+    for name in unset:
+        os.environ.pop(name, None)
     os.makedirs(os.path.join(env["CADML_VAR_DIR"], "static"), exist_ok=True)
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(code_root))
     import django
     from django.core.management import call_command
 

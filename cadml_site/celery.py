@@ -41,13 +41,26 @@ def _broker_connection_error(exc: BaseException) -> bool:
     return False
 
 
+def registered_task(name: str):
+    """The task registered under ``name``: services name the tasks they enqueue, so that a services module never
+    imports a tasks module (tasks import services). The tasks modules are autodiscovered on first use, as a worker
+    does at start, so this works in process too when tasks run eagerly."""
+    if name not in app.tasks:
+        app.loader.import_default_modules()
+    return app.tasks[name]
+
+
 def publish(task, *args):
     """``task.delay(*args)`` for request paths: an unreachable broker becomes ``BrokerUnavailable`` (503 with
-    Retry-After) after Celery's publish retries (``CELERY_TASK_PUBLISH_RETRY_POLICY``), never a 500 or a hang."""
+    Retry-After) after Celery's publish retries (``CELERY_TASK_PUBLISH_RETRY_POLICY``), never a 500 or a hang.
+
+    ``task`` is a task or its registered name (``registered_task``)."""
     from django.conf import settings
 
     from cadml_site.errors import BrokerUnavailable
 
+    if isinstance(task, str):
+        task = registered_task(task)
     try:
         return task.delay(*args)
     except Exception as exc:

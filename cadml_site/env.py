@@ -48,6 +48,20 @@ def env_bool(name: str, default: bool, *, environ: Mapping[str, str] | None = No
     raise ImproperlyConfigured(f"{name} must be a boolean (true/false/1/0/yes/no/on/off), got {value!r}")
 
 
+def _env_number(name, default, parse, *, what: str, min_value, max_value, environ):
+    value = _raw(name, environ)
+    if value is None:
+        return _missing(name, default)
+    try:
+        number = parse(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be {what}, got {value!r}") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ImproperlyConfigured(f"{name} must be a finite number, got {value!r}")
+    _check_range(name, number, min_value, max_value)
+    return number
+
+
 def env_int(
     name: str,
     default=_REQUIRED,
@@ -56,15 +70,8 @@ def env_int(
     max_value: int | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> int:
-    value = _raw(name, environ)
-    if value is None:
-        return _missing(name, default)
-    try:
-        number = int(value, 10)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
-    _check_range(name, number, min_value, max_value)
-    return number
+    return _env_number(name, default, lambda value: int(value, 10), what="an integer", min_value=min_value,
+                       max_value=max_value, environ=environ)
 
 
 def env_float(
@@ -75,17 +82,8 @@ def env_float(
     max_value: float | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> float:
-    value = _raw(name, environ)
-    if value is None:
-        return _missing(name, default)
-    try:
-        number = float(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, got {value!r}") from None
-    if number != number or number in (float("inf"), float("-inf")):
-        raise ImproperlyConfigured(f"{name} must be a finite number, got {value!r}")
-    _check_range(name, number, min_value, max_value)
-    return number
+    return _env_number(name, default, float, what="a number", min_value=min_value, max_value=max_value,
+                       environ=environ)
 
 
 def env_list(name: str, default: Sequence[str], *, environ: Mapping[str, str] | None = None) -> list[str]:

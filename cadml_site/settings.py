@@ -259,6 +259,10 @@ CELERY_RESULT_BACKEND = env_url(
 )
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A pool child runs the per-process initialisers (cadml_site.process_state: parse pool, indexes loaded from their
+# snapshots) before it reports up. Celery's default of 4 s killed every replacement of a lost child under load, in a
+# loop, so that the worker never ran a task again (found by tests/integration/test_fault_migration_worker_kill.py).
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = 120.0
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -325,6 +329,14 @@ CADML_UPLOAD_MAX_BYTES = env_int("CADML_UPLOAD_MAX_BYTES", 100 * 1024 * 1024, mi
 CADML_PARSE_TIMEOUT_SECONDS = env_float("CADML_PARSE_TIMEOUT_SECONDS", 30.0, min_value=0.5, max_value=3600)
 CADML_PARSE_MEMORY_LIMIT_BYTES = env_int("CADML_PARSE_MEMORY_LIMIT_BYTES", 2 * 1024**3, min_value=256 * 1024**2)
 CADML_PARSE_WORKERS = env_int("CADML_PARSE_WORKERS", 2, min_value=1, max_value=64)
+# One parse pool per host (docs/features.md, "One parse pool per host"): the Unix socket of the host's parse service,
+# which gunicorn's master starts and every gunicorn and Celery worker uses. Empty (the default): each process keeps
+# its own in-process pool (runserver, tests, the embedded default). A relative path is taken under CADML_VAR_DIR.
+_parse_service_socket = env_str("CADML_PARSE_SERVICE_SOCKET", "").strip()
+CADML_PARSE_SERVICE_SOCKET = str(VAR_DIR / _parse_service_socket) if _parse_service_socket else ""
+if len(os.fsencode(CADML_PARSE_SERVICE_SOCKET)) > 107:
+    raise ImproperlyConfigured(f"CADML_PARSE_SERVICE_SOCKET is longer than a Unix socket path may be (107 bytes): "
+                               f"{CADML_PARSE_SERVICE_SOCKET!r}")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 CADML_DXF_ENTITY_BUDGET = env_int("CADML_DXF_ENTITY_BUDGET", 500_000, min_value=1_000, max_value=100_000_000)
 CADML_DXF_MAX_BLOCK_DEPTH = env_int("CADML_DXF_MAX_BLOCK_DEPTH", 64, min_value=2, max_value=10_000)
@@ -403,10 +415,20 @@ CADML_INDEX_LEASE_SECONDS = env_int("CADML_INDEX_LEASE_SECONDS", 900, min_value=
 CADML_DRILL_SECONDS = env_int("CADML_DRILL_SECONDS", 300, min_value=1, max_value=86_400)
 CADML_RECOVERY_TICK_SECONDS = env_float("CADML_RECOVERY_TICK_SECONDS", 5.0, min_value=1.0, max_value=300.0)
 CADML_MIGRATION_BATCH_SIZE = env_int("CADML_MIGRATION_BATCH_SIZE", 500, min_value=1, max_value=100_000)
+# A migration run beats at its claim and at every staged batch; one whose heartbeat is older than this (its worker was
+# killed, its message lost) is resumed by the beat task below and by every Celery worker that starts. Keep it well
+# above the time one batch takes.
+CADML_MIGRATION_ABANDONED_SECONDS = env_int("CADML_MIGRATION_ABANDONED_SECONDS", 300, min_value=1, max_value=86_400)
+CADML_MIGRATION_RESUME_TICK_SECONDS = env_float("CADML_MIGRATION_RESUME_TICK_SECONDS", 60.0, min_value=0.5,
+                                                max_value=3600.0)
 CADML_VECTOR_DELETION_RETENTION_DAYS = env_int("CADML_VECTOR_DELETION_RETENTION_DAYS", 7, min_value=0, max_value=3650)
 CELERY_BEAT_SCHEDULE["vectors-index-recovery"] = {
     "task": "vectors.tasks.index_recovery_tick_task",
     "schedule": CADML_RECOVERY_TICK_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["vectors-migration-resume-abandoned"] = {
+    "task": "vectors.tasks.vector_migration_resume_abandoned_task",
+    "schedule": CADML_MIGRATION_RESUME_TICK_SECONDS,
 }
 CELERY_BEAT_SCHEDULE["vectors-deletion-log-prune"] = {
     "task": "vectors.tasks.vector_deletion_log_prune_task",

@@ -4,14 +4,29 @@ from django.apps import AppConfig
 class FeaturesConfig(AppConfig):
     name = "features"
     verbose_name = "CAD features"
-    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from cadml_site.health import register_health_section
-        from cadml_site.process_state import register_process_finalizer, register_process_initializer
+        from celery.signals import worker_ready, worker_shutdown
+
+        from cadml_site.app_runtime import register_app_runtime
         from features.health import parser_pool_health
         from features.parse_pool import parse_pools
 
-        register_health_section("parser_pool", parser_pool_health)
-        register_process_initializer("features.parse_pool", parse_pools.restart)
-        register_process_finalizer("features.parse_pool", parse_pools.reset)
+        register_app_runtime(process=("features.parse_pool", parse_pools.restart), finalizer=parse_pools.reset,
+                             health=("parser_pool", parser_pool_health))
+        # A Celery worker's main process: use the host's parse service, or start one when none answers
+        # (CADML_PARSE_SERVICE_SOCKET set; without it every pool process keeps its own pool).
+        worker_ready.connect(_start_parse_service, weak=False, dispatch_uid="features.parse_service.start")
+        worker_shutdown.connect(_stop_parse_service, weak=False, dispatch_uid="features.parse_service.stop")
+
+
+def _start_parse_service(**_kwargs) -> None:
+    from features.parse_pool import start_host_parse_service
+
+    start_host_parse_service()
+
+
+def _stop_parse_service(**_kwargs) -> None:
+    from features.parse_pool import stop_host_parse_service
+
+    stop_host_parse_service()

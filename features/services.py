@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
+from cadml_site.celery import registered_task
 from cadml_site.errors import Conflict, DomainError, ServiceUnavailable, Unprocessable
 from cadml_site.metrics import CAD_PARSE_FAILURES, CAD_PARSE_LATENCY, FEATURE_EXTRACTION_LATENCY
 from features.extractors import NeedsSource, UnknownFeatureVersion, check_version, extract_features
@@ -124,11 +125,36 @@ def cad_file_original_backfill(*, cad_file: CadFile, data: bytes) -> CadFile:
     return cad_file
 
 
+def _cad_file_insert(cad_file: CadFile) -> bool:
+    """Insert an unsaved row unless a row of the same content exists, in one statement:
+    ``INSERT ... ON CONFLICT (sha256) DO NOTHING RETURNING id`` (Postgres, SQLite >= 3.35). True with ``cad_file.pk``
+    set when inserted, False when the content's row was stored concurrently. No savepoint is needed around it (an
+    IntegrityError would abort an enclosing Postgres transaction), and no read before it answers what the write can.
+    The ORM has no insert that both skips a conflict and returns the id (``bulk_create(ignore_conflicts=True)`` sets
+    no pk), hence the SQL, built from the model's fields so that it follows them."""
+    meta = CadFile._meta
+    quote = connection.ops.quote_name
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    values = [field.get_db_prep_save(field.pre_save(cad_file, add=True), connection) for field in fields]
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
+           f"VALUES ({', '.join(['%s'] * len(fields))}) "
+           f"ON CONFLICT ({quote(meta.get_field('sha256').column)}) DO NOTHING RETURNING {quote(meta.pk.column)}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    cad_file.pk = row[0]
+    cad_file._state.adding, cad_file._state.db = False, connection.alias
+    return True
+
+
 def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> IngestResult:
     """Store the parsed summary of `data` and keep the original; the same content is parsed and stored once.
 
-    The original is written to the cad_originals storage before the row commits (a failed write leaves no row:
-    503 `original_storage_unavailable`); a row stored before originals were kept gets its original now.
+    The original is written to the cad_originals storage before the row is inserted (a failed write leaves no row:
+    503 `original_storage_unavailable`); a row stored before originals were kept gets its original now. Two
+    statements for new content (the lookup that spares a parse, then the insert), one for known content.
     """
     sha256 = hashlib.sha256(data).hexdigest()
     existing = CadFile.objects.filter(sha256=sha256).first()
@@ -138,21 +164,19 @@ def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> Inge
         return IngestResult(cad_file=existing, reused=True, parse_seconds=0.0)
     document, seconds = _parse(data, name)
     key = original_store(sha256=sha256, data=data)
-    try:
-        with transaction.atomic():
-            cad_file = CadFile.objects.create(
-                sha256=sha256,
-                size=len(data),
-                original_name=(name or "")[:255],
-                format=document.format,
-                parser=document.parser,
-                parse_seconds=seconds,
-                summary=document.to_dict(),
-                meta=dict(meta or {}),
-                original_key=key,
-                original_stored_at=timezone.now(),
-            )
-    except IntegrityError:  # the same content was stored concurrently: use that row
+    cad_file = CadFile(
+        sha256=sha256,
+        size=len(data),
+        original_name=(name or "")[:255],
+        format=document.format,
+        parser=document.parser,
+        parse_seconds=seconds,
+        summary=document.to_dict(),
+        meta=dict(meta or {}),
+        original_key=key,
+        original_stored_at=timezone.now(),
+    )
+    if not _cad_file_insert(cad_file):  # the same content was stored concurrently: use that row
         cad_file = CadFile.objects.get(sha256=sha256)
         if not cad_file.has_original:
             cad_file_original_backfill(cad_file=cad_file, data=data)
@@ -269,11 +293,13 @@ def thumbnail_enqueue(*, cad_file_id: int) -> None:
     transaction.on_commit(lambda: _thumbnail_after_commit(cad_file_id), robust=True)
 
 
-def _thumbnail_after_commit(cad_file_id: int) -> None:
-    from features.tasks import cad_file_thumbnail_task
+THUMBNAIL_TASK = "features.cad_file_thumbnail"
 
-    if not cad_file_thumbnail_task.app.conf.task_always_eager:
-        cad_file_thumbnail_task.delay(cad_file_id)
+
+def _thumbnail_after_commit(cad_file_id: int) -> None:
+    task = registered_task(THUMBNAIL_TASK)  # by name: services never import the tasks module
+    if not task.app.conf.task_always_eager:
+        task.delay(cad_file_id)
         return
     try:
         cad_file_thumbnail_render(cad_file_id=cad_file_id)

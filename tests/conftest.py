@@ -29,19 +29,22 @@ def cad_samples_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
-    """Each test starts with this process's credential cache, throttle counters and reference
-    buffer empty (rows of earlier tests are rolled back)."""
+    """Each test starts with this process's credential cache, throttle counters, reference buffer and served
+    version empty (rows of earlier tests are rolled back)."""
     from cadml_site.api.authentication import credential_cache
     from cadml_site.api.throttling import local_counters
     from vectors.selectors import reference_buffer
+    from vectors.served_version_cache import served_version_cache
 
     credential_cache.forget()
     local_counters.clear()
     reference_buffer.clear()
+    served_version_cache.forget()
     yield
     credential_cache.forget()
     local_counters.clear()
     reference_buffer.clear()
+    served_version_cache.forget()
 
 
 @pytest.fixture
@@ -85,6 +88,14 @@ def make_staff_user(db, django_user_model):
 
 
 ALL_VIEW_PERMISSIONS = "view:*"  # every view_* permission of every model: the "view-only staff" of issue 18
+
+
+@pytest.fixture
+def admin_client_logged_in(client, django_user_model):
+    """The Django test client logged in to the admin as a new superuser, ``root-admin``."""
+    user = django_user_model.objects.create_superuser(username="root-admin", password="pw-for-tests-only")
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture

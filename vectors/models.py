@@ -161,6 +161,10 @@ class MigrationRun(models.Model):
     error = models.TextField(blank=True, default="")
     actor = models.CharField(max_length=150, blank=True, default="")
     attempts = models.PositiveIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Last sign of life of the process executing the run (its claim, then every staged batch). A run "
+                  "whose heartbeat is older than CADML_MIGRATION_ABANDONED_SECONDS is resumed by another worker.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)

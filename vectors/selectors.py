@@ -25,6 +25,7 @@ from vectors.index.recovery_policy import seconds_until_next_attempt, suppressio
 from vectors.models import IndexEvent, IndexState, MigrationRun, ServedVersion, Vector
 from vectors.recovery_state import policy_state
 from vectors.runtime import index_holder
+from vectors.served_version_cache import served_version_cache
 from vectors.validation import checked_filters, checked_vector, checked_version, checked_versions
 
 EVENTS_SHOWN = 20
@@ -35,9 +36,7 @@ REFERENCE_FLUSH_SECONDS = 1.0
 logger = logging.getLogger("cadml.vectors")
 
 
-def served_feature_version() -> str:
-    """The served feature version, the default of every app (cross-app entry point). Recorded in the database the
-    first time it is needed (``vectors.services.served_version_record``), switched only by a completed migration."""
+def _served_version_load() -> str:
     row = ServedVersion.objects.filter(singleton=1).values_list("feature_version", flat=True).first()
     if row:
         return row
@@ -46,11 +45,24 @@ def served_feature_version() -> str:
     return served_version_record()
 
 
+def served_feature_version() -> str:
+    """The served feature version, the default of every app (cross-app entry point). Recorded in the database the
+    first time it is needed (``vectors.services.served_version_record``), switched only by a completed migration;
+    read at most once a second per process (``served_version_cache``)."""
+    return served_version_cache.get(_served_version_load)
+
+
 def served_version_status() -> dict[str, Any]:
     """``{"feature_version", "previous_version", "since"}`` of the served version (for health and status)."""
-    version = served_feature_version()
-    row = ServedVersion.objects.filter(singleton=1).values_list("previous_version", "updated_at").first()
-    previous, since = row if row else ("", None)
+    def read():  # the row itself, not the cached version: the three fields of one moment
+        return ServedVersion.objects.filter(singleton=1).values_list(
+            "feature_version", "previous_version", "updated_at").first()
+
+    row = read()
+    if row is None:
+        _served_version_load()  # records it (the cached version may predate a database without the row)
+        row = read()
+    version, previous, since = row
     return {"feature_version": version, "previous_version": previous or None, "since": since}
 
 

@@ -10,13 +10,18 @@ from features.extractors import FEATURE_VERSIONS
 from features.extractors.v5_match import MATCH_MODES, MIRROR_MODES, V5_OPTIONS_ANY_OF
 
 
+# Declared on the input serializer and read on its own by the view's API key scope check (the only field that check
+# needs: building the whole serializer for it cost a second copy of every field per analyze request).
+REGISTER_VECTOR_FIELD = serializers.BooleanField(default=True)
+
+
 class AnalysisCreateInputSerializer(serializers.Serializer):
     # match other than any and mirror other than same need v5 (400 invalid_query otherwise): the schema says so
     schema_any_of = [dict(alternative) for alternative in V5_OPTIONS_ANY_OF]
 
     file = serializers.FileField(allow_empty_file=True)
     feature_version = serializers.ChoiceField(choices=FEATURE_VERSIONS, required=False)
-    register_vector = serializers.BooleanField(default=True)
+    register_vector = REGISTER_VECTOR_FIELD
     classify = serializers.BooleanField(default=True)
     similar_k = serializers.IntegerField(default=0, min_value=0, max_value=settings.CADML_SIMILARITY_MAX_K)
     match = serializers.ChoiceField(

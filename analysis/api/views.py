@@ -94,9 +94,8 @@ class AnalysisCreateApi(UploadSizeLimitedApi, APIView):
     def api_key_access_for(self, request) -> str:
         if not request.content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
             return WRITE  # a body the view will refuse (415): judged as the write it may be, without parsing it
-        field = s.AnalysisCreateInputSerializer().fields["register_vector"]
         try:
-            registers = field.run_validation(request.data.get("register_vector", empty))
+            registers = s.REGISTER_VECTOR_FIELD.run_validation(request.data.get("register_vector", empty))
         except (ValidationError, ParseError):
             registers = True  # unreadable: judged as the write it may be (the serializer answers 400 later)
         return WRITE if registers else READ

@@ -108,14 +108,19 @@ class PartSearchView(LoginRequiredMixin, View):
         return _page(request, upload_form=PartUploadForm(can_add=can_add), registered=register, **context)
 
 
+def _stored_or_404(selector, **kwargs):
+    """A stored file (original or thumbnail) from ``selector``; a page 404 when the selector refuses."""
+    try:
+        return selector(**kwargs)
+    except DomainError as exc:
+        raise Http404(exc.message) from None
+
+
 class PartThumbnailView(LoginRequiredMixin, View):
     login_url = LOGIN_URL
 
     def get(self, request, sha256: str):
-        try:
-            thumbnail = selectors.cad_file_thumbnail(sha256=sha256)
-        except DomainError as exc:
-            raise Http404(exc.message) from None
+        thumbnail = _stored_or_404(selectors.cad_file_thumbnail, sha256=sha256)
         return stored_file_response(thumbnail, attachment=False, etag=selectors.thumbnail_etag(thumbnail.cad_file),
                                     cache=True)
 
@@ -124,8 +129,5 @@ class PartDownloadView(LoginRequiredMixin, View):
     login_url = LOGIN_URL
 
     def get(self, request, sha256: str):
-        try:
-            original = selectors.cad_file_original(sha256=sha256)
-        except DomainError as exc:
-            raise Http404(exc.message) from None
+        original = _stored_or_404(selectors.cad_file_original, sha256=sha256)
         return stored_file_response(original, attachment=True)

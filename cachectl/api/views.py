@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from cachectl import selectors, services
 from cachectl.api import serializers as s
 from cadml_site.api.pagination import OrderedLimitOffsetPagination
-from cadml_site.api.base import SensitiveApi
+from cadml_site.api.base import SensitiveApi, validated
 from cadml_site.api.permissions import actor_name
 
 TAGS = ["cache"]
@@ -20,15 +20,18 @@ CONFLICT = OpenApiResponse(description="application/problem+json: rollback_windo
 BAD = OpenApiResponse(description="application/problem+json: out_of_bounds, reason_required, ...")
 
 
-def _change_result(change) -> dict:
+def _settings_change(request, input_serializer, service, **url_kwargs) -> Response:
+    """Validate the body, call the settings-change ``service`` as the requesting actor and answer with the change,
+    the settings now in force and the rollback window."""
+    change = service(**url_kwargs, actor=actor_name(request), **validated(input_serializer, request.data))
     state = selectors.cache_settings_state()
     window = selectors.cache_rollback_window()
-    return s.CacheChangeResultOutput({
+    return Response(s.CacheChangeResultOutput({
         "change": change,
         "settings": {**state.settings_dict(), "generation": state.generation,
                      "prewarm_generation": state.prewarm_generation},
         "rollback_window": window,
-    }).data
+    }).data)
 
 
 class CacheStatusApi(APIView):
@@ -53,10 +56,7 @@ class CacheSettingsApplyApi(SensitiveApi):
     @extend_schema(operation_id="cache_apply", request=s.CacheApplyInput,
                    responses={200: s.CacheChangeResultOutput, 400: BAD, 409: CONFLICT}, tags=TAGS)
     def post(self, request):
-        data = s.CacheApplyInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        change = services.cache_settings_apply(actor=actor_name(request), **data.validated_data)
-        return Response(_change_result(change))
+        return _settings_change(request, s.CacheApplyInput, services.cache_settings_apply)
 
 
 class CacheSettingsRollbackApi(SensitiveApi):
@@ -67,10 +67,7 @@ class CacheSettingsRollbackApi(SensitiveApi):
     @extend_schema(operation_id="cache_rollback", request=s.CacheReasonInput,
                    responses={200: s.CacheChangeResultOutput, 409: CONFLICT}, tags=TAGS)
     def post(self, request):
-        data = s.CacheReasonInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        change = services.cache_settings_rollback(actor=actor_name(request), **data.validated_data)
-        return Response(_change_result(change))
+        return _settings_change(request, s.CacheReasonInput, services.cache_settings_rollback)
 
 
 class CacheSettingsConfirmApi(SensitiveApi):
@@ -81,10 +78,7 @@ class CacheSettingsConfirmApi(SensitiveApi):
     @extend_schema(operation_id="cache_confirm", request=s.CacheConfirmInput,
                    responses={200: s.CacheChangeResultOutput, 409: CONFLICT}, tags=TAGS)
     def post(self, request):
-        data = s.CacheConfirmInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        change = services.cache_settings_confirm(actor=actor_name(request), **data.validated_data)
-        return Response(_change_result(change))
+        return _settings_change(request, s.CacheConfirmInput, services.cache_settings_confirm)
 
 
 class CacheSnapshotListApi(APIView):
@@ -107,11 +101,7 @@ class CacheSnapshotRestoreApi(SensitiveApi):
     @extend_schema(operation_id="cache_snapshot_restore", request=s.CacheReasonInput,
                    responses={200: s.CacheChangeResultOutput, 404: BAD, 409: CONFLICT}, tags=TAGS)
     def post(self, request, snapshot_id: int):
-        data = s.CacheReasonInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        change = services.cache_snapshot_restore(snapshot_id=snapshot_id, actor=actor_name(request),
-                                                 **data.validated_data)
-        return Response(_change_result(change))
+        return _settings_change(request, s.CacheReasonInput, services.cache_snapshot_restore, snapshot_id=snapshot_id)
 
 
 class CachePrewarmApi(SensitiveApi):
@@ -122,8 +112,6 @@ class CachePrewarmApi(SensitiveApi):
     @extend_schema(operation_id="cache_prewarm", request=s.CachePrewarmInput,
                    responses={200: s.CachePrewarmOutput, 400: BAD}, tags=TAGS)
     def post(self, request):
-        data = s.CachePrewarmInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        run = services.cache_prewarm(actor=actor_name(request), default_limit_cap=s.API_MAX_PREWARM_LIMIT,
-                                     **data.validated_data)
+        v = validated(s.CachePrewarmInput, request.data)
+        run = services.cache_prewarm(actor=actor_name(request), default_limit_cap=s.API_MAX_PREWARM_LIMIT, **v)
         return Response(s.CachePrewarmOutput(run).data)

@@ -15,3 +15,10 @@ class SensitiveApi(APIView):
     permission_classes = [IsOpsStaff, HasOperationPermission, ApiKeyScopePermits]
     throttle_scope = "sensitive"
     required_permission: str | None = None
+
+
+def validated(serializer_class, data) -> dict:
+    """``data`` (a request body or query string) checked by ``serializer_class``; a 400 problem when it is not valid."""
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

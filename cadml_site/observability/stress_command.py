@@ -9,9 +9,34 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from cadml_site.observability.command_output import write_outcome
+
 
 class StressCommand(BaseCommand):
-    """Subclasses add their arguments and implement ``run_scenario(client, options) -> ScenarioResult``."""
+    """Subclasses add their own arguments in ``add_scenario_arguments`` and implement
+    ``run_scenario(client, options) -> ScenarioResult``; every command takes the server (and ops credential)
+    arguments, and the ``--duration``/``--iterations`` bounds when ``bound_defaults`` names their defaults."""
+
+    bound_defaults: tuple[float, int] | None = None  # (duration in seconds, iterations)
+
+    def add_arguments(self, parser):
+        from tools.stress.command_options import add_bound_arguments, add_server_arguments
+
+        add_server_arguments(parser, ops=True)
+        if self.bound_defaults is not None:
+            duration, iterations = self.bound_defaults
+            add_bound_arguments(parser, duration=duration, iterations=iterations)
+        self.add_scenario_arguments(parser)
+
+    def add_scenario_arguments(self, parser):
+        """The scenario's own arguments (none by default)."""
+
+    @staticmethod
+    def bounds(options):
+        """The ``Bounds`` of ``--duration`` and ``--iterations``."""
+        from tools.stress.scenarios import Bounds
+
+        return Bounds(options["duration"], options["iterations"])
 
     def run_scenario(self, client, options):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -28,10 +53,5 @@ class StressCommand(BaseCommand):
         except UnexpectedResponse as exc:
             raise CommandError(f"the server answered unexpectedly: {exc}") from exc
         self.stdout.write(f"== {result.name} against {client.base_url}")
-        for line in result.lines:
-            self.stdout.write(line)
-        if not result.ok:
-            for failure in result.failures:
-                self.stderr.write(f"FAILURE: {failure}")
-            raise CommandError(f"{result.name} failed with {len(result.failures)} problem(s)")
-        self.stdout.write(self.style.SUCCESS(f"{result.name}: OK"))
+        write_outcome(self, notes=result.lines, problems=result.failures, problem_label="FAILURE",
+                      failed=f"{result.name} failed", passed=f"{result.name}: OK")

@@ -19,12 +19,16 @@ def _etag_matches(header: str, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-class FileContentApi(APIView):
-    """The uploaded original of a CAD file, byte-exact, by the sha256 of its content."""
+class _StoredFileApi(APIView):
+    """Answers with a stored file: the success body is the file itself (any Accept is fine); errors are
+    problem+json whatever was asked."""
 
     def perform_content_negotiation(self, request, force=False):
-        # The success body is the file itself (any Accept is fine); errors are problem+json whatever was asked.
         return super().perform_content_negotiation(request, force=True)
+
+
+class FileContentApi(_StoredFileApi):
+    """The uploaded original of a CAD file, byte-exact, by the sha256 of its content."""
 
     @extend_schema(
         tags=TAGS,
@@ -58,11 +62,8 @@ class FileContentApi(APIView):
         return response
 
 
-class FileThumbnailApi(APIView):
+class FileThumbnailApi(_StoredFileApi):
     """A small PNG picture of a stored part, rendered server-side after upload (`features.thumbnails`)."""
-
-    def perform_content_negotiation(self, request, force=False):
-        return super().perform_content_negotiation(request, force=True)
 
     @extend_schema(
         tags=TAGS,

@@ -198,6 +198,16 @@ def occt_shape_descriptor(shape, box) -> tuple[dict, list[str]]:
                 [f"shape descriptor skipped: {exc}"])
 
 
+def read_shape_bytes(fmt: str, data: bytes):
+    """The OCCT shape of STEP or IGES bytes (IGES records already normalised by ``iges_records``), read through a
+    private temporary file because the OCCT readers take a path."""
+    with tempfile.TemporaryDirectory(prefix="cadml-occt-") as folder:
+        path = os.path.join(folder, "upload." + ("stp" if fmt == "step" else "igs"))
+        with open(path, "wb") as handle:
+            handle.write(data)
+        return read_shape(fmt, path)
+
+
 def parse_occt(fmt: str, data: bytes) -> CadDocument:
     if fmt not in ("step", "iges"):
         raise ValueError(f"parse_occt handles step and iges, not {fmt!r}")
@@ -207,11 +217,7 @@ def parse_occt(fmt: str, data: bytes) -> CadDocument:
         if unterminated:
             warnings.append("IGES records without line terminators: read as fixed 80-column records")
         warnings.extend(check_iges_directory(data))
-    with tempfile.TemporaryDirectory(prefix="cadml-occt-") as folder:
-        path = os.path.join(folder, "upload." + ("stp" if fmt == "step" else "igs"))
-        with open(path, "wb") as handle:
-            handle.write(data)
-        shape = read_shape(fmt, path)
+    shape = read_shape_bytes(fmt, data)
     counts = count_subshapes(shape)
     if counts["FACE"] == 0 and counts["EDGE"] == 0 and counts["VERTEX"] == 0:
         raise empty(f"the {fmt.upper()} file holds no geometry", **counts)

@@ -7,8 +7,6 @@ tessellation and flattening caps) have already accepted it; the same caps apply 
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 
 import numpy as np
 
@@ -55,15 +53,11 @@ def obj_triangles(data: bytes) -> np.ndarray:
 def occt_geometry(fmt: str, data: bytes) -> tuple[np.ndarray, list[np.ndarray]]:
     """(triangles, edge polylines) of a STEP/IGES file: faces when it has any, else its edges (a wireframe)."""
     from features.descriptors.brep import edge_polylines, tessellate
-    from features.parsers.step_iges import bounding_box, iges_records, read_shape
+    from features.parsers.step_iges import bounding_box, iges_records, read_shape_bytes
 
     if fmt == "iges":
         data, _unterminated = iges_records(data)
-    with tempfile.TemporaryDirectory(prefix="cadml-thumb-") as folder:
-        path = os.path.join(folder, "upload." + ("stp" if fmt == "step" else "igs"))
-        with open(path, "wb") as handle:
-            handle.write(data)
-        shape = read_shape(fmt, path)
+    shape = read_shape_bytes(fmt, data)
     box = bounding_box(shape)
     triangles = tessellate(shape, box)
     if len(triangles):

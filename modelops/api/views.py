@@ -9,7 +9,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from cadml_site.api.base import SensitiveApi
+from cadml_site.api.base import SensitiveApi, validated
 from cadml_site.api.permissions import READ, ApiKeyScopePermits, HasOperationPermission, IsOpsStaff, actor_name
 from cadml_site.api.upload_limits import UploadSizeLimitedApi
 from modelops import selectors, services
@@ -54,15 +54,14 @@ class ModelVersionUploadApi(UploadSizeLimitedApi, SensitiveApi):
                    responses={201: s.ModelVersionOutput, 409: REFUSED, 413: REFUSED, 415: REFUSED, 422: REFUSED},
                    tags=TAGS)
     def post(self, request):
-        data = s.ModelVersionUploadInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        upload = data.validated_data["file"]
+        v = validated(s.ModelVersionUploadInput, request.data)
+        upload = v["file"]
         if upload.size > settings.CADML_MODEL_MAX_BYTES:
             raise self.upload_refusal(upload.size)
         version = services.model_version_upload(
-            data=upload.read(), label=data.validated_data["label"],
-            feature_version=data.validated_data["feature_version"], actor=actor_name(request),
-            reason=data.validated_data["reason"])
+            data=upload.read(), label=v["label"],
+            feature_version=v["feature_version"], actor=actor_name(request),
+            reason=v["reason"])
         return Response(s.ModelVersionOutput(version).data, status=status.HTTP_201_CREATED)
 
 
@@ -76,16 +75,17 @@ class ModelVersionRegisterApi(SensitiveApi):
                               415: REFUSED,
                               422: REFUSED}, tags=TAGS)
     def post(self, request):
-        data = s.ModelVersionRegisterInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        version = services.model_version_register_from_dir(actor=actor_name(request), **data.validated_data)
+        v = validated(s.ModelVersionRegisterInput, request.data)
+        version = services.model_version_register_from_dir(actor=actor_name(request), **v)
         return Response(s.ModelVersionOutput(version).data, status=status.HTTP_201_CREATED)
 
 
-def _now_active(version) -> dict:
-    """The answer of a reload or a rollback: the version now active, the scanner mode, the load sequence."""
-    return s.ModelReloadOutput({"version": version, "mode": settings.CADML_MODEL_OPCODE_MODE,
-                                "load_sequence": services.database_load_sequence()}).data
+def _now_active(request, input_serializer, service) -> Response:
+    """A reload or a rollback: validate the body, call ``service`` as the requesting actor and answer with the
+    version now active, the scanner mode and the load sequence."""
+    version = service(actor=actor_name(request), **validated(input_serializer, request.data))
+    return Response(s.ModelReloadOutput({"version": version, "mode": settings.CADML_MODEL_OPCODE_MODE,
+                                "load_sequence": services.database_load_sequence()}).data)
 
 
 class ModelReloadApi(SensitiveApi):
@@ -97,10 +97,7 @@ class ModelReloadApi(SensitiveApi):
                    responses={200: s.ModelReloadOutput, 404: REFUSED, 409: REFUSED, 413: REFUSED, 415: REFUSED,
                               422: REFUSED}, tags=TAGS)
     def post(self, request):
-        data = s.ModelReloadInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        version = services.model_reload(actor=actor_name(request), **data.validated_data)
-        return Response(_now_active(version))
+        return _now_active(request, s.ModelReloadInput, services.model_reload)
 
 
 class ModelRollbackApi(SensitiveApi):
@@ -111,10 +108,7 @@ class ModelRollbackApi(SensitiveApi):
     @extend_schema(operation_id="model_rollback", request=s.ModelRollbackInput,
                    responses={200: s.ModelReloadOutput, 409: REFUSED, 422: REFUSED}, tags=TAGS)
     def post(self, request):
-        data = s.ModelRollbackInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        version = services.model_rollback(actor=actor_name(request), **data.validated_data)
-        return Response(_now_active(version))
+        return _now_active(request, s.ModelRollbackInput, services.model_rollback)
 
 
 class OpcodeAuditApi(APIView):
@@ -141,10 +135,9 @@ class ModelPredictApi(APIView):
                               503: OpenApiResponse(description="no_active_model: no model is active, or "
                                                                "the database is down")}, tags=TAGS)
     def post(self, request):
-        data = s.ModelPredictInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        result = selectors.classify_vector(**data.validated_data)
+        v = validated(s.ModelPredictInput, request.data)
+        result = selectors.classify_vector(**v)
         if result is None:
             raise NoActiveModel("no active model for this feature version",
-                                context={"feature_version": data.validated_data["feature_version"]})
+                                context={"feature_version": v["feature_version"]})
         return Response(s.ModelPredictOutput(result).data)

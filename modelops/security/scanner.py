@@ -103,11 +103,17 @@ class Blob:
         self.size = size
 
 
-class SList:
+class _Items:
+    """A list or set the stream builds: its items in order (the rules tell the kinds apart by exact type)."""
+
     __slots__ = ("items",)
 
     def __init__(self, items=None):
         self.items = items if items is not None else []
+
+
+class SList(_Items):
+    __slots__ = ()
 
 
 class SDict:
@@ -117,11 +123,8 @@ class SDict:
         self.pairs = pairs if pairs is not None else []
 
 
-class SSet:
-    __slots__ = ("items",)
-
-    def __init__(self, items=None):
-        self.items = items if items is not None else []
+class SSet(_Items):
+    __slots__ = ()
 
 
 class SFrozen:
@@ -662,6 +665,22 @@ class Scanner:
                 bounds(off, op, limit - p + 1)
             return data[p:end], end + 1
 
+        def memo_index(p, off, op, name):
+            """The memo index after a GET/PUT opcode: one byte (BIN*), four (LONG_BIN*) or a text line."""
+            if op == 0x68 or op == 0x71:
+                if p >= limit:
+                    bounds(off, op, 1)
+                return data[p], p + 1
+            if op == 0x6A or op == 0x72:
+                if p + 4 > limit:
+                    bounds(off, op, 4)
+                return _u32(data, p)[0], p + 4
+            line, p = read_line(p, off, op)
+            try:
+                return int(line), p
+            except ValueError:
+                error("bad_int", off, op, f"{name} index")
+
         def pop_mark(off, op):
             nonlocal stack, push
             if not metastack:
@@ -704,22 +723,7 @@ class Scanner:
                     error("limit_memo", off, op, f"more than {max_memo} memo entries")
                 memo[size] = stack[-1]
             elif op in (0x68, 0x6A, 0x67):  # BINGET, LONG_BINGET, GET
-                if op == 0x68:
-                    if pos >= limit:
-                        bounds(off, op, 1)
-                    idx = data[pos]
-                    pos += 1
-                elif op == 0x6A:
-                    if pos + 4 > limit:
-                        bounds(off, op, 4)
-                    idx = _u32(data, pos)[0]
-                    pos += 4
-                else:
-                    line, pos = read_line(pos, off, op)
-                    try:
-                        idx = int(line)
-                    except ValueError:
-                        error("bad_int", off, op, "GET index")
+                idx, pos = memo_index(pos, off, op, "GET")
                 try:
                     value = memo[idx]
                 except KeyError:
@@ -728,24 +732,9 @@ class Scanner:
                     violation("wrapper_reused", off, op, WRAPPER_KEY, "array wrapper fetched from the memo")
                 push(value)
             elif op in (0x71, 0x72, 0x70):  # BINPUT, LONG_BINPUT, PUT
-                if op == 0x71:
-                    if pos >= limit:
-                        bounds(off, op, 1)
-                    idx = data[pos]
-                    pos += 1
-                elif op == 0x72:
-                    if pos + 4 > limit:
-                        bounds(off, op, 4)
-                    idx = _u32(data, pos)[0]
-                    pos += 4
-                else:
-                    line, pos = read_line(pos, off, op)
-                    try:
-                        idx = int(line)
-                    except ValueError:
-                        error("bad_int", off, op, "PUT index")
-                    if idx < 0:
-                        error("bad_int", off, op, "negative PUT index")
+                idx, pos = memo_index(pos, off, op, "PUT")
+                if idx < 0:  # only the text form can be negative
+                    error("bad_int", off, op, "negative PUT index")
                 if not stack:
                     error("stack_underflow", off, op, "PUT on an empty stack")
                 if idx >= max_memo:

@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from prometheus_client import REGISTRY
 
 from analysis.models import Analysis
 from features.extractors import dimension, slot_names
@@ -19,16 +18,13 @@ from tests.features.cad_builders import (
     make_dxf_self_insert,
     make_step_nested_parentheses,
 )
+from tests.metrics import metric_value
 
 URL = "/api/v1/analyze/"
 
 
 def upload(client, name: str, data: bytes, **fields):
     return client.post(URL, {"file": SimpleUploadedFile(name, data), **fields}, format="multipart")
-
-
-def metric(name: str, **labels) -> float:
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 @pytest.mark.django_db
@@ -56,13 +52,13 @@ def test_analyze_a_step_sample(key_client, cad_samples_dir):
 @pytest.mark.django_db
 def test_same_content_twice_is_parsed_once_and_hits_the_cache(key_client):
     data = make_binary_stl(make_box_triangles((2, 3, 4)))
-    parsed_before = metric("cad_parse_latency_seconds_count", format="stl")
+    parsed_before = metric_value("cad_parse_latency_seconds_count", format="stl")
     first = upload(key_client, "box.stl", data, classify="false").json()
     second = upload(key_client, "box-copy.stl", data, classify="false")
     assert second.status_code == 201
     second = second.json()
     assert CadFile.objects.count() == 1 and Analysis.objects.count() == 2
-    assert metric("cad_parse_latency_seconds_count", format="stl") == parsed_before + 1
+    assert metric_value("cad_parse_latency_seconds_count", format="stl") == parsed_before + 1
     assert second["reused_file"] is True
     assert second["duplicate_of"]["cad_file_id"] == first["file"]["id"]
     assert second["duplicate_of"]["original_name"] == "box.stl"
@@ -111,9 +107,9 @@ def test_bad_files_get_a_problem_answer(key_client, name, data, status, code):
 
 @pytest.mark.django_db
 def test_parse_failures_are_counted_by_format_and_reason(key_client):
-    before = metric("cad_parse_failures_total", format="dxf", reason="block_cycle")
+    before = metric_value("cad_parse_failures_total", format="dxf", reason="block_cycle")
     upload(key_client, "self.dxf", make_dxf_self_insert())
-    assert metric("cad_parse_failures_total", format="dxf", reason="block_cycle") == before + 1
+    assert metric_value("cad_parse_failures_total", format="dxf", reason="block_cycle") == before + 1
 
 
 @pytest.mark.django_db
@@ -180,10 +176,10 @@ def test_without_an_active_model_the_classification_says_so(key_client):
 
 @pytest.mark.django_db
 def test_extraction_latency_is_observed_per_version_on_a_cache_miss(key_client):
-    before = metric("feature_extraction_latency_seconds_count", version="v2")
+    before = metric_value("feature_extraction_latency_seconds_count", version="v2")
     upload(key_client, "box.stl", make_binary_stl(make_box_triangles((7, 1, 2))), feature_version="v2",
            classify="false")
-    assert metric("feature_extraction_latency_seconds_count", version="v2") == before + 1
+    assert metric_value("feature_extraction_latency_seconds_count", version="v2") == before + 1
 
 
 @pytest.mark.django_db
@@ -193,9 +189,9 @@ def test_oversized_upload_is_refused_while_streaming(key_client, settings, size_
     when the declared length is within the multipart allowance): Django never stores it, no parse starts."""
     settings.CADML_UPLOAD_MAX_BYTES = 100 * 1024
     settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024  # would otherwise go to a temporary file
-    before = metric("cad_parse_failures_total", format="unknown", reason="file_too_large")
+    before = metric_value("cad_parse_failures_total", format="unknown", reason="file_too_large")
     response = upload(key_client, "big.stl", b"solid x\n" + b" " * (size_kb * 1024))
     assert response.status_code == 413
     assert response.json()["code"] == "file_too_large"
-    assert metric("cad_parse_failures_total", format="unknown", reason="file_too_large") == before + 1
+    assert metric_value("cad_parse_failures_total", format="unknown", reason="file_too_large") == before + 1
     assert CadFile.objects.count() == 0

@@ -7,24 +7,31 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.features.cad_builders import make_binary_stl, make_box_triangles
 
-# POST analyze/ of a tiny binary STL with register_vector=false and classify=false, the credential already cached,
-# as it stands on the i14-speed branch before the single-transaction rewrite of the analyze service (issue 14
-# leaves that to a later round, after the stored-originals work lands): re-pin this number when analyze changes.
-# Measured after the stored-originals merge: SELECT the served version, SELECT the file row, SAVEPOINT, INSERT the
-# file row, RELEASE, INSERT the analysis (the savepoint pair is the service's atomic block nested in the test
-# transaction; in production it is a BEGIN/COMMIT). Issue 14's goal is 3 round trips: not reached yet.
-ANALYZE_TINY_STL_STATEMENTS = 6
+# POST analyze/ of a tiny binary STL (new content: parsed) with classify=false, the credential and the served version
+# already cached. register_vector=false: SELECT the file row (a hit would spare the parse), INSERT it ... ON CONFLICT
+# (sha256) DO NOTHING RETURNING id, INSERT the analysis: three statements, in production three round trips (each
+# one its own transaction in autocommit), plus the connection health check Django runs once per request
+# (`conn_health_checks`, a `SELECT 1` its query capture does not see).
+ANALYZE_TINY_STL_STATEMENTS = 3
+# register_vector=true adds the vector write's transaction: the generation bump (UPDATE ... RETURNING) and the upsert
+# (INSERT ... ON CONFLICT DO UPDATE RETURNING whether it inserted), between a SAVEPOINT pair here (the test's own
+# transaction; in production BEGIN and COMMIT). SQLite, in process, counts the existing key first instead of asking
+# the upsert (it has no way to tell an inserted row from an updated one in RETURNING).
+ANALYZE_TINY_STL_REGISTERED_STATEMENTS = {"postgresql": 7, "sqlite": 8}
 # An authenticated GET whoami/ once the credential row is cached and the throttle synced: no SQL at all.
 AUTHENTICATED_REQUEST_STATEMENTS = 0
 
 
 @pytest.fixture
 def long_caches(monkeypatch):
-    """The credential cache and throttle sync interval stretched, so that a loaded machine stays inside them."""
+    """The credential cache, the throttle sync interval and the served version cache stretched, so that a loaded
+    machine stays inside them."""
     from cadml_site.api import authentication, throttling
+    from vectors.served_version_cache import served_version_cache
 
     monkeypatch.setattr(authentication.credential_cache, "ttl_seconds", 30.0)
     monkeypatch.setattr(throttling, "SYNC_SECONDS", 30.0)
+    monkeypatch.setattr(served_version_cache, "ttl_seconds", 30.0)
 
 
 @pytest.mark.django_db
@@ -34,16 +41,33 @@ def test_an_authenticated_request_costs_no_statement(key_client, long_caches, dj
         assert key_client.get("/api/v1/auth/whoami/").status_code == 200
 
 
+def analyze(client, name: str, data: bytes, register_vector: str):
+    return client.post("/api/v1/analyze/", {"file": SimpleUploadedFile(name, data), "register_vector": register_vector,
+                                            "classify": "false"}, format="multipart")
+
+
 @pytest.mark.django_db
-def test_analyze_of_a_tiny_stl_without_registration(key_client, long_caches, django_assert_max_num_queries):
-    warm = make_binary_stl(make_box_triangles((1, 1, 1)))
-    assert key_client.post("/api/v1/analyze/", {"file": SimpleUploadedFile("warm.stl", warm),
-                                                "register_vector": "false", "classify": "false"},
-                           format="multipart").status_code == 201
+def test_analyze_of_a_tiny_stl_without_registration(key_client, long_caches, django_assert_num_queries):
+    assert analyze(key_client, "warm.stl", make_binary_stl(make_box_triangles((1, 1, 1))), "false").status_code == 201
     data = make_binary_stl(make_box_triangles((2, 3, 4)))  # 12 triangles, new content: parsed, not a cache hit
-    with django_assert_max_num_queries(ANALYZE_TINY_STL_STATEMENTS):
-        response = key_client.post("/api/v1/analyze/", {"file": SimpleUploadedFile("box.stl", data),
-                                                        "register_vector": "false", "classify": "false"},
-                                   format="multipart")
+    with django_assert_num_queries(ANALYZE_TINY_STL_STATEMENTS):
+        response = analyze(key_client, "box.stl", data, "false")
     assert response.status_code == 201, response.json()
     assert response.json()["vector"]["registered"] is False
+
+
+@pytest.mark.django_db
+def test_analyze_of_a_tiny_stl_with_registration(key_client, long_caches, django_assert_num_queries):
+    from django.db import connection
+
+    assert analyze(key_client, "warm.stl", make_binary_stl(make_box_triangles((1, 1, 1))), "true").status_code == 201
+    data = make_binary_stl(make_box_triangles((2, 3, 4)))
+    with django_assert_num_queries(ANALYZE_TINY_STL_REGISTERED_STATEMENTS[connection.vendor]):
+        response = analyze(key_client, "box.stl", data, "true")
+    assert response.status_code == 201, response.json()
+    vector = response.json()["vector"]
+    assert vector["registered"] is True and vector["created"] is True
+    with django_assert_num_queries(ANALYZE_TINY_STL_REGISTERED_STATEMENTS[connection.vendor] - 1):
+        again = analyze(key_client, "box.stl", data, "true")  # known content: the file row is not inserted
+    assert again.status_code == 201 and again.json()["vector"]["created"] is False
+    assert again.json()["vector"]["generation"] == vector["generation"] + 1

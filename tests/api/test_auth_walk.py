@@ -28,18 +28,13 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from tests.openapi import schema_operations
+
 pytestmark = pytest.mark.django_db
 
 PROBLEM_FIELDS = {"code", "stage", "message", "context", "timestamp"}
 STAFF = {"ApiKeyAuth": [], "AdminTokenAuth": []}
 DUMMY_PATH_VALUES = {"integer": "987654", "string": "no-such-thing"}
-
-
-def _operations(schema: dict):
-    for path, item in schema["paths"].items():
-        for method, operation in item.items():
-            if method in ("get", "post", "put", "patch", "delete"):
-                yield path, method, operation
 
 
 def _dummy_url(path: str, operation: dict) -> str:
@@ -104,7 +99,7 @@ def test_auth_walk_over_every_operation_of_the_schema(anon_client, personas, cap
     schema = anon_client.get("/api/schema/?format=json").json()
     headers, secrets = personas
     walked, outcomes = 0, {}
-    for path, method, operation in _operations(schema):
+    for path, method, operation in schema_operations(schema):
         kind, documented = _kind(operation), {int(code) for code in operation["responses"]}
         url = _dummy_url(path, operation)
         for persona, credentials in headers.items():
@@ -130,7 +125,7 @@ def test_auth_walk_over_every_operation_of_the_schema(anon_client, personas, cap
                 assert response.status_code not in (401, 403), where
             if response.status_code == 401:
                 assert response["WWW-Authenticate"].startswith("ApiKey"), where
-    operations = len(list(_operations(schema)))
+    operations = len(list(schema_operations(schema)))
     histogram = {}
     for (_, persona), status in outcomes.items():
         histogram.setdefault(persona, {}).setdefault(status, 0)
@@ -140,7 +135,7 @@ def test_auth_walk_over_every_operation_of_the_schema(anon_client, personas, cap
         print(f"  {persona}: " + ", ".join(f"{count} x {status}" for status, count in sorted(statuses.items())))
     assert walked == operations * len(headers) and operations >= 37
     # the walk reached past authentication where it should: every key operation and every staff operation
-    for operation_id, kind in ((op["operationId"], _kind(op)) for _, _, op in _operations(schema)):
+    for operation_id, kind in ((op["operationId"], _kind(op)) for _, _, op in schema_operations(schema)):
         if kind in ("key", "staff"):
             assert outcomes[(operation_id, "key + staff token")] not in (401, 403), operation_id
     logged = caplog.text + "\n".join(str(record.__dict__) for record in caplog.records)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import jsonschema
 import pytest
 
+from tests.openapi import schema_operations
+
 pytestmark = pytest.mark.django_db
 
 API = "/api/v1/"
@@ -23,15 +25,8 @@ def schema(anon_client) -> dict:
     return response.json()
 
 
-def _operations(schema: dict):
-    for path, item in schema["paths"].items():
-        for method, operation in item.items():
-            if method in ("get", "post", "put", "patch", "delete"):
-                yield path, method, operation
-
-
 def _operation(schema: dict, operation_id: str) -> dict:
-    return next(op for _, _, op in _operations(schema) if op["operationId"] == operation_id)
+    return next(op for _, _, op in schema_operations(schema) if op["operationId"] == operation_id)
 
 
 def _body_validator(schema: dict, operation_id: str) -> jsonschema.Draft202012Validator:
@@ -41,8 +36,8 @@ def _body_validator(schema: dict, operation_id: str) -> jsonschema.Draft202012Va
 
 # ---- every status, with the problem body ----------------------------------------------------------------------
 def test_every_operation_documents_the_statuses_it_answers_by_construction(schema):
-    assert len(list(_operations(schema))) >= 37
-    for path, method, operation in _operations(schema):
+    assert len(list(schema_operations(schema))) >= 37
+    for path, method, operation in schema_operations(schema):
         responses, name = operation["responses"], f"{method.upper()} {path}"
         statuses = {int(code) for code in responses}
         if operation["operationId"] not in OPEN_OPERATIONS:
@@ -266,8 +261,8 @@ def test_stateful_links_lead_from_creations_to_their_objects(schema):
     links = _operation(schema, "analyze_create")["responses"]["201"]["links"]
     assert links["GetAnalysis"] == {"operationId": "analyze_retrieve",
                                     "parameters": {"analysis_id": "$response.body#/id"}}
-    ids = {op["operationId"] for _, _, op in _operations(schema)}
-    for _, _, operation in _operations(schema):
+    ids = {op["operationId"] for _, _, op in schema_operations(schema)}
+    for _, _, operation in schema_operations(schema):
         for response in operation["responses"].values():
             for link in response.get("links", {}).values():
                 assert link["operationId"] in ids

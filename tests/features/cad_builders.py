@@ -150,6 +150,30 @@ STEP_HEADER = (
 STEP_FOOTER = "ENDSEC;\nEND-ISO-10303-21;\n"
 
 
+def make_tessellated_stl(path, relative: float, angular: float) -> bytes:
+    """A binary STL of the STEP/IGES file at ``path`` tessellated by OCCT: linear deflection ``relative`` times the
+    bounding-box diagonal, angular deflection ``angular`` radians."""
+    import math
+
+    from OCP.BRepMesh import BRepMesh_IncrementalMesh
+    from OCP.BRepTools import BRepTools
+    from OCP.StlAPI import StlAPI_Writer
+
+    from features.parsers.step_iges import bounding_box, read_shape
+
+    fmt = "step" if path.suffix.lower() in (".step", ".stp") else "iges"
+    shape = read_shape(fmt, str(path))
+    BRepMesh_IncrementalMesh(shape, relative * math.dist(*bounding_box(shape)), False, angular, False)
+    writer = StlAPI_Writer()
+    writer.ASCIIMode = False
+    with tempfile.TemporaryDirectory() as folder:
+        target = f"{folder}/tess.stl"
+        writer.Write(shape, target)
+        BRepTools.Clean_s(shape)
+        with open(target, "rb") as handle:
+            return handle.read()
+
+
 def make_step(data_lines: str) -> bytes:
     return (STEP_HEADER + data_lines + STEP_FOOTER).encode()
 

@@ -9,13 +9,6 @@ from features.services import cad_file_ingest
 from .cad_builders import make_binary_stl, make_box_triangles, make_dxf_lines
 
 
-@pytest.fixture
-def admin_client_logged_in(client, django_user_model):
-    user = django_user_model.objects.create_superuser(username="root-admin", password="pw-for-tests-only")
-    client.force_login(user)
-    return client
-
-
 @pytest.mark.django_db
 def test_list_search_filter_and_read_only(admin_client_logged_in):
     stl = cad_file_ingest(data=make_binary_stl(make_box_triangles()), name="bracket.stl").cad_file

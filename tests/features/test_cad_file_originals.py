@@ -248,13 +248,6 @@ def test_schema_documents_every_status_of_the_content_operation(key_client):
     assert "application/octet-stream" in operation["responses"]["200"]["content"]
 
 
-@pytest.fixture
-def admin_client_logged_in(client, django_user_model):
-    user = django_user_model.objects.create_superuser(username="root-admin", password="pw-for-tests-only")
-    client.force_login(user)
-    return client
-
-
 @pytest.mark.django_db
 def test_admin_links_to_the_original_and_serves_it_to_staff(admin_client_logged_in, client, django_user_model,
                                                               originals_dir):

@@ -99,9 +99,8 @@ def test_backfill_command_renders_the_missing_ones(capsys):
 
 
 @pytest.mark.django_db
-def test_admin_list_and_detail_show_the_thumbnail(client, django_user_model):
-    user = django_user_model.objects.create_superuser(username="root-admin", password="pw-for-tests-only")
-    client.force_login(user)
+def test_admin_list_and_detail_show_the_thumbnail(admin_client_logged_in):
+    client = admin_client_logged_in
     row = cad_file_ingest(data=make_binary_stl(make_box_triangles()), name="bracket.stl").cad_file
     cad_file_thumbnail_render(cad_file_id=row.pk)
     src = f"/admin/features/cadfile/{row.pk}/thumbnail/"

@@ -93,13 +93,18 @@ def test_hostile_8_blocks_inserting_each_other_are_cyclic():
     assert caught.value.code == "block_cycle"
 
 
-def test_hostile_9_chain_of_5000_blocks_is_too_deep_without_recursion_error():
-    data = make_dxf_block_chain(5000)
+def _refused_in(data: bytes) -> tuple[CadParseError, float]:
+    """The error ``parse_dxf`` refuses ``data`` with, and the seconds it took to refuse."""
     started = time.perf_counter()
     with pytest.raises(CadParseError) as caught:
         parse_dxf(data)
-    assert caught.value.code == "block_depth_exceeded"
-    assert time.perf_counter() - started < 5.0
+    return caught.value, time.perf_counter() - started
+
+
+def test_hostile_9_chain_of_5000_blocks_is_too_deep_without_recursion_error():
+    error, seconds = _refused_in(make_dxf_block_chain(5000))
+    assert error.code == "block_depth_exceeded"
+    assert seconds < 5.0
 
 
 def test_a_legitimate_nesting_below_the_limit_parses():
@@ -111,19 +116,15 @@ def test_a_legitimate_nesting_below_the_limit_parses():
 def test_hostile_10_billion_entity_fan_out_trips_the_budget_fast():
     data = make_dxf_fan_out(levels=9, fan=10)
     assert len(data) < 16 * 1024
-    started = time.perf_counter()
-    with pytest.raises(CadParseError) as caught:
-        parse_dxf(data)
-    assert caught.value.code == "entity_budget_exceeded"
-    assert time.perf_counter() - started < 1.0
+    error, seconds = _refused_in(data)
+    assert error.code == "entity_budget_exceeded"
+    assert seconds < 1.0
 
 
 def test_hostile_11_minsert_32767_by_32767_trips_the_budget():
-    started = time.perf_counter()
-    with pytest.raises(CadParseError) as caught:
-        parse_dxf(make_dxf_minsert(32767, 32767))
-    assert caught.value.code == "entity_budget_exceeded"
-    assert time.perf_counter() - started < 1.0
+    error, seconds = _refused_in(make_dxf_minsert(32767, 32767))
+    assert error.code == "entity_budget_exceeded"
+    assert seconds < 1.0
 
 
 def test_small_minsert_is_expanded_within_budget():

@@ -12,7 +12,6 @@ import dataclasses
 import io
 import json
 import math
-import tempfile
 
 import numpy as np
 import pytest
@@ -25,7 +24,7 @@ from features.parsers.format_parsers import parse_format
 from features.parsers.document import CadDocument
 from features.parsers.sniff import sniff_format
 
-from .cad_builders import make_binary_stl, make_obj
+from .cad_builders import make_binary_stl, make_obj, make_tessellated_stl
 
 RIGID_TOLERANCE = 0.05
 TESSELLATION_TOLERANCE = 0.5
@@ -144,27 +143,10 @@ def test_stl_and_obj_of_the_same_mesh_agree(cad_samples_dir, name):
 @pytest.mark.parametrize("name", ["step/trimesh__featuretype.STEP", "step/pythonocc__as1-oc-214.stp",
                                   "iges/pythonocc__example_45_faces.iges"])
 def test_a_brep_and_its_own_tessellations_agree(cad_samples_dir, name):
-    from OCP.BRepMesh import BRepMesh_IncrementalMesh
-    from OCP.BRepTools import BRepTools
-    from OCP.StlAPI import StlAPI_Writer
-
-    from features.parsers.step_iges import bounding_box, read_shape
-
     path = cad_samples_dir / name
     brep = parse_path(path)
-    fmt = "step" if path.suffix.lower() in (".step", ".stp") else "iges"
     for relative, angular in ((0.005, 0.5), (0.0005, 0.2)):
-        shape = read_shape(fmt, str(path))
-        box = bounding_box(shape)
-        BRepMesh_IncrementalMesh(shape, relative * math.dist(*box), False, angular, False)
-        writer = StlAPI_Writer()
-        writer.ASCIIMode = False
-        with tempfile.TemporaryDirectory() as folder:
-            target = f"{folder}/tess.stl"
-            writer.Write(shape, target)
-            BRepTools.Clean_s(shape)
-            with open(target, "rb") as handle:
-                mesh = parse_format("stl", handle.read())
+        mesh = parse_format("stl", make_tessellated_stl(path, relative, angular))
         distance = float(np.linalg.norm(shape_block(brep) - shape_block(mesh)))
         assert distance <= TESSELLATION_TOLERANCE, (relative, distance)
         # both in millimetres: the same size

@@ -58,9 +58,8 @@ def test_ascii_stl_with_wrong_vertex_count_is_corrupt():
 
 # -- hostile-inputs.md -----------------------------------------------------------------------------
 
-def test_hostile_1_huge_declared_count_is_refused_without_allocation():
-    data = make_binary_stl(make_box_triangles()[:1], count=0xFFFFFFFF)
-    assert sniff_format(data, "evil.stl") == "stl"
+def _refused_with_peak_memory(data: bytes) -> tuple[CadParseError, int]:
+    """The error ``parse_stl`` refuses ``data`` with, and the peak memory traced while it did."""
     tracemalloc.start()
     try:
         with pytest.raises(CadParseError) as caught:
@@ -68,9 +67,16 @@ def test_hostile_1_huge_declared_count_is_refused_without_allocation():
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert caught.value.code == "parse_failed"
-    assert caught.value.context["declared_triangles"] == 0xFFFFFFFF
-    assert caught.value.context["size"] == 134
+    return caught.value, peak
+
+
+def test_hostile_1_huge_declared_count_is_refused_without_allocation():
+    data = make_binary_stl(make_box_triangles()[:1], count=0xFFFFFFFF)
+    assert sniff_format(data, "evil.stl") == "stl"
+    error, peak = _refused_with_peak_memory(data)
+    assert error.code == "parse_failed"
+    assert error.context["declared_triangles"] == 0xFFFFFFFF
+    assert error.context["size"] == 134
     assert peak < 1_000_000
 
 
@@ -118,14 +124,8 @@ def test_hostile_4_huge_finite_coordinates_give_finite_vectors():
 
 def test_hostile_5_ascii_without_newline_trips_the_line_limit_with_bounded_memory():
     data = b"solid " + b"x" * (64 * 1024 * 1024)
-    tracemalloc.start()
-    try:
-        with pytest.raises(CadParseError) as caught:
-            parse_stl(data)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert caught.value.code == "line_too_long"
+    error, peak = _refused_with_peak_memory(data)
+    assert error.code == "line_too_long"
     assert peak < 16 * 1024 * 1024  # chunked scan: a few MiB whatever the input size
 
 

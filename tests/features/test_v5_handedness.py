@@ -8,8 +8,6 @@ drawings (their mirror image is themselves, or a rotation of them) answer 0.
 
 from __future__ import annotations
 
-import math
-import tempfile
 
 import numpy as np
 import pytest
@@ -18,7 +16,7 @@ from features.descriptors import describe_segments, describe_triangles
 from features.extractors import extract_features
 from features.parsers.format_parsers import parse_format
 
-from .cad_builders import make_binary_stl, make_obj
+from .cad_builders import make_binary_stl, make_obj, make_tessellated_stl
 from .test_shape_descriptor_v5 import (
     TESSELLATION_TOLERANCE,
     _doc,
@@ -71,26 +69,10 @@ def test_stl_obj_and_a_mirrored_stl_file(cad_samples_dir, name):
 
 @pytest.mark.parametrize(("name", "expected"), [("step/trimesh__box_sides.STEP", 1), ("iges/occt__bearing.iges", 1)])
 def test_a_brep_and_its_own_tessellations_share_it(cad_samples_dir, name, expected):
-    from OCP.BRepMesh import BRepMesh_IncrementalMesh
-    from OCP.BRepTools import BRepTools
-    from OCP.StlAPI import StlAPI_Writer
-
-    from features.parsers.step_iges import bounding_box, read_shape
-
     path = cad_samples_dir / name
     assert parse_path(path).shape["handedness"] == expected
-    fmt = "step" if path.suffix.lower() in (".step", ".stp") else "iges"
     for relative, angular in ((0.005, 0.5), (0.0005, 0.2)):
-        shape = read_shape(fmt, str(path))
-        BRepMesh_IncrementalMesh(shape, relative * math.dist(*bounding_box(shape)), False, angular, False)
-        writer = StlAPI_Writer()
-        writer.ASCIIMode = False
-        with tempfile.TemporaryDirectory() as folder:
-            target = f"{folder}/tess.stl"
-            writer.Write(shape, target)
-            BRepTools.Clean_s(shape)
-            with open(target, "rb") as handle:
-                data = handle.read()
+        data = make_tessellated_stl(path, relative, angular)
         assert parse_format("stl", data).shape["handedness"] == expected, relative
 
 

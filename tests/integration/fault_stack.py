@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import requests
 
 from tests.integration.live_stack import ROOT, LiveStack
@@ -50,6 +51,12 @@ class FaultStack:
         if ops:
             headers["X-Admin-Token"] = self.admin_token
         return headers
+
+    def __enter__(self) -> "FaultStack":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
 
     def stop(self) -> None:
         try:
@@ -103,6 +110,26 @@ def start_fault_stack(workdir: Path, *, extra_env: dict[str, str] | None = None,
         stack.stop()
         raise
     return stack
+
+
+# ---- observation ------------------------------------------------------------------------------------------------
+def metric_total(stack: FaultStack, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` scraped from the stack's /metrics whose labels include ``labels``."""
+    wanted = [f'{key}="{value}"' for key, value in labels.items()]
+    total = 0.0
+    for line in requests.get(stack.base_url + "/metrics", timeout=30).text.splitlines():
+        if line.startswith(name + "{") and all(label in line.split("}", 1)[0] for label in wanted):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` is a running process (not gone, not a zombie waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 # ---- traffic ----------------------------------------------------------------------------------------------------
@@ -167,3 +194,8 @@ class TrafficLoop:
             with self._lock:
                 self.samples.append(sample)
             time.sleep(self.pause)
+
+
+def random_vector(i: int) -> list[float]:
+    """A 24-dimension vector of the fault tests' writes, the same for the same ``i``."""
+    return np.random.default_rng(i).uniform(0.0, 10.0, size=24).round(4).tolist()

@@ -7,6 +7,7 @@ Celery worker produces are scraped through gunicorn's /metrics), and are stopped
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -128,14 +129,25 @@ class LiveStack:
         wait_until(lambda: requests.get(self.base_url + "/api/v1/health/live/", timeout=2).status_code == 200,
                    timeout=90, what="gunicorn", processes=[gunicorn])
 
-    def start_celery_worker(self) -> ManagedProcess:
-        worker = _start("celery", [sys.executable, "-m", "celery", "-A", "cadml_site", "worker", "--pool", "prefork",
-                                   "--concurrency", "1", "--loglevel", "INFO", "--without-heartbeat",
-                                   "--without-gossip", "--without-mingle"], self.env, self.workdir)
+    def start_celery_worker(self, *, name: str = "celery") -> ManagedProcess:
+        """A Celery worker (prefork, one child) in its own process group."""
+        worker = _start(name, [sys.executable, "-m", "celery", "-A", "cadml_site", "worker", "--pool", "prefork",
+                               "--concurrency", "1", "--loglevel", "INFO", "--without-heartbeat",
+                               "--without-gossip", "--without-mingle"], self.env, self.workdir)
         self.processes.append(worker)
         wait_until(lambda: "ready." in worker.log_path.read_text(errors="replace"), timeout=90,
                    what="the Celery worker", processes=[worker])
         return worker
+
+    def start_celery_beat(self) -> ManagedProcess:
+        """The beat scheduler (``CELERY_BEAT_SCHEDULE``), its schedule file in the work directory."""
+        beat = _start("celery-beat", [sys.executable, "-m", "celery", "-A", "cadml_site", "beat", "--loglevel",
+                                      "INFO", "--schedule", str(self.workdir / "celery-beat-schedule")],
+                      self.env, self.workdir)
+        self.processes.append(beat)
+        wait_until(lambda: "beat: Starting" in beat.log_path.read_text(errors="replace"), timeout=90,
+                   what="Celery beat", processes=[beat])
+        return beat
 
     # ---- Prometheus ---------------------------------------------------------------------------------------------
     def start_prometheus(self, *, interval: str = "1s") -> None:
@@ -188,3 +200,52 @@ class LiveStack:
     def stop(self) -> None:
         for managed in reversed(self.processes):
             managed.stop()
+
+
+@dataclass
+class TwoWorkerGunicorn:
+    """A bare gunicorn with 2 workers against the test database (no Celery, no Prometheus): ``base`` is its URL,
+    ``log`` its output so far."""
+
+    process: subprocess.Popen
+    base: str
+    log: list[str] = field(default_factory=list)
+
+
+def _drain(stream, lines: list[str]) -> None:
+    for line in stream:
+        lines.append(line)
+
+
+@contextlib.contextmanager
+def two_worker_gunicorn(env: dict[str, str], *, boot_timeout: float = 180.0):
+    """Starts gunicorn with 2 workers on a free port with ``env`` (``django_subprocess_env`` plus extras), waits until
+    it answers health/live and both workers have run their process initialisers, and stops it afterwards."""
+    import threading
+
+    port = free_port()
+    env = {**env, "GUNICORN_WORKERS": "2", "GUNICORN_BIND": f"127.0.0.1:{port}"}
+    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = TwoWorkerGunicorn(proc, f"http://127.0.0.1:{port}")
+    threading.Thread(target=_drain, args=(proc.stdout, server.log), daemon=True).start()
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"gunicorn exited with {proc.returncode}: {''.join(server.log)[-3000:]}")
+        try:
+            answered = requests.get(server.base + "/api/v1/health/live/", timeout=10).status_code == 200
+        except requests.RequestException:  # not listening yet, or a worker still booting
+            return False
+        # gunicorn.conf.py's post_fork logs each worker's initialisers
+        return answered and sum("initialised" in line for line in server.log) >= 2
+
+    try:
+        wait_until(ready, timeout=boot_timeout, what="gunicorn with 2 initialised workers")
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -27,11 +27,8 @@ MIGRATE = "/api/v1/vectors/migrate/"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    live = start_fault_stack(tmp_path_factory.mktemp("fault-broker"), persistent_broker=True)
-    try:
+    with start_fault_stack(tmp_path_factory.mktemp("fault-broker"), persistent_broker=True) as live:
         yield live
-    finally:
-        live.stop()
 
 
 def _run(stack, run_id: int) -> dict:

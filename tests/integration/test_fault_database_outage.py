@@ -18,12 +18,11 @@ import os
 import threading
 import time
 
-import numpy as np
 import pytest
 import requests
 
 from tools.stress.payloads import binary_stl_box
-from tests.integration.fault_stack import Sample, TrafficLoop, start_fault_stack
+from tests.integration.fault_stack import Sample, TrafficLoop, random_vector, start_fault_stack
 
 pytestmark = pytest.mark.integration
 
@@ -36,16 +35,9 @@ SUCCESS = {"write": 201, "similarity": 200, "analyze": 201}
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    live = start_fault_stack(tmp_path_factory.mktemp("fault-db"),
-                             extra_env={"CADML_DATABASE_CONNECT_TIMEOUT_SECONDS": str(CONNECT_TIMEOUT_SECONDS)})
-    try:
+    with start_fault_stack(tmp_path_factory.mktemp("fault-db"),
+                             extra_env={"CADML_DATABASE_CONNECT_TIMEOUT_SECONDS": str(CONNECT_TIMEOUT_SECONDS)}) as live:
         yield live
-    finally:
-        live.stop()
-
-
-def _vector(i: int) -> list[float]:
-    return np.random.default_rng(i).uniform(0.0, 10.0, size=24).round(4).tolist()
 
 
 def _traffic(stack) -> TrafficLoop:
@@ -53,11 +45,11 @@ def _traffic(stack) -> TrafficLoop:
 
     def write(i):
         return "POST", "/api/v1/vectors/", {"headers": headers, "json": {
-            "key": f"outage-write-{i}", "values": _vector(i), "feature_version": "v4"}}
+            "key": f"outage-write-{i}", "values": random_vector(i), "feature_version": "v4"}}
 
     def similarity(i):
         return "POST", "/api/v1/vectors/similarity/", {"headers": headers, "json": {
-            "vector": _vector(10_000 + i), "k": 3, "feature_version": "v4"}}
+            "vector": random_vector(10_000 + i), "k": 3, "feature_version": "v4"}}
 
     def analyze(i):
         box = binary_stl_box(10.0 + i * 0.01, 20.0, 5.0, name=f"outage {i}")
@@ -89,7 +81,7 @@ def _summary(samples: list[Sample]) -> dict:
 def test_postgres_outage_is_answered_503_database_unavailable_and_loses_no_acknowledged_write(stack):
     for i in range(5):  # something to find
         response = requests.post(stack.base_url + "/api/v1/vectors/", headers=stack.headers(), timeout=30,
-                                 json={"key": f"seed-{i}", "values": _vector(50_000 + i), "feature_version": "v4"})
+                                 json={"key": f"seed-{i}", "values": random_vector(50_000 + i), "feature_version": "v4"})
         assert response.status_code == 201, response.text
 
     traffic = _traffic(stack)

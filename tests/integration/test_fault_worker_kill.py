@@ -11,13 +11,12 @@ import os
 import signal
 import time
 
-import numpy as np
 import pytest
 import requests
 
 from tools.stress.payloads import binary_stl_box
 from tools.stress.soak import _children
-from tests.integration.fault_stack import TrafficLoop, start_fault_stack
+from tests.integration.fault_stack import TrafficLoop, random_vector, start_fault_stack
 from tests.integration.live_stack import wait_until
 
 pytestmark = pytest.mark.integration
@@ -28,31 +27,24 @@ SUCCESS = {"write": 201, "similarity": 200, "analyze": 201}
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    live = start_fault_stack(tmp_path_factory.mktemp("fault-kill"), celery=False)
-    try:
+    with start_fault_stack(tmp_path_factory.mktemp("fault-kill"), celery=False) as live:
         yield live
-    finally:
-        live.stop()
-
-
-def _vector(i: int) -> list[float]:
-    return np.random.default_rng(i).uniform(0.0, 10.0, size=24).round(4).tolist()
 
 
 def test_sigkill_of_a_worker_mid_request_loses_nothing_acknowledged(stack):
     headers = stack.headers()
     response = requests.post(stack.base_url + "/api/v1/vectors/", headers=headers, timeout=30,
-                             json={"key": "seed", "values": _vector(0), "feature_version": "v4"})
+                             json={"key": "seed", "values": random_vector(0), "feature_version": "v4"})
     assert response.status_code == 201, response.text
     master = next(p for p in stack.live.processes if p.name == "gunicorn").process.pid
 
     def write(i):
         return "POST", "/api/v1/vectors/", {"headers": headers, "json": {
-            "key": f"kill-write-{i}", "values": _vector(i + 1), "feature_version": "v4"}}
+            "key": f"kill-write-{i}", "values": random_vector(i + 1), "feature_version": "v4"}}
 
     def similarity(i):
         return "POST", "/api/v1/vectors/similarity/", {"headers": headers, "json": {
-            "vector": _vector(10_000 + i), "k": 3, "feature_version": "v4"}}
+            "vector": random_vector(10_000 + i), "k": 3, "feature_version": "v4"}}
 
     def analyze(i):
         box = binary_stl_box(10.0 + i * 0.01, 20.0, 5.0, name=f"kill {i}")

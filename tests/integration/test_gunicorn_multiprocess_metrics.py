@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,23 +10,7 @@ import pytest
 import requests
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from tests.conftest import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _wait_ready(base: str, proc: subprocess.Popen, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"gunicorn exited with {proc.returncode}")
-        try:
-            if requests.get(base + "/api/v1/health/live/", timeout=10).status_code == 200:
-                return
-        except requests.RequestException:  # not listening yet, or a worker still booting
-            pass
-        time.sleep(0.3)
-    raise AssertionError("gunicorn did not become ready")
+from tests.integration.live_stack import two_worker_gunicorn
 
 
 def _whoami_count(counter_file: Path) -> float:
@@ -42,37 +22,21 @@ def _whoami_count(counter_file: Path) -> float:
     return 0.0
 
 
-def _drain(stream, lines: list[str]) -> None:
-    for line in stream:
-        lines.append(line)
-
-
 @pytest.mark.integration
 def test_metrics_are_summed_over_two_workers(django_subprocess_env, make_api_key, tmp_path):
     _, secret = make_api_key("metrics-client")
-    port = free_port()
     multiproc = tmp_path / "prom"
     multiproc.mkdir()
     token = "multiprocess-metrics-" + "t" * 24
-    env = {**django_subprocess_env, "GUNICORN_WORKERS": "2", "GUNICORN_BIND": f"127.0.0.1:{port}",
-           "PROMETHEUS_MULTIPROC_DIR": str(multiproc), "CADML_METRICS_TOKEN": token}
-    proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    log: list[str] = []
-    threading.Thread(target=_drain, args=(proc.stdout, log), daemon=True).start()
-    base = f"http://127.0.0.1:{port}"
+    env = {**django_subprocess_env, "PROMETHEUS_MULTIPROC_DIR": str(multiproc), "CADML_METRICS_TOKEN": token}
+    with two_worker_gunicorn(env) as server:
+        base = server.base
 
-    def whoami(_):
-        # a fresh connection each time, so that any worker may accept it
-        return requests.get(base + "/api/v1/auth/whoami/", headers={"X-API-Key": secret, "Connection": "close"},
-                            timeout=60).status_code
+        def whoami(_):
+            # a fresh connection each time, so that any worker may accept it
+            return requests.get(base + "/api/v1/auth/whoami/", headers={"X-API-Key": secret, "Connection": "close"},
+                                timeout=60).status_code
 
-    try:
-        _wait_ready(base, proc)
-        deadline = time.monotonic() + 120
-        while sum("initialised" in line for line in log) < 2:  # gunicorn.conf.py post_fork logs each worker
-            assert time.monotonic() < deadline, "".join(log)[-3000:]
-            time.sleep(0.2)
         sent = 0
         with ThreadPoolExecutor(max_workers=4) as pool:
             # concurrent requests: while one worker is busy the other accepts (sync workers share one socket)
@@ -91,9 +55,3 @@ def test_metrics_are_summed_over_two_workers(django_subprocess_env, make_api_key
         per_worker = [_whoami_count(path) for path in multiproc.glob("counter_*.db")]
         assert sum(per_worker) == sent
         assert sum(1 for count in per_worker if count > 0) >= 2, per_worker
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()

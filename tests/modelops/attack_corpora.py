@@ -111,22 +111,44 @@ def _code_args(source: str) -> tuple:
             code.co_freevars, code.co_cellvars)
 
 
+def _collector(corpus: str, default_upstream: str | None = None):
+    """The sample list of one corpus and its ``add(name, data, upstream=default_upstream, malicious=True)``."""
+    out: list[Sample] = []
+
+    def add(name, data, upstream=default_upstream, malicious=True):
+        if upstream is None:
+            raise TypeError(f"{corpus} sample {name} needs its upstream verdict")
+        out.append(Sample(corpus, name, data, malicious, upstream))
+
+    return out, add
+
+
+def _payloads(canary) -> tuple[str, str]:
+    """The shell command and the Python statement that touch the canary file: what every malicious sample runs."""
+    c = str(canary)
+    return f"touch {c}", f"open({c!r}, 'w').close()"
+
+
+def _add_protocol_basics(add, version: int, ext: str, sh: str, py: str, upstream: tuple[str, str, str | None]):
+    """The benign list, eval(py) and (when its upstream verdict is given) os.system(sh) samples of one protocol,
+    as several corpora ship them (``benign0_v<version>.<ext>``, ``malicious1_...``, ``malicious2_...``)."""
+    clean, on_eval, on_system = upstream
+    add(f"benign0_v{version}.{ext}", pickle.dumps(["a", "b", "c"], protocol=version), clean, malicious=False)
+    add(f"malicious1_v{version}.{ext}", pickle.dumps(Call(eval, py), protocol=version), on_eval)
+    if on_system is not None:
+        add(f"malicious2_v{version}.{ext}", pickle.dumps(Call(os.system, sh), protocol=version), on_system)
+
+
 # ---- picklescan (tests/init_data_files.py, expectations from tests/test_scanner.py) ------------------------------
 def picklescan_samples(canary) -> list[Sample]:
     c = str(canary)
-    sh = f"touch {c}"
-    py = f"open({c!r}, 'w').close()"
+    sh, py = _payloads(canary)
     pyimport = f"__import__('os').system({sh!r})"
-    out: list[Sample] = []
-
-    def add(name, data, upstream, malicious=True):
-        out.append(Sample("picklescan", name, data, malicious, upstream))
+    out, add = _collector("picklescan")
 
     for version in (0, 3, 4):
-        add(f"benign0_v{version}.pkl", pickle.dumps(["a", "b", "c"], protocol=version), "clean", malicious=False)
-        add(f"malicious1_v{version}.pkl", pickle.dumps(Call(eval, py), protocol=version), "dangerous: builtins.eval")
-        add(f"malicious2_v{version}.pkl", pickle.dumps(Call(os.system, sh), protocol=version),
-            "dangerous: posix.system")
+        _add_protocol_basics(add, version, "pkl", sh, py,
+                             ("clean", "dangerous: builtins.eval", "dangerous: posix.system"))
     add("malicious0.pkl",
         b'c__builtin__\nglobals\n(tRp100\n0c__builtin__\ncompile\n(S\'fl=open("/etc/passwd");picklesmashed=fl.read();'
         b"'\nS''\nS'exec'\ntRp101\n0c__builtin__\neval\n(g101\ng100\ntRp102\n0c__builtin__\ngetattr\n(c__builtin__\n"
@@ -335,13 +357,9 @@ def _sg(module: str, name: str) -> bytes:
 
 def fickling_samples(canary) -> list[Sample]:
     c = str(canary)
-    sh = f"touch {c}"
-    py = f"open({c!r}, 'w').close()"
+    sh, py = _payloads(canary)
     P4, P5 = pickle.PROTO + b"\x04", pickle.PROTO + b"\x05"
-    out: list[Sample] = []
-
-    def add(name, data, upstream="severity > LIKELY_SAFE", malicious=True):
-        out.append(Sample("fickling", name, data, malicious, upstream))
+    out, add = _collector("fickling", default_upstream="severity > LIKELY_SAFE")
 
     def getattr_chain(module, name, first_args: bytes, attr: str, call_arg: bytes) -> bytes:
         """getattr(module.name(*first_args), attr)(call_arg), the shape of the ctypes/importlib/code tests."""
@@ -467,24 +485,14 @@ def fickling_samples(canary) -> list[Sample]:
 
 # ---- modelscan (tests/test_modelscan.py: the pickle-format samples of its file_path/zip fixtures) --------------
 def modelscan_samples(canary) -> list[Sample]:
-    c = str(canary)
-    sh = f"touch {c}"
-    py = f"open({c!r}, 'w').close()"
-    out: list[Sample] = []
-
-    def add(name, data, upstream, malicious=True):
-        out.append(Sample("modelscan", name, data, malicious, upstream))
+    sh, py = _payloads(canary)
+    out, add = _collector("modelscan")
 
     for version in (0, 3, 4):
-        add(f"benign0_v{version}.pkl", pickle.dumps(["a", "b", "c"], protocol=version), "no issues", malicious=False)
-        add(f"malicious1_v{version}.pkl", pickle.dumps(Call(eval, py), protocol=version),
-            "CRITICAL: builtins.eval")
-        add(f"malicious2_v{version}.pkl", pickle.dumps(Call(os.system, sh), protocol=version),
-            "CRITICAL: posix.system")
+        _add_protocol_basics(add, version, "pkl", sh, py,
+                             ("no issues", "CRITICAL: builtins.eval", "CRITICAL: posix.system"))
         # dill writes these objects with the same opcodes as pickle (dill.dump of Malicious1 / the benign list)
-        add(f"benign0_v{version}.dill", pickle.dumps(["a", "b", "c"], protocol=version), "no issues",
-            malicious=False)
-        add(f"malicious1_v{version}.dill", pickle.dumps(Call(eval, py), protocol=version), "CRITICAL: builtins.eval")
+        _add_protocol_basics(add, version, "dill", sh, py, ("no issues", "CRITICAL: builtins.eval", None))
     ps = {s.name: s.data for s in picklescan_samples(canary)}
     for name in ("malicious0.pkl", "malicious3.pkl", "malicious4.pickle", "malicious5.pickle", "malicious6.pkl",
                  "malicious7.pkl", "malicious8.pkl", "malicious9.pkl", "malicious10.pkl", "malicious11.pkl",

@@ -14,13 +14,6 @@ from modelops.registry import holder
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_client_logged_in(client, django_user_model):
-    user = django_user_model.objects.create_superuser("root-admin", "root@example.com", "pw-123456789")
-    client.force_login(user)
-    return client
-
-
 def test_upload_through_the_admin_add_form(admin_client_logged_in, model_dir, make_model_bytes):
     raw = make_model_bytes(seed=4)
     response = admin_client_logged_in.post(reverse("admin:modelops_modelversion_add"), {

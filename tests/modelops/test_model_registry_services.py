@@ -8,7 +8,6 @@ import pickle
 
 import numpy as np
 import pytest
-from prometheus_client import REGISTRY
 
 from modelops.errors import FeatureVersionMismatch, ModelRollback, NothingToRollBack
 from modelops.models import ModelRegistryState, ModelReloadAttempt, ModelVersion, OpcodeAuditEntry
@@ -28,12 +27,9 @@ from modelops.services import (
     model_version_register_from_dir,
     model_version_upload,
 )
+from tests.metrics import metric_value
 
 pytestmark = pytest.mark.django_db
-
-
-def _metric(name, **labels):
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 class _Evil:
@@ -61,7 +57,7 @@ def test_upload_stores_a_scanned_candidate_and_records_the_audit(register_model,
 
 def test_hostile_upload_is_quarantined_without_running(model_dir, tmp_path, db):
     marker = tmp_path / "pwned"
-    before = _metric("model_opcode_audit_total")
+    before = metric_value("model_opcode_audit_total")
     with pytest.raises(OpcodeBlocked) as excinfo:
         model_version_upload(data=pickle.dumps(_Evil(marker), protocol=4), label="evil", actor="mallory")
     assert excinfo.value.status == 422 and excinfo.value.code == "opcode_blocked"
@@ -73,7 +69,7 @@ def test_hostile_upload_is_quarantined_without_running(model_dir, tmp_path, db):
     attempt = ModelReloadAttempt.objects.get()
     assert attempt.outcome == "refused" and attempt.findings[0]["global"] == "posix:system"
     assert OpcodeAuditEntry.objects.filter(kind="global", name="posix:system").exists()
-    assert _metric("model_opcode_audit_total") > before
+    assert metric_value("model_opcode_audit_total") > before
 
 
 def test_size_and_magic_refusals(model_dir, settings, make_model_bytes, db):
@@ -88,16 +84,16 @@ def test_size_and_magic_refusals(model_dir, settings, make_model_bytes, db):
 
 def test_reload_activates_swaps_and_counts(register_model):
     version = register_model("rf-a")
-    successes = _metric("model_reload_total", code="success")
-    durations = _metric("model_reload_duration_seconds_count")
+    successes = metric_value("model_reload_total", code="success")
+    durations = metric_value("model_reload_duration_seconds_count")
     model_reload(version="rf-a", actor="ops-alice", reason="first model")
     version.refresh_from_db()
     state = ModelRegistryState.objects.get()
     assert version.status == ModelVersion.Status.ACTIVE and state.active_id == version.pk
     assert state.load_sequence == 1 and holder.sequence == 1
     assert holder.active().label == "rf-a" and holder.active().n_features == 24
-    assert _metric("model_reload_total", code="success") == successes + 1
-    assert _metric("model_reload_duration_seconds_count") == durations + 1
+    assert metric_value("model_reload_total", code="success") == successes + 1
+    assert metric_value("model_reload_duration_seconds_count") == durations + 1
     attempt = ModelReloadAttempt.objects.filter(action="reload").get()
     assert attempt.before["active"] is None and attempt.after["active"] == "rf-a" and attempt.reason == "first model"
 
@@ -105,11 +101,11 @@ def test_reload_activates_swaps_and_counts(register_model):
 def test_hash_allowlist_and_expected_sha256(register_model, settings):
     version = register_model("rf-a")
     settings.CADML_MODEL_HASH_ALLOWLIST = ["0" * 64]
-    refused = _metric("model_reload_total", code="hash_mismatch")
+    refused = metric_value("model_reload_total", code="hash_mismatch")
     with pytest.raises(HashMismatch) as excinfo:
         model_reload(version="rf-a", actor="ops")
     assert excinfo.value.status == 409 and excinfo.value.stage == "hash"
-    assert _metric("model_reload_total", code="hash_mismatch") == refused + 1
+    assert metric_value("model_reload_total", code="hash_mismatch") == refused + 1
     settings.CADML_MODEL_HASH_ALLOWLIST = [version.sha256]
     with pytest.raises(HashMismatch):
         model_reload(version="rf-a", expected_sha256="f" * 64, actor="ops")
@@ -218,10 +214,10 @@ def test_audit_mode_records_hostile_files_and_the_loader_still_refuses(model_dir
 
 def test_whitelist_violation_metric(model_dir, settings, db):
     settings.CADML_MODEL_OPCODE_MODE = "whitelist"
-    before = _metric("model_opcode_whitelist_violations_total")
+    before = metric_value("model_opcode_whitelist_violations_total")
     with pytest.raises(OpcodeBlocked):
         model_version_upload(data=b"\x80\x02I42\n.", label="text-int", actor="ops")
-    assert _metric("model_opcode_whitelist_violations_total") == before + 1
+    assert metric_value("model_opcode_whitelist_violations_total") == before + 1
 
 
 def test_predictions_follow_the_active_model(register_model):

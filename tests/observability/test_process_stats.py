@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from cadml_site.observability import process_stats
+from tests.metrics import metric_value
 
 
 @pytest.fixture
@@ -18,10 +19,6 @@ def no_automatic_gc():
         yield
     finally:
         gc.enable()
-
-
-def sample(name, **labels):
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def vm_rss_bytes(pid="self"):
@@ -41,21 +38,21 @@ def test_resident_memory_matches_proc_status():
 def test_publish_adds_exactly_the_collections_since_the_last_publish(no_automatic_gc):
     process_stats.install()
     process_stats.publish(force=True)
-    before = sample("cadml_gc_collections_total", generation="2")
+    before = metric_value("cadml_gc_collections_total", generation="2")
     for _ in range(3):
         gc.collect(2)
     assert process_stats.publish(force=True) is True
-    assert sample("cadml_gc_collections_total", generation="2") - before == 3
+    assert metric_value("cadml_gc_collections_total", generation="2") - before == 3
     assert process_stats.publish(force=True) is True
-    assert sample("cadml_gc_collections_total", generation="2") - before == 3  # nothing new, nothing added
-    rss = sample("cadml_process_resident_memory_bytes")
-    assert rss > 10 * 1024 * 1024 and rss == sample("cadml_process_resident_memory_max_bytes")
+    assert metric_value("cadml_gc_collections_total", generation="2") - before == 3  # nothing new, nothing added
+    rss = metric_value("cadml_process_resident_memory_bytes")
+    assert rss > 10 * 1024 * 1024 and rss == metric_value("cadml_process_resident_memory_max_bytes")
 
 
 def test_collected_objects_are_counted(no_automatic_gc):
     process_stats.install()
     process_stats.publish(force=True)
-    before = sample("cadml_gc_objects_total", generation="2", outcome="collected")
+    before = metric_value("cadml_gc_objects_total", generation="2", outcome="collected")
 
     class Cycle:
         pass
@@ -66,7 +63,7 @@ def test_collected_objects_are_counted(no_automatic_gc):
     del a, b
     gc.collect(2)
     process_stats.publish(force=True)
-    assert sample("cadml_gc_objects_total", generation="2", outcome="collected") - before >= 100
+    assert metric_value("cadml_gc_objects_total", generation="2", outcome="collected") - before >= 100
 
 
 def test_publishing_is_throttled_between_requests():
@@ -78,12 +75,12 @@ def test_publishing_is_throttled_between_requests():
 def test_the_end_of_a_request_publishes(anon_client, monkeypatch, no_automatic_gc):
     process_stats.install()
     process_stats.publish(force=True)
-    before = sample("cadml_gc_collections_total", generation="2")
+    before = metric_value("cadml_gc_collections_total", generation="2")
     gc.collect(2)
     monkeypatch.setattr(process_stats, "_last_publish", 0.0)
     response = anon_client.get("/api/v1/health/live/")
     assert response.status_code == 200
-    assert sample("cadml_gc_collections_total", generation="2") - before == 1
+    assert metric_value("cadml_gc_collections_total", generation="2") - before == 1
 
 
 def test_the_worker_initialiser_creates_zero_series_for_alerted_counters():

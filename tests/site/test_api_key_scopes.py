@@ -16,6 +16,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.test import APIClient
 
 from cadml_site.api.permissions import ApiKeyScopePermits
+from tests.openapi import schema_operations
 
 pytestmark = pytest.mark.django_db
 
@@ -50,10 +51,8 @@ def _schema() -> dict:
 
 
 def _operations(schema: dict):
-    for path, item in schema["paths"].items():
-        for method, operation in item.items():
-            if method in ("get", "post", "put", "patch", "delete"):
-                yield method.upper(), path, operation
+    for path, method, operation in schema_operations(schema):
+        yield method.upper(), path, operation
 
 
 def _concrete(path: str) -> str:

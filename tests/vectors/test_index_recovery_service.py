@@ -4,8 +4,8 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
-from prometheus_client import REGISTRY
 
+from tests.metrics import metric_value
 from tests.vectors.conftest import make_vectors, register
 from vectors.errors import RebuildInProgress
 from vectors.index.snapshot import read_manifest
@@ -27,10 +27,6 @@ from vectors.services import (
 from vectors.services.index_ops import lease_claim, lease_release
 
 pytestmark = pytest.mark.django_db
-
-
-def _metric(name, **labels):
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def _events(version="v4"):
@@ -57,7 +53,7 @@ def test_corrupt_snapshot_degrades_and_automatic_recovery_restores(seeded, setti
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x55
     path.write_bytes(bytes(data))
-    before = _metric("similarity_degraded_total", event="degraded")
+    before = metric_value("similarity_degraded_total", event="degraded")
 
     reset_index_holder()  # a process starting now reads the corrupt snapshot
     out = _search(seeded)
@@ -65,7 +61,7 @@ def test_corrupt_snapshot_degrades_and_automatic_recovery_restores(seeded, setti
     state = IndexState.objects.get()
     assert state.degraded and state.degraded_reason == "snapshot_corrupt" and "sha256" in state.last_error
     assert _events() == ["degraded"]
-    assert _metric("similarity_degraded_total", event="degraded") == before + 1
+    assert metric_value("similarity_degraded_total", event="degraded") == before + 1
     assert degraded_duration_seconds() >= 0 and state.degraded_since is not None
 
     results = index_recovery_tick(now=timezone.now() + timedelta(seconds=11))  # first backoff is at most 10 s
@@ -81,11 +77,11 @@ def test_faiss_import_failure_is_a_recorded_degradation(seeded, monkeypatch):
     out = _search(seeded)
     assert (out["backend"], out["degraded"]) == ("memory", True)
     assert IndexState.objects.get().degraded_reason == "faiss_unavailable"
-    failed_before = _metric("faiss_recovery_attempts_total", result="error")
+    failed_before = metric_value("faiss_recovery_attempts_total", result="error")
     results = index_recovery_tick(now=timezone.now() + timedelta(seconds=11))
     assert [r.result for r in results] == ["error"]
     assert _events() == ["degraded", "recovery_failed"]
-    assert _metric("faiss_recovery_attempts_total", result="error") == failed_before + 1
+    assert metric_value("faiss_recovery_attempts_total", result="error") == failed_before + 1
 
 
 def test_backoff_grows_with_failures_and_persists(seeded, settings, tmp_path):
@@ -117,7 +113,7 @@ def test_backoff_grows_with_failures_and_persists(seeded, settings, tmp_path):
 
 def test_three_degradations_in_15_minutes_suppress_automatic_recovery(seeded):
     now = timezone.now()
-    suppressed_before = _metric("faiss_recovery_attempts_total", result="suppressed")
+    suppressed_before = metric_value("faiss_recovery_attempts_total", result="suppressed")
     for minutes in (0, 4, 8):
         t = now + timedelta(minutes=minutes)
         index_mark_degraded(feature_version="v4", reason="search_failed", error="boom", now=t)
@@ -127,7 +123,7 @@ def test_three_degradations_in_15_minutes_suppress_automatic_recovery(seeded):
     assert flap_suppression_active()
     t = now + timedelta(minutes=8, seconds=30)
     assert [r.result for r in index_recovery_tick(now=t)] == ["suppressed"]
-    assert _metric("faiss_recovery_attempts_total", result="suppressed") == suppressed_before + 1
+    assert metric_value("faiss_recovery_attempts_total", result="suppressed") == suppressed_before + 1
     state = IndexState.objects.get()
     assert state.suppressed_until == now + timedelta(minutes=8, seconds=300)
     status = index_status(feature_version="v4")[0]
@@ -144,13 +140,13 @@ def test_manual_recovery_is_refused_while_another_process_rebuilds(seeded):
     index_mark_degraded(feature_version="v4", reason="build_failed", error="boom")
     assert lease_claim("auto-worker")
     assert not lease_claim("someone-else")
-    skipped_before = _metric("faiss_recovery_attempts_total", result="skipped")
+    skipped_before = metric_value("faiss_recovery_attempts_total", result="skipped")
     with pytest.raises(RebuildInProgress) as err:
         index_recover(feature_version="v4", actor="ops-alice")
     assert err.value.status == 409
     results = index_recovery_tick(now=timezone.now() + timedelta(seconds=11))
     assert [r.result for r in results] == ["skipped"]
-    assert _metric("faiss_recovery_attempts_total", result="skipped") == skipped_before + 2
+    assert metric_value("faiss_recovery_attempts_total", result="skipped") == skipped_before + 2
     lease_release("auto-worker")
     assert index_recover(feature_version="v4", actor="ops-alice").result == "success"
 
@@ -164,9 +160,9 @@ def test_expired_lease_can_be_taken_over():
 
 def test_drill_degrades_until_it_ends(seeded):
     now = timezone.now()
-    drills_before = _metric("similarity_degraded_total", event="drill")
+    drills_before = metric_value("similarity_degraded_total", event="drill")
     index_degrade_drill(feature_version="v4", reason="alert check", actor="ops-alice", duration_seconds=60, now=now)
-    assert _metric("similarity_degraded_total", event="drill") == drills_before + 1
+    assert metric_value("similarity_degraded_total", event="drill") == drills_before + 1
     out = _search(seeded)
     assert (out["backend"], out["degraded"]) == ("memory", True)
     assert [r.result for r in index_recovery_tick(now=now + timedelta(seconds=30))] == ["waiting"]

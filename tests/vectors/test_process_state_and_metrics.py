@@ -1,17 +1,13 @@
 import pytest
-from prometheus_client import REGISTRY
 
 from cadml_site.process_state import run_process_initializers
+from tests.metrics import metric_value
 from tests.vectors.conftest import make_vectors, register
 from vectors.runtime import index_holder
 from vectors.selectors import vector_similarity_search, vector_similarity_search_batch
 from vectors.services import index_degrade_drill
 
 pytestmark = pytest.mark.django_db
-
-
-def _count(name, **labels):
-    return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 def test_process_initializer_loads_every_version_with_state():
@@ -26,16 +22,16 @@ def test_process_initializer_loads_every_version_with_state():
 def test_query_latency_is_observed_per_backend_and_batch_size_range():
     vectors = make_vectors(30, 24)
     register("v4", vectors)
-    faiss_before = _count("vector_query_latency_seconds_count", backend="faiss")
-    memory_before = _count("vector_query_latency_seconds_count", backend="memory")
-    batch_before = _count("vector_query_batch_latency_seconds_count", batch_size_range="11-100")
+    faiss_before = metric_value("vector_query_latency_seconds_count", backend="faiss")
+    memory_before = metric_value("vector_query_latency_seconds_count", backend="memory")
+    batch_before = metric_value("vector_query_batch_latency_seconds_count", batch_size_range="11-100")
     vector_similarity_search(feature_version="v4", vector=vectors[0].tolist())
     index_degrade_drill(feature_version="v4", reason="metrics", actor="t")
     vector_similarity_search(feature_version="v4", vector=vectors[0].tolist())
     vector_similarity_search_batch(feature_version="v4", queries=[{"vector": v.tolist()} for v in vectors[:12]])
-    assert _count("vector_query_latency_seconds_count", backend="faiss") == faiss_before + 1
-    assert _count("vector_query_latency_seconds_count", backend="memory") == memory_before + 1
-    assert _count("vector_query_batch_latency_seconds_count", batch_size_range="11-100") == batch_before + 1
+    assert metric_value("vector_query_latency_seconds_count", backend="faiss") == faiss_before + 1
+    assert metric_value("vector_query_latency_seconds_count", backend="memory") == memory_before + 1
+    assert metric_value("vector_query_batch_latency_seconds_count", batch_size_range="11-100") == batch_before + 1
 
 
 def test_recovery_beat_entry_runs_the_tick_task(settings):

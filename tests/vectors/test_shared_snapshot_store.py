@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import stat
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from tests.vectors.conftest import InMemorySource, brute_force_top_k, make_vecto
 from vectors.index.faiss_store import IndexConfig
 from vectors.index.holder import IndexHolder, build_snapshot
 from vectors.index.shared_store import SharedSnapshotStore
-from vectors.index.snapshot import read_manifest, version_dir
+from vectors.index.snapshot import PINNED_DIR, read_manifest, version_dir
 
 D = 24
 CONFIGS = {"flat": IndexConfig(), "hnsw": IndexConfig(hnsw_threshold=100, hnsw_ef_search=128)}
@@ -56,10 +57,42 @@ def test_the_snapshot_is_mapped_shared_and_read_only(tmp_path, kind):
     version = _holder(source, tmp_path, kind).prepare("v4")
     assert isinstance(version.store, SharedSnapshotStore) and version.shared and version.store.kind == kind
     manifest = read_manifest(tmp_path, "v4")
-    folder = version_dir(tmp_path, "v4")
+    folder, pinned = version_dir(tmp_path, "v4"), tmp_path / PINNED_DIR / "v4"
     mapped = _mapped_files()
-    assert str(folder / manifest.index_file) in mapped and str(folder / manifest.ids_file) in mapped
+    # what is mapped is this host's verified, read-only copy, never the snapshot file itself
+    assert str(pinned / manifest.index_file) in mapped and str(pinned / manifest.ids_file) in mapped
+    assert str(folder / manifest.index_file) not in mapped and str(folder / manifest.ids_file) not in mapped
+    assert all(stat.S_IMODE((pinned / name).stat().st_mode) == 0o444
+               for name in (manifest.index_file, manifest.ids_file))
     assert version.store.count == 400 and version.store.delta_count == 0
+
+
+@pytest.mark.parametrize("damage", ["truncate", "bit_flip", "delete"])
+def test_damage_to_the_snapshot_on_disk_reaches_no_serving_process_and_the_next_load_degrades(tmp_path, damage):
+    """A mapped file truncated in place would kill the next search with SIGBUS, a flipped bit would be served: the
+    serving holder maps the pinned copy, so it keeps answering exactly; a holder loading afterwards checks the
+    snapshot file, finds it damaged and serves exact search from the rows (degraded)."""
+    source = _source_with_snapshot(tmp_path, "flat")
+    serving = _holder(source, tmp_path, "flat")
+    serving.prepare("v4")
+    path = version_dir(tmp_path, "v4") / read_manifest(tmp_path, "v4").index_file
+    if damage == "truncate":
+        with open(path, "r+b") as handle:
+            handle.truncate(64)
+    elif damage == "bit_flip":
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0x10
+        path.write_bytes(bytes(data))
+    else:
+        path.unlink()
+    queries = make_vectors(6, D, seed=31)
+    ids, vectors = _current(source)
+    for outcome in (serving.search("v4", queries, 5), _holder(source, tmp_path, "flat").search("v4", queries, 5)):
+        for query, hits in zip(queries, outcome.hits):
+            want_ids, _ = brute_force_top_k(vectors, ids, query, 5)
+            assert hits.ids.tolist() == want_ids.tolist()
+    assert serving.loaded()["v4"].shared
+    assert _holder(source, tmp_path, "flat").search("v4", queries, 5).backend == "memory"
 
 
 @pytest.mark.parametrize("kind", ["flat", "hnsw"])

@@ -102,3 +102,23 @@ def test_an_http_similarity_call_adds_nothing_once_the_credential_is_cached(stor
     with django_assert_num_queries(SIMILARITY_BY_VECTOR_STATEMENTS):
         response = key_client.post("/api/v1/vectors/similarity/", body, format="json")
     assert response.status_code == 200 and len(response.json()["results"]) == 5
+
+
+def test_an_http_similarity_call_in_the_served_version_adds_nothing_either(stored, key_client, monkeypatch, settings,
+                                                                          django_assert_num_queries):
+    """Without feature_version the served version is the default: read once a second per process, not per call."""
+    from cadml_site.api import authentication, throttling
+    from vectors.served_version_cache import served_version_cache
+
+    settings.CADML_FEATURE_VERSION = "v4"
+    monkeypatch.setattr(authentication.credential_cache, "ttl_seconds", 30.0)
+    monkeypatch.setattr(throttling, "SYNC_SECONDS", 30.0)
+    monkeypatch.setattr(served_version_cache, "ttl_seconds", 30.0)
+    vectors, _, clock = stored
+    body = {"vector": np.asarray(vectors[4]).tolist(), "k": 5}
+    first = key_client.post("/api/v1/vectors/similarity/", body, format="json")
+    assert first.status_code == 200 and first.json()["feature_version"] == "v4"
+    clock.now += 0.5
+    with django_assert_num_queries(SIMILARITY_BY_VECTOR_STATEMENTS):
+        response = key_client.post("/api/v1/vectors/similarity/", body, format="json")
+    assert response.status_code == 200 and len(response.json()["results"]) == 5

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cadml_site.api.pagination import OrderedLimitOffsetPagination
-from cadml_site.api.base import SensitiveApi
+from cadml_site.api.base import SensitiveApi, validated
 from cadml_site.api.permissions import READ, ApiKeyScopePermits, HasApiKey, HasOperationPermission, IsOpsStaff, actor_name
 from cadml_site.request_context import current_request_id
 from vectors import selectors, services
@@ -32,6 +32,15 @@ INDEX_PROBLEMS = {409: "rebuild_in_progress: another rebuild of this version is 
 
 def _version(data) -> str:
     return data.get("feature_version") or selectors.served_feature_version()
+
+
+def _index_action(request, service) -> Response:
+    """A recover or a rebuild: validate the body, call ``service`` for the version as the requesting actor and
+    answer with its result."""
+    v = validated(s.IndexActionInput, request.data)
+    result = service(feature_version=_version(v), actor=actor_name(request), request_id=current_request_id(),
+                     reason=v["reason"])
+    return Response(s.IndexActionOutput(result.__dict__).data)
 
 
 def _vector_dict(row) -> dict:
@@ -94,9 +103,8 @@ class VectorsApi(APIView):
         s.VectorListInput,
     ], responses=s.VectorOutput(many=True), tags=TAGS)
     def get(self, request):
-        data = s.VectorListInput(data=request.query_params)
-        data.is_valid(raise_exception=True)
-        rows = selectors.vector_list(feature_version=_version(data.validated_data),
+        v = validated(s.VectorListInput, request.query_params)
+        rows = selectors.vector_list(feature_version=_version(v),
                                      filters=_meta_filters(request.query_params))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
@@ -106,9 +114,7 @@ class VectorsApi(APIView):
                    "a bulk (`vectors`), all or nothing under one generation.", request=s.VectorRegisterInput,
                    responses={201: s.VectorRegisterOutput}, tags=TAGS)
     def post(self, request):
-        data = s.VectorRegisterInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = validated(s.VectorRegisterInput, request.data)
         version = _version(v)
         if "vectors" in v:
             out = services.vector_bulk_upsert(feature_version=version, items=v["vectors"])
@@ -137,20 +143,18 @@ class VectorDetailApi(APIView):
                    parameters=[s.VectorDetailInput], responses=s.VectorOutput,
                    tags=TAGS)
     def get(self, request, key: str):
-        data = s.VectorDetailInput(data=request.query_params)
-        data.is_valid(raise_exception=True)
-        row = selectors.vector_get(key=key, feature_version=_version(data.validated_data))
+        v = validated(s.VectorDetailInput, request.query_params)
+        row = selectors.vector_get(key=key, feature_version=_version(v))
         return Response(s.VectorOutput(_vector_dict(row)).data)
 
     @extend_schema(operation_id="vectors_delete", description="Delete a vector (sensitive, audited).",
                    parameters=[s.VectorDeleteInput], responses={200: s.VectorDeleteOutput},
                    tags=TAGS)
     def delete(self, request, key: str):
-        data = s.VectorDeleteInput(data=request.query_params)
-        data.is_valid(raise_exception=True)
-        version = _version(data.validated_data)
+        v = validated(s.VectorDeleteInput, request.query_params)
+        version = _version(v)
         generation = services.vector_delete(key=key, feature_version=version, actor=actor_name(request),
-                                            request_id=current_request_id(), reason=data.validated_data["reason"])
+                                            request_id=current_request_id(), reason=v["reason"])
         return Response(s.VectorDeleteOutput({"key": key, "feature_version": version, "generation": generation}).data)
 
 
@@ -170,9 +174,7 @@ class VectorSimilaritySearchApi(APIView):
                                "labels a same-shape result of opposite handedness `mirror_image`; `match` other than "
                                "`any` or `mirror` other than `same` on v1-v4 is a 422 `match_needs_v5`.")
     def post(self, request):
-        data = s.SimilaritySearchInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = validated(s.SimilaritySearchInput, request.data)
         version = _version(v)
         out = selectors.vector_similarity_search(feature_version=version, vector=v["vector"], key=v["key"],
                                                  k=v["k"], min_score=v["min_score"], filters=v["filters"],
@@ -190,9 +192,7 @@ class VectorSimilarityBatchApi(APIView):
     @extend_schema(operation_id="vectors_similarity_batch", request=s.SimilarityBatchInput,
                    responses=s.SimilarityBatchOutput, tags=TAGS)
     def post(self, request):
-        data = s.SimilarityBatchInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = validated(s.SimilarityBatchInput, request.data)
         version = _version(v)
         out = selectors.vector_similarity_search_batch(feature_version=version, queries=v["queries"], k=v["k"],
                                                        min_score=v["min_score"], filters=v["filters"],
@@ -207,9 +207,8 @@ class IndexStatusApi(APIView):
     @extend_schema(operation_id="vectors_index_status", parameters=[s.IndexStatusInput],
                    responses=s.IndexStatusOutput, tags=TAGS)
     def get(self, request):
-        data = s.IndexStatusInput(data=request.query_params)
-        data.is_valid(raise_exception=True)
-        versions = selectors.index_status(feature_version=data.validated_data.get("feature_version"))
+        v = validated(s.IndexStatusInput, request.query_params)
+        versions = selectors.index_status(feature_version=v.get("feature_version"))
         return Response(s.IndexStatusOutput({"versions": versions}).data)
 
 
@@ -222,11 +221,7 @@ class IndexRecoverApi(SensitiveApi):
     @extend_schema(operation_id="vectors_index_recover", request=s.IndexActionInput, responses=s.IndexActionOutput,
                    tags=TAGS)
     def post(self, request):
-        data = s.IndexActionInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        result = services.index_recover(feature_version=_version(data.validated_data), actor=actor_name(request),
-                                        request_id=current_request_id(), reason=data.validated_data["reason"])
-        return Response(s.IndexActionOutput(result.__dict__).data)
+        return _index_action(request, services.index_recover)
 
 
 class IndexRebuildApi(SensitiveApi):
@@ -238,11 +233,7 @@ class IndexRebuildApi(SensitiveApi):
     @extend_schema(operation_id="vectors_index_rebuild", request=s.IndexActionInput, responses=s.IndexActionOutput,
                    tags=TAGS)
     def post(self, request):
-        data = s.IndexActionInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        result = services.index_rebuild(feature_version=_version(data.validated_data), actor=actor_name(request),
-                                        request_id=current_request_id(), reason=data.validated_data["reason"])
-        return Response(s.IndexActionOutput(result.__dict__).data)
+        return _index_action(request, services.index_rebuild)
 
 
 class IndexDegradeApi(SensitiveApi):
@@ -253,9 +244,7 @@ class IndexDegradeApi(SensitiveApi):
     @extend_schema(operation_id="vectors_index_degrade", request=s.IndexDegradeInput, responses=s.IndexDegradeOutput,
                    tags=TAGS)
     def post(self, request):
-        data = s.IndexDegradeInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = validated(s.IndexDegradeInput, request.data)
         row = services.index_degrade_drill(feature_version=_version(v), reason=v["reason"],
                                            actor=actor_name(request), request_id=current_request_id(),
                                            duration_seconds=v["duration_seconds"])
@@ -271,9 +260,7 @@ class VectorMigrationPreviewApi(APIView):
     @extend_schema(operation_id="vectors_migrate_preview", parameters=[s.MigrationPreviewInput],
                    responses=s.MigrationPreviewOutput, tags=TAGS)
     def get(self, request):
-        data = s.MigrationPreviewInput(data=request.query_params)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = validated(s.MigrationPreviewInput, request.query_params)
         out = selectors.migration_preview(from_version=v["from_version"], to_version=v["to_version"],
                                           limit=v["limit"])
         return Response(s.MigrationPreviewOutput(out).data)
@@ -291,9 +278,7 @@ class VectorMigrationStartApi(SensitiveApi):
     @extend_schema(operation_id="vectors_migrate_start", request=s.MigrationStartInput,
                    responses={202: s.MigrationRunOutput}, tags=TAGS)
     def post(self, request):
-        data = s.MigrationStartInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = validated(s.MigrationStartInput, request.data)
         run = services.vector_migration_start(from_version=v["from_version"], to_version=v["to_version"],
                                               dry_run=v["dry_run"], actor=actor_name(request),
                                               request_id=current_request_id())

@@ -32,7 +32,7 @@ from vectors.index.faiss_store import FaissStore, IndexConfig, import_faiss
 from vectors.index.hits import Hits
 from vectors.index.memory_store import MemoryStore
 from vectors.index.shared_store import SharedSnapshotStore
-from vectors.index.snapshot import SnapshotManifest, read_snapshot, verify_snapshot, write_snapshot
+from vectors.index.snapshot import SnapshotManifest, pinned_snapshot, read_snapshot, write_snapshot
 from vectors.index.vector_math import normalized
 
 logger = logging.getLogger("cadml.vectors.index")
@@ -208,13 +208,13 @@ class IndexHolder:
         version degrades). A damaged local copy degrades as before (the recovery then rebuilds and republishes)."""
         local_error = None
         try:
-            snapshot = verify_snapshot(self.snapshot_root, feature_version, dimension=dimension)
+            snapshot = pinned_snapshot(self.snapshot_root, feature_version, dimension=dimension)
             if snapshot.manifest.generation >= generation:
                 return snapshot
         except SnapshotMissingError as exc:
             local_error = exc
         if self.source.fetch_snapshot(feature_version, generation, self.snapshot_root):
-            return verify_snapshot(self.snapshot_root, feature_version, dimension=dimension)
+            return pinned_snapshot(self.snapshot_root, feature_version, dimension=dimension)
         if local_error is not None:
             raise local_error
         return snapshot

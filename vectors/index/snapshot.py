@@ -4,9 +4,16 @@ Layout: ``<root>/<feature_version>/manifest.json`` naming ``index-<generation>-<
 ``ids-<generation>-<token>.bin`` (little-endian int64). Every file is written to a temporary name in the same
 folder, fsynced and renamed; the manifest is renamed last, so a reader sees either the old snapshot or the new
 one, never a mix. ``read_snapshot`` checks the sha256 of both files, the count, dimension and feature version.
-``verify_snapshot`` makes the same checks by streaming the files (no copy in memory) and returns their paths, for
-a reader that maps them read-only instead (``vectors.index.shared_store``). Snapshot files are never rewritten in
-place (a new snapshot has new names), so a file verified at load is the file that is mapped. ``install_snapshot``
+``pinned_snapshot`` makes the same checks by streaming the files (no copy in memory) and returns the paths of
+files to map read-only instead (``vectors.index.shared_store``). Snapshot files are never rewritten in
+place (a new snapshot has new names). Still, a file can be damaged on disk behind the service's back (truncated,
+bit-flipped, deleted): a mapped file that shrinks kills the next search with SIGBUS, and a flipped bit would be
+served. So what processes map is never the snapshot file itself but a **pinned copy** (``pinned_snapshot``):
+``<root>/.mapped/<feature_version>/``, written once per host by the first process that loads the generation,
+verified against the manifest's sha256 while it is copied, renamed into place read-only, and used by every other
+process of the host after checking its sha256 again. Damage to the snapshot then reaches no serving process (they
+keep answering from the verified copy); the next load checks the snapshot file too, finds it corrupt and degrades
+to exact search until a rebuild writes a sound one. ``install_snapshot``
 copies a snapshot published elsewhere (``vectors.snapshot_storage``) into the folder, checking every checksum
 before anything is renamed into place.
 """
@@ -173,50 +180,83 @@ def _sha256_of_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+PINNED_DIR = ".mapped"
+_GENERATION_OF_FILE = re.compile(r"^(?:index|ids)-(\d+)-[0-9a-f]+\.(?:faiss|bin)$")
+
+
+def _write_verified(source: BinaryIO, target: Path, expected: str, *, label: str, durable: bool = False,
+                    read_only: bool = False) -> None:
+    """Streams ``source`` to a temporary file beside ``target`` and renames it into place only if its bytes hash to
+    ``expected`` (fsynced first when ``durable``); otherwise ``target`` is left as it was."""
+    temporary = target.with_name(f".tmp-{os.getpid()}-{target.name}")
+    digest = hashlib.sha256()
+    try:
+        with open(temporary, "wb") as dst:
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                dst.write(chunk)
+            if durable:
+                dst.flush()
+                os.fsync(dst.fileno())
+        if digest.hexdigest() != expected:
+            raise SnapshotCorruptError(f"{label} fails its sha256 check")
+        if read_only:
+            os.chmod(temporary, 0o444)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def _copy_verified(source: Path, target: Path, expected: str) -> None:
+    """Copy `source` to `target` (read-only, renamed into place) if its bytes hash to `expected`."""
+    try:
+        with open(source, "rb") as src:
+            _write_verified(src, target, expected, label=f"snapshot file {source}", read_only=True)
+    except FileNotFoundError as exc:
+        raise SnapshotMissingError(f"snapshot file {source} is missing") from exc
+    except OSError as exc:  # the folder is not writable, the disk is full...
+        raise SnapshotError(f"snapshot file {source} cannot be pinned: {exc}") from exc
+
+
+def pinned_snapshot(root: Path, feature_version: str, *, dimension: int) -> VerifiedSnapshot:
+    """The checks of ``read_snapshot`` (checksums, count, dimension, version), made while streaming the files, and
+    the paths of this host's pinned copy of them (made now when missing or damaged): the files to map or read (see
+    the module's docstring). The snapshot files are checked at every load even when the copy is sound."""
+    manifest = read_manifest(root, feature_version)
+    if manifest.dimension != dimension:
+        raise SnapshotCorruptError(f"snapshot dimension {manifest.dimension} != expected {dimension}")
+    source, pinned = version_dir(root, feature_version), Path(root) / PINNED_DIR / feature_version
+    try:
+        pinned.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SnapshotError(f"no folder for the pinned snapshot {pinned}: {exc}") from exc
+    for name, expected in ((manifest.index_file, manifest.index_sha256), (manifest.ids_file, manifest.ids_sha256)):
+        # the snapshot file is checked at every load, so damage on disk is seen (and degrades) even when the copy
+        # this host maps is sound
+        if _sha256_of_file(source / name) != expected:
+            raise SnapshotCorruptError(f"snapshot file {source / name} fails its sha256 check")
+        target = pinned / name
+        if not target.exists() or _sha256_of_file(target) != expected:
+            _copy_verified(source / name, target, expected)
+    ids_path = pinned / manifest.ids_file
+    if ids_path.stat().st_size != 8 * manifest.count:
+        raise SnapshotCorruptError(f"snapshot holds {ids_path.stat().st_size // 8} ids, manifest says "
+                                   f"{manifest.count}")
+    for stale in pinned.iterdir():  # older generations only: a process may be pinning a newer one right now
+        match = _GENERATION_OF_FILE.match(stale.name)
+        if match and int(match.group(1)) < manifest.generation:
+            try:
+                stale.unlink(missing_ok=True)  # processes that still map it keep their pages
+            except OSError:  # a read-only folder: the old copy stays until a later load can remove it
+                pass
+    return VerifiedSnapshot(manifest, pinned / manifest.index_file, ids_path)
+
+
 @dataclass(frozen=True)
 class VerifiedSnapshot:
     manifest: SnapshotManifest
     index_path: Path
     ids_path: Path
-
-
-def verify_snapshot(root: Path, feature_version: str, *, dimension: int) -> VerifiedSnapshot:
-    """The checks of ``read_snapshot`` (checksums, count, dimension, version) without reading the files into
-    memory; returns the verified files' paths."""
-    manifest = read_manifest(root, feature_version)
-    if manifest.dimension != dimension:
-        raise SnapshotCorruptError(f"snapshot dimension {manifest.dimension} != expected {dimension}")
-    folder = version_dir(root, feature_version)
-    index_path, ids_path = folder / manifest.index_file, folder / manifest.ids_file
-    for path, expected in ((index_path, manifest.index_sha256), (ids_path, manifest.ids_sha256)):
-        if _sha256_of_file(path) != expected:
-            raise SnapshotCorruptError(f"snapshot file {path} fails its sha256 check")
-    if ids_path.stat().st_size != 8 * manifest.count:
-        raise SnapshotCorruptError(f"snapshot holds {ids_path.stat().st_size // 8} ids, manifest says "
-                                   f"{manifest.count}")
-    return VerifiedSnapshot(manifest, index_path, ids_path)
-
-
-def _copy_verified(source: BinaryIO, folder: Path, name: str, sha256: str) -> None:
-    """Streams ``source`` to a temporary file in ``folder`` and renames it to ``name`` only if its sha256 matches."""
-    digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            while chunk := source.read(1 << 20):
-                digest.update(chunk)
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if digest.hexdigest() != sha256:
-            raise SnapshotCorruptError(f"fetched snapshot file {name} fails its sha256 check")
-        os.replace(tmp, folder / name)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def install_snapshot(root: Path, feature_version: str, manifest_bytes: bytes,
@@ -232,7 +272,7 @@ def install_snapshot(root: Path, feature_version: str, manifest_bytes: bytes,
     folder.mkdir(parents=True, exist_ok=True)
     for name, sha256 in ((manifest.index_file, manifest.index_sha256), (manifest.ids_file, manifest.ids_sha256)):
         with open_file(name) as source:
-            _copy_verified(source, folder, name, sha256)
+            _write_verified(source, folder / name, sha256, label=f"fetched snapshot file {name}", durable=True)
     if (folder / manifest.ids_file).stat().st_size != 8 * manifest.count:
         raise SnapshotCorruptError(f"fetched snapshot holds {(folder / manifest.ids_file).stat().st_size // 8} "
                                    f"ids, manifest says {manifest.count}")

@@ -7,7 +7,11 @@ from vectors.services.index_ops import (
     index_recover,
     index_recovery_tick,
 )
-from vectors.services.migration import vector_migration_run, vector_migration_start
+from vectors.services.migration import (
+    vector_migration_run,
+    vector_migration_start,
+    vector_migrations_resume_abandoned,
+)
 from vectors.services.served_version import served_version_record
 from vectors.services.vector_writes import (
     vector_bulk_upsert,
@@ -28,5 +32,6 @@ __all__ = [
     "vector_deletion_log_prune",
     "vector_migration_run",
     "vector_migration_start",
+    "vector_migrations_resume_abandoned",
     "vector_upsert",
 ]

@@ -40,14 +40,19 @@ def next_generation(feature_version: str) -> int:
     The UPDATE takes the row's write lock (Postgres) or the database write lock (SQLite) until commit, so writers
     of one version commit in generation order and a reader never sees generation g before the rows of g.
     """
-    bumped = IndexState.objects.filter(feature_version=feature_version).update(generation=F("generation") + 1)
-    if not bumped:
-        try:
-            with transaction.atomic():
-                IndexState.objects.create(feature_version=feature_version, generation=1)
-            return 1
-        except IntegrityError:  # created concurrently
-            IndexState.objects.filter(feature_version=feature_version).update(generation=F("generation") + 1)
+    table = connection.ops.quote_name(IndexState._meta.db_table)
+    with connection.cursor() as cursor:  # one statement: the ORM's update() cannot return the new value
+        cursor.execute(f"UPDATE {table} SET generation = generation + 1 WHERE feature_version = %s "
+                       "RETURNING generation", [feature_version])
+        bumped = cursor.fetchone()
+    if bumped is not None:
+        return bumped[0]
+    try:  # the version's first write
+        with transaction.atomic():
+            IndexState.objects.create(feature_version=feature_version, generation=1)
+        return 1
+    except IntegrityError:  # created concurrently
+        IndexState.objects.filter(feature_version=feature_version).update(generation=F("generation") + 1)
     return IndexState.objects.filter(feature_version=feature_version).values_list("generation", flat=True).get()
 
 
@@ -57,11 +62,14 @@ _UPSERT_UPDATES = ("values", "dimension", "meta", "generation", "updated_at")
 
 
 def upsert_rows(*, feature_version: str, dimension: int, generation: int, keys: list[str], blobs: list[bytes],
-                metas_json: list[str]) -> None:
-    """Inserts or replaces vector rows in a few statements (the ORM's bulk_create costs ~0.3 ms per row).
+                metas_json: list[str]) -> int:
+    """Inserts or replaces vector rows in a few statements (the ORM's bulk_create costs ~0.3 ms per row) and returns
+    how many were inserted (the rest replaced an existing row).
 
-    Postgres: one ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE`` per batch; SQLite: ``executemany``
-    of the same upsert. A replaced row keeps its id, ``created_generation`` and ``created_at``.
+    Postgres: one ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE ... RETURNING (xmax = 0)`` per
+    batch, the write answering which rows are new (an inserted row version has no xmax; an updated one carries
+    the updating transaction's); SQLite (in process, no round trip): a count of the existing keys, then
+    ``executemany`` of the same upsert. A replaced row keeps its id, ``created_generation`` and ``created_at``.
     """
     table = connection.ops.quote_name(Vector._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in _UPSERT_COLUMNS)
@@ -69,19 +77,27 @@ def upsert_rows(*, feature_version: str, dimension: int, generation: int, keys: 
                         for c in _UPSERT_UPDATES)
     conflict = "ON CONFLICT (feature_version, key) DO UPDATE SET " + updates
     now = timezone.now()
+    created = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             sql = (f"INSERT INTO {table} ({columns}) SELECT t.k, %s, %s, t.v, t.m::jsonb, %s, %s, %s, %s "
-                   f"FROM unnest(%s::text[], %s::bytea[], %s::text[]) AS t(k, v, m) {conflict}")
+                   f"FROM unnest(%s::text[], %s::bytea[], %s::text[]) AS t(k, v, m) {conflict} RETURNING (xmax = 0)")
             for start in range(0, len(keys), BULK_BATCH * 5):
                 end = start + BULK_BATCH * 5
                 cursor.execute(sql, [feature_version, dimension, generation, generation, now, now,
                                      keys[start:end], blobs[start:end], metas_json[start:end]])
+                created += sum(1 for (inserted,) in cursor.fetchall() if inserted)
         else:
+            existing = 0
+            for start in range(0, len(keys), BULK_BATCH):
+                existing += Vector.objects.filter(feature_version=feature_version,
+                                                  key__in=keys[start:start + BULK_BATCH]).count()
             stamp = connection.ops.adapt_datetimefield_value(now)
             sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 9)}) {conflict}"
             cursor.executemany(sql, [(key, feature_version, dimension, blob, meta, generation, generation, stamp,
                                       stamp) for key, blob, meta in zip(keys, blobs, metas_json)])
+            created = len(keys) - existing
+    return created
 
 
 def _write(feature_version: str, items: list[dict[str, Any]]) -> tuple[int, int, int]:
@@ -101,13 +117,9 @@ def _write(feature_version: str, items: list[dict[str, Any]]) -> tuple[int, int,
     blobs = [row.tobytes() for row in matrix.astype("<f4", copy=False)]
     with transaction.atomic():
         generation = next_generation(feature_version)
-        existing = 0
-        for start in range(0, len(keys), BULK_BATCH):
-            existing += Vector.objects.filter(feature_version=feature_version,
-                                              key__in=keys[start:start + BULK_BATCH]).count()
-        upsert_rows(feature_version=feature_version, dimension=dim, generation=generation, keys=keys, blobs=blobs,
-                    metas_json=metas_json)
-    return generation, len(keys) - existing, existing
+        created = upsert_rows(feature_version=feature_version, dimension=dim, generation=generation, keys=keys,
+                              blobs=blobs, metas_json=metas_json)
+    return generation, created, len(keys) - created
 
 
 def vector_upsert(*, key: str, feature_version: str, values, meta: dict | None = None) -> VectorWrite:

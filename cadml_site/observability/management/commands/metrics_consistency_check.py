@@ -7,6 +7,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from cadml_site.observability.command_output import write_outcome
+
 
 class Command(BaseCommand):
     help = (
@@ -34,10 +36,5 @@ class Command(BaseCommand):
             )
         except (OSError, ValueError) as exc:
             raise CommandError(str(exc)) from exc
-        for note in report.notes:
-            self.stdout.write(note)
-        if not report.ok:
-            for problem in report.problems:
-                self.stderr.write(f"PROBLEM: {problem}")
-            raise CommandError(f"metrics consistency check failed with {len(report.problems)} problem(s)")
-        self.stdout.write(self.style.SUCCESS("metrics consistency check passed"))
+        write_outcome(self, notes=report.notes, problems=report.problems, problem_label="PROBLEM",
+                      failed="metrics consistency check failed", passed="metrics consistency check passed")

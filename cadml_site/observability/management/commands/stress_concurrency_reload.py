@@ -13,11 +13,9 @@ class Command(StressCommand):
         "an unexpected model. Prints latency percentiles per operation."
     )
 
-    def add_arguments(self, parser):
-        from tools.stress.command_options import add_bound_arguments, add_server_arguments
+    bound_defaults = (30.0, 200)
 
-        add_server_arguments(parser, ops=True)
-        add_bound_arguments(parser, duration=30.0, iterations=200)
+    def add_scenario_arguments(self, parser):
         parser.add_argument("--versions", default="",
                             help="Comma-separated model version labels to reload in turn (default: the active one).")
         parser.add_argument("--reloaders", type=int, default=2, help="Reloading threads (default 2).")
@@ -25,7 +23,7 @@ class Command(StressCommand):
         parser.add_argument("--searchers", type=int, default=4, help="Searching threads (default 4).")
 
     def run_scenario(self, client, options):
-        from tools.stress.scenarios import Bounds, concurrency_reload
+        from tools.stress.scenarios import concurrency_reload
 
         for name in ("reloaders", "classifiers", "searchers"):
             if not 1 <= options[name] <= 64:
@@ -33,6 +31,6 @@ class Command(StressCommand):
         versions = [v.strip() for v in options["versions"].split(",") if v.strip()] or None
         return concurrency_reload(
             client, feature_version=options["feature_version"], versions=versions,
-            bounds=Bounds(options["duration"], options["iterations"]), reloaders=options["reloaders"],
+            bounds=self.bounds(options), reloaders=options["reloaders"],
             classifiers=options["classifiers"], searchers=options["searchers"],
         )

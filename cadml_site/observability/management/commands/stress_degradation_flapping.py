@@ -12,10 +12,7 @@ class Command(StressCommand):
         "similarity_degraded_total. Exits non-zero on any failure."
     )
 
-    def add_arguments(self, parser):
-        from tools.stress.command_options import add_server_arguments
-
-        add_server_arguments(parser, ops=True)
+    def add_scenario_arguments(self, parser):
         parser.add_argument("--cycles", type=int, default=4,
                             help="Degrade/recover cycles, 1 to 5 (default 4; suppression needs the flap threshold, 3).")
         parser.add_argument("--drill-seconds", type=int, default=120,

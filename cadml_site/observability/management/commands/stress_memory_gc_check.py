@@ -13,11 +13,9 @@ class Command(StressCommand):
         "fails when the growth exceeds --max-growth-mb, on uncollectable objects, or on any failed request."
     )
 
-    def add_arguments(self, parser):
-        from tools.stress.command_options import add_bound_arguments, add_server_arguments
+    bound_defaults = (120.0, 1000)
 
-        add_server_arguments(parser, ops=True)
-        add_bound_arguments(parser, duration=120.0, iterations=1000)
+    def add_scenario_arguments(self, parser):
         parser.add_argument("--warmup", type=int, default=50, help="Cycles before the first measurement (default 50).")
         parser.add_argument("--files", type=int, default=8, help="Distinct CAD files cycled through (default 8).")
         parser.add_argument("--reload-every", type=int, default=25,
@@ -26,11 +24,11 @@ class Command(StressCommand):
                             help="Bound on resident memory growth per 1000 cycles, in MiB (default 64).")
 
     def run_scenario(self, client, options):
-        from tools.stress.scenarios import Bounds, memory_gc_check
+        from tools.stress.scenarios import memory_gc_check
 
         return memory_gc_check(
             client, feature_version=options["feature_version"],
-            bounds=Bounds(options["duration"], options["iterations"]), warmup=options["warmup"],
+            bounds=self.bounds(options), warmup=options["warmup"],
             files=options["files"], reload_every=options["reload_every"],
             max_growth_mb_per_1000=options["max_growth_mb"],
         )
