@@ -1,3 +1,4 @@
+import shutil
 import sys
 
 import numpy as np
@@ -165,3 +166,17 @@ def test_a_host_whose_fetch_fails_degrades_as_without_a_snapshot(tmp_path):
     assert (out.backend, out.degraded) == ("memory", True)
     assert source.fetches == [(recorded.generation, False)] and source.reports[0][0] == "snapshot_missing"
     assert not (tmp_path / "host-b" / "v4" / recorded.index_file).exists()
+
+
+def test_a_damaged_local_copy_of_the_recorded_generation_is_not_fetched_over(tmp_path):
+    """A file of the recorded snapshot deleted on this host is damage, not a missing generation: the version
+    degrades (and the recovery rebuilds) even though a published copy exists."""
+    source, vectors = _seeded(60)
+    recorded = build_snapshot(source, feature_version="v4", snapshot_root=tmp_path / "host", dimension=D,
+                              config=IndexConfig())
+    shutil.copytree(tmp_path / "host", tmp_path / "published")
+    source.snapshot_generation, source.published = recorded.generation, tmp_path / "published"
+    (tmp_path / "host" / "v4" / recorded.ids_file).unlink()
+    out = _holder(source, tmp_path / "host").search("v4", vectors[:1], 3)
+    assert (out.backend, out.degraded, source.fetches) == ("memory", True, [])
+    assert source.reports[0][0] == "snapshot_missing"

@@ -32,7 +32,13 @@ from vectors.index.faiss_store import FaissStore, IndexConfig, import_faiss
 from vectors.index.hits import Hits
 from vectors.index.memory_store import MemoryStore
 from vectors.index.shared_store import SharedSnapshotStore
-from vectors.index.snapshot import SnapshotManifest, pinned_snapshot, read_snapshot, write_snapshot
+from vectors.index.snapshot import (
+    SnapshotManifest,
+    pinned_snapshot,
+    read_manifest,
+    read_snapshot,
+    write_snapshot,
+)
 from vectors.index.vector_math import normalized
 
 logger = logging.getLogger("cadml.vectors.index")
@@ -202,22 +208,21 @@ class IndexHolder:
         return version
 
     def _local_snapshot(self, feature_version: str, generation: int, dimension: int):
-        """The verified snapshot in this host's folder; when the folder lacks ``generation`` (no snapshot, or an
-        older one: another host rebuilt), the source's published one is fetched into it first. Without a fetched
-        snapshot the local outcome stands: an older snapshot (built from the rows instead) or the missing one (the
-        version degrades). A damaged local copy degrades as before (the recovery then rebuilds and republishes)."""
-        local_error = None
+        """The verified (pinned) snapshot in this host's folder. When the folder lacks ``generation`` (no manifest,
+        or an older one: another host rebuilt), the source's published one is fetched into it first. Without a
+        fetched snapshot the local outcome stands: an older snapshot (built from the rows instead) or none (the
+        version degrades). A damaged local copy of the recorded generation (a file its manifest names is missing or
+        fails its checksum) is not fetched over: it degrades as before, and the recovery rebuilds and republishes."""
         try:
-            snapshot = pinned_snapshot(self.snapshot_root, feature_version, dimension=dimension)
-            if snapshot.manifest.generation >= generation:
-                return snapshot
+            local = read_manifest(self.snapshot_root, feature_version)
         except SnapshotMissingError as exc:
-            local_error = exc
-        if self.source.fetch_snapshot(feature_version, generation, self.snapshot_root):
-            return pinned_snapshot(self.snapshot_root, feature_version, dimension=dimension)
-        if local_error is not None:
-            raise local_error
-        return snapshot
+            local, missing = None, exc
+        if local is None or local.generation < generation:
+            if self.source.fetch_snapshot(feature_version, generation, self.snapshot_root):
+                return pinned_snapshot(self.snapshot_root, feature_version, dimension=dimension)
+            if local is None:
+                raise missing
+        return pinned_snapshot(self.snapshot_root, feature_version, dimension=dimension)
 
     def _open_snapshot(self, faiss: ModuleType, snapshot, dimension: int):
         """The verified snapshot, mapped (shared) or read into this process (private)."""
