@@ -25,11 +25,20 @@ def cadml_configuration(app_configs, **kwargs):
                                 "token (authorization: {type: Bearer, credentials_file: ...}); see docs/security.md.",
                                 id="cadml.W002"))
     problems.extend(_originals_storage_problems())
+    problems.extend(_snapshots_storage_problems())
     return problems
 
 
 METRICS_OPEN_MESSAGE = ("CADML_METRICS_TOKEN is unset: /metrics is open to anyone who can reach the service "
                         "(per-view request counts, admin login outcomes, model reloads)")
+
+
+def _creatable_folder(folder: str) -> bool:
+    """Whether ``folder`` is a writable folder, or can be created (its nearest existing parent is writable)."""
+    existing = folder
+    while existing and not os.path.exists(existing):  # the folder is created on the first write
+        existing = os.path.dirname(existing.rstrip("/")) if existing != "/" else ""
+    return bool(existing) and os.path.isdir(existing) and os.access(existing, os.W_OK | os.X_OK)
 
 
 def _originals_storage_problems() -> list:
@@ -38,10 +47,19 @@ def _originals_storage_problems() -> list:
     if backend.get("BACKEND") != "features.originals.ContentAddressedFileSystemStorage":
         return []
     folder = str(backend.get("OPTIONS", {}).get("location", ""))
-    existing = folder
-    while existing and not os.path.exists(existing):  # the folder is created on the first upload
-        existing = os.path.dirname(existing.rstrip("/")) if existing != "/" else ""
-    if not existing or not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+    if not _creatable_folder(folder):
         return [Error(f"CADML_ORIGINALS_DIR={folder!r} is not a writable folder (nor can it be created): uploads "
                       f"would be refused", id="cadml.E010")]
+    return []
+
+
+def _snapshots_storage_problems() -> list:
+    """The filesystem snapshot storage must be writable (every rebuild publishes there, and fails otherwise)."""
+    backend = settings.STORAGES.get("index_snapshots", {})
+    if backend.get("BACKEND") != "django.core.files.storage.FileSystemStorage":
+        return []
+    folder = str(backend.get("OPTIONS", {}).get("location", ""))
+    if not _creatable_folder(folder):
+        return [Error(f"CADML_SNAPSHOTS_DIR={folder!r} is not a writable folder (nor can it be created): index "
+                      f"rebuilds and recoveries would fail", id="cadml.E011")]
     return []

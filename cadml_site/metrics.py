@@ -81,6 +81,10 @@ FAISS_RECOVERY_ATTEMPTS_TOTAL = Counter(
     "faiss_recovery_attempts", "Index recovery attempts by result (success, error, skipped, suppressed).",
     ["result"],
 )
+INDEX_SNAPSHOT_TRANSFERS_TOTAL = Counter(
+    "index_snapshot_transfers", "Index snapshots published to or fetched from the shared snapshot storage, by "
+    "direction (publish, fetch) and result (success, missing, corrupt, error).", ["direction", "result"],
+)
 
 # ---- modelops ---------------------------------------------------------------------------------------------------
 MODEL_OPCODE_AUDIT_TOTAL = Counter("model_opcode_audit", "Pickle opcodes observed by the model scanner.")

@@ -344,23 +344,30 @@ CADML_DXF_MAX_BLOCK_DEPTH = env_int("CADML_DXF_MAX_BLOCK_DEPTH", 64, min_value=2
 # var/originals by default, an S3 bucket (django-storages) with CADML_ORIGINALS_STORAGE=s3.
 CADML_ORIGINALS_STORAGE = env_choice("CADML_ORIGINALS_STORAGE", "filesystem", ("filesystem", "s3"))
 CADML_ORIGINALS_DIR = Path(env_str("CADML_ORIGINALS_DIR", str(VAR_DIR / "originals"))).resolve()
-if CADML_ORIGINALS_STORAGE == "s3":
-    STORAGES["cad_originals"] = {
+
+
+def s3_storage(prefix: str, default_location: str) -> dict:
+    """A django-storages S3 alias read from ``<prefix>_S3_*`` (bucket required; keys overwritten in place)."""
+    return {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": env_str("CADML_ORIGINALS_S3_BUCKET"),
-            "location": env_str("CADML_ORIGINALS_S3_PREFIX", "originals"),
-            "region_name": env_str("CADML_ORIGINALS_S3_REGION", None),
-            "endpoint_url": env_url("CADML_ORIGINALS_S3_ENDPOINT_URL", None, ("https", "http")),
+            "bucket_name": env_str(f"{prefix}_S3_BUCKET"),
+            "location": env_str(f"{prefix}_S3_PREFIX", default_location),
+            "region_name": env_str(f"{prefix}_S3_REGION", None),
+            "endpoint_url": env_url(f"{prefix}_S3_ENDPOINT_URL", None, ("https", "http")),
             # unset: boto3's own chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, shared files, instance role)
-            "access_key": env_str("CADML_ORIGINALS_S3_ACCESS_KEY_ID", None),
-            "secret_key": env_str("CADML_ORIGINALS_S3_SECRET_ACCESS_KEY", None),
+            "access_key": env_str(f"{prefix}_S3_ACCESS_KEY_ID", None),
+            "secret_key": env_str(f"{prefix}_S3_SECRET_ACCESS_KEY", None),
             "default_acl": None,
-            # content-addressed: an existing key already holds the same bytes, so it is never renamed
+            # originals: an existing key already holds the same bytes; snapshots: a republished manifest replaces
             "file_overwrite": True,
             "querystring_auth": True,
         },
     }
+
+
+if CADML_ORIGINALS_STORAGE == "s3":
+    STORAGES["cad_originals"] = s3_storage("CADML_ORIGINALS", "originals")
 else:
     STORAGES["cad_originals"] = {
         "BACKEND": "features.originals.ContentAddressedFileSystemStorage",
@@ -378,6 +385,19 @@ SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update({
 
 # ---- vectors -----------------------------------------------------------------------------------------------------
 CADML_INDEX_DIR = Path(env_str("CADML_INDEX_DIR", str(VAR_DIR / "index"))).resolve()
+# Where every host publishes and fetches index snapshots (storage alias "index_snapshots"): the filesystem under
+# var/snapshots by default (a folder every host mounts), an S3 bucket (django-storages) with
+# CADML_SNAPSHOTS_STORAGE=s3. CADML_INDEX_DIR stays each host's own folder, the one its workers map.
+CADML_SNAPSHOTS_STORAGE = env_choice("CADML_SNAPSHOTS_STORAGE", "filesystem", ("filesystem", "s3"))
+CADML_SNAPSHOTS_DIR = Path(env_str("CADML_SNAPSHOTS_DIR", str(VAR_DIR / "snapshots"))).resolve()
+if CADML_SNAPSHOTS_STORAGE == "s3":
+    STORAGES["index_snapshots"] = s3_storage("CADML_SNAPSHOTS", "index-snapshots")
+else:
+    STORAGES["index_snapshots"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(CADML_SNAPSHOTS_DIR), "allow_overwrite": True, "file_permissions_mode": 0o640,
+                    "directory_permissions_mode": 0o750},
+    }
 CADML_SIMILARITY_MAX_K = env_int("CADML_SIMILARITY_MAX_K", 100, min_value=1, max_value=10_000)
 CADML_HNSW_THRESHOLD = env_int("CADML_HNSW_THRESHOLD", 200_000, min_value=1)
 CADML_HNSW_EF_SEARCH = env_int("CADML_HNSW_EF_SEARCH", 256, min_value=1, max_value=100_000)

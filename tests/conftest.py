@@ -225,6 +225,8 @@ def django_subprocess_env(transactional_db) -> dict[str, str]:
 
     originals = settings.STORAGES["cad_originals"].get("OPTIONS", {}).get("location")
     extra = {"CADML_ORIGINALS_DIR": str(originals)} if originals else {}
+    snapshots = settings.STORAGES["index_snapshots"].get("OPTIONS", {}).get("location")
+    extra.update({"CADML_SNAPSHOTS_DIR": str(snapshots)} if snapshots else {})
     return {**os.environ, "DATABASE_URL": url, "OMP_NUM_THREADS": "1", **extra}
 
 
@@ -246,6 +248,20 @@ def originals_dir(tmp_path_factory) -> Path:
 
     storages = {**django_settings.STORAGES, "cad_originals": {
         "BACKEND": "features.originals.ContentAddressedFileSystemStorage", "OPTIONS": {"location": str(folder)}}}
+    with override_settings(STORAGES=storages):
+        yield folder
+
+
+@pytest.fixture(autouse=True)
+def snapshots_dir(tmp_path_factory, originals_dir) -> Path:
+    """Each test publishes index snapshots to a folder of its own (not the worktree's var/snapshots)."""
+    folder = tmp_path_factory.mktemp("snapshots")
+    from django.conf import settings as django_settings
+    from django.test.utils import override_settings
+
+    storages = {**django_settings.STORAGES, "index_snapshots": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(folder), "allow_overwrite": True}}}
     with override_settings(STORAGES=storages):
         yield folder
 # ---- end originals ----------------------------------------------------------------------------------------------

@@ -1,13 +1,15 @@
-"""The database side of the holder's ``IndexSource`` protocol."""
+"""The database side of the holder's ``IndexSource`` protocol (and the shared snapshot storage)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
 from vectors.index.holder import ChangeSet, SourceState
 from vectors.models import IndexState, Vector, VectorDeletion
+from vectors.snapshot_storage import snapshot_fetch
 
 CHUNK = 20_000
 
@@ -62,3 +64,8 @@ class DatabaseIndexSource:
 
     def report_degraded(self, feature_version: str, reason: str, error: str) -> None:
         self.mark_degraded(feature_version=feature_version, reason=reason, error=error)
+
+    def fetch_snapshot(self, feature_version: str, generation: int, root: Path) -> bool:
+        """Copies the snapshot another host published for ``generation`` into this host's folder
+        (``vectors.snapshot_storage``)."""
+        return snapshot_fetch(root=root, feature_version=feature_version, generation=generation) == "success"

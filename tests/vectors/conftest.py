@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from vectors.index.errors import SnapshotError
 from vectors.index.holder import ChangeSet, SourceState
+from vectors.index.snapshot import MANIFEST, install_snapshot, version_dir
 
 
 def make_vectors(n: int, d: int, seed: int = 0) -> np.ndarray:
@@ -34,6 +38,9 @@ class InMemorySource:
         self.rows: dict[int, tuple[np.ndarray, int, int]] = {}  # id -> (values, created_gen, gen)
         self.deleted: list[tuple[int, int]] = []  # (id, gen)
         self.reports: list[tuple[str, str]] = []
+        # the shared snapshot storage of several hosts: a folder holding the published snapshot (None: none)
+        self.published: Path | None = None
+        self.fetches: list[tuple[int, bool]] = []  # (generation asked for, fetched)
 
     def upsert(self, ids, vectors) -> int:
         self.generation += 1
@@ -72,6 +79,20 @@ class InMemorySource:
         self.reports.append((reason, error))
         self.degraded = True
         self.epoch += 1
+
+    def fetch_snapshot(self, feature_version, generation, root):
+        """Copies the snapshot of ``generation`` from ``published`` into ``root`` through ``install_snapshot``."""
+        fetched = False
+        if self.published is not None:
+            folder = version_dir(self.published, feature_version)
+            try:
+                manifest = install_snapshot(root, feature_version, (folder / MANIFEST).read_bytes(),
+                                            lambda name: open(folder / name, "rb"))
+                fetched = manifest.generation == generation
+            except (OSError, SnapshotError):
+                fetched = False
+        self.fetches.append((generation, fetched))
+        return fetched
 
 
 @pytest.fixture

@@ -1,3 +1,4 @@
+import shutil
 import sys
 
 import numpy as np
@@ -134,3 +135,48 @@ def test_a_snapshot_older_than_the_recorded_one_is_not_caught_up_from(tmp_path):
     assert (out.backend, out.degraded) == ("faiss", False)
     assert 7 not in out.hits[0].ids.tolist()
     assert read_manifest(tmp_path, "v4").generation == old.generation < source.snapshot_generation
+
+
+def test_a_host_without_the_recorded_snapshot_fetches_the_published_one_and_maps_it(tmp_path):
+    """Another host wrote and published the snapshot the source records: this host's empty folder gets a verified
+    copy, which is mapped and caught up with the rows changed since."""
+    source, vectors = _seeded(60)
+    recorded = build_snapshot(source, feature_version="v4", snapshot_root=tmp_path / "host-a", dimension=D,
+                              config=IndexConfig())
+    source.snapshot_generation, source.published = recorded.generation, tmp_path / "host-a"
+    source.delete([9])
+    holder = _holder(source, tmp_path / "host-b")
+    out = holder.search("v4", vectors[8:9], 3)
+    assert (out.backend, out.degraded, source.reports) == ("faiss", False, [])
+    assert source.fetches == [(recorded.generation, True)]
+    assert holder.loaded()["v4"].shared and 9 not in out.hits[0].ids.tolist()
+    assert read_manifest(tmp_path / "host-b", "v4") == recorded
+
+
+def test_a_host_whose_fetch_fails_degrades_as_without_a_snapshot(tmp_path):
+    source, vectors = _seeded(60)
+    recorded = build_snapshot(source, feature_version="v4", snapshot_root=tmp_path / "host-a", dimension=D,
+                              config=IndexConfig())
+    source.snapshot_generation, source.published = recorded.generation, tmp_path / "host-a"
+    path = tmp_path / "host-a" / "v4" / recorded.index_file
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0x55
+    path.write_bytes(bytes(data))
+    out = _holder(source, tmp_path / "host-b").search("v4", vectors[:1], 3)
+    assert (out.backend, out.degraded) == ("memory", True)
+    assert source.fetches == [(recorded.generation, False)] and source.reports[0][0] == "snapshot_missing"
+    assert not (tmp_path / "host-b" / "v4" / recorded.index_file).exists()
+
+
+def test_a_damaged_local_copy_of_the_recorded_generation_is_not_fetched_over(tmp_path):
+    """A file of the recorded snapshot deleted on this host is damage, not a missing generation: the version
+    degrades (and the recovery rebuilds) even though a published copy exists."""
+    source, vectors = _seeded(60)
+    recorded = build_snapshot(source, feature_version="v4", snapshot_root=tmp_path / "host", dimension=D,
+                              config=IndexConfig())
+    shutil.copytree(tmp_path / "host", tmp_path / "published")
+    source.snapshot_generation, source.published = recorded.generation, tmp_path / "published"
+    (tmp_path / "host" / "v4" / recorded.ids_file).unlink()
+    out = _holder(source, tmp_path / "host").search("v4", vectors[:1], 3)
+    assert (out.backend, out.degraded, source.fetches) == ("memory", True, [])
+    assert source.reports[0][0] == "snapshot_missing"

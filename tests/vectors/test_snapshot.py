@@ -1,10 +1,11 @@
+import io
 import json
 
 import numpy as np
 import pytest
 
 from vectors.index.errors import SnapshotCorruptError, SnapshotError, SnapshotMissingError
-from vectors.index.snapshot import MANIFEST, read_manifest, read_snapshot, write_snapshot
+from vectors.index.snapshot import MANIFEST, install_snapshot, read_manifest, read_snapshot, write_snapshot
 
 
 def _write(root, generation=3, data=b"index-bytes", ids=(1, 2, 3)):
@@ -71,3 +72,41 @@ def test_wrong_dimension_count_or_garbage_manifest(tmp_path):
 def test_unsafe_version_name_is_refused(tmp_path):
     with pytest.raises(SnapshotError):
         read_snapshot(tmp_path, "../x", dimension=24)
+
+
+def _install_from(source_root, root, files=None):
+    folder = source_root / "v4"
+    files = files or {}
+    return install_snapshot(root, "v4", (folder / MANIFEST).read_bytes(),
+                            lambda name: io.BytesIO(files[name]) if name in files else open(folder / name, "rb"))
+
+
+def test_install_copies_a_snapshot_from_elsewhere_verified(tmp_path):
+    published = _write(tmp_path / "shared", generation=5, data=b"shared-index", ids=(4, 5))
+    _write(tmp_path / "host", generation=2)
+    assert _install_from(tmp_path / "shared", tmp_path / "host") == published
+    got, data, ids = read_snapshot(tmp_path / "host", "v4", dimension=24)
+    assert (got.generation, data, ids.tolist()) == (5, b"shared-index", [4, 5])
+    assert sorted(p.name for p in (tmp_path / "host" / "v4").iterdir()) == sorted(
+        [MANIFEST, published.index_file, published.ids_file])
+
+
+def test_install_of_a_damaged_file_leaves_the_folder_as_it_was(tmp_path):
+    published = _write(tmp_path / "shared", generation=5, data=b"shared-index")
+    local = _write(tmp_path / "host", generation=2)
+    before = sorted(p.name for p in (tmp_path / "host" / "v4").iterdir())
+    with pytest.raises(SnapshotCorruptError):
+        _install_from(tmp_path / "shared", tmp_path / "host", files={published.index_file: b"shared-indeX"})
+    assert sorted(p.name for p in (tmp_path / "host" / "v4").iterdir()) == before
+    assert read_manifest(tmp_path / "host", "v4") == local
+
+
+def test_install_refuses_a_manifest_naming_a_path(tmp_path):
+    _write(tmp_path / "shared")
+    path = tmp_path / "shared" / "v4" / MANIFEST
+    raw = json.loads(path.read_bytes())
+    raw["ids_file"] = "../../outside.bin"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(SnapshotCorruptError, match="unsafe file"):
+        _install_from(tmp_path / "shared", tmp_path / "host")
+    assert not (tmp_path / "outside.bin").exists()

@@ -3,7 +3,8 @@
 Django-free: the holder talks to the database through an ``IndexSource`` (implemented in
 ``vectors.index_source``). Before answering, ``prepare`` compares the process's generation and epoch with the
 source's: a new generation applies the rows changed since (read-your-writes across processes), a new epoch
-(restore, rebuild, drill) reloads the version. Any failure to import Faiss, read a verified snapshot, build,
+(restore, rebuild, drill) reloads the version, from the recorded snapshot when there is one (fetched through the
+source first when this host's snapshot folder lacks it). Any failure to import Faiss, read a verified snapshot, build,
 load or search is reported to the source as a degradation, and the version is then served exactly by numpy
 from the same rows.
 """
@@ -31,7 +32,13 @@ from vectors.index.faiss_store import FaissStore, IndexConfig, import_faiss
 from vectors.index.hits import Hits
 from vectors.index.memory_store import MemoryStore
 from vectors.index.shared_store import SharedSnapshotStore
-from vectors.index.snapshot import SnapshotManifest, pinned_snapshot, read_snapshot, write_snapshot
+from vectors.index.snapshot import (
+    SnapshotManifest,
+    pinned_snapshot,
+    read_manifest,
+    read_snapshot,
+    write_snapshot,
+)
 from vectors.index.vector_math import normalized
 
 logger = logging.getLogger("cadml.vectors.index")
@@ -74,6 +81,10 @@ class IndexSource(Protocol):
 
     def report_degraded(self, feature_version: str, reason: str, error: str) -> None:
         """Records the degradation (every process then serves the version from numpy)."""
+
+    def fetch_snapshot(self, feature_version: str, generation: int, root: Path) -> bool:
+        """Copies the snapshot of ``generation`` published by another host into ``root`` (verified against its
+        manifest, ``vectors.index.snapshot.install_snapshot``); False when there is none to fetch or it fails."""
 
 
 def degradation_reason(exc: BaseException, stage: str) -> str:
@@ -173,7 +184,7 @@ class IndexHolder:
             dimension = self.dimension_of(feature_version)
             manifest = snapshot = None
             if state.snapshot_generation is not None:
-                snapshot = pinned_snapshot(self.snapshot_root, feature_version, dimension=dimension)
+                snapshot = self._local_snapshot(feature_version, state.snapshot_generation, dimension)
                 manifest = snapshot.manifest
             # A snapshot older than the one the state records (another host's rebuild, a restored disk) is not
             # caught up from: the deletion log up to the recorded snapshot may be pruned. Build from the rows.
@@ -195,6 +206,23 @@ class IndexHolder:
         del changes
         release_free_memory()
         return version
+
+    def _local_snapshot(self, feature_version: str, generation: int, dimension: int):
+        """The verified (pinned) snapshot in this host's folder. When the folder lacks ``generation`` (no manifest,
+        or an older one: another host rebuilt), the source's published one is fetched into it first. Without a
+        fetched snapshot the local outcome stands: an older snapshot (built from the rows instead) or none (the
+        version degrades). A damaged local copy of the recorded generation (a file its manifest names is missing or
+        fails its checksum) is not fetched over: it degrades as before, and the recovery rebuilds and republishes."""
+        try:
+            local = read_manifest(self.snapshot_root, feature_version)
+        except SnapshotMissingError as exc:
+            local, missing = None, exc
+        if local is None or local.generation < generation:
+            if self.source.fetch_snapshot(feature_version, generation, self.snapshot_root):
+                return pinned_snapshot(self.snapshot_root, feature_version, dimension=dimension)
+            if local is None:
+                raise missing
+        return pinned_snapshot(self.snapshot_root, feature_version, dimension=dimension)
 
     def _open_snapshot(self, faiss: ModuleType, snapshot, dimension: int):
         """The verified snapshot, mapped (shared) or read into this process (private)."""

@@ -13,7 +13,9 @@ served. So what processes map is never the snapshot file itself but a **pinned c
 verified against the manifest's sha256 while it is copied, renamed into place read-only, and used by every other
 process of the host after checking its sha256 again. Damage to the snapshot then reaches no serving process (they
 keep answering from the verified copy); the next load checks the snapshot file too, finds it corrupt and degrades
-to exact search until a rebuild writes a sound one.
+to exact search until a rebuild writes a sound one. ``install_snapshot``
+copies a snapshot published elsewhere (``vectors.snapshot_storage``) into the folder, checking every checksum
+before anything is renamed into place.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ import re
 import secrets
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -84,6 +89,13 @@ def atomic_write(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def _remove_stale(folder: Path, manifest: SnapshotManifest) -> None:
+    """Removes the files of the snapshot ``manifest`` replaced (temporary files of a concurrent writer stay)."""
+    for stale in folder.iterdir():
+        if stale.name not in (MANIFEST, manifest.index_file, manifest.ids_file) and not stale.name.startswith("."):
+            stale.unlink(missing_ok=True)
+
+
 def write_snapshot(root: Path, *, feature_version: str, generation: int, dimension: int, kind: str,
                    index_bytes: bytes, ids: np.ndarray) -> SnapshotManifest:
     """Writes a snapshot atomically and removes the files of the one it replaces."""
@@ -101,30 +113,35 @@ def write_snapshot(root: Path, *, feature_version: str, generation: int, dimensi
     atomic_write(folder / manifest.index_file, index_bytes)
     atomic_write(folder / manifest.ids_file, ids_bytes)
     atomic_write(folder / MANIFEST, json.dumps(asdict(manifest), indent=2).encode())
-    for stale in folder.iterdir():
-        if stale.name not in (MANIFEST, manifest.index_file, manifest.ids_file) and not stale.name.startswith("."):
-            stale.unlink(missing_ok=True)
+    _remove_stale(folder, manifest)
     return manifest
 
 
 def read_manifest(root: Path, feature_version: str) -> SnapshotManifest:
     path = version_dir(root, feature_version) / MANIFEST
     try:
-        raw = json.loads(path.read_bytes())
+        raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise SnapshotMissingError(f"no snapshot manifest at {path}") from exc
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
         raise SnapshotCorruptError(f"unreadable snapshot manifest {path}: {exc}") from exc
+    return parse_manifest(raw, feature_version, where=str(path))
+
+
+def parse_manifest(raw: bytes, feature_version: str, *, where: str) -> SnapshotManifest:
+    """The manifest in ``raw`` after checking its format, version and file names (``where`` names it in errors)."""
     try:
-        manifest = SnapshotManifest(**raw)
+        manifest = SnapshotManifest(**json.loads(raw))
+    except ValueError as exc:
+        raise SnapshotCorruptError(f"unreadable snapshot manifest {where}: {exc}") from exc
     except TypeError as exc:
-        raise SnapshotCorruptError(f"malformed snapshot manifest {path}: {exc}") from exc
+        raise SnapshotCorruptError(f"malformed snapshot manifest {where}: {exc}") from exc
     if manifest.format != FORMAT or manifest.feature_version != feature_version:
-        raise SnapshotCorruptError(f"snapshot manifest {path} is for {manifest.feature_version!r} format "
+        raise SnapshotCorruptError(f"snapshot manifest {where} is for {manifest.feature_version!r} format "
                                    f"{manifest.format}, expected {feature_version!r} format {FORMAT}")
     for name in (manifest.index_file, manifest.ids_file):
-        if "/" in name or name.startswith("."):
-            raise SnapshotCorruptError(f"snapshot manifest {path} names an unsafe file {name!r}")
+        if not isinstance(name, str) or "/" in name or "\\" in name or name.startswith(".") or name == MANIFEST:
+            raise SnapshotCorruptError(f"snapshot manifest {where} names an unsafe file {name!r}")
     return manifest
 
 
@@ -167,26 +184,38 @@ PINNED_DIR = ".mapped"
 _GENERATION_OF_FILE = re.compile(r"^(?:index|ids)-(\d+)-[0-9a-f]+\.(?:faiss|bin)$")
 
 
-def _copy_verified(source: Path, target: Path, expected: str) -> None:
-    """Copy `source` to `target` (read-only, renamed into place) if its bytes hash to `expected`."""
+def _write_verified(source: BinaryIO, target: Path, expected: str, *, label: str, durable: bool = False,
+                    read_only: bool = False) -> None:
+    """Streams ``source`` to a temporary file beside ``target`` and renames it into place only if its bytes hash to
+    ``expected`` (fsynced first when ``durable``); otherwise ``target`` is left as it was."""
     temporary = target.with_name(f".tmp-{os.getpid()}-{target.name}")
     digest = hashlib.sha256()
     try:
-        try:
-            with open(source, "rb") as src, open(temporary, "wb") as dst:
-                while chunk := src.read(1 << 20):
-                    digest.update(chunk)
-                    dst.write(chunk)
-        except FileNotFoundError as exc:
-            raise SnapshotMissingError(f"snapshot file {source} is missing") from exc
-        except OSError as exc:  # the folder is not writable, the disk is full...
-            raise SnapshotError(f"snapshot file {source} cannot be pinned: {exc}") from exc
+        with open(temporary, "wb") as dst:
+            while chunk := source.read(1 << 20):
+                digest.update(chunk)
+                dst.write(chunk)
+            if durable:
+                dst.flush()
+                os.fsync(dst.fileno())
         if digest.hexdigest() != expected:
-            raise SnapshotCorruptError(f"snapshot file {source} fails its sha256 check")
-        os.chmod(temporary, 0o444)
+            raise SnapshotCorruptError(f"{label} fails its sha256 check")
+        if read_only:
+            os.chmod(temporary, 0o444)
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def _copy_verified(source: Path, target: Path, expected: str) -> None:
+    """Copy `source` to `target` (read-only, renamed into place) if its bytes hash to `expected`."""
+    try:
+        with open(source, "rb") as src:
+            _write_verified(src, target, expected, label=f"snapshot file {source}", read_only=True)
+    except FileNotFoundError as exc:
+        raise SnapshotMissingError(f"snapshot file {source} is missing") from exc
+    except OSError as exc:  # the folder is not writable, the disk is full...
+        raise SnapshotError(f"snapshot file {source} cannot be pinned: {exc}") from exc
 
 
 def pinned_snapshot(root: Path, feature_version: str, *, dimension: int) -> VerifiedSnapshot:
@@ -228,3 +257,26 @@ class VerifiedSnapshot:
     manifest: SnapshotManifest
     index_path: Path
     ids_path: Path
+
+
+def install_snapshot(root: Path, feature_version: str, manifest_bytes: bytes,
+                     open_file: Callable[[str], AbstractContextManager[BinaryIO]]) -> SnapshotManifest:
+    """Copies a snapshot kept elsewhere (another host's, through a shared storage) into ``root``.
+
+    ``open_file(name)`` opens one file the manifest names. Each file is streamed to a temporary name, checked
+    against the manifest's sha256 and renamed; the manifest is written last, so a reader of ``root`` sees either
+    the snapshot it had or the complete fetched one. A file that fails its check leaves ``root`` as it was.
+    """
+    manifest = parse_manifest(manifest_bytes, feature_version, where="(fetched)")
+    folder = version_dir(root, feature_version)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, sha256 in ((manifest.index_file, manifest.index_sha256), (manifest.ids_file, manifest.ids_sha256)):
+        with open_file(name) as source:
+            _write_verified(source, folder / name, sha256, label=f"fetched snapshot file {name}", durable=True)
+    if (folder / manifest.ids_file).stat().st_size != 8 * manifest.count:
+        raise SnapshotCorruptError(f"fetched snapshot holds {(folder / manifest.ids_file).stat().st_size // 8} "
+                                   f"ids, manifest says {manifest.count}")
+    _fsync_dir(folder)
+    atomic_write(folder / MANIFEST, manifest_bytes)
+    _remove_stale(folder, manifest)
+    return manifest

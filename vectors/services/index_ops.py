@@ -30,6 +30,7 @@ from vectors.index_settings import index_config, recovery_policy
 from vectors.index_source import DatabaseIndexSource
 from vectors.models import IndexEvent, IndexLease, IndexState, VectorOpsAudit
 from vectors.recovery_state import policy_state, store_policy_state
+from vectors.snapshot_storage import snapshot_publish
 from vectors.validation import checked_version
 
 logger = logging.getLogger("cadml.vectors")
@@ -158,9 +159,12 @@ def lease_release(owner: str) -> None:
 
 # ---- recovery and rebuild ---------------------------------------------------------------------------------------
 def _rebuild_snapshot(feature_version: str):
+    """Builds and verifies a snapshot in this host's folder, then publishes it for every host before the state
+    row names it (a failure to publish fails the attempt)."""
     source = DatabaseIndexSource(dimension, mark_degraded=index_mark_degraded)
-    return build_snapshot(source, feature_version=feature_version, snapshot_root=settings.CADML_INDEX_DIR,
-                          dimension=dimension(feature_version), config=index_config())
+    build_snapshot(source, feature_version=feature_version, snapshot_root=settings.CADML_INDEX_DIR,
+                   dimension=dimension(feature_version), config=index_config())
+    return snapshot_publish(root=settings.CADML_INDEX_DIR, feature_version=feature_version)
 
 
 def _attempt(feature_version: str, *, manual: bool, actor: str, now: datetime,
