@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import ezdxf  # noqa: E402
 
 from features.parsers import dxf as dxf_parser  # noqa: E402
+from process_cpu import process_cpu_seconds  # noqa: E402  (bench/, beside this script)
 
 HTTP_GOAL = 1.2
 
@@ -155,24 +156,6 @@ def in_process(files: list[Path], repeat: int) -> float:
     return fast / readfile
 
 
-def session_cpu_seconds(session_id: int) -> float:
-    """CPU seconds (user + system, with reaped children) of every process of a session: the gunicorn master, its
-    workers and their parse pools (the bench starts gunicorn in a session of its own)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[3]) == session_id:  # fields after "(comm)": state ppid pgrp session ...
-            total += sum(int(v) for v in fields[11:15])  # utime stime cutime cstime
-    return total / ticks
-
-
 def over_http(files: list[Path], rounds: int, server_root: Path) -> float:
     from bench_analyze_http import start_server, stop_server
 
@@ -197,9 +180,9 @@ def over_http(files: list[Path], rounds: int, server_root: Path) -> float:
         server_cpu = readfile_cpu = 0.0
         for round_ in range(rounds):  # interleaved, so both see the same machine load
             for path in files:
-                cpu_before = session_cpu_seconds(server.pid)
+                cpu_before = process_cpu_seconds(session=server.pid, with_reaped_children=True)
                 request[path].append(post(path, round_))
-                server_cpu += session_cpu_seconds(server.pid) - cpu_before
+                server_cpu += process_cpu_seconds(session=server.pid, with_reaped_children=True) - cpu_before
                 readfile[path].append(timed(lambda: ezdxf.readfile(path)))
                 readfile_cpu += cpu_timed(lambda: ezdxf.readfile(path))
         http_total = sum(statistics.median(v) for v in request.values())

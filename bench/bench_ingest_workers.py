@@ -38,6 +38,7 @@ import django  # noqa: E402
 
 django.setup()  # the shared test helpers import DRF's test client
 
+from process_cpu import process_cpu_seconds  # noqa: E402  (bench/, beside this script)
 from tests.integration.shared_hosts import SharedHosts  # noqa: E402
 
 FORMAT_FOLDERS = ("stl", "step", "iges", "obj", "dxf", "dwg", "damaged")
@@ -51,25 +52,8 @@ def _count(folders: list[Path]) -> int:
     return sum(1 for folder in folders for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
 
 
-def _group_cpu_seconds(pgid: int) -> float:
-    """CPU seconds (user + system) of the live processes of a process group (a worker, its prefork child and its
-    parse pool)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # fields after the name: state, ppid, pgrp, ..., utime (11), stime (12)
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
-
-
 def _workers_cpu(hosts: SharedHosts) -> float:
-    return sum(_group_cpu_seconds(m.process.pid) for host in hosts.hosts for m in host.live.processes)
+    return sum(process_cpu_seconds(process_group=m.process.pid) for host in hosts.hosts for m in host.live.processes)
 
 
 def run_once(workers: int, folders: list[Path]) -> tuple[float, float, str, float, float]:

@@ -238,6 +238,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def storage_check_ids(settings, alias: str, backend: str, location) -> list[str]:
+    """The ids of the system checks' problems once the storage ``alias`` is ``backend`` at ``location``."""
+    from cadml_site.checks import cadml_configuration
+
+    settings.STORAGES = {**settings.STORAGES, alias: {"BACKEND": backend, "OPTIONS": {"location": str(location)}}}
+    return [problem.id for problem in cadml_configuration(None)]
+
+
 # ---- originals (features) ---------------------------------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def originals_dir(tmp_path_factory) -> Path:

@@ -16,6 +16,7 @@ from django.test.utils import override_settings
 from moto import mock_aws
 
 from features.originals import original_key
+from tests.conftest import storage_check_ids
 
 from .cad_builders import make_binary_stl, make_box_triangles
 
@@ -100,12 +101,9 @@ def test_settings_select_the_filesystem_by_default_and_s3_by_env(tmp_path):
 
 
 def test_system_check_refuses_an_unwritable_originals_folder(tmp_path, settings):
-    from cadml_site.checks import cadml_configuration
-
     def ids(location):
-        settings.STORAGES = {**settings.STORAGES, "cad_originals": {
-            "BACKEND": "features.originals.ContentAddressedFileSystemStorage", "OPTIONS": {"location": str(location)}}}
-        return [problem.id for problem in cadml_configuration(None)]
+        return storage_check_ids(settings, "cad_originals", "features.originals.ContentAddressedFileSystemStorage",
+                                 location)
 
     assert "cadml.E010" not in ids(tmp_path / "not-yet" / "originals")  # created on the first upload
     blocker = tmp_path / "a-file"

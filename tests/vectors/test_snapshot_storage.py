@@ -10,6 +10,7 @@ from django.test.utils import override_settings
 from moto import mock_aws
 from prometheus_client import REGISTRY
 
+from tests.conftest import storage_check_ids
 from tests.vectors.conftest import make_vectors, register
 from vectors.index.snapshot import MANIFEST, read_manifest
 from vectors.models import IndexState
@@ -132,12 +133,8 @@ def test_snapshots_round_trip_through_s3(seeded, settings, tmp_path, monkeypatch
 
 
 def test_system_check_refuses_an_unwritable_snapshots_folder(tmp_path, settings):
-    from cadml_site.checks import cadml_configuration
-
     def ids(location):
-        settings.STORAGES = {**settings.STORAGES, "index_snapshots": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(location)}}}
-        return [problem.id for problem in cadml_configuration(None)]
+        return storage_check_ids(settings, "index_snapshots", "django.core.files.storage.FileSystemStorage", location)
 
     assert "cadml.E011" not in ids(tmp_path / "not-yet" / "snapshots")  # created on the first publication
     blocker = tmp_path / "a-file"
