@@ -22,20 +22,8 @@ ANALYZE_TINY_STL_REGISTERED_STATEMENTS = {"postgresql": 7, "sqlite": 8}
 AUTHENTICATED_REQUEST_STATEMENTS = 0
 
 
-@pytest.fixture
-def long_caches(monkeypatch):
-    """The credential cache, the throttle sync interval and the served version cache stretched, so that a loaded
-    machine stays inside them."""
-    from cadml_site.api import authentication, throttling
-    from vectors.served_version_cache import served_version_cache
-
-    monkeypatch.setattr(authentication.credential_cache, "ttl_seconds", 30.0)
-    monkeypatch.setattr(throttling, "SYNC_SECONDS", 30.0)
-    monkeypatch.setattr(served_version_cache, "ttl_seconds", 30.0)
-
-
 @pytest.mark.django_db
-def test_an_authenticated_request_costs_no_statement(key_client, long_caches, django_assert_num_queries):
+def test_an_authenticated_request_costs_no_statement(key_client, request_caches_held, django_assert_num_queries):
     assert key_client.get("/api/v1/auth/whoami/").status_code == 200
     with django_assert_num_queries(AUTHENTICATED_REQUEST_STATEMENTS):
         assert key_client.get("/api/v1/auth/whoami/").status_code == 200
@@ -47,7 +35,7 @@ def analyze(client, name: str, data: bytes, register_vector: str):
 
 
 @pytest.mark.django_db
-def test_analyze_of_a_tiny_stl_without_registration(key_client, long_caches, django_assert_num_queries):
+def test_analyze_of_a_tiny_stl_without_registration(key_client, request_caches_held, django_assert_num_queries):
     assert analyze(key_client, "warm.stl", make_binary_stl(make_box_triangles((1, 1, 1))), "false").status_code == 201
     data = make_binary_stl(make_box_triangles((2, 3, 4)))  # 12 triangles, new content: parsed, not a cache hit
     with django_assert_num_queries(ANALYZE_TINY_STL_STATEMENTS):
@@ -57,7 +45,7 @@ def test_analyze_of_a_tiny_stl_without_registration(key_client, long_caches, dja
 
 
 @pytest.mark.django_db
-def test_analyze_of_a_tiny_stl_with_registration(key_client, long_caches, django_assert_num_queries):
+def test_analyze_of_a_tiny_stl_with_registration(key_client, request_caches_held, django_assert_num_queries):
     from django.db import connection
 
     assert analyze(key_client, "warm.stl", make_binary_stl(make_box_triangles((1, 1, 1))), "true").status_code == 201

@@ -89,12 +89,8 @@ def test_a_batch_costs_the_same_as_one_query(stored, django_assert_num_queries):
     assert len(out["results"]) == 12
 
 
-def test_an_http_similarity_call_adds_nothing_once_the_credential_is_cached(stored, key_client, monkeypatch,
+def test_an_http_similarity_call_adds_nothing_once_the_credential_is_cached(stored, key_client, request_caches_held,
                                                                             django_assert_num_queries):
-    from cadml_site.api import authentication, throttling
-
-    monkeypatch.setattr(authentication.credential_cache, "ttl_seconds", 30.0)  # a loaded machine: stay inside
-    monkeypatch.setattr(throttling, "SYNC_SECONDS", 30.0)
     vectors, _, clock = stored
     body = {"vector": np.asarray(vectors[4]).tolist(), "k": 5, "feature_version": "v4"}
     assert key_client.post("/api/v1/vectors/similarity/", body, format="json").status_code == 200
@@ -104,16 +100,10 @@ def test_an_http_similarity_call_adds_nothing_once_the_credential_is_cached(stor
     assert response.status_code == 200 and len(response.json()["results"]) == 5
 
 
-def test_an_http_similarity_call_in_the_served_version_adds_nothing_either(stored, key_client, monkeypatch, settings,
-                                                                          django_assert_num_queries):
+def test_an_http_similarity_call_in_the_served_version_adds_nothing_either(stored, key_client, request_caches_held,
+                                                                          settings, django_assert_num_queries):
     """Without feature_version the served version is the default: read once a second per process, not per call."""
-    from cadml_site.api import authentication, throttling
-    from vectors.served_version_cache import served_version_cache
-
     settings.CADML_FEATURE_VERSION = "v4"
-    monkeypatch.setattr(authentication.credential_cache, "ttl_seconds", 30.0)
-    monkeypatch.setattr(throttling, "SYNC_SECONDS", 30.0)
-    monkeypatch.setattr(served_version_cache, "ttl_seconds", 30.0)
     vectors, _, clock = stored
     body = {"vector": np.asarray(vectors[4]).tolist(), "k": 5}
     first = key_client.post("/api/v1/vectors/similarity/", body, format="json")
