@@ -10,6 +10,8 @@ Personas:
 
 from __future__ import annotations
 
+import contextlib
+
 import os
 from pathlib import Path
 
@@ -254,6 +256,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def mocked_s3_storage(settings, monkeypatch, *, alias: str, bucket: str, location: str):
+    """The storage ``alias`` on an S3 bucket of moto's in-process fake (no credentials of the environment used);
+    yields the boto3 client."""
+    import boto3
+    from django.test.utils import override_settings
+    from moto import mock_aws
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        client = boto3.client("s3", region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test")
+        client.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        storages = {**settings.STORAGES, alias: {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+            "bucket_name": bucket, "location": location, "region_name": "eu-west-1", "access_key": "test",
+            "secret_key": "test", "default_acl": None, "file_overwrite": True, "querystring_auth": True}}}
+        with override_settings(STORAGES=storages):
+            yield client
 
 
 def storage_check_ids(settings, alias: str, backend: str, location) -> list[str]:

@@ -9,14 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import boto3
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test.utils import override_settings
-from moto import mock_aws
 
 from features.originals import original_key
-from tests.conftest import storage_check_ids
+from tests.conftest import mocked_s3_storage, storage_check_ids
 
 from .cad_builders import make_binary_stl, make_box_triangles
 
@@ -26,16 +23,8 @@ BUCKET = "cadml-originals-test"
 
 @pytest.fixture
 def s3_originals(settings, monkeypatch):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    with mock_aws():
-        client = boto3.client("s3", region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test")
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        storages = {**settings.STORAGES, "cad_originals": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
-            "bucket_name": BUCKET, "location": "originals", "region_name": "eu-west-1", "access_key": "test",
-            "secret_key": "test", "default_acl": None, "file_overwrite": True, "querystring_auth": True}}}
-        with override_settings(STORAGES=storages):
-            yield client
+    with mocked_s3_storage(settings, monkeypatch, alias="cad_originals", bucket=BUCKET, location="originals") as client:
+        yield client
 
 
 @pytest.mark.django_db

@@ -4,13 +4,10 @@ on S3 (moto)."""
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from django.test.utils import override_settings
-from moto import mock_aws
 from prometheus_client import REGISTRY
 
-from tests.conftest import storage_check_ids
+from tests.conftest import mocked_s3_storage, storage_check_ids
 from tests.vectors.conftest import make_vectors, register
 from vectors.index.snapshot import MANIFEST, read_manifest
 from vectors.models import IndexState
@@ -110,26 +107,19 @@ def test_publishing_keeps_the_newest_generations_only(seeded, settings):
 
 
 def test_snapshots_round_trip_through_s3(seeded, settings, tmp_path, monkeypatch):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
     vectors, _ = seeded
-    with mock_aws():
-        client = boto3.client("s3", region_name="eu-west-1", aws_access_key_id="test", aws_secret_access_key="test")
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        storages = {**settings.STORAGES, "index_snapshots": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
-            "bucket_name": BUCKET, "location": "index-snapshots", "region_name": "eu-west-1", "access_key": "test",
-            "secret_key": "test", "default_acl": None, "file_overwrite": True, "querystring_auth": True}}}
-        with override_settings(STORAGES=storages):
-            index_rebuild(feature_version="v4", actor="ops-alice", reason="first snapshot")
-            manifest = read_manifest(settings.CADML_INDEX_DIR, "v4")
-            keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=BUCKET)["Contents"])
-            assert keys == sorted(f"index-snapshots/v4/{manifest.generation}/{name}"
-                                  for name in (MANIFEST, manifest.index_file, manifest.ids_file))
-            _host_b(settings, tmp_path)
-            fetched = _transfers("fetch", "success")
-            assert _search(vectors)["degraded"] is False
-            assert _transfers("fetch", "success") == fetched + 1
-            assert read_manifest(settings.CADML_INDEX_DIR, "v4") == manifest
+    with mocked_s3_storage(settings, monkeypatch, alias="index_snapshots", bucket=BUCKET,
+                           location="index-snapshots") as client:
+        index_rebuild(feature_version="v4", actor="ops-alice", reason="first snapshot")
+        manifest = read_manifest(settings.CADML_INDEX_DIR, "v4")
+        keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=BUCKET)["Contents"])
+        assert keys == sorted(f"index-snapshots/v4/{manifest.generation}/{name}"
+                              for name in (MANIFEST, manifest.index_file, manifest.ids_file))
+        _host_b(settings, tmp_path)
+        fetched = _transfers("fetch", "success")
+        assert _search(vectors)["degraded"] is False
+        assert _transfers("fetch", "success") == fetched + 1
+        assert read_manifest(settings.CADML_INDEX_DIR, "v4") == manifest
 
 
 def test_system_check_refuses_an_unwritable_snapshots_folder(tmp_path, settings):
