@@ -2,8 +2,9 @@
 `ezdxf.readfile` of the same files, in the same run.
 
 1. In process, the text DXF samples (binary DXF left out): `ezdxf.readfile(path)` of each file (the baseline),
-   `parse_dxf(data)` (the service's path: scan, `ezdxf.read` or recover, audit, extents, v5 descriptor) and
-   `parse_dxf(data, strategy="recover")` (the former path). Sum over the files, median of `--repeat` runs,
+   `parse_dxf(data)` (the service's path: scan, the ENTITIES-only read or `ezdxf.read` + audit or recover,
+   extents, v5 descriptor), `parse_dxf(data, strategy="ezdxf")` (the same without the ENTITIES-only read:
+   the path before it) and `parse_dxf(data, strategy="recover")` (the former path). Sum over the files, median of `--repeat` runs,
    after one warm-up run (fonts, imports), in CPU time of the process (the machine is shared: wall time moves
    with the other processes' load; the parse is single-threaded). Also the parse's parts, from the same
    functions the parser calls.
@@ -65,8 +66,11 @@ def median_total(run_all, repeat: int) -> float:
 
 
 def parse_parts(datas: list[bytes], repeat: int) -> dict[str, float]:
-    """The parts of `parse_dxf(data)` for the files the scan finds sound (the others go through recover)."""
+    """The parts of `parse_dxf(data)` for the files the scan finds sound (the others go through recover): the
+    ENTITIES-only read (tried on every sound file), `ezdxf.read` and audit for the files it declines."""
     from ezdxf import disassemble
+
+    from features.parsers.dxf_direct import read_direct
 
     parts: dict[str, list[float]] = {}
 
@@ -82,13 +86,19 @@ def parse_parts(datas: list[bytes], repeat: int) -> dict[str, float]:
             if not scan.sound:
                 continue
             started = time.process_time()
-            text = data.decode(dxf_parser._dxf_encoding(data), "surrogateescape")
-            doc = ezdxf.read(io.StringIO(text, newline=None))
-            totals["ezdxf.read"] = totals.get("ezdxf.read", 0.0) + time.process_time() - started
-            started = time.process_time()
-            doc.audit()
-            totals["audit"] = totals.get("audit", 0.0) + time.process_time() - started
-            msp = doc.modelspace()
+            direct = read_direct(data, scan)
+            totals["entities-only read"] = totals.get("entities-only read", 0.0) + time.process_time() - started
+            if direct is not None:
+                msp = direct.entities
+            else:
+                started = time.process_time()
+                text = data.decode(dxf_parser._dxf_encoding(data), "surrogateescape")
+                doc = ezdxf.read(io.StringIO(text, newline=None))
+                totals["ezdxf.read"] = totals.get("ezdxf.read", 0.0) + time.process_time() - started
+                started = time.process_time()
+                doc.audit()
+                totals["audit"] = totals.get("audit", 0.0) + time.process_time() - started
+                msp = doc.modelspace()
             started = time.process_time()
             primitives = list(disassemble.to_primitives(disassemble.recursive_decompose(msp)))
             extents = dxf_parser.primitives_extents(primitives)
@@ -143,13 +153,17 @@ def in_process(files: list[Path], repeat: int) -> float:
     datas = [p.read_bytes() for p in files]
     readfile = median_total(lambda: [ezdxf.readfile(p) for p in files], repeat)
     fast = median_total(lambda: [dxf_parser.parse_dxf(d) for d in datas], repeat)
+    document = median_total(lambda: [dxf_parser.parse_dxf(d, strategy="ezdxf") for d in datas], repeat)
     former = median_total(lambda: [dxf_parser.parse_dxf(d, strategy="recover") for d in datas], repeat)
     readers = [dxf_parser.parse_dxf(d).metadata["reader"] for d in datas]
     print(f"DXF parse in process: {len(files)} text DXF samples, sum over the files, median of {repeat} runs, "
           "CPU time")
     print(f"  ezdxf.readfile                    {readfile * 1000:7.1f} ms  (baseline)")
     print(f"  parse_dxf (service path)          {fast * 1000:7.1f} ms  ratio {fast / readfile:.2f}x"
-          f"  (readers: {readers.count('read')} ezdxf.read, {readers.count('recover')} recover)")
+          f"  (readers: {readers.count('direct')} entities only, {readers.count('read')} ezdxf.read, "
+          f"{readers.count('recover')} recover)")
+    print(f"  parse_dxf strategy=ezdxf (before)  {document * 1000:7.1f} ms  ratio {document / readfile:.2f}x"
+          "  (ezdxf.read for every sound file)")
     print(f"  parse_dxf strategy=recover (old)  {former * 1000:7.1f} ms  ratio {former / readfile:.2f}x")
     for name, seconds in parse_parts(datas, repeat).items():
         print(f"    part {name:22s} {seconds * 1000:7.1f} ms  = {seconds / readfile:.2f}x readfile")

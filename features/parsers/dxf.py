@@ -67,6 +67,9 @@ class DxfScan:
     modelspace_refs: list[tuple[str, int]] = field(default_factory=list)
     has_eof: bool = False
     sound: bool = False  # the group-code structure is clean: `ezdxf.read` can load it without recovery
+    # byte range of each section, from its SECTION line to the start of its ENDSEC line
+    spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    entities_in_section: int = 0  # structure tags of the ENTITIES section, sub-entities and paper space included
 
     @property
     def entity_count(self) -> int:
@@ -256,6 +259,14 @@ def _is_sound(data, rows: _Rows, zero_values, section_starts, section_ends, sect
     return len(set(handles)) == len(handles)
 
 
+def _line_start(rows: _Rows, zero_rows: np.ndarray, position: int) -> int:
+    """Byte offset of the code line of the zero group at `position` (the end of the data past the last one)."""
+    if position >= zero_rows.size:
+        return len(rows.data)
+    row = int(zero_rows[position])
+    return int(rows.value_end[row - 1]) + 1 if row > 0 else 0
+
+
 def _scan(data: bytes) -> DxfScan:
     """Fast scan of an ASCII DXF as pairs of lines (group code, value), vectorised with numpy.
 
@@ -295,6 +306,8 @@ def _scan(data: bytes) -> DxfScan:
         end = min(candidates)
         sections.append((name or b"", start + 1, end))
         scan.sections.append((name or b"").decode("ascii", "replace"))
+        scan.spans.setdefault(scan.sections[-1], []).append((_line_start(rows, zero_rows, start),
+                                                             _line_start(rows, zero_rows, end)))
 
     scan.sound = _is_sound(data, rows, zero_values, section_starts, section_ends, sections, eof)
 
@@ -305,6 +318,7 @@ def _scan(data: bytes) -> DxfScan:
         begins, limits = zero_rows[first:end], limits_all[first:end]
         refs = _refs(kinds, begins, limits, rows, decode)
         if name == b"ENTITIES":
+            scan.entities_in_section += end - first
             flagged = rows.rows(67)
             flagged = flagged[[value == b"1" for value in rows.values(flagged)]] if flagged.size else flagged
             paper = _first_rows(flagged, begins, limits) >= 0
@@ -507,7 +521,7 @@ def _load(data: bytes, scan: DxfScan | None, strategy: str):
             with open(path, "wb") as handle:
                 handle.write(data)
             return ezdxf.readfile(path), [], "binary"
-    if strategy == "auto" and scan is not None and scan.sound:
+    if strategy in ("auto", "ezdxf") and scan is not None and scan.sound:
         from ezdxf.lldxf.const import DXFError
 
         text = data.decode(_dxf_encoding(data), "surrogateescape")
@@ -606,11 +620,11 @@ def _merge(extents, own: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | No
 def drawing_extents(entities, strategy: str = "auto") -> tuple[np.ndarray, np.ndarray] | None:
     """(lo, hi) of `entities` as `ezdxf.bbox.extents(entities, fast=True)` computes them, or None when empty.
 
-    With strategy "auto", the entities whose extents are their own points are measured from those points,
+    Unless the strategy is "recover", the entities whose extents are their own points are measured from those points,
     and only the others go to ezdxf.bbox (which disassembles every entity into paths)."""
     from ezdxf import bbox as ezbbox
 
-    if strategy != "auto":
+    if strategy == "recover":
         rest = entities
         own: list[np.ndarray] = []
     else:
@@ -643,10 +657,13 @@ def parse_dxf(
     max_depth: int = DEFAULT_MAX_BLOCK_DEPTH,
     strategy: str = "auto",
 ) -> CadDocument:
-    """Parse a DXF. `strategy="auto"` (the service's) reads a sound ASCII file with `ezdxf.read` and measures
-    point-like entities from their points; `strategy="recover"` is the former path (`ezdxf.recover` for every
-    ASCII file, `ezdxf.bbox` for every entity), kept for the tests that compare the two."""
-    if strategy not in ("auto", "recover"):
+    """Parse a DXF. `strategy="auto"` (the service's) reads a drawing of lines, points, circles, arcs and
+    lightweight polylines from its ENTITIES section alone (`dxf_direct.read_direct`), any other sound ASCII
+    file with `ezdxf.read`, and measures point-like entities from their points; `strategy="ezdxf"` is the same
+    without the ENTITIES-only read (`ezdxf.read` for every sound file) and `strategy="recover"` the former path
+    (`ezdxf.recover` for every ASCII file, `ezdxf.bbox` for every entity), kept for the tests and the bench
+    that compare them."""
+    if strategy not in ("auto", "ezdxf", "recover"):
         raise ValueError(f"unknown DXF strategy {strategy!r}")
     binary = is_binary_dxf(data)
     scan = None
@@ -657,6 +674,70 @@ def parse_dxf(
         expanded = check_block_graph(
             scan.blocks, msp_direct, scan.modelspace_refs, entity_budget=entity_budget, max_depth=max_depth
         )
+    direct = None
+    if strategy == "auto" and scan is not None:
+        from .dxf_direct import read_direct
+
+        direct = read_direct(data, scan)
+    if direct is not None:
+        # the scan's counts are the entities' (read_direct checked it); nothing in paper space or in blocks
+        entities, warnings, reader = direct.entities, [], "direct"
+        kinds, layers, counted_by, space = scan.kinds, scan.layers, "scan", "model"
+        dxfversion, units_code = direct.dxfversion, direct.units_code
+    else:
+        entities, kinds, layers, counted_by, space, expanded, warnings, reader, dxfversion, units_code = (
+            _document_entities(data, scan, strategy, entity_budget=entity_budget, max_depth=max_depth)
+        )
+    primitives = None
+    try:
+        if strategy != "recover" and expanded <= SHARED_PRIMITIVES_LIMIT:
+            # decompose the drawing once: the extents and the shape descriptor use the same primitives
+            from ezdxf import disassemble
+
+            primitives = list(disassemble.to_primitives(disassemble.recursive_decompose(entities)))
+            extents = primitives_extents(primitives)
+        else:
+            extents = drawing_extents(entities, strategy)
+    except RecursionError:
+        raise corrupt("the DXF blocks nest too deeply to measure", reason="recursion") from None
+    except Exception as exc:
+        raise corrupt(f"ezdxf could not measure the DXF: {str(exc)[:300]}", error=type(exc).__name__) from None
+    box = None
+    if extents is not None:
+        lo, hi = extents
+        if np.isfinite(lo).all() and np.isfinite(hi).all():
+            box = (tuple(lo.tolist()), tuple(hi.tolist()))
+        else:
+            warnings.append("non-finite extents ignored")
+    units = INSUNITS.get(units_code) if isinstance(units_code, int) else None
+    shape, shape_warnings = drawing_shape(entities, box, units, primitives)
+    warnings.extend(shape_warnings)
+    return CadDocument(
+        format="dxf",
+        parser=PARSER,
+        entity_count=sum(kinds.values()),
+        entity_kinds=dict(kinds),
+        layers=dict(layers),
+        bbox=box,
+        solids=kinds.get("3DSOLID", 0) + kinds.get("BODY", 0),
+        faces=kinds.get("3DFACE", 0),
+        units=units,
+        warnings=tuple(warnings),
+        metadata={
+            "dxfversion": dxfversion,
+            "encoding": "binary" if binary else "ascii",
+            "expanded_entities": expanded,
+            "counted_by": counted_by,
+            "space": space,
+            "reader": reader,
+        },
+        shape=shape,
+    )
+
+
+def _document_entities(data: bytes, scan: DxfScan | None, strategy: str, *, entity_budget: int, max_depth: int):
+    """The drawing's entities from an ezdxf document (`ezdxf.read`, recover or the binary loader) and what the
+    summary needs from it."""
     try:
         doc, warnings, reader = _load(data, scan, strategy)
     except CadParseError:
@@ -693,49 +774,5 @@ def parse_dxf(
         counted_by, space = "ezdxf", "paper"
         warnings.append("the model space is empty: counted and described the paper space layout(s) "
                         + ", ".join(names))
-    primitives = None
-    try:
-        if strategy == "auto" and expanded <= SHARED_PRIMITIVES_LIMIT:
-            # decompose the drawing once: the extents and the shape descriptor use the same primitives
-            from ezdxf import disassemble
-
-            primitives = list(disassemble.to_primitives(disassemble.recursive_decompose(entities)))
-            extents = primitives_extents(primitives)
-        else:
-            extents = drawing_extents(entities, strategy)
-    except RecursionError:
-        raise corrupt("the DXF blocks nest too deeply to measure", reason="recursion") from None
-    except Exception as exc:
-        raise corrupt(f"ezdxf could not measure the DXF: {str(exc)[:300]}", error=type(exc).__name__) from None
-    box = None
-    if extents is not None:
-        lo, hi = extents
-        if np.isfinite(lo).all() and np.isfinite(hi).all():
-            box = (tuple(lo.tolist()), tuple(hi.tolist()))
-        else:
-            warnings.append("non-finite extents ignored")
     units_code = doc.header.get("$INSUNITS", 0)
-    units = INSUNITS.get(units_code) if isinstance(units_code, int) else None
-    shape, shape_warnings = drawing_shape(entities, box, units, primitives)
-    warnings.extend(shape_warnings)
-    return CadDocument(
-        format="dxf",
-        parser=PARSER,
-        entity_count=sum(kinds.values()),
-        entity_kinds=dict(kinds),
-        layers=dict(layers),
-        bbox=box,
-        solids=kinds.get("3DSOLID", 0) + kinds.get("BODY", 0),
-        faces=kinds.get("3DFACE", 0),
-        units=units,
-        warnings=tuple(warnings),
-        metadata={
-            "dxfversion": doc.dxfversion,
-            "encoding": "binary" if binary else "ascii",
-            "expanded_entities": expanded,
-            "counted_by": counted_by,
-            "space": space,
-            "reader": reader,
-        },
-        shape=shape,
-    )
+    return entities, kinds, layers, counted_by, space, expanded, warnings, reader, doc.dxfversion, units_code

@@ -9,6 +9,7 @@ the metadata (but the reader's name), the bbox within 1e-9 relative, and the v5 
 from __future__ import annotations
 
 import io
+import json
 import math
 
 import ezdxf
@@ -45,7 +46,7 @@ def _compare(name: str, new: dict, old: dict) -> list[str]:
     problems = []
     reader = new["metadata"].pop("reader")
     assert old["metadata"].pop("reader") in ("recover", "binary"), name
-    assert reader in ("read", "recover", "binary"), name
+    assert reader in ("direct", "read", "recover", "binary"), name
     for key in sorted(set(new) | set(old)):
         if key in ("bbox", "shape"):
             continue
@@ -88,9 +89,59 @@ def test_every_shared_dxf_gets_the_same_summary_from_both_paths(cad_samples_dir)
                  if not p.read_bytes().startswith(b"AutoCAD Binary DXF")]
     assert len(text_good) >= 19
     needs_recover = {"ezdxf__Leica_Disto_S910.dxf"}
-    assert {name for name in text_good if readers[name] != "read"} == needs_recover, readers
+    assert {name for name in text_good if readers[name] not in ("read", "direct")} == needs_recover, readers
     damaged = {p.name for p in (cad_samples_dir / "damaged").iterdir() if p.suffix.lower() == ".dxf"}
     assert all(readers[name] == "recover" for name in damaged if name in readers), readers
+
+
+def test_the_entities_only_read_gives_byte_identical_summaries(cad_samples_dir):
+    # every file the ENTITIES-only read takes gets the very summary `ezdxf.read` gives (strategy "ezdxf": the
+    # service's path without it), to the last bit of every float; the other files are not affected
+    direct = set()
+    for path in _dxf_files(cad_samples_dir):
+        data = path.read_bytes()
+        new, old = _outcome(data, "auto"), _outcome(data, "ezdxf")
+        if "error" in new or "error" in old:
+            assert new == old, path.name
+            continue
+        reader = new["metadata"].pop("reader")
+        assert old["metadata"].pop("reader") in ("read", "recover", "binary"), path.name
+        if reader == "direct":
+            direct.add(path.name)
+        assert json.dumps(new, sort_keys=True) == json.dumps(old, sort_keys=True), path.name
+    assert direct == {"cadquery__gear.dxf", "cadquery__three_layers.dxf", "trimesh__wrench.dxf"}
+
+
+def test_a_drawing_of_direct_kinds_is_read_without_a_document():
+    def build(msp, doc):
+        msp.add_line((-3, 1, 2), (4, -5, 0.5), dxfattribs={"layer": "EDGES", "color": 3})
+        msp.add_point((7, 8, -9))
+        msp.add_circle((100, 0), 5, dxfattribs={"extrusion": (0, 0, -1)})
+        msp.add_arc((10, 10), 4, 30, 250)
+        msp.add_lwpolyline([(0, 40), (5, 41, 0, 0, 0.7), (6, 39)], close=True)
+        msp.add_lwpolyline([(0, 60), (5, 61)], dxfattribs={"const_width": 3.0})
+        doc.header["$INSUNITS"] = 4
+
+    data = _drawing(build)
+    new, old = _outcome(data, "auto"), _outcome(data, "ezdxf")
+    assert new["metadata"].pop("reader") == "direct"
+    assert old["metadata"].pop("reader") == "read"
+    assert json.dumps(new, sort_keys=True) == json.dumps(old, sort_keys=True)
+    assert new["units"] == "mm" and new["entity_kinds"]["LWPOLYLINE"] == 2
+
+
+@pytest.mark.parametrize("build", [
+    lambda msp, doc: msp.add_line((0, 0), (1, 1), dxfattribs={"linetype": "DASHED"}),  # needs the LTYPE table
+    lambda msp, doc: msp.add_line((0, 0), (1, 1)).set_xdata("ACAD", [(1000, "note")]),  # XDATA
+    lambda msp, doc: doc.paperspace().add_line((0, 0), (1, 1)),  # a paper space entity
+    lambda msp, doc: msp.add_spline([(0, 0), (10, 20), (30, -10), (40, 0)]),  # not a direct kind
+    lambda msp, doc: msp.add_blockref(doc.blocks.new("B").name, (0, 0)) and msp.add_line((0, 0), (1, 1)),
+])
+def test_what_the_entities_alone_cannot_tell_goes_through_ezdxf(build):
+    data = _drawing(lambda msp, doc: (msp.add_line((5, 5), (6, 6)), build(msp, doc)))
+    new, old = _outcome(data, "auto"), _outcome(data, "ezdxf")
+    assert new["metadata"].pop("reader") == old["metadata"].pop("reader") == "read"
+    assert new == old
 
 
 def test_damaged_files_that_need_recovery_are_not_read_as_sound(cad_samples_dir):
@@ -122,8 +173,10 @@ def _drawing(build) -> bytes:
 def test_the_scan_tells_sound_from_damaged_structure(damage, sound):
     data = damage(_drawing(lambda msp, doc: msp.add_line((0, 0), (1, 1))))
     assert scan_dxf(data).sound is sound
-    reader = parse_dxf(data).metadata["reader"]
+    reader = parse_dxf(data, strategy="ezdxf").metadata["reader"]
     assert reader == ("read" if sound else "recover")
+    # a line alone needs no document when the file is sound
+    assert parse_dxf(data).metadata["reader"] == ("direct" if sound else "recover")
 
 
 def test_a_lone_carriage_return_is_left_to_recover():

@@ -1,0 +1,129 @@
+"""DXF drawings read from their ENTITIES section alone, without building ezdxf's document.
+
+`ezdxf.read` builds the whole document (header, classes, tables, blocks, objects) and that alone costs about an
+`ezdxf.readfile`. For a drawing whose model space holds only LINE, POINT, CIRCLE, ARC and LWPOLYLINE entities
+(no block insert, nothing in paper space) the parse needs nothing but those entities, `$ACADVER` and
+`$INSUNITS`: the entities are loaded with ezdxf's own tag loader and entity classes (the same attribute values
+as `ezdxf.read` gives them), without a document, and then measured and described by the same code as the
+document's entities.
+
+A file takes this path only when the group-code scan found it sound, with one HEADER and one ENTITIES section,
+DXF R12 or R2000 and later (not R13/R14), and when nothing in its entities is what `doc.audit()` would fix or
+report on those kinds (an undefined
+linetype cannot be told without the LTYPE table: any linetype but BYLAYER/BYBLOCK declines, so do XDATA,
+application data, extension dictionaries and pointers to objects). `read_direct` returns None for every other
+file, which then goes through `ezdxf.read`. What this path cannot see is what the audit would repair in the
+other sections (tables, blocks, objects, layouts): such a repair shows in the `ezdxf.read` path's summary as a
+`recover: N fixes` warning and not in this one's; the geometry, counts, layers and units are the same.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+from .dxf import DxfScan, _dxf_encoding
+
+DIRECT_KINDS = frozenset({"LINE", "POINT", "CIRCLE", "ARC", "LWPOLYLINE"})
+
+# $ACADVER -> `doc.dxfversion` after `ezdxf.read`. R13/R14 files are left to ezdxf: it upgrades them to R2000
+# and its audit then repairs their layouts (an orphaned paper space block record in a shared sample)
+_DXF_VERSIONS = {
+    "AC1009": "AC1009", "AC1015": "AC1015", "AC1018": "AC1018",
+    "AC1021": "AC1021", "AC1024": "AC1024", "AC1027": "AC1027", "AC1032": "AC1032",
+}
+_ACADVER_RE = re.compile(rb"\n[ \t]*9[ \t]*\r?\n\$ACADVER\r?\n[ \t]*1[ \t]*\r?\n(AC\d{4})\r?\n")
+_INSUNITS_RE = re.compile(rb"\n[ \t]*9[ \t]*\r?\n\$INSUNITS\r?\n[ \t]*70[ \t]*\r?\n[ \t]*(-?\d{1,6})[ \t]*\r?\n")
+# group codes that point at other objects (reactors, extension dictionary, material, plot style, visual
+# style...): the audit checks their targets, which only the document knows. The owner (330) is not one: the
+# model space layout sets it when `ezdxf.read` loads the entity.
+_POINTER_CODES = frozenset({102, 340, 347, 348, 360, 390})
+
+
+@dataclass(frozen=True)
+class DirectDrawing:
+    entities: list
+    dxfversion: str
+    units_code: int
+
+
+def read_direct(data: bytes, scan: DxfScan) -> DirectDrawing | None:
+    """The model-space entities, DXF version and `$INSUNITS` of a drawing that needs no ezdxf document, or
+    None when the file must be read by `ezdxf.read`."""
+    if not scan.sound or scan.entity_count == 0 or not set(scan.kinds) <= DIRECT_KINDS:
+        return None
+    if scan.entities_in_section != scan.entity_count:  # sub-entities or paper space entities
+        return None
+    headers, entity_sections = scan.spans.get("HEADER", []), scan.spans.get("ENTITIES", [])
+    if len(headers) != 1 or len(entity_sections) != 1:
+        return None
+    header = b"\n" + data[headers[0][0]:headers[0][1]]
+    versions = _ACADVER_RE.findall(header)
+    if len(versions) != 1 or header.count(b"$ACADVER") != 1:
+        return None
+    dxfversion = _DXF_VERSIONS.get(versions[0].decode("ascii"))
+    units = _INSUNITS_RE.findall(header)
+    if dxfversion is None or len(units) != header.count(b"$INSUNITS") or len(units) > 1:
+        return None
+    units_code = int(units[0]) if units else 0
+    start, end = entity_sections[0]
+    # with its ENDSEC: the tag compiler reads one tag ahead for the coordinates of the last entity's last point
+    text = (data[start:end] + b"0\nENDSEC\n").decode(_dxf_encoding(data), "surrogateescape")
+    entities = _load_entities(text)
+    if entities is None or len(entities) != scan.entity_count:
+        return None
+    return DirectDrawing(entities=entities, dxfversion=dxfversion, units_code=units_code)
+
+
+def _load_entities(text: str) -> list | None:
+    from ezdxf.entities import factory
+    from ezdxf.lldxf.const import DXFError
+    from ezdxf.lldxf.extendedtags import ExtendedTags
+    from ezdxf.lldxf.tagger import ascii_tags_loader, tag_compiler
+    from ezdxf.lldxf.tags import group_tags
+
+    entities = []
+    try:
+        # universal newlines and the tag compiler, as `ezdxf.read` loads the same lines
+        groups = group_tags(tag_compiler(ascii_tags_loader(io.StringIO(text, newline=None))))
+        head = next(groups, None)  # (0, SECTION), (2, ENTITIES)
+        if head is None or len(head) != 2 or head[0] != (0, "SECTION") or head[1] != (2, "ENTITIES"):
+            return None
+        for tags in groups:
+            if tags[0] == (0, "ENDSEC"):
+                break
+            if any(tag.code in _POINTER_CODES or tag.code >= 1000 for tag in tags):
+                return None
+            xtags = ExtendedTags(tags)
+            if xtags.dxftype() not in DIRECT_KINDS or xtags.xdata or xtags.appdata or xtags.embedded_objects:
+                return None
+            entity = factory.load(xtags)
+            if not _audit_clean(entity):
+                return None
+            entities.append(entity)
+    except (DXFError, ValueError, KeyError, IndexError, TypeError, AttributeError):
+        return None
+    return entities
+
+
+def _audit_clean(entity) -> bool:
+    """False when `doc.audit()` would fix or report something on this entity (ezdxf's DXFGraphic.audit checks,
+    the linetype's table entry excepted: only BYLAYER and BYBLOCK are accepted)."""
+    from ezdxf.lldxf import const, validator
+    from ezdxf.math import NULLVEC
+
+    dxf = entity.dxf
+    if dxf.hasattr("layer") and not validator.is_valid_layer_name(dxf.layer):
+        return False
+    if dxf.hasattr("linetype") and validator.make_table_key(dxf.linetype) not in ("bylayer", "byblock"):
+        return False
+    if dxf.hasattr("color") and not 0 <= dxf.color <= 257:
+        return False
+    if dxf.hasattr("lineweight") and dxf.lineweight not in const.VALID_DXF_LINEWEIGHT_VALUES:
+        return False
+    if dxf.hasattr("extrusion") and NULLVEC.isclose(dxf.extrusion):
+        return False
+    if dxf.hasattr("transparency") and not validator.is_transparency(dxf.transparency):
+        return False
+    return True
