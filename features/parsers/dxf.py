@@ -1,7 +1,9 @@
 """DXF: ezdxf for the document, a fast group-code scan for counts, kinds and layers of ASCII files, and a
 block-graph guard before anything expands block inserts.
 
-Which ezdxf reader loads a file: binary DXF goes to ezdxf's binary loader; an ASCII file that the scan finds
+Which ezdxf reader loads a file: binary DXF goes to ezdxf's binary loader; a sound drawing of lines, points,
+circles, arcs and lightweight polylines is read from its ENTITIES section alone (`dxf_direct.read_direct`,
+no document); another ASCII file that the scan finds
 sound (`DxfScan.sound`: clean group codes, every section closed by its ENDSEC, an exact EOF marker with only
 blank lines after it, unique handles, nothing recover would rewrite) is read with `ezdxf.read` and audited
 like recover does; everything
@@ -70,6 +72,7 @@ class DxfScan:
     # byte range of each section, from its SECTION line to the start of its ENDSEC line
     spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     entities_in_section: int = 0  # structure tags of the ENTITIES section, sub-entities and paper space included
+    linetypes: set[str] = field(default_factory=set)  # LTYPE table entries, by ezdxf's table key (lower case)
 
     @property
     def entity_count(self) -> int:
@@ -334,6 +337,15 @@ def _scan(data: bytes) -> DxfScan:
             scan.kinds = Counter({kind.decode("ascii", "replace"): n for kind, n in Counter(counted_kinds).items()})
             for raw, count in Counter(counted_layers).items():  # decode each distinct layer name once
                 scan.layers[decode(raw)] += count
+        elif name == b"TABLES":
+            # as `ezdxf.read` keys them: the whole line but its newline, lower case (no \\U+ escape to decode)
+            picks = np.array([k for k, kind in enumerate(kinds) if kind == b"LTYPE"], dtype=np.int64)
+            found = _first_rows(rows.rows(2), begins[picks], limits[picks]) if picks.size else picks
+            encoding = _dxf_encoding(data)
+            for row in found[found >= 0].tolist():
+                raw = data[int(rows.value_start[row]):int(rows.value_end[row])].rstrip(b"\r")
+                if b"\\U+" not in raw.upper():
+                    scan.linetypes.add(raw.decode(encoding, "surrogateescape").lower())
         elif name == b"BLOCKS":
             block_names = rows.first(2, begins, limits)
             block_name: str | None = None

@@ -10,8 +10,8 @@ document's entities.
 A file takes this path only when the group-code scan found it sound, with one HEADER and one ENTITIES section,
 DXF R12 or R2000 and later (not R13/R14), and when nothing in its entities is what `doc.audit()` would fix or
 report on those kinds (an undefined
-linetype cannot be told without the LTYPE table: any linetype but BYLAYER/BYBLOCK declines, so do XDATA,
-application data, extension dictionaries and pointers to objects). `read_direct` returns None for every other
+linetype is told from the LTYPE entries the scan found in the TABLES section; XDATA, application data,
+extension dictionaries and pointers to objects decline). `read_direct` returns None for every other
 file, which then goes through `ezdxf.read`. What this path cannot see is what the audit would repair in the
 other sections (tables, blocks, objects, layouts): such a repair shows in the `ezdxf.read` path's summary as a
 `recover: N fixes` warning and not in this one's; the geometry, counts, layers and units are the same.
@@ -70,13 +70,13 @@ def read_direct(data: bytes, scan: DxfScan) -> DirectDrawing | None:
     start, end = entity_sections[0]
     # with its ENDSEC: the tag compiler reads one tag ahead for the coordinates of the last entity's last point
     text = (data[start:end] + b"0\nENDSEC\n").decode(_dxf_encoding(data), "surrogateescape")
-    entities = _load_entities(text)
+    entities = _load_entities(text, scan.linetypes)
     if entities is None or len(entities) != scan.entity_count:
         return None
     return DirectDrawing(entities=entities, dxfversion=dxfversion, units_code=units_code)
 
 
-def _load_entities(text: str) -> list | None:
+def _load_entities(text: str, linetypes: set[str]) -> list | None:
     from ezdxf.entities import factory
     from ezdxf.lldxf.const import DXFError
     from ezdxf.lldxf.extendedtags import ExtendedTags
@@ -99,7 +99,7 @@ def _load_entities(text: str) -> list | None:
             if xtags.dxftype() not in DIRECT_KINDS or xtags.xdata or xtags.appdata or xtags.embedded_objects:
                 return None
             entity = factory.load(xtags)
-            if not _audit_clean(entity):
+            if not _audit_clean(entity, linetypes):
                 return None
             entities.append(entity)
     except (DXFError, ValueError, KeyError, IndexError, TypeError, AttributeError):
@@ -107,17 +107,19 @@ def _load_entities(text: str) -> list | None:
     return entities
 
 
-def _audit_clean(entity) -> bool:
-    """False when `doc.audit()` would fix or report something on this entity (ezdxf's DXFGraphic.audit checks,
-    the linetype's table entry excepted: only BYLAYER and BYBLOCK are accepted)."""
+def _audit_clean(entity, linetypes: set[str]) -> bool:
+    """False when `doc.audit()` would fix or report something on this entity (ezdxf's DXFGraphic.audit checks;
+    `linetypes`: the LTYPE table's entries as the scan found them)."""
     from ezdxf.lldxf import const, validator
     from ezdxf.math import NULLVEC
 
     dxf = entity.dxf
     if dxf.hasattr("layer") and not validator.is_valid_layer_name(dxf.layer):
         return False
-    if dxf.hasattr("linetype") and validator.make_table_key(dxf.linetype) not in ("bylayer", "byblock"):
-        return False
+    if dxf.hasattr("linetype"):
+        linetype = validator.make_table_key(dxf.linetype)
+        if linetype not in ("bylayer", "byblock") and linetype not in linetypes:
+            return False
     if dxf.hasattr("color") and not 0 <= dxf.color <= 257:
         return False
     if dxf.hasattr("lineweight") and dxf.lineweight not in const.VALID_DXF_LINEWEIGHT_VALUES:

@@ -109,7 +109,9 @@ def test_the_entities_only_read_gives_byte_identical_summaries(cad_samples_dir):
         if reader == "direct":
             direct.add(path.name)
         assert json.dumps(new, sort_keys=True) == json.dumps(old, sort_keys=True), path.name
-    assert direct == {"cadquery__gear.dxf", "cadquery__three_layers.dxf", "trimesh__wrench.dxf"}
+    assert direct == {"cadquery__gear.dxf", "cadquery__three_layers.dxf", "trimesh__wrench.dxf",
+                      "trimesh__1002_tray_bottom.DXF", "trimesh__125_cycloidal.DXF", "trimesh__ChuteHolderPrint.DXF",
+                      "trimesh__apu-mount.DXF"}
 
 
 def test_a_drawing_of_direct_kinds_is_read_without_a_document():
@@ -120,6 +122,8 @@ def test_a_drawing_of_direct_kinds_is_read_without_a_document():
         msp.add_arc((10, 10), 4, 30, 250)
         msp.add_lwpolyline([(0, 40), (5, 41, 0, 0, 0.7), (6, 39)], close=True)
         msp.add_lwpolyline([(0, 60), (5, 61)], dxfattribs={"const_width": 3.0})
+        doc.linetypes.add("DASHED2", pattern=[0.5, 0.25, -0.25])
+        msp.add_line((0, 0), (9, 9), dxfattribs={"linetype": "Dashed2"})  # in the LTYPE table: no audit fix
         doc.header["$INSUNITS"] = 4
 
     data = _drawing(build)
@@ -131,7 +135,7 @@ def test_a_drawing_of_direct_kinds_is_read_without_a_document():
 
 
 @pytest.mark.parametrize("build", [
-    lambda msp, doc: msp.add_line((0, 0), (1, 1), dxfattribs={"linetype": "DASHED"}),  # needs the LTYPE table
+    lambda msp, doc: msp.add_line((0, 0), (1, 1), dxfattribs={"linetype": "NOT_IN_TABLE"}),  # the audit removes it
     lambda msp, doc: msp.add_line((0, 0), (1, 1)).set_xdata("ACAD", [(1000, "note")]),  # XDATA
     lambda msp, doc: doc.paperspace().add_line((0, 0), (1, 1)),  # a paper space entity
     lambda msp, doc: msp.add_spline([(0, 0), (10, 20), (30, -10), (40, 0)]),  # not a direct kind
@@ -142,6 +146,13 @@ def test_what_the_entities_alone_cannot_tell_goes_through_ezdxf(build):
     new, old = _outcome(data, "auto"), _outcome(data, "ezdxf")
     assert new["metadata"].pop("reader") == old["metadata"].pop("reader") == "read"
     assert new == old
+
+
+def test_an_undefined_linetype_keeps_the_audit_warning():
+    data = _drawing(lambda msp, doc: msp.add_line((0, 0), (1, 1), dxfattribs={"linetype": "NOT_IN_TABLE"}))
+    summary = parse_dxf(data)
+    assert summary.metadata["reader"] == "read"
+    assert any(w.startswith("recover: 1 fixes") for w in summary.warnings), summary.warnings
 
 
 def test_damaged_files_that_need_recovery_are_not_read_as_sound(cad_samples_dir):
