@@ -73,6 +73,7 @@ class DxfScan:
     spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     entities_in_section: int = 0  # structure tags of the ENTITIES section, sub-entities and paper space included
     linetypes: set[str] = field(default_factory=set)  # LTYPE table entries, by ezdxf's table key (lower case)
+    modelspace_record: str | None = None  # handle of the one *Model_Space BLOCK_RECORD, when there is one
 
     @property
     def entity_count(self) -> int:
@@ -346,6 +347,13 @@ def _scan(data: bytes) -> DxfScan:
                 raw = data[int(rows.value_start[row]):int(rows.value_end[row])].rstrip(b"\r")
                 if b"\\U+" not in raw.upper():
                     scan.linetypes.add(raw.decode(encoding, "surrogateescape").lower())
+            records = np.array([k for k, kind in enumerate(kinds) if kind == b"BLOCK_RECORD"], dtype=np.int64)
+            if records.size:
+                names = rows.first(2, begins[records], limits[records])
+                handles = rows.first(5, begins[records], limits[records])
+                model = [h for n, h in zip(names, handles) if n is not None and n.upper() == b"*MODEL_SPACE"]
+                if len(model) == 1 and model[0]:
+                    scan.modelspace_record = model[0].decode("ascii", "replace")
         elif name == b"BLOCKS":
             block_names = rows.first(2, begins, limits)
             block_name: str | None = None

@@ -70,13 +70,13 @@ def read_direct(data: bytes, scan: DxfScan) -> DirectDrawing | None:
     start, end = entity_sections[0]
     # with its ENDSEC: the tag compiler reads one tag ahead for the coordinates of the last entity's last point
     text = (data[start:end] + b"0\nENDSEC\n").decode(_dxf_encoding(data), "surrogateescape")
-    entities = _load_entities(text, scan.linetypes)
+    entities = _load_entities(text, scan.linetypes, scan.modelspace_record)
     if entities is None or len(entities) != scan.entity_count:
         return None
     return DirectDrawing(entities=entities, dxfversion=dxfversion, units_code=units_code)
 
 
-def _load_entities(text: str, linetypes: set[str]) -> list | None:
+def _load_entities(text: str, linetypes: set[str], modelspace_record: str | None) -> list | None:
     from ezdxf.entities import factory
     from ezdxf.lldxf.const import DXFError
     from ezdxf.lldxf.extendedtags import ExtendedTags
@@ -99,6 +99,9 @@ def _load_entities(text: str, linetypes: set[str]) -> list | None:
             if xtags.dxftype() not in DIRECT_KINDS or xtags.xdata or xtags.appdata or xtags.embedded_objects:
                 return None
             entity = factory.load(xtags)
+            # `ezdxf.read` puts an entity in the layout its owner handle names, before the paper space flag
+            if entity.dxf.hasattr("owner") and entity.dxf.owner != modelspace_record:
+                return None
             if not _audit_clean(entity, linetypes):
                 return None
             entities.append(entity)

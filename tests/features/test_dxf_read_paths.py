@@ -148,6 +148,16 @@ def test_what_the_entities_alone_cannot_tell_goes_through_ezdxf(build):
     assert new == old
 
 
+def test_an_entity_owned_by_the_paper_space_is_left_to_ezdxf():
+    # without the paper space flag, the owner handle alone puts the line in the paper space for ezdxf
+    data = _drawing(lambda msp, doc: (msp.add_point((5, 5)), doc.paperspace().add_line((0, 0), (1, 1))))
+    data = data.replace(b"\n 67\n1\n", b"\n", 1)
+    assert b"\n 67\n" not in data
+    new, old = _outcome(data, "auto"), _outcome(data, "ezdxf")
+    assert new["metadata"].pop("reader") == old["metadata"].pop("reader") == "read"
+    assert new == old
+
+
 def test_an_undefined_linetype_keeps_the_audit_warning():
     data = _drawing(lambda msp, doc: msp.add_line((0, 0), (1, 1), dxfattribs={"linetype": "NOT_IN_TABLE"}))
     summary = parse_dxf(data)
