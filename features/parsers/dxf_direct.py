@@ -14,7 +14,8 @@ linetype is told from the LTYPE entries the scan found in the TABLES section; XD
 extension dictionaries and pointers to objects decline). `read_direct` returns None for every other
 file, which then goes through `ezdxf.read`. What this path cannot see is what the audit would repair in the
 other sections (tables, blocks, objects, layouts): such a repair shows in the `ezdxf.read` path's summary as a
-`recover: N fixes` warning and not in this one's; the geometry, counts, layers and units are the same.
+`recover: N fixes` warning and not in this one's, and a file whose other sections `ezdxf.read` refuses (it
+then goes to recover) is answered from its entities; the geometry, counts, layers and units are the same.
 """
 
 from __future__ import annotations
