@@ -86,7 +86,7 @@ def parse_parts(datas: list[bytes], repeat: int) -> dict[str, float]:
             if not scan.sound:
                 continue
             started = time.process_time()
-            direct = read_direct(data, scan)
+            direct = read_direct(data, scan, encoding=dxf_parser._dxf_encoding(data))
             totals["entities-only read"] = totals.get("entities-only read", 0.0) + time.process_time() - started
             if direct is not None:
                 msp = direct.entities

@@ -698,7 +698,7 @@ def parse_dxf(
     if strategy == "auto" and scan is not None:
         from .dxf_direct import read_direct
 
-        direct = read_direct(data, scan)
+        direct = read_direct(data, scan, encoding=_dxf_encoding(data))
     if direct is not None:
         # the scan's counts are the entities' (read_direct checked it); nothing in paper space or in blocks
         entities, warnings, reader = direct.entities, [], "direct"

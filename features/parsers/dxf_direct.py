@@ -24,7 +24,10 @@ import io
 import re
 from dataclasses import dataclass
 
-from .dxf import DxfScan, _dxf_encoding
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the scan is made by dxf.py, which calls this module: no import at run time
+    from .dxf import DxfScan
 
 DIRECT_KINDS = frozenset({"LINE", "POINT", "CIRCLE", "ARC", "LWPOLYLINE"})
 
@@ -49,9 +52,9 @@ class DirectDrawing:
     units_code: int
 
 
-def read_direct(data: bytes, scan: DxfScan) -> DirectDrawing | None:
+def read_direct(data: bytes, scan: DxfScan, *, encoding: str) -> DirectDrawing | None:
     """The model-space entities, DXF version and `$INSUNITS` of a drawing that needs no ezdxf document, or
-    None when the file must be read by `ezdxf.read`."""
+    None when the file must be read by `ezdxf.read`. `encoding` is the file's text encoding (`dxf._dxf_encoding`)."""
     if not scan.sound or scan.entity_count == 0 or not set(scan.kinds) <= DIRECT_KINDS:
         return None
     if scan.entities_in_section != scan.entity_count:  # sub-entities or paper space entities
@@ -70,7 +73,7 @@ def read_direct(data: bytes, scan: DxfScan) -> DirectDrawing | None:
     units_code = int(units[0]) if units else 0
     start, end = entity_sections[0]
     # with its ENDSEC: the tag compiler reads one tag ahead for the coordinates of the last entity's last point
-    text = (data[start:end] + b"0\nENDSEC\n").decode(_dxf_encoding(data), "surrogateescape")
+    text = (data[start:end] + b"0\nENDSEC\n").decode(encoding, "surrogateescape")
     entities = _load_entities(text, scan.linetypes, scan.modelspace_record)
     if entities is None or len(entities) != scan.entity_count:
         return None
