@@ -115,9 +115,21 @@ def test_crashing_hanging_and_greedy_uploads_fail_alone_and_the_pools_refill(sta
     # every pool back to full size, the failures counted by reason
     wait_until(lambda: all(p["status"] == "ok" and p["alive"] == p["workers"] == 2 for p in _pools(stack)),
                timeout=30, what="the parse pools to refill", processes=stack.live.processes)
-    pools = _pools(stack, reads=20)
     kinds = ("crashes", "timeouts", "memory_limit", "replacements")
-    per_process = {tuple(p[kind] for kind in kinds) for p in pools}  # the two workers' counters (they differ: 3 odd)
+    per_process: set[tuple] = set()  # the two workers' counters (they differ: three failures cannot split evenly)
+
+    def counters(_) -> tuple:
+        pool = _pools(stack, reads=1)[0]
+        return tuple(pool[kind] for kind in kinds)
+
+    def both_workers_seen() -> bool:
+        # concurrent reads, so that both workers answer (sequential ones may all be accepted by the same worker)
+        with ThreadPoolExecutor(max_workers=4) as executor:
+            per_process.update(executor.map(counters, range(8)))
+        return len(per_process) >= 2
+
+    wait_until(both_workers_seen, timeout=60, what="both workers' pool counters", processes=stack.live.processes)
+    pools = [dict(zip(kinds, counters)) for counters in per_process]
     totals = {kind: sum(counters[i] for counters in per_process) for i, kind in enumerate(kinds)}
     assert (totals["crashes"], totals["timeouts"], totals["memory_limit"]) == (1, 1, 1), pools
     for code in CODES:
