@@ -107,3 +107,13 @@ def test_box_variants_have_distinct_contents():
     variants = box_variants(8)
     assert len({data for _, data in variants}) == 8
     assert len({name for name, _ in variants}) == 8
+
+
+def test_a_load_sequence_goes_back_only_against_polls_answered_before_the_next_was_sent():
+    from tools.stress.scenarios import sequence_seen_before
+
+    polls = [(0.0, 1.0, 11), (0.5, 0.9, 12)]  # the poll sent second read 12 and was answered first
+    assert sequence_seen_before(polls, 0.95) == 12  # only the second had been answered
+    assert sequence_seen_before(polls, 2.0) == 12  # a poll sent after both must see at least 12
+    assert sequence_seen_before(polls, 0.2) is None  # overlapping polls are not compared
+    assert sequence_seen_before([], 5.0) is None

@@ -240,6 +240,13 @@ def _await_active_model_everywhere(client: StressClient, *, feature_version: str
     return unconverged
 
 
+def sequence_seen_before(polls: list[tuple[float, float, int]], sent: float) -> int | None:
+    """The highest load sequence among the polls ``(sent, answered, sequence)`` answered before ``sent``: a poll
+    sent later must not see less. Polls that overlap may finish in any order, so they are not compared."""
+    earlier = [sequence for _, answered, sequence in polls if answered < sent]
+    return max(earlier) if earlier else None
+
+
 def concurrency_reload(client: StressClient, *, feature_version: str, versions: list[str] | None, bounds: Bounds,
                        reloaders: int, classifiers: int, searchers: int, seed: int = 11) -> ScenarioResult:
     """Threads reload models while others classify and search; no errors, sequences only move forward."""
@@ -253,7 +260,7 @@ def concurrency_reload(client: StressClient, *, feature_version: str, versions: 
     start_sequence = int(_model_status(client)["load_sequence"])
     lock = threading.Lock()
     reload_sequences: dict[str, list[int]] = {}
-    polled_sequences: list[int] = []
+    polls: list[tuple[float, float, int]] = []  # (sent, answered, load sequence) of each GET /api/v1/model/
     predicted_versions: Counter = Counter()
     reloads_done = Counter()
     errors: list[str] = []
@@ -277,12 +284,14 @@ def concurrency_reload(client: StressClient, *, feature_version: str, versions: 
         if answer["model_version"] not in versions:
             errors.append(f"a prediction came from model {answer['model_version']}, not one of {versions}")
         if i % 5 == 0:
+            sent = time.monotonic()
             polled = int(_model_status(client)["load_sequence"])
+            answered = time.monotonic()
             with lock:
-                if polled_sequences and polled < polled_sequences[-1]:
-                    errors.append(f"GET /api/v1/model/ load sequence went back from {polled_sequences[-1]} "
-                                  f"to {polled}")
-                polled_sequences.append(polled)
+                newest = sequence_seen_before(polls, sent)
+                if newest is not None and polled < newest:
+                    errors.append(f"GET /api/v1/model/ load sequence went back from {newest} to {polled}")
+                polls.append((sent, answered, polled))
 
     def search_step(i: int, rng: random.Random) -> None:
         answer = client.json("similarity", "POST", "/api/v1/vectors/similarity/",
