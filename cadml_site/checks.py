@@ -41,25 +41,27 @@ def _creatable_folder(folder: str) -> bool:
     return bool(existing) and os.path.isdir(existing) and os.access(existing, os.W_OK | os.X_OK)
 
 
-def _originals_storage_problems() -> list:
-    """The filesystem originals storage must be writable (an upload is refused with 503 otherwise)."""
-    backend = settings.STORAGES.get("cad_originals", {})
-    if backend.get("BACKEND") != "features.originals.ContentAddressedFileSystemStorage":
+def _filesystem_storage_problems(alias: str, backend_path: str, variable: str, consequence: str,
+                                 check_id: str) -> list:
+    """A storage ``alias`` on the filesystem (``backend_path``) must be a writable folder, or one that can be made."""
+    backend = settings.STORAGES.get(alias, {})
+    if backend.get("BACKEND") != backend_path:
         return []
     folder = str(backend.get("OPTIONS", {}).get("location", ""))
     if not _creatable_folder(folder):
-        return [Error(f"CADML_ORIGINALS_DIR={folder!r} is not a writable folder (nor can it be created): uploads "
-                      f"would be refused", id="cadml.E010")]
+        return [Error(f"{variable}={folder!r} is not a writable folder (nor can it be created): {consequence}",
+                      id=check_id)]
     return []
+
+
+def _originals_storage_problems() -> list:
+    """The filesystem originals storage must be writable (an upload is refused with 503 otherwise)."""
+    return _filesystem_storage_problems("cad_originals", "features.originals.ContentAddressedFileSystemStorage",
+                                        "CADML_ORIGINALS_DIR", "uploads would be refused", "cadml.E010")
 
 
 def _snapshots_storage_problems() -> list:
     """The filesystem snapshot storage must be writable (every rebuild publishes there, and fails otherwise)."""
-    backend = settings.STORAGES.get("index_snapshots", {})
-    if backend.get("BACKEND") != "django.core.files.storage.FileSystemStorage":
-        return []
-    folder = str(backend.get("OPTIONS", {}).get("location", ""))
-    if not _creatable_folder(folder):
-        return [Error(f"CADML_SNAPSHOTS_DIR={folder!r} is not a writable folder (nor can it be created): index "
-                      f"rebuilds and recoveries would fail", id="cadml.E011")]
-    return []
+    return _filesystem_storage_problems("index_snapshots", "django.core.files.storage.FileSystemStorage",
+                                        "CADML_SNAPSHOTS_DIR", "index rebuilds and recoveries would fail",
+                                        "cadml.E011")
