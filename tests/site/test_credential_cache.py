@@ -47,7 +47,9 @@ def test_a_repeated_ops_request_reads_no_credential_row(ops_client, django_asser
 def test_the_wrong_secret_of_a_cached_prefix_is_still_refused(make_api_key):
     key, secret = make_api_key("acme")
     assert _client(secret).get(WHOAMI).status_code == 200
-    forged = key.prefix + ".x" + secret.split(".", 1)[1][1:]
+    rest = secret.split(".", 1)[1]
+    forged = key.prefix + "." + ("y" if rest[0] == "x" else "x") + rest[1:]  # one character changed, always
+    assert forged != secret
     response = _client(forged).get(WHOAMI)
     assert response.status_code == 401 and response.json()["code"] == "api_key_invalid"
 
