@@ -138,6 +138,9 @@ def test_crashing_hanging_and_greedy_uploads_fail_alone_and_the_pools_refill(sta
     # no orphan: the tree is as large as before, and every process that left it is gone from the machine
     wait_until(lambda: not [pid for pid in before - set(process_tree(master)) if process_alive(pid)], timeout=15,
                what="the replaced parse workers to be gone")
+    # and the replacements have started in both pools (the health reads above may all have reached one worker)
+    wait_until(lambda: len(set(process_tree(master))) >= len(before), timeout=60,
+               what="the replacement parse workers", processes=stack.live.processes)
     after = set(process_tree(master))
     gone = before - after
     assert len(after) == len(before) and len(gone) == 3, (sorted(before), sorted(after))
