@@ -234,18 +234,22 @@ def django_subprocess_env(transactional_db) -> dict[str, str]:
 
 @pytest.fixture
 def request_caches_held(monkeypatch):
-    """For tests that pin the SQL statements of a request: the credential cache, the throttle's sync interval and the
-    served version cache stretched to 30 s, and the throttle's clock stopped (a new fixed window reads the previous
+    """For tests that pin the SQL statements of a request: the credential cache, the throttle's sync interval, the
+    served version cache and the convergence interval of every per-process runtime (the cache settings check is a
+    statement once a second) stretched to 30 s, and the throttle's clock stopped (a new fixed window reads the previous
     window's shared count once: a statement when the shared cache is the database's, Postgres in CI), so that a loaded
     machine stays inside them between the warming request and the measured one."""
     import time
 
+    from cadml_site import process_state
     from cadml_site.api import authentication, throttling
     from vectors.served_version_cache import served_version_cache
 
     monkeypatch.setattr(authentication.credential_cache, "ttl_seconds", 30.0)
     monkeypatch.setattr(throttling, "SYNC_SECONDS", 30.0)
     monkeypatch.setattr(served_version_cache, "ttl_seconds", 30.0)
+    for local in list(process_state._process_locals.values()):
+        monkeypatch.setattr(local, "converge_every", 30.0)
     stopped = time.time()
     monkeypatch.setattr(throttling.ApiKeyScopedThrottle, "timer", staticmethod(lambda: stopped))
 
