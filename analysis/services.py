@@ -20,6 +20,7 @@ from cadml_site.errors import DomainError
 from features.models import CadFile
 from features.originals import STORAGE_ERRORS, original_key, original_read
 from features.parsers.errors import CadParseError
+from features.selectors import cad_file_by_sha256
 from features.services import (
     cad_file_features,
     cad_file_ingest,
@@ -165,7 +166,7 @@ def _read_local(path: str) -> tuple[bytes | None, dict | None]:
 
 
 def _import_data(*, data: bytes, name: str, path: str, meta: dict | None, feature_version: str | None) -> dict:
-    existing = CadFile.objects.filter(sha256=hashlib.sha256(data).hexdigest()).first()
+    existing = cad_file_by_sha256(sha256=hashlib.sha256(data).hexdigest())
     if existing is not None:
         if not existing.has_original:  # stored before originals were kept: keep it now
             try:

@@ -23,6 +23,12 @@ MEDIA_TYPES = {"dxf": "image/vnd.dxf", "stl": "model/stl", "step": "model/step",
                "obj": "model/obj"}
 
 
+def cad_file_by_sha256(*, sha256: str) -> CadFile | None:
+    """The row of one content, or None. sha256 is unique: no ORDER BY (``first()`` would add the model's ordering
+    and compile it on every call), ``LIMIT 1``."""
+    return next(iter(CadFile.objects.filter(sha256=sha256).order_by()[:1]), None)
+
+
 def cad_file_document(*, sha256: str) -> CadDocument | None:
     """The stored document summary of a CAD file, or None when that content was never parsed."""
     row = CadFile.objects.filter(sha256=sha256).only("summary").first()
@@ -100,7 +106,7 @@ def _original_not_found(sha256: str, message: str, code: str) -> NotFound:
 def cad_file_get(*, sha256: str) -> CadFile:
     """The CadFile of a content hash (64 hex digits, any case); 404 `cad_file_not_found` otherwise."""
     digest = sha256.lower() if isinstance(sha256, str) else ""
-    row = CadFile.objects.filter(sha256=digest).first() if _SHA256.fullmatch(digest) else None
+    row = cad_file_by_sha256(sha256=digest) if _SHA256.fullmatch(digest) else None
     if row is None:
         raise _original_not_found(str(sha256), "No CAD file with this sha256 was uploaded.", "cad_file_not_found")
     return row

@@ -36,6 +36,7 @@ from features.parse_pool import get_parse_pool
 from features.parsers.dispatch import parse_document, too_large_error
 from features.parsers.document import FORMATS, CadDocument
 from features.parsers.errors import CadParseError
+from features.selectors import cad_file_by_sha256
 from features.parse_workers.pool import ParsePoolUnavailable
 
 logger = logging.getLogger("cadml.features")
@@ -157,7 +158,7 @@ def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> Inge
     statements for new content (the lookup that spares a parse, then the insert), one for known content.
     """
     sha256 = hashlib.sha256(data).hexdigest()
-    existing = CadFile.objects.filter(sha256=sha256).first()
+    existing = cad_file_by_sha256(sha256=sha256)
     if existing is not None:
         if not existing.has_original:
             cad_file_original_backfill(cad_file=existing, data=data)
@@ -255,7 +256,7 @@ def cad_file_features_from_original(*, sha256: str, version: str) -> list[float]
     None when the file or its original is not stored, or the original no longer parses (logged): the caller counts
     it as `needs_source`. A failing storage or parse pool raises (503), so a migration run fails and resumes.
     """
-    cad_file = CadFile.objects.filter(sha256=sha256).first()
+    cad_file = cad_file_by_sha256(sha256=sha256)
     if cad_file is None:
         return None
     try:

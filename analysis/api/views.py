@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from analysis import selectors, services
 from analysis.api import serializers as s
+from cadml_site.api.output import output_data
 from cadml_site.api.permissions import READ, WRITE
 from cadml_site.api.upload_limits import UploadSizeLimitedApi
 from features.extractors import slot_names
@@ -123,14 +124,15 @@ class AnalysisCreateApi(UploadSizeLimitedApi, APIView):
             match=data["match"],
             mirror=data["mirror"],
         )
-        return Response(s.AnalysisOutputSerializer(analysis_payload(analysis)).data, status=status.HTTP_201_CREATED)
+        return Response(output_data(s.AnalysisOutputSerializer, analysis_payload(analysis)),
+                        status=status.HTTP_201_CREATED)
 
 
 class AnalysisDetailApi(APIView):
     @extend_schema(tags=TAGS, operation_id="analyze_retrieve", responses={200: s.AnalysisOutputSerializer})
     def get(self, request, analysis_id: int):
         analysis = selectors.analysis_get(analysis_id=analysis_id)
-        return Response(s.AnalysisOutputSerializer(analysis_payload(analysis)).data)
+        return Response(output_data(s.AnalysisOutputSerializer, analysis_payload(analysis)))
 
 
 class FeatureVersionListApi(APIView):

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from cadml_site.api.pagination import OrderedLimitOffsetPagination
 from cadml_site.api.base import SensitiveApi, validated
+from cadml_site.api.output import output_data
 from cadml_site.api.permissions import READ, ApiKeyScopePermits, HasApiKey, HasOperationPermission, IsOpsStaff, actor_name
 from cadml_site.request_context import current_request_id
 from vectors import selectors, services
@@ -180,7 +181,7 @@ class VectorSimilaritySearchApi(APIView):
                                                  k=v["k"], min_score=v["min_score"], filters=v["filters"],
                                                  min_generation=v["min_generation"], match=v["match"],
                                                  cad_file=v["cad_file"], mirror=v["mirror"])
-        return Response(s.SimilaritySearchOutput({**out, "feature_version": version}).data)
+        return Response(output_data(s.SimilaritySearchOutput, {**out, "feature_version": version}))
 
 
 class VectorSimilarityBatchApi(APIView):
@@ -198,7 +199,7 @@ class VectorSimilarityBatchApi(APIView):
                                                        min_score=v["min_score"], filters=v["filters"],
                                                        min_generation=v["min_generation"], match=v["match"],
                                                        mirror=v["mirror"])
-        return Response(s.SimilarityBatchOutput({**out, "feature_version": version}).data)
+        return Response(output_data(s.SimilarityBatchOutput, {**out, "feature_version": version}))
 
 
 class IndexStatusApi(APIView):
