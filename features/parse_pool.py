@@ -30,16 +30,17 @@ def _parser_options() -> dict:
     return {"entity_budget": settings.CADML_DXF_ENTITY_BUDGET, "max_depth": settings.CADML_DXF_MAX_BLOCK_DEPTH}
 
 
+def _pool_limits() -> dict:
+    """The limits of a pool, in process or in the host's service (spelled once: both read them here)."""
+    return {"workers": settings.CADML_PARSE_WORKERS, "memory_limit_bytes": settings.CADML_PARSE_MEMORY_LIMIT_BYTES,
+            "timeout_seconds": settings.CADML_PARSE_TIMEOUT_SECONDS}
+
+
 def _build() -> ParsePool | ParseServiceClient:
     if settings.CADML_PARSE_SERVICE_SOCKET:
         return ParseServiceClient(settings.CADML_PARSE_SERVICE_SOCKET,
                                   timeout_seconds=settings.CADML_PARSE_TIMEOUT_SECONDS)
-    return ParsePool(
-        workers=settings.CADML_PARSE_WORKERS,
-        memory_limit_bytes=settings.CADML_PARSE_MEMORY_LIMIT_BYTES,
-        timeout_seconds=settings.CADML_PARSE_TIMEOUT_SECONDS,
-        parser_options=_parser_options(),
-    )
+    return ParsePool(**_pool_limits(), parser_options=_parser_options())
 
 
 def _start(runner: ParsePool | ParseServiceClient) -> None:
@@ -69,14 +70,8 @@ def parse_pool_status() -> dict | None:
 
 def parse_service_supervisor() -> ParseServiceSupervisor:
     """A supervisor of the service on ``CADML_PARSE_SERVICE_SOCKET``, with the pool limits of the settings."""
-    args = [
-        "--workers", str(settings.CADML_PARSE_WORKERS),
-        "--memory-limit-bytes", str(settings.CADML_PARSE_MEMORY_LIMIT_BYTES),
-        "--timeout-seconds", str(settings.CADML_PARSE_TIMEOUT_SECONDS),
-        "--entity-budget", str(settings.CADML_DXF_ENTITY_BUDGET),
-        "--max-depth", str(settings.CADML_DXF_MAX_BLOCK_DEPTH),
-        "--max-data-bytes", str(settings.CADML_UPLOAD_MAX_BYTES),
-    ]
+    limits = {**_pool_limits(), **_parser_options(), "max_data_bytes": settings.CADML_UPLOAD_MAX_BYTES}
+    args = [part for name, value in limits.items() for part in ("--" + name.replace("_", "-"), str(value))]
     return ParseServiceSupervisor(settings.CADML_PARSE_SERVICE_SOCKET, service_args=args)
 
 
