@@ -13,11 +13,12 @@ from tests.features.cad_builders import make_binary_stl, make_box_triangles
 # one its own transaction in autocommit), plus the connection health check Django runs once per request
 # (`conn_health_checks`, a `SELECT 1` its query capture does not see).
 ANALYZE_TINY_STL_STATEMENTS = 3
-# register_vector=true adds the vector write's transaction: the generation bump (UPDATE ... RETURNING) and the upsert
-# (INSERT ... ON CONFLICT DO UPDATE RETURNING whether it inserted), between a SAVEPOINT pair here (the test's own
-# transaction; in production BEGIN and COMMIT). SQLite, in process, counts the existing key first instead of asking
+# register_vector=true adds the vector write. Postgres: one statement, the generation bump (a data-modifying CTE,
+# UPDATE ... RETURNING) and the upsert (INSERT ... ON CONFLICT DO UPDATE RETURNING whether it inserted) together, its
+# own transaction without BEGIN and COMMIT. SQLite, in process: the bump and the upsert between a SAVEPOINT pair here
+# (the test's own transaction; in production BEGIN and COMMIT), and it counts the existing key first instead of asking
 # the upsert (it has no way to tell an inserted row from an updated one in RETURNING).
-ANALYZE_TINY_STL_REGISTERED_STATEMENTS = {"postgresql": 7, "sqlite": 8}
+ANALYZE_TINY_STL_REGISTERED_STATEMENTS = {"postgresql": 4, "sqlite": 8}
 # An authenticated GET whoami/ once the credential row is cached and the throttle synced: no SQL at all.
 AUTHENTICATED_REQUEST_STATEMENTS = 0
 

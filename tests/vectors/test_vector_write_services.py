@@ -82,3 +82,36 @@ def test_delete_logs_the_change_and_audits():
                                                                               {"a": 1})
     with pytest.raises(VectorNotFound):
         vector_delete(key="gone", feature_version="v4", actor="ops-alice")
+
+
+# A write once the version has its generation row: on Postgres one statement (the bump and the upsert in one CTE, its
+# own transaction); on SQLite a SAVEPOINT pair around the bump, the count of existing keys and the upsert.
+WRITE_STATEMENTS = {"postgresql": 1, "sqlite": 5}
+
+
+def test_a_write_is_one_statement_once_the_version_has_its_generation(django_assert_num_queries):
+    from django.db import connection
+
+    assert vector_upsert(key="a", feature_version="v4", values=[1.0] * 24).generation == 1  # creates the state row
+    with django_assert_num_queries(WRITE_STATEMENTS[connection.vendor]):
+        written = vector_upsert(key="b", feature_version="v4", values=[2.0] * 24, meta={"m": 1})
+    assert (written.generation, written.created) == (2, True)
+    with django_assert_num_queries(WRITE_STATEMENTS[connection.vendor]):
+        bulk = vector_bulk_upsert(feature_version="v4", items=[{"key": "a", "values": [3.0] * 24},
+                                                               {"key": "c", "values": [4.0] * 24}])
+    assert (bulk.generation, bulk.created, bulk.updated) == (3, 1, 1)
+    rows = {row.key: (row.generation, row.created_generation, row.meta) for row in Vector.objects.all()}
+    assert rows == {"a": (3, 1, {}), "b": (2, 2, {"m": 1}), "c": (3, 3, {})}
+    assert IndexState.objects.get(feature_version="v4").generation == 3
+
+
+def test_a_write_larger_than_one_statement_takes_the_transaction_of_batches(monkeypatch):
+    from vectors.services import vector_writes
+
+    vector_upsert(key="first", feature_version="v4", values=[1.0] * 24)
+    monkeypatch.setattr(vector_writes, "ONE_STATEMENT_ROWS", 2)
+    vectors = make_vectors(5, 24)
+    out = vector_bulk_upsert(feature_version="v4", items=[{"key": f"k{i}", "values": v.tolist()}
+                                                          for i, v in enumerate(vectors)])
+    assert (out.created, out.updated, out.generation) == (5, 0, 2)
+    assert set(Vector.objects.filter(generation=2).values_list("key", flat=True)) == {f"k{i}" for i in range(5)}

@@ -1,4 +1,5 @@
-"""Vector writes: every write bumps the feature version's generation in the same transaction."""
+"""Vector writes: every write bumps the feature version's generation in the same transaction (on Postgres, a write of
+up to ``ONE_STATEMENT_ROWS`` rows is a single statement: its own transaction)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,14 @@ _UPSERT_COLUMNS = ("key", "feature_version", "dimension", "values", "meta", "gen
 _UPSERT_UPDATES = ("values", "dimension", "meta", "generation", "updated_at")
 
 
+def _upsert_sql_parts() -> tuple[str, str, str]:
+    """(table, column list, ON CONFLICT clause) of the vector upsert."""
+    quote = connection.ops.quote_name
+    updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in _UPSERT_UPDATES)
+    return (quote(Vector._meta.db_table), ", ".join(quote(c) for c in _UPSERT_COLUMNS),
+            "ON CONFLICT (feature_version, key) DO UPDATE SET " + updates)
+
+
 def upsert_rows(*, feature_version: str, dimension: int, generation: int, keys: list[str], blobs: list[bytes],
                 metas_json: list[str]) -> int:
     """Inserts or replaces vector rows in a few statements (the ORM's bulk_create costs ~0.3 ms per row) and returns
@@ -71,11 +80,7 @@ def upsert_rows(*, feature_version: str, dimension: int, generation: int, keys: 
     the updating transaction's); SQLite (in process, no round trip): a count of the existing keys, then
     ``executemany`` of the same upsert. A replaced row keeps its id, ``created_generation`` and ``created_at``.
     """
-    table = connection.ops.quote_name(Vector._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in _UPSERT_COLUMNS)
-    updates = ", ".join(f"{connection.ops.quote_name(c)} = EXCLUDED.{connection.ops.quote_name(c)}"
-                        for c in _UPSERT_UPDATES)
-    conflict = "ON CONFLICT (feature_version, key) DO UPDATE SET " + updates
+    table, columns, conflict = _upsert_sql_parts()
     now = timezone.now()
     created = 0
     with connection.cursor() as cursor:
@@ -100,6 +105,34 @@ def upsert_rows(*, feature_version: str, dimension: int, generation: int, keys: 
     return created
 
 
+# A write of at most this many rows is one statement on Postgres (larger ones: a transaction of batches).
+ONE_STATEMENT_ROWS = BULK_BATCH * 5
+
+
+def _write_in_one_statement(feature_version: str, dimension: int, keys: list[str], blobs: list[bytes],
+                            metas_json: list[str]) -> tuple[int, int, int] | None:
+    """Postgres: the generation bump and the upsert in one statement (a data-modifying CTE), so one round trip and
+    its own transaction, where a transaction would add BEGIN and COMMIT round trips. The UPDATE holds the version
+    row's lock until the statement commits, as ``next_generation`` does until its transaction commits: writers of a
+    version still commit in generation order. None when the version has no row yet (its first write, which the
+    transactional path creates); the statement then changed nothing."""
+    table, columns, conflict = _upsert_sql_parts()
+    state = connection.ops.quote_name(IndexState._meta.db_table)
+    now = timezone.now()
+    sql = (f"WITH bumped AS (UPDATE {state} SET generation = generation + 1 WHERE feature_version = %s "
+           f"RETURNING generation) "
+           f"INSERT INTO {table} ({columns}) SELECT t.k, %s, %s, t.v, t.m::jsonb, bumped.generation, "
+           f"bumped.generation, %s, %s FROM bumped, unnest(%s::text[], %s::bytea[], %s::text[]) AS t(k, v, m) "
+           f"{conflict} RETURNING (xmax = 0), generation")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [feature_version, feature_version, dimension, now, now, keys, blobs, metas_json])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    created = sum(1 for inserted, _ in rows if inserted)
+    return rows[0][1], created, len(keys) - created
+
+
 def _write(feature_version: str, items: list[dict[str, Any]]) -> tuple[int, int, int]:
     """Validates and upserts ``items`` ({key, values, meta}); returns (generation, created, updated)."""
     dim = checked_version(feature_version)
@@ -115,6 +148,10 @@ def _write(feature_version: str, items: list[dict[str, Any]]) -> tuple[int, int,
     matrix = checked_matrix([item.get("values") for item in items], feature_version)
     metas_json = [meta_json(item.get("meta")) for item in items]
     blobs = [row.tobytes() for row in matrix.astype("<f4", copy=False)]
+    if connection.vendor == "postgresql" and len(keys) <= ONE_STATEMENT_ROWS:
+        written = _write_in_one_statement(feature_version, dim, keys, blobs, metas_json)
+        if written is not None:
+            return written
     with transaction.atomic():
         generation = next_generation(feature_version)
         created = upsert_rows(feature_version=feature_version, dimension=dim, generation=generation, keys=keys,
