@@ -2,8 +2,8 @@
 block-graph guard before anything expands block inserts.
 
 Which ezdxf reader loads a file: binary DXF goes to ezdxf's binary loader; a sound drawing of lines, points,
-circles, arcs and lightweight polylines is read from its ENTITIES section alone (`dxf_direct.read_direct`,
-no document); another ASCII file that the scan finds
+circles, arcs, lightweight polylines, polylines, splines, ellipses and 3D solids is read from its ENTITIES
+section alone (`dxf_direct.read_direct`, no document); another ASCII file that the scan finds
 sound (`DxfScan.sound`: clean group codes, every section closed by its ENDSEC, an exact EOF marker with only
 blank lines after it, unique handles, nothing recover would rewrite) is read with `ezdxf.read` and audited
 like recover does; everything
@@ -72,6 +72,7 @@ class DxfScan:
     # byte range of each section, from its SECTION line to the start of its ENDSEC line
     spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     entities_in_section: int = 0  # structure tags of the ENTITIES section, sub-entities and paper space included
+    sub_entities_in_section: int = 0  # of which VERTEX, SEQEND and ATTRIB (in model or paper space)
     linetypes: set[str] = field(default_factory=set)  # LTYPE table entries, by ezdxf's table key (lower case)
     modelspace_record: str | None = None  # handle of the one *Model_Space BLOCK_RECORD, when there is one
 
@@ -323,6 +324,7 @@ def _scan(data: bytes) -> DxfScan:
         refs = _refs(kinds, begins, limits, rows, decode)
         if name == b"ENTITIES":
             scan.entities_in_section += end - first
+            scan.sub_entities_in_section += sum(1 for kind in kinds if kind in _SUB_ENTITIES)
             flagged = rows.rows(67)
             flagged = flagged[[value == b"1" for value in rows.values(flagged)]] if flagged.size else flagged
             paper = _first_rows(flagged, begins, limits) >= 0
@@ -677,8 +679,8 @@ def parse_dxf(
     max_depth: int = DEFAULT_MAX_BLOCK_DEPTH,
     strategy: str = "auto",
 ) -> CadDocument:
-    """Parse a DXF. `strategy="auto"` (the service's) reads a drawing of lines, points, circles, arcs and
-    lightweight polylines from its ENTITIES section alone (`dxf_direct.read_direct`), any other sound ASCII
+    """Parse a DXF. `strategy="auto"` (the service's) reads a drawing of the kinds `dxf_direct.DIRECT_KINDS`
+    from its ENTITIES section alone (`dxf_direct.read_direct`), any other sound ASCII
     file with `ezdxf.read`, and measures point-like entities from their points; `strategy="ezdxf"` is the same
     without the ENTITIES-only read (`ezdxf.read` for every sound file) and `strategy="recover"` the former path
     (`ezdxf.recover` for every ASCII file, `ezdxf.bbox` for every entity), kept for the tests and the bench

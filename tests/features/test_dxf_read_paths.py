@@ -111,7 +111,7 @@ def test_the_entities_only_read_gives_byte_identical_summaries(cad_samples_dir):
         assert json.dumps(new, sort_keys=True) == json.dumps(old, sort_keys=True), path.name
     assert direct == {"cadquery__gear.dxf", "cadquery__three_layers.dxf", "trimesh__wrench.dxf",
                       "trimesh__1002_tray_bottom.DXF", "trimesh__125_cycloidal.DXF", "trimesh__ChuteHolderPrint.DXF",
-                      "trimesh__apu-mount.DXF"}
+                      "trimesh__apu-mount.DXF", "trimesh__ae.r12a.dxf", "trimesh__ae.r2013a.dxf", "trimesh__spline.DXF"}
 
 
 def test_a_drawing_of_direct_kinds_is_read_without_a_document():
@@ -134,11 +134,80 @@ def test_a_drawing_of_direct_kinds_is_read_without_a_document():
     assert new["units"] == "mm" and new["entity_kinds"]["LWPOLYLINE"] == 2
 
 
+@pytest.mark.parametrize("version", ["R12", "R2000", "R2018"])
+def test_splines_ellipses_polylines_and_solids_are_read_without_a_document(version):
+    def build(msp, doc):
+        msp.add_line((0, 0), (10, 3))
+        msp.add_polyline2d([(0, -50), (3, -52), (4, -49)], dxfattribs={"layer": "P2"})
+        msp.add_polyline3d([(1, 2, 3), (4, 5, 66), (-7, 8, 9)], close=True)
+        polyline = msp.add_polyline2d([(0, 70), (5, 71), (6, 69)])
+        for vertex, bulge in zip(polyline.vertices, (0.5, -1.0, 0.0)):
+            vertex.dxf.bulge = bulge
+        if version != "R12":
+            msp.add_spline([(0, 0), (10, 20), (30, -10), (40, 0)])
+            msp.add_spline(fit_points=[(0, 5), (10, 25), (30, -5), (40, 5)])
+            msp.add_open_spline([(50, 0, 1), (60, 20, 2), (70, -10, 3), (80, 0, 4)], degree=3)
+            msp.add_rational_spline([(0, 0), (10, 20), (30, -10), (40, 0)], weights=[1, 2, 0.5, 1])
+            msp.add_ellipse((100, 0), major_axis=(10, 5), ratio=0.5, start_param=0.3, end_param=4.0)
+            msp.add_ellipse((100, 50, 2), major_axis=(0, 7, 1), ratio=0.123)  # made 1 + 1e-12 below
+        if version == "R2000":  # ACIS text in the entity (from R2013 on it is in the ACDSDATA section)
+            msp.add_3dsolid().sat = ["700 0 1 0", "@33 Open Design Alliance ACIS Builder @12 ACIS 218.00 NT @24 Thu "
+                                     "Jan 01 00:00:00 2026", "1 9.9999999999999995e-07 1e-10", "End-of-ACIS-data"]
+        doc.header["$INSUNITS"] = 4
+
+    # an axis ratio a hair above 1 (ezdxf's attribute setter would clamp it): the audit clamps it, and says nothing
+    data = _drawing(build, version).replace(b"\n 40\n0.123\n", b"\n 40\n1.000000000001\n")
+    assert (version == "R12") == (b"\n1.000000000001\n" not in data)
+    new, old = _outcome(data, "auto"), _outcome(data, "ezdxf")
+    assert new["metadata"].pop("reader") == "direct"
+    assert old["metadata"].pop("reader") == "read"
+    assert json.dumps(new, sort_keys=True) == json.dumps(old, sort_keys=True)
+    assert new["entity_kinds"]["POLYLINE"] == 3 and new["layers"]["P2"] == 1
+    if version != "R12":
+        assert new["entity_kinds"]["SPLINE"] == 4
+        assert new["entity_kinds"].get("3DSOLID", 0) == (1 if version == "R2000" else 0)
+
+
+def _without_seqend(data: bytes) -> bytes:
+    # the SEQEND group of the first polyline, in R2000 form (0 SEQEND, 5 handle, 330 owner, 100 AcDbEntity, 8 layer)
+    start = data.index(b"\n  0\nSEQEND\n")
+    end = data.index(b"\n  0\n", start + 1)
+    return data[:start] + data[end:]
+
+
+@pytest.mark.parametrize("build,damage", [
+    # the audit removes a spline with too few control points, or knots that do not fit them
+    (lambda msp, doc: setattr(msp.add_spline([(0, 0), (10, 20), (30, -10), (40, 0)]), "control_points", [(0, 0)]),
+     None),
+    (lambda msp, doc: setattr(msp.add_spline([(0, 0), (10, 20), (30, -10), (40, 0)]), "knots", [0, 1]), None),
+    # the audit removes unused knots of a spline defined by fit points
+    (lambda msp, doc: setattr(msp.add_spline(fit_points=[(0, 5), (10, 25), (30, -5)]), "knots", [0, 0, 1, 1]),
+     None),
+    # the audit swaps the axes of an ellipse whose ratio is above 1 (ezdxf's attribute setter would clamp it)
+    (lambda msp, doc: msp.add_ellipse((0, 0), major_axis=(10, 0), ratio=0.123),
+     lambda data: data.replace(b"\n 40\n0.123\n", b"\n 40\n1.5\n")),
+    (lambda msp, doc: msp.add_polyline2d([(0, 0), (3, 2)]), _without_seqend),  # the audit adds the SEQEND
+    # the audit moves a vertex to its polyline's layer
+    (lambda msp, doc: setattr(msp.add_polyline2d([(0, 0), (3, 2)]).vertices[0].dxf, "layer", "OTHER"), None),
+])
+def test_what_the_own_audit_of_a_kind_changes_goes_through_ezdxf(build, damage):
+    data = _drawing(lambda msp, doc: (msp.add_line((5, 5), (6, 6)), build(msp, doc)), "R2000")
+    if damage is not None:
+        damaged = damage(data)
+        assert damaged != data
+        data = damaged
+    new, old = _outcome(data, "auto"), _outcome(data, "ezdxf")
+    assert new["metadata"].pop("reader") == old["metadata"].pop("reader") == "read"
+    assert new == old
+
+
 @pytest.mark.parametrize("build", [
     lambda msp, doc: msp.add_line((0, 0), (1, 1), dxfattribs={"linetype": "NOT_IN_TABLE"}),  # the audit removes it
     lambda msp, doc: msp.add_line((0, 0), (1, 1)).set_xdata("ACAD", [(1000, "note")]),  # XDATA
     lambda msp, doc: doc.paperspace().add_line((0, 0), (1, 1)),  # a paper space entity
-    lambda msp, doc: msp.add_spline([(0, 0), (10, 20), (30, -10), (40, 0)]),  # not a direct kind
+    lambda msp, doc: msp.add_text("T", dxfattribs={"insert": (3, 4)}),  # not a direct kind
+    # a polyline in paper space (with its vertices) beside one in model space
+    lambda msp, doc: (msp.add_polyline2d([(0, 0), (3, 2)]), doc.paperspace().add_polyline3d([(0, 0, 1), (3, 2, 4)])),
     lambda msp, doc: msp.add_blockref(doc.blocks.new("B").name, (0, 0)) and msp.add_line((0, 0), (1, 1)),
 ])
 def test_what_the_entities_alone_cannot_tell_goes_through_ezdxf(build):
@@ -171,8 +240,8 @@ def test_damaged_files_that_need_recovery_are_not_read_as_sound(cad_samples_dir)
     assert parse_dxf(trash).metadata["reader"] == "recover"
 
 
-def _drawing(build) -> bytes:
-    doc = ezdxf.new("R2010")
+def _drawing(build, version: str = "R2010") -> bytes:
+    doc = ezdxf.new(version)
     build(doc.modelspace(), doc)
     stream = io.StringIO()
     doc.write(stream)
