@@ -10,7 +10,8 @@ them), without a document, and then measured and described by the same code as t
 A file takes this path only when the group-code scan found it sound, with one HEADER and one ENTITIES section,
 DXF R12 or R2000 and later (not R13/R14), and when nothing in its entities is what `doc.audit()` would fix or
 report on those kinds (an undefined linetype is told from the LTYPE entries the scan found in the TABLES
-section; XDATA, application data, extension dictionaries and pointers to objects decline). The kinds with an
+section; application data, extension dictionaries and pointers to objects decline, XDATA is neither audited
+nor measured and does not). The kinds with an
 audit of their own (SPLINE, ELLIPSE, POLYLINE) have it run with a probe auditor: it makes the same silent
 changes as `doc.audit()` (an ellipse's axis ratio clamped) and anything it would report or remove declines.
 `read_direct` returns None for every other file, which then goes through `ezdxf.read`. What this path cannot
@@ -104,10 +105,11 @@ def _load_entities(text: str, linetypes: set[str], modelspace_record: str | None
         for tags in groups:
             if tags[0] == (0, "ENDSEC"):
                 break
-            if any(tag.code in _POINTER_CODES or tag.code >= 1000 for tag in tags):
+            if any(tag.code in _POINTER_CODES for tag in tags):
                 return None
             xtags = ExtendedTags(tags)
-            if xtags.dxftype() not in _LOADED_KINDS or xtags.xdata or xtags.appdata or xtags.embedded_objects:
+            # XDATA is loaded into the entity as by `ezdxf.read` and neither audited nor measured
+            if xtags.dxftype() not in _LOADED_KINDS or xtags.appdata or xtags.embedded_objects:
                 return None
             entity = factory.load(xtags)
             if not _audit_clean(entity, linetypes):
