@@ -716,7 +716,9 @@ def parse_dxf(
             # decompose the drawing once: the extents and the shape descriptor use the same primitives
             from ezdxf import disassemble
 
-            primitives = list(disassemble.to_primitives(disassemble.recursive_decompose(entities)))
+            from features.descriptors.dxf_curves import decompose
+
+            primitives = list(disassemble.to_primitives(decompose(entities)))
             extents = primitives_extents(primitives)
         else:
             extents = drawing_extents(entities, strategy)

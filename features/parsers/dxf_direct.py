@@ -3,26 +3,28 @@
 `ezdxf.read` builds the whole document (header, classes, tables, blocks, objects) and that alone costs about an
 `ezdxf.readfile`. For a drawing whose model space holds only LINE, POINT, CIRCLE, ARC, LWPOLYLINE, SPLINE,
 ELLIPSE, POLYLINE (with its VERTEX/SEQEND sequence) and 3DSOLID entities (no block insert, nothing in paper
-space) the parse needs nothing but those entities, `$ACADVER` and `$INSUNITS`: the entities are loaded with
-ezdxf's own tag loader, entity classes and sub-entity linker (the same attribute values as `ezdxf.read` gives
-them), without a document, and then measured and described by the same code as the document's entities.
+space) the parse needs nothing but those entities, `$ACADVER` and `$INSUNITS`: the entities are loaded from
+the tags ezdxf's tag loader gives, with ezdxf's entity classes and sub-entity linker (the same attribute values
+as `ezdxf.read` gives them), without a document, and then measured and described by the same code as the document's entities.
 
 A file takes this path only when the group-code scan found it sound, with one HEADER and one ENTITIES section,
 DXF R12 or R2000 and later (not R13/R14), and when nothing in its entities is what `doc.audit()` would fix or
 report on those kinds (an undefined linetype is told from the LTYPE entries the scan found in the TABLES
-section; application data, extension dictionaries and pointers to objects decline, XDATA is neither audited
-nor measured and does not). The kinds with an
-audit of their own (SPLINE, ELLIPSE, POLYLINE) have it run with a probe auditor: it makes the same silent
-changes as `doc.audit()` (an ellipse's axis ratio clamped) and anything it would report or remove declines.
-`read_direct` returns None for every other file, which then goes through `ezdxf.read`. What this path cannot
-see is what the audit would repair in the other sections (tables, blocks, objects, layouts): such a repair shows in the `ezdxf.read` path's summary as a
-`recover: N fixes` warning and not in this one's, and a file whose other sections `ezdxf.read` refuses (it
-then goes to recover) is answered from its entities; the geometry, counts, layers and units are the same.
+section; application data, extension dictionaries and pointers to objects decline; XDATA is neither audited
+nor measured and does not). The kinds with an audit of their own (SPLINE, ELLIPSE, POLYLINE) have it run with
+a probe auditor: it makes the same silent changes as `doc.audit()` (an ellipse's axis ratio clamped) and
+anything it would report or remove declines. `read_direct` returns None for every other file, which then goes
+through `ezdxf.read`. What this path cannot see is what the audit would repair in the other sections (tables,
+blocks, objects, layouts): such a repair shows in the `ezdxf.read` path's summary as a `recover: N fixes`
+warning and not in this one's, and a file whose other sections `ezdxf.read` refuses (it then goes to recover)
+is answered from its entities; the geometry, counts, layers and units are the same.
+
+The section's tags are made by `compiled_groups`, one pass over its lines giving the very tags ezdxf's
+`ascii_tags_loader` + `tag_compiler` + `group_tags` give (the tests compare them on every shared sample).
 """
 
 from __future__ import annotations
 
-import io
 import re
 from dataclasses import dataclass
 
@@ -86,26 +88,96 @@ def read_direct(data: bytes, scan: DxfScan, *, encoding: str) -> DirectDrawing |
     return DirectDrawing(entities=entities, dxfversion=dxfversion, units_code=units_code)
 
 
+def compiled_groups(text: str) -> list | None:
+    """`list(group_tags(tag_compiler(ascii_tags_loader(io.StringIO(text, newline=None)))))`: the tags `ezdxf.read`
+    loads from `text` (universal newlines, comments skipped, nothing after EOF, coordinates joined into
+    vertices, values cast by group code), grouped at each structure tag, in one pass over the lines instead of
+    three chained generators. None where ezdxf's tag compiler would raise (a group code or a number that does not
+    parse, a coordinate without its y) or would drop a tag at the very end (a point cut short)."""
+    from ezdxf.lldxf.tags import Tags
+    from ezdxf.lldxf.types import BINARY_DATA, POINT_CODES, TYPE_TABLE, DXFBinaryTag, DXFTag, DXFVertex
+
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    complete = len(lines) - 1  # the text after the last newline is not a line readline() would complete...
+    if lines[-1]:
+        complete += 1  # ... unless it has characters: readline() returns it at the end of the stream
+    raw = []
+    try:
+        for k in range(0, complete - 1, 2):
+            code = int(lines[k])
+            value = lines[k + 1]
+            if code == 999:
+                continue
+            raw.append((code, value))
+            if code == 0 and value == "EOF":
+                break
+        else:
+            if complete % 2:
+                int(lines[complete - 1])  # a last code line without its value: ezdxf still parses the code
+    except ValueError:
+        return None
+    groups: list = []
+    group = None
+    count = len(raw)
+    k = 0
+    get_type = TYPE_TABLE.get
+    try:
+        while k < count:
+            code, value = raw[k]
+            if code in POINT_CODES:
+                if k + 2 >= count or raw[k + 1][0] != code + 10:
+                    return None
+                z_code, z_value = raw[k + 2]
+                if z_code == code + 20:
+                    tag = DXFVertex(code, (float(value), float(raw[k + 1][1]), float(z_value)))
+                    k += 3
+                else:
+                    tag = DXFVertex(code, (float(value), float(raw[k + 1][1])))
+                    k += 2
+            elif code in BINARY_DATA:
+                tag = DXFBinaryTag.from_string(code, value)
+                k += 1
+            else:
+                if code == 0:
+                    value = value.strip()
+                cast = get_type(code, str)
+                try:
+                    tag = DXFTag(code, cast(value))
+                except ValueError:
+                    if cast is not int:
+                        return None
+                    tag = DXFTag(code, int(float(value)))  # ProE writes integers as floats, ezdxf takes them
+                k += 1
+            if code == 0:
+                group = Tags([tag])
+                groups.append(group)
+            elif group is not None:
+                group.append(tag)
+    except ValueError:  # a number that does not parse, odd hex digits
+        return None
+    return groups
+
+
 def _load_entities(text: str, linetypes: set[str], modelspace_record: str | None) -> list | None:
     from ezdxf.entities import factory
     from ezdxf.entities.subentity import entity_linker
     from ezdxf.lldxf.const import DXFError
     from ezdxf.lldxf.extendedtags import ExtendedTags
-    from ezdxf.lldxf.tagger import ascii_tags_loader, tag_compiler
-    from ezdxf.lldxf.tags import group_tags
 
     entities = []
     linked = entity_linker()  # VERTEX and SEQEND into their POLYLINE, as `ezdxf.read` links them
     try:
         # universal newlines and the tag compiler, as `ezdxf.read` loads the same lines
-        groups = group_tags(tag_compiler(ascii_tags_loader(io.StringIO(text, newline=None))))
-        head = next(groups, None)  # (0, SECTION), (2, ENTITIES)
-        if head is None or len(head) != 2 or head[0] != (0, "SECTION") or head[1] != (2, "ENTITIES"):
+        groups = compiled_groups(text)
+        if groups is None or not groups:
             return None
-        for tags in groups:
+        head = groups[0]  # (0, SECTION), (2, ENTITIES)
+        if len(head) != 2 or head[0] != (0, "SECTION") or head[1] != (2, "ENTITIES"):
+            return None
+        for tags in groups[1:]:
             if tags[0] == (0, "ENDSEC"):
                 break
-            if any(tag.code in _POINTER_CODES for tag in tags):
+            if not _POINTER_CODES.isdisjoint([tag.code for tag in tags]):
                 return None
             xtags = ExtendedTags(tags)
             # XDATA is loaded into the entity as by `ezdxf.read` and neither audited nor measured

@@ -346,3 +346,85 @@ def test_the_paths_for_large_drawings_give_the_same_answers(cad_samples_dir, mon
             **expected[path.name].get("metadata", {}), "reader": "recover"}} if "error" not in got else
             expected[path.name])
     assert not problems, "\n".join(problems)
+
+
+def test_decompose_yields_what_ezdxf_recursive_decompose_yields(cad_samples_dir):
+    from ezdxf import recover
+
+    from features.descriptors.dxf_curves import decompose
+
+    def stream(entities):
+        return [(e.dxftype(), sorted((k, str(v)) for k, v in e.dxf.all_existing_dxf_attribs().items()))
+                for e in entities]
+
+    kinds = set()
+    for path in _dxf_files(cad_samples_dir):
+        if path.read_bytes().startswith(b"AutoCAD Binary DXF"):
+            doc = ezdxf.readfile(str(path))
+        else:
+            doc, _auditor = recover.readfile(str(path))
+        for layout in [doc.modelspace(), *doc.layouts]:
+            ours, theirs = stream(decompose(layout)), stream(disassemble.recursive_decompose(layout))
+            assert ours == theirs, path.name
+            kinds.update(kind for kind, _ in ours)
+        assert not any(kind in ("INSERT", "DIMENSION") for kind in kinds), path.name
+    assert {"LINE", "ARC", "MTEXT", "3DFACE"} <= kinds
+
+
+def _ezdxf_groups(text: str):
+    from ezdxf.lldxf.tagger import ascii_tags_loader, tag_compiler
+    from ezdxf.lldxf.tags import group_tags
+
+    try:
+        groups = list(group_tags(tag_compiler(ascii_tags_loader(io.StringIO(text, newline=None)))))
+    except ezdxf.DXFError:
+        return None
+    return [[(type(tag), tag.code, tag.value) for tag in group] for group in groups]
+
+
+def _our_groups(text: str):
+    from features.parsers.dxf_direct import compiled_groups
+
+    groups = compiled_groups(text)
+    return None if groups is None else [[(type(tag), tag.code, tag.value) for tag in group] for group in groups]
+
+
+def test_the_one_pass_tag_compiler_gives_ezdxf_s_tags_for_every_shared_dxf(cad_samples_dir):
+    compared = 0
+    for path in _dxf_files(cad_samples_dir):
+        data = path.read_bytes()
+        if data.startswith(b"AutoCAD Binary DXF"):
+            continue
+        text = data.decode("cp1252", "surrogateescape")
+        expected = _ezdxf_groups(text)
+        assert expected, path.name
+        assert _our_groups(text) == expected, path.name
+        compared += 1
+    assert compared >= 24
+
+
+@pytest.mark.parametrize("text,outcome", [
+    ("  0\nSECTION\n  2\nENTITIES\n  0\nLINE\n  8\n0\n 10\n1.5\n 20\n2\n 30\n-3e2\n 11\n4\n 21\n5\n  0\nENDSEC\n",
+     "same"),
+    # comments, an integer written as a float, junk after EOF
+    ("999\nnote\n  0\nPOINT\n999\nx\n 10\n1\n 20\n2\n 62\n3.0\n  0\nEOF\n  0\nLINE\n", "same"),
+    ("  0\nLINE\r\n 10\r\n1\r\n 20\n2\r 30\n3\n  1\n text with blanks  \n  0\n ENDSEC \n", "same"),  # CR LF, lone CR
+    ("  0\nLINE\n  8\nL\n  0\nENDSEC", "same"),  # no newline after the last line
+    ("  0\n3DSOLID\n310\n0A1B\n 70\n1.5e0\n 62\nred\n  0\nENDSEC\n", "refused"),  # not an integer
+    ("  0\nLINE\n 10\n1\n 21\n2\n 30\n3\n", "refused"),  # the y of another point
+    ("  0\nLINE\n 10\nx\n 20\n2\n 30\n3\n  0\nENDSEC\n", "refused"),  # not a number
+    ("  0\n3DSOLID\n310\n0A1B\n310\n0A1\n  0\nENDSEC\n", "refused"),  # odd hex digits
+    ("  0\nLINE\n\n8\n  0\nENDSEC\n", "refused"),  # a blank code line
+    ("  0\nLINE\n  8\nL\n  0\nENDSEC\n x\n", "refused"),  # a last code line without its value, not a number
+    ("  0\nLINE\n  8\nL\n  0\nENDSEC\n 62\n", "same"),  # ... a number: dropped
+    ("", "same"),
+    ("  0\nLINE\n 10\n1\n 20\n2\n", "declined"),  # a point cut short at the very end: ezdxf drops it
+])
+def test_the_one_pass_tag_compiler_agrees_with_ezdxf_on_edge_cases(text, outcome):
+    ours, theirs = _our_groups(text), _ezdxf_groups(text)
+    if outcome == "same":
+        assert ours == theirs and theirs is not None
+    elif outcome == "refused":  # ezdxf raises a DXFStructureError
+        assert ours is None and theirs is None
+    else:
+        assert ours is None and theirs is not None
