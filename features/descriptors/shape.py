@@ -83,13 +83,20 @@ class DescriptorError(ValueError):
 
 def _soft_histogram(values: np.ndarray, bins: int, upper: float) -> np.ndarray:
     """Histogram of `values` over [0, upper) with linear binning (each value split between its two nearest
-    bin centres), normalised to sum 1; values beyond the range go to the last bin."""
+    bin centres), normalised to sum 1; values beyond the range go to the last bin.
+
+    Computed in place in three arrays of len(values) (a fresh temporary of this size costs page faults that
+    dominate the arithmetic)."""
     width = upper / bins
-    t = np.clip(values / width - 0.5, 0.0, bins - 1.0)
-    lo = np.floor(t).astype(np.int64)
-    frac = t - lo
-    hi = np.minimum(lo + 1, bins - 1)
-    hist = np.bincount(lo, weights=1.0 - frac, minlength=bins) + np.bincount(hi, weights=frac, minlength=bins)
+    t = values / width
+    t -= 0.5
+    np.clip(t, 0.0, bins - 1.0, out=t)
+    index = t.astype(np.int64)  # t >= 0: truncation is the floor
+    t -= index  # the fraction towards the upper bin
+    lower = np.bincount(index, weights=1.0 - t, minlength=bins)
+    index += 1
+    index[index > bins - 1] = bins - 1
+    hist = lower + np.bincount(index, weights=t, minlength=bins)
     return hist[:bins] / max(1, values.size)
 
 
@@ -106,13 +113,19 @@ def _distributions(points: np.ndarray, centroid: np.ndarray, trace: float, rng) 
     second = rng.integers(0, points.shape[1], PAIRS)
     pair = np.zeros(PAIRS)
     radial = np.zeros(points.shape[1])
+    # the pair arithmetic in place, in two reused buffers (fresh temporaries of PAIRS values cost page faults)
+    delta, other = np.empty(PAIRS), np.empty(PAIRS)
     for axis in range(3):
-        row = points[axis]
-        delta = row[first] - row[second]
-        pair += delta * delta
+        row = np.ascontiguousarray(points[axis])
+        np.take(row, first, out=delta, mode="clip")  # the indices are in range: "clip" only skips a buffer
+        np.take(row, second, out=other, mode="clip")
+        delta -= other
+        delta *= delta
+        pair += delta
         offset = row - centroid[axis]
         radial += offset * offset
-    pair = np.sqrt(pair) / (math.sqrt(2.0) * rms_radius)
+    np.sqrt(pair, out=pair)
+    pair /= math.sqrt(2.0) * rms_radius
     radial = np.sqrt(radial) / rms_radius
     return _soft_histogram(pair, D2_BINS, D2_RANGE), _soft_histogram(radial, D1_BINS, D1_RANGE)
 
