@@ -7,7 +7,8 @@
    the path before it) and `parse_dxf(data, strategy="recover")` (the former path). Sum over the files, median of `--repeat` runs,
    after one warm-up run (fonts, imports), in CPU time of the process (the machine is shared: wall time moves
    with the other processes' load; the parse is single-threaded). Also the parse's parts, from the same
-   functions the parser calls.
+   functions the parser calls, and a table per file: the reader taken, what keeps the file off the
+   entities-only read (`dxf_direct.direct_or_reason`), its CPU time against `ezdxf.readfile` of it.
 2. Over HTTP (unless --no-http): a private gunicorn (bench_analyze_http.start_server, 2 workers, warm parse
    pools), each text DXF posted sequentially by one client with new bytes each round (trailing blank lines: a
    new sha256, so every request parses), `classify=false`; the sum over the files of the request latency
@@ -70,6 +71,7 @@ def parse_parts(datas: list[bytes], repeat: int) -> dict[str, float]:
     ENTITIES-only read (tried on every sound file), `ezdxf.read` and audit for the files it declines."""
     from ezdxf import disassemble
 
+    from features.descriptors.dxf_curves import decompose
     from features.parsers.dxf_direct import read_direct
 
     parts: dict[str, list[float]] = {}
@@ -100,7 +102,7 @@ def parse_parts(datas: list[bytes], repeat: int) -> dict[str, float]:
                 totals["audit"] = totals.get("audit", 0.0) + time.process_time() - started
                 msp = doc.modelspace()
             started = time.process_time()
-            primitives = list(disassemble.to_primitives(disassemble.recursive_decompose(msp)))
+            primitives = list(disassemble.to_primitives(decompose(msp)))
             extents = dxf_parser.primitives_extents(primitives)
             totals["decompose + extents"] = totals.get("decompose + extents", 0.0) + time.process_time() - started
             box = (tuple(extents[0]), tuple(extents[1])) if extents is not None else None
@@ -177,7 +179,27 @@ def in_process(files: list[Path], repeat: int) -> float:
               f"({subset_document / subset_readfile:.2f}x)")
     for name, seconds in parse_parts(datas, repeat).items():
         print(f"    part {name:22s} {seconds * 1000:7.1f} ms  = {seconds / readfile:.2f}x readfile")
+    per_file(files, datas, repeat)
     return fast / readfile
+
+
+def per_file(files: list[Path], datas: list[bytes], repeat: int) -> None:
+    """Per file: the reader `parse_dxf` takes, what keeps the file off the entities-only read, and the file's
+    median CPU time against `ezdxf.readfile` of it."""
+    from features.parsers.dxf_direct import direct_or_reason
+
+    print(f"  per file (median of {repeat} runs, CPU time): reader, readfile ms, parse_dxf ms, ratio, "
+          "why not entities-only")
+    for path, data in zip(files, datas):
+        readfile = median_total(lambda: ezdxf.readfile(path), repeat)
+        parse = median_total(lambda: dxf_parser.parse_dxf(data), repeat)
+        reader = dxf_parser.parse_dxf(data).metadata["reader"]
+        why = ""
+        if reader != "direct":
+            found = direct_or_reason(data, dxf_parser.scan_dxf(data), encoding=dxf_parser._dxf_encoding(data))
+            why = found if isinstance(found, str) else "?"
+        print(f"    {path.name:40s} {reader:7s} {readfile * 1000:6.1f} {parse * 1000:6.1f} "
+              f"{parse / readfile:5.2f}x  {why}")
 
 
 def over_http(files: list[Path], rounds: int, server_root: Path) -> float:

@@ -5,7 +5,8 @@
 ELLIPSE, POLYLINE (with its VERTEX/SEQEND sequence) and 3DSOLID entities (no block insert, nothing in paper
 space) the parse needs nothing but those entities, `$ACADVER` and `$INSUNITS`: the entities are loaded from
 the tags ezdxf's tag loader gives, with ezdxf's entity classes and sub-entity linker (the same attribute values
-as `ezdxf.read` gives them), without a document, and then measured and described by the same code as the document's entities.
+as `ezdxf.read` gives them), without a document, and then measured and described by the same code as the
+document's entities.
 
 A file takes this path only when the group-code scan found it sound, with one HEADER and one ENTITIES section,
 DXF R12 or R2000 and later (not R13/R14), and when nothing in its entities is what `doc.audit()` would fix or
@@ -62,29 +63,43 @@ class DirectDrawing:
 def read_direct(data: bytes, scan: DxfScan, *, encoding: str) -> DirectDrawing | None:
     """The model-space entities, DXF version and `$INSUNITS` of a drawing that needs no ezdxf document, or
     None when the file must be read by `ezdxf.read`. `encoding` is the file's text encoding (`dxf._dxf_encoding`)."""
-    if not scan.sound or scan.entity_count == 0 or not set(scan.kinds) <= DIRECT_KINDS:
-        return None
+    found = direct_or_reason(data, scan, encoding=encoding)
+    return found if isinstance(found, DirectDrawing) else None
+
+
+def direct_or_reason(data: bytes, scan: DxfScan, *, encoding: str) -> DirectDrawing | str:
+    """`read_direct`, or why the file is left to `ezdxf.read` (a short phrase, for the bench's table)."""
+    if not scan.sound:
+        return "structure not sound (recover)"
+    if scan.entity_count == 0:
+        return "no model space entity"
+    if not set(scan.kinds) <= DIRECT_KINDS:
+        return "kinds " + ", ".join(sorted(set(scan.kinds) - DIRECT_KINDS))
     # paper space entities (sub-entities are VERTEX/SEQEND of the polylines: the linker below takes them)
     if scan.entities_in_section - scan.sub_entities_in_section != scan.entity_count:
-        return None
+        return "paper space entities"
     headers, entity_sections = scan.spans.get("HEADER", []), scan.spans.get("ENTITIES", [])
     if len(headers) != 1 or len(entity_sections) != 1:
-        return None
+        return "not one HEADER and one ENTITIES section"
     header = b"\n" + data[headers[0][0]:headers[0][1]]
     versions = _ACADVER_RE.findall(header)
     if len(versions) != 1 or header.count(b"$ACADVER") != 1:
-        return None
+        return "no single $ACADVER"
     dxfversion = _DXF_VERSIONS.get(versions[0].decode("ascii"))
+    if dxfversion is None:
+        return f"version {versions[0].decode('ascii')} (ezdxf upgrades it and audits the layouts)"
     units = _INSUNITS_RE.findall(header)
-    if dxfversion is None or len(units) != header.count(b"$INSUNITS") or len(units) > 1:
-        return None
+    if len(units) != header.count(b"$INSUNITS") or len(units) > 1:
+        return "$INSUNITS not read"
     units_code = int(units[0]) if units else 0
     start, end = entity_sections[0]
     # with its ENDSEC: the tag compiler reads one tag ahead for the coordinates of the last entity's last point
     text = (data[start:end] + b"0\nENDSEC\n").decode(encoding, "surrogateescape")
     entities = _load_entities(text, scan.linetypes, scan.modelspace_record)
-    if entities is None or len(entities) != scan.entity_count:
-        return None
+    if isinstance(entities, str):
+        return entities
+    if len(entities) != scan.entity_count:
+        return "entity count differs from the scan's"
     return DirectDrawing(entities=entities, dxfversion=dxfversion, units_code=units_code)
 
 
@@ -158,7 +173,8 @@ def compiled_groups(text: str) -> list | None:
     return groups
 
 
-def _load_entities(text: str, linetypes: set[str], modelspace_record: str | None) -> list | None:
+def _load_entities(text: str, linetypes: set[str], modelspace_record: str | None) -> list | str:
+    """The entities of the ENTITIES section `text`, or why they are left to `ezdxf.read`."""
     from ezdxf.entities import factory
     from ezdxf.entities.subentity import entity_linker
     from ezdxf.lldxf.const import DXFError
@@ -169,35 +185,35 @@ def _load_entities(text: str, linetypes: set[str], modelspace_record: str | None
     try:
         # universal newlines and the tag compiler, as `ezdxf.read` loads the same lines
         groups = compiled_groups(text)
-        if groups is None or not groups:
-            return None
+        if not groups:
+            return "tags ezdxf's compiler refuses"
         head = groups[0]  # (0, SECTION), (2, ENTITIES)
         if len(head) != 2 or head[0] != (0, "SECTION") or head[1] != (2, "ENTITIES"):
-            return None
+            return "section head"
         for tags in groups[1:]:
             if tags[0] == (0, "ENDSEC"):
                 break
             if not _POINTER_CODES.isdisjoint([tag.code for tag in tags]):
-                return None
+                return "pointers to objects"
             xtags = ExtendedTags(tags)
             # XDATA is loaded into the entity as by `ezdxf.read` and neither audited nor measured
             if xtags.dxftype() not in _LOADED_KINDS or xtags.appdata or xtags.embedded_objects:
-                return None
+                return "application data or embedded objects" if xtags.dxftype() in _LOADED_KINDS else "kinds"
             entity = factory.load(xtags)
             if not _audit_clean(entity, linetypes):
-                return None
+                return "the audit would fix an entity"
             if linked(entity):  # a VERTEX or SEQEND, now in its polyline (owner set to the polyline's handle)
                 continue
             # `ezdxf.read` puts an entity in the layout its owner handle names, before the paper space flag
             if entity.dxftype() not in DIRECT_KINDS or (entity.dxf.hasattr("owner")
                                                         and entity.dxf.owner != modelspace_record):
-                return None
+                return "an entity owned by another layout" if entity.dxftype() in DIRECT_KINDS else "sub-entities"
             entities.append(entity)
         for entity in entities:
             if entity.dxftype() in _OWN_AUDIT_KINDS and not _own_audit_clean(entity):
-                return None
-    except (DXFError, ValueError, KeyError, IndexError, TypeError, AttributeError):
-        return None
+                return f"the audit would fix a {entity.dxftype()}"
+    except (DXFError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        return f"ezdxf refuses an entity ({type(exc).__name__})"
     return entities
 
 
