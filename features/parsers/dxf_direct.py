@@ -20,14 +20,16 @@ blocks, objects, layouts): such a repair shows in the `ezdxf.read` path's summar
 warning and not in this one's, and a file whose other sections `ezdxf.read` refuses (it then goes to recover)
 is answered from its entities; the geometry, counts, layers and units are the same.
 
-The section's tags are made by `compiled_groups`, one pass over its lines giving the very tags ezdxf's
-`ascii_tags_loader` + `tag_compiler` + `group_tags` give (the tests compare them on every shared sample).
+The section's tags are made by `dxf_tags.compiled_groups`: the very tags ezdxf's `ascii_tags_loader` +
+`tag_compiler` + `group_tags` give, in one pass.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from .dxf_tags import compiled_groups
 
 from typing import TYPE_CHECKING
 
@@ -101,76 +103,6 @@ def direct_or_reason(data: bytes, scan: DxfScan, *, encoding: str) -> DirectDraw
     if len(entities) != scan.entity_count:
         return "entity count differs from the scan's"
     return DirectDrawing(entities=entities, dxfversion=dxfversion, units_code=units_code)
-
-
-def compiled_groups(text: str) -> list | None:
-    """`list(group_tags(tag_compiler(ascii_tags_loader(io.StringIO(text, newline=None)))))`: the tags `ezdxf.read`
-    loads from `text` (universal newlines, comments skipped, nothing after EOF, coordinates joined into
-    vertices, values cast by group code), grouped at each structure tag, in one pass over the lines instead of
-    three chained generators. None where ezdxf's tag compiler would raise (a group code or a number that does not
-    parse, a coordinate without its y) or would drop a tag at the very end (a point cut short)."""
-    from ezdxf.lldxf.tags import Tags
-    from ezdxf.lldxf.types import BINARY_DATA, POINT_CODES, TYPE_TABLE, DXFBinaryTag, DXFTag, DXFVertex
-
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    complete = len(lines) - 1  # the text after the last newline is not a line readline() would complete...
-    if lines[-1]:
-        complete += 1  # ... unless it has characters: readline() returns it at the end of the stream
-    raw = []
-    try:
-        for k in range(0, complete - 1, 2):
-            code = int(lines[k])
-            value = lines[k + 1]
-            if code == 999:
-                continue
-            raw.append((code, value))
-            if code == 0 and value == "EOF":
-                break
-        else:
-            if complete % 2:
-                int(lines[complete - 1])  # a last code line without its value: ezdxf still parses the code
-    except ValueError:
-        return None
-    groups: list = []
-    group = None
-    count = len(raw)
-    k = 0
-    get_type = TYPE_TABLE.get
-    try:
-        while k < count:
-            code, value = raw[k]
-            if code in POINT_CODES:
-                if k + 2 >= count or raw[k + 1][0] != code + 10:
-                    return None
-                z_code, z_value = raw[k + 2]
-                if z_code == code + 20:
-                    tag = DXFVertex(code, (float(value), float(raw[k + 1][1]), float(z_value)))
-                    k += 3
-                else:
-                    tag = DXFVertex(code, (float(value), float(raw[k + 1][1])))
-                    k += 2
-            elif code in BINARY_DATA:
-                tag = DXFBinaryTag.from_string(code, value)
-                k += 1
-            else:
-                if code == 0:
-                    value = value.strip()
-                cast = get_type(code, str)
-                try:
-                    tag = DXFTag(code, cast(value))
-                except ValueError:
-                    if cast is not int:
-                        return None
-                    tag = DXFTag(code, int(float(value)))  # ProE writes integers as floats, ezdxf takes them
-                k += 1
-            if code == 0:
-                group = Tags([tag])
-                groups.append(group)
-            elif group is not None:
-                group.append(tag)
-    except ValueError:  # a number that does not parse, odd hex digits
-        return None
-    return groups
 
 
 def _load_entities(text: str, linetypes: set[str], modelspace_record: str | None) -> list | str:

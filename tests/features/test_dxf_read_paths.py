@@ -383,13 +383,14 @@ def _ezdxf_groups(text: str):
 
 
 def _our_groups(text: str):
-    from features.parsers.dxf_direct import compiled_groups
+    from features.parsers.dxf_tags import compiled_groups
 
     groups = compiled_groups(text)
     return None if groups is None else [[(type(tag), tag.code, tag.value) for tag in group] for group in groups]
 
 
 def test_the_one_pass_tag_compiler_gives_ezdxf_s_tags_for_every_shared_dxf(cad_samples_dir):
+    # the service's ezdxf.read path and the entities-only read load these tags (test above: the same summaries)
     compared = 0
     for path in _dxf_files(cad_samples_dir):
         data = path.read_bytes()
@@ -399,6 +400,14 @@ def test_the_one_pass_tag_compiler_gives_ezdxf_s_tags_for_every_shared_dxf(cad_s
         expected = _ezdxf_groups(text)
         assert expected, path.name
         assert _our_groups(text) == expected, path.name
+        # and the flat stream the document loader takes (`Drawing.from_tags`), tags before the first group too
+        from ezdxf.lldxf.tagger import ascii_tags_loader, tag_compiler
+
+        from features.parsers.dxf_tags import compiled_tags
+
+        flat = [(type(tag), tag.code, tag.value) for tag in tag_compiler(ascii_tags_loader(io.StringIO(
+            text, newline=None)))]
+        assert [(type(tag), tag.code, tag.value) for tag in compiled_tags(text)] == flat, path.name
         compared += 1
     assert compared >= 24
 
