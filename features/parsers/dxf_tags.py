@@ -23,45 +23,44 @@ def compiled_tags(text: str) -> list | None:
     complete = len(lines) - 1  # the text after the last newline is not a line readline() would complete...
     if lines[-1]:
         complete += 1  # ... unless it has characters: readline() returns it at the end of the stream
-    raw = []
+    pairs = complete // 2
+    values = lines[1 : 2 * pairs : 2]
     try:
-        for k in range(0, complete - 1, 2):
-            code = int(lines[k])
-            value = lines[k + 1]
-            if code == 999:
-                continue
-            raw.append((code, value))
-            if code == 0 and value == "EOF":
-                break
-        else:
-            if complete % 2:
-                int(lines[complete - 1])  # a last code line without its value: ezdxf still parses the code
+        codes = [int(code) for code in lines[0 : 2 * pairs : 2]]
     except ValueError:
-        return None
+        codes = None  # a code line that does not parse: where it is decides (ezdxf stops reading at EOF)
+    eof = _eof_position(codes, values) if codes is not None else None
+    if codes is None or (eof is None and pairs * 2 < complete):
+        codes, values = _codes_up_to_eof(lines, complete)
+        if codes is None:
+            return None
+    elif eof is not None:
+        del codes[eof + 1:], values[eof + 1:]
+    if 999 in codes:  # comments
+        kept = [k for k, code in enumerate(codes) if code != 999]
+        codes, values = [codes[k] for k in kept], [values[k] for k in kept]
     tags: list = []
     append = tags.append
-    count = len(raw)
+    count = len(codes)
     k = 0
     get_type = TYPE_TABLE.get
     try:
         while k < count:
-            code, value = raw[k]
+            code = codes[k]
             if code in POINT_CODES:
-                if k + 2 >= count or raw[k + 1][0] != code + 10:
+                if k + 2 >= count or codes[k + 1] != code + 10:
                     return None
-                z_code, z_value = raw[k + 2]
-                if z_code == code + 20:
-                    tag = DXFVertex(code, (float(value), float(raw[k + 1][1]), float(z_value)))
+                if codes[k + 2] == code + 20:
+                    tag = DXFVertex(code, (float(values[k]), float(values[k + 1]), float(values[k + 2])))
                     k += 3
                 else:
-                    tag = DXFVertex(code, (float(value), float(raw[k + 1][1])))
+                    tag = DXFVertex(code, (float(values[k]), float(values[k + 1])))
                     k += 2
             elif code in BINARY_DATA:
-                tag = DXFBinaryTag.from_string(code, value)
+                tag = DXFBinaryTag.from_string(code, values[k])
                 k += 1
             else:
-                if code == 0:
-                    value = value.strip()
+                value = values[k] if code else values[k].strip()
                 cast = get_type(code, str)
                 try:
                     tag = DXFTag(code, cast(value))
@@ -74,6 +73,37 @@ def compiled_tags(text: str) -> list | None:
     except ValueError:  # a number that does not parse, odd hex digits
         return None
     return tags
+
+
+def _eof_position(codes: list[int], values: list[str]) -> int | None:
+    """The position of the first (0, EOF) pair, where ezdxf's tag loader stops, or None."""
+    start = 0
+    while True:
+        try:
+            k = values.index("EOF", start)
+        except ValueError:
+            return None
+        if codes[k] == 0:
+            return k
+        start = k + 1
+
+
+def _codes_up_to_eof(lines: list[str], complete: int) -> tuple[list | None, list]:
+    """Codes and values pair by pair, as ezdxf's tag loader reads them up to EOF: (None, []) where it raises."""
+    codes: list[int] = []
+    values: list[str] = []
+    try:
+        for k in range(0, complete - 1, 2):
+            code = int(lines[k])
+            codes.append(code)
+            values.append(lines[k + 1])
+            if code == 0 and lines[k + 1] == "EOF":
+                return codes, values
+        if complete % 2:
+            int(lines[complete - 1])  # a last code line without its value: ezdxf still parses the code
+    except ValueError:
+        return None, []
+    return codes, values
 
 
 def compiled_groups(text: str) -> list | None:
