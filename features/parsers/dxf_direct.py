@@ -29,6 +29,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ezdxf.lldxf import const, validator  # this module is imported when a DXF is parsed: ezdxf is needed then
+from ezdxf.math import NULLVEC
+
 from .dxf_tags import compiled_groups
 
 from typing import TYPE_CHECKING
@@ -198,9 +201,6 @@ def _own_audit_clean(entity) -> bool:
 def _audit_clean(entity, linetypes: set[str]) -> bool:
     """False when `doc.audit()` would fix or report something on this entity (ezdxf's DXFGraphic.audit checks;
     `linetypes`: the LTYPE table's entries as the scan found them)."""
-    from ezdxf.lldxf import const, validator
-    from ezdxf.math import NULLVEC
-
     dxf = entity.dxf
     if dxf.hasattr("layer") and not validator.is_valid_layer_name(dxf.layer):
         return False

@@ -437,3 +437,35 @@ def test_the_one_pass_tag_compiler_agrees_with_ezdxf_on_edge_cases(text, outcome
         assert ours is None and theirs is None
     else:
         assert ours is None and theirs is not None
+
+
+def test_the_audit_builds_ezdxf_s_block_ledger_and_finds_the_same_cycles(cad_samples_dir):
+    # audit_document's cycle check builds the ledger without ezdxf's query parser: the same sets on every sample,
+    # and the same errors on a document whose blocks insert each other
+    from ezdxf import recover
+    from ezdxf.audit import AuditError, BlockCycleDetector
+
+    from features.parsers.dxf import audit_document, auditor_class
+
+    blocks_seen = 0
+    for path in _dxf_files(cad_samples_dir):
+        if path.read_bytes().startswith(b"AutoCAD Binary DXF"):
+            doc = ezdxf.readfile(str(path))
+        else:
+            doc, _auditor = recover.readfile(str(path))
+        ledger = BlockCycleDetector(doc).blocks
+        assert auditor_class().cycle_detector(doc).blocks == ledger, path.name
+        blocks_seen += sum(1 for inserts in ledger.values() if inserts)
+    assert blocks_seen >= 5
+
+    def cyclic():
+        doc = ezdxf.new("R2010")
+        doc.blocks.new("A").add_blockref("B", (0, 0))
+        doc.blocks.new("B").add_blockref("A", (1, 0))
+        doc.blocks.new("C").add_blockref("b", (1, 0))
+        doc.modelspace().add_line((0, 0), (1, 1))
+        return doc
+
+    expected = [(e.code, e.message) for e in cyclic().audit().errors]
+    assert [code for code, _ in expected].count(AuditError.INVALID_BLOCK_REFERENCE_CYCLE) == 3
+    assert [(e.code, e.message) for e in audit_document(cyclic()).errors] == expected
