@@ -270,3 +270,17 @@ def test_the_in_place_distributions_are_bit_identical_to_the_former_arithmetic()
         for bins, upper in ((16, 2.4), (8, 2.4), (1, 1.0)):
             assert np.array_equal(shape_module._soft_histogram(values, bins, upper),
                                   _former_soft_histogram(values, bins, upper)), (case, bins)
+
+
+def test_descriptors_computed_in_threads_at_once_equal_the_sequential_ones():
+    # the PAIRS-long scratch arrays are per thread: concurrent descriptors do not share them
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    inputs = [(rng.random((500 + 300 * k, 3)) * (k + 1), rng.random((500 + 300 * k, 3))) for k in range(8)]
+    sequential = [json.dumps(describe_segments(a, b, source="dxf"), sort_keys=True) for a, b in inputs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            concurrent = list(pool.map(lambda ab: json.dumps(describe_segments(*ab, source="dxf"), sort_keys=True),
+                                       inputs))
+            assert concurrent == sequential
