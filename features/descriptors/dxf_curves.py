@@ -111,8 +111,9 @@ def _polylines(primitives: Iterable, distance: float) -> list[np.ndarray]:
             path = primitive.path
             if path is None:
                 continue
-            for sub in path.sub_paths():
-                points = np.asarray([tuple(v) for v in sub.flattening(distance)], dtype=np.float64).reshape(-1, 3)
+            # a single path is its one sub-path (sub_paths() would rebuild it command by command)
+            for sub in (path.sub_paths() if path.has_sub_paths else (path,)):
+                points = np.asarray([v.xyz for v in sub.flattening(distance)], dtype=np.float64).reshape(-1, 3)
                 if len(points) >= 2:
                     polylines.append(points)
                     total += len(points)

@@ -469,3 +469,53 @@ def test_the_audit_builds_ezdxf_s_block_ledger_and_finds_the_same_cycles(cad_sam
     expected = [(e.code, e.message) for e in cyclic().audit().errors]
     assert [code for code, _ in expected].count(AuditError.INVALID_BLOCK_REFERENCE_CYCLE) == 3
     assert [(e.code, e.message) for e in audit_document(cyclic()).errors] == expected
+
+
+def _former_polylines(primitives, distance):
+    polylines = []
+    for primitive in primitives:
+        mesh = primitive.mesh
+        if mesh is not None:
+            vertices = np.asarray([tuple(v) for v in mesh.vertices], dtype=np.float64).reshape(-1, 3)
+            for face in mesh.faces:
+                if len(face) >= 2 and max(face) < len(vertices):
+                    polylines.append(vertices[list(face) + [face[0]]])
+        elif primitive.path is not None:
+            for sub in primitive.path.sub_paths():
+                points = np.asarray([tuple(v) for v in sub.flattening(distance)], dtype=np.float64).reshape(-1, 3)
+                if len(points) >= 2:
+                    polylines.append(points)
+    return polylines
+
+
+def test_the_polylines_of_every_sample_are_those_of_the_former_flattening(cad_samples_dir):
+    # single paths are flattened without sub_paths() rebuilding them: the same points, bit for bit
+    from ezdxf import recover
+
+    from features.descriptors.dxf_curves import _polylines, decompose, flattening_distance
+
+    def documents():
+        for path in _dxf_files(cad_samples_dir):
+            if path.read_bytes().startswith(b"AutoCAD Binary DXF"):
+                yield path.name, ezdxf.readfile(str(path))
+            else:
+                yield path.name, recover.readfile(str(path))[0]
+        doc = ezdxf.new("R2010")  # a hatch of two loops is a multi-path
+        hatch = doc.modelspace().add_hatch()
+        hatch.paths.add_polyline_path([(0, 0), (10, 0), (10, 10)])
+        hatch.paths.add_polyline_path([(20, 0), (30, 0, 0.5), (30, 10)])
+        doc.modelspace().add_text("T", dxfattribs={"insert": (3, 4)})
+        yield "hatch", doc
+
+    multi = 0
+    for name, doc in documents():
+        primitives = list(disassemble.to_primitives(decompose(doc.modelspace())))
+        box = primitives_extents(primitives)
+        if box is None or flattening_distance(box) is None:
+            continue
+        distance = flattening_distance(box)
+        ours, former = _polylines(primitives, distance), _former_polylines(primitives, distance)
+        assert len(ours) == len(former), name
+        assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(ours, former)), name
+        multi += sum(1 for p in primitives if p.path is not None and p.path.has_sub_paths)
+    assert multi > 0  # multi-paths (hatches of several loops) are still split into their sub-paths
