@@ -144,6 +144,13 @@ def test_splines_ellipses_polylines_and_solids_are_read_without_a_document(versi
         polyline = msp.add_polyline2d([(0, 70), (5, 71), (6, 69)])
         for vertex, bulge in zip(polyline.vertices, (0.5, -1.0, 0.0)):
             vertex.dxf.bulge = bulge
+        face = msp.add_polyface()  # a POLYLINE whose VERTEX sequence holds face records too
+        face.append_face([(0, 0, 0), (1, 0, 0), (1, 1, 1)])
+        face.append_face([(1, 0, 0), (2, 0, 1), (2, 1, 0), (1, 1, 1)])
+        mesh = msp.add_polymesh(size=(3, 3))
+        for m in range(3):
+            for n in range(3):
+                mesh.set_mesh_vertex((m, n), (m * 10, n * 10, (m - n) * 2))
         if version != "R12":
             msp.add_spline([(0, 0), (10, 20), (30, -10), (40, 0)])
             msp.add_spline(fit_points=[(0, 5), (10, 25), (30, -5), (40, 5)])
@@ -163,7 +170,7 @@ def test_splines_ellipses_polylines_and_solids_are_read_without_a_document(versi
     assert new["metadata"].pop("reader") == "direct"
     assert old["metadata"].pop("reader") == "read"
     assert json.dumps(new, sort_keys=True) == json.dumps(old, sort_keys=True)
-    assert new["entity_kinds"]["POLYLINE"] == 3 and new["layers"]["P2"] == 1
+    assert new["entity_kinds"]["POLYLINE"] == 5 and new["layers"]["P2"] == 1
     if version != "R12":
         assert new["entity_kinds"]["SPLINE"] == 4
         assert new["entity_kinds"].get("3DSOLID", 0) == (1 if version == "R2000" else 0)
