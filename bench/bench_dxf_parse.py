@@ -2,9 +2,10 @@
 `ezdxf.readfile` of the same files, in the same run.
 
 1. In process, the text DXF samples (binary DXF left out): `ezdxf.readfile(path)` of each file (the baseline),
-   `parse_dxf(data)` (the service's path: scan, the ENTITIES-only read or `ezdxf.read` + audit or recover,
-   extents, v5 descriptor), `parse_dxf(data, strategy="ezdxf")` (the same without the ENTITIES-only read:
-   the path before it) and `parse_dxf(data, strategy="recover")` (the former path). Sum over the files, median of `--repeat` runs,
+   `parse_dxf(data)` (the service's path: scan, the ENTITIES-only read or the document from one-pass tags +
+   audit or recover, extents, v5 descriptor), `parse_dxf(data, strategy="ezdxf")` (the reference: no
+   ENTITIES-only read, `ezdxf.read` + `doc.audit()` for every sound file, the same extents and descriptor
+   code) and `parse_dxf(data, strategy="recover")` (the former path). Sum over the files, median of `--repeat` runs,
    after one warm-up run (fonts, imports), in CPU time of the process (the machine is shared: wall time moves
    with the other processes' load; the parse is single-threaded). Also the parse's parts, from the same
    functions the parser calls, and a table per file: the reader taken, what keeps the file off the
@@ -173,8 +174,8 @@ def in_process(files: list[Path], repeat: int) -> float:
     print(f"  parse_dxf (service path)          {fast * 1000:7.1f} ms  ratio {fast / readfile:.2f}x"
           f"  (readers: {readers.count('direct')} entities only, {readers.count('read')} ezdxf.read, "
           f"{readers.count('recover')} recover)")
-    print(f"  parse_dxf strategy=ezdxf (before)  {document * 1000:7.1f} ms  ratio {document / readfile:.2f}x"
-          "  (ezdxf.read for every sound file)")
+    print(f"  parse_dxf strategy=ezdxf (ref.)   {document * 1000:7.1f} ms  ratio {document / readfile:.2f}x"
+          "  (ezdxf.read + doc.audit for every sound file)")
     print(f"  parse_dxf strategy=recover (old)  {former * 1000:7.1f} ms  ratio {former / readfile:.2f}x")
     taken = [(p, d) for p, d, reader in zip(files, datas, readers) if reader == "direct"]
     if taken:
