@@ -2,12 +2,14 @@
 `ezdxf.readfile` of the same files, in the same run.
 
 1. In process, the text DXF samples (binary DXF left out): `ezdxf.readfile(path)` of each file (the baseline),
-   `parse_dxf(data)` (the service's path: scan, the ENTITIES-only read or `ezdxf.read` + audit or recover,
-   extents, v5 descriptor), `parse_dxf(data, strategy="ezdxf")` (the same without the ENTITIES-only read:
-   the path before it) and `parse_dxf(data, strategy="recover")` (the former path). Sum over the files, median of `--repeat` runs,
+   `parse_dxf(data)` (the service's path: scan, the ENTITIES-only read or the document from one-pass tags +
+   audit or recover, extents, v5 descriptor), `parse_dxf(data, strategy="ezdxf")` (the reference: no
+   ENTITIES-only read, `ezdxf.read` + `doc.audit()` for every sound file, the same extents and descriptor
+   code) and `parse_dxf(data, strategy="recover")` (the former path). Sum over the files, median of `--repeat` runs,
    after one warm-up run (fonts, imports), in CPU time of the process (the machine is shared: wall time moves
    with the other processes' load; the parse is single-threaded). Also the parse's parts, from the same
-   functions the parser calls.
+   functions the parser calls, and a table per file: the reader taken, what keeps the file off the
+   entities-only read (`dxf_direct.direct_or_reason`), its CPU time against `ezdxf.readfile` of it.
 2. Over HTTP (unless --no-http): a private gunicorn (bench_analyze_http.start_server, 2 workers, warm parse
    pools), each text DXF posted sequentially by one client with new bytes each round (trailing blank lines: a
    new sha256, so every request parses), `classify=false`; the sum over the files of the request latency
@@ -67,10 +69,15 @@ def median_total(run_all, repeat: int) -> float:
 
 def parse_parts(datas: list[bytes], repeat: int) -> dict[str, float]:
     """The parts of `parse_dxf(data)` for the files the scan finds sound (the others go through recover): the
-    ENTITIES-only read (tried on every sound file), `ezdxf.read` and audit for the files it declines."""
+    ENTITIES-only read (tried on every sound file), the ezdxf document (loaded from `dxf_tags.compiled_tags`, as
+    `ezdxf.read` loads it) and its audit for the files it declines."""
     from ezdxf import disassemble
 
+    from ezdxf.document import Drawing
+
+    from features.descriptors.dxf_curves import decompose
     from features.parsers.dxf_direct import read_direct
+    from features.parsers.dxf_tags import compiled_tags
 
     parts: dict[str, list[float]] = {}
 
@@ -93,14 +100,15 @@ def parse_parts(datas: list[bytes], repeat: int) -> dict[str, float]:
             else:
                 started = time.process_time()
                 text = data.decode(dxf_parser._dxf_encoding(data), "surrogateescape")
-                doc = ezdxf.read(io.StringIO(text, newline=None))
-                totals["ezdxf.read"] = totals.get("ezdxf.read", 0.0) + time.process_time() - started
+                tags = compiled_tags(text)  # as the parser loads the document
+                doc = Drawing.from_tags(iter(tags)) if tags is not None else ezdxf.read(io.StringIO(text, newline=None))
+                totals["ezdxf document"] = totals.get("ezdxf document", 0.0) + time.process_time() - started
                 started = time.process_time()
                 doc.audit()
                 totals["audit"] = totals.get("audit", 0.0) + time.process_time() - started
                 msp = doc.modelspace()
             started = time.process_time()
-            primitives = list(disassemble.to_primitives(disassemble.recursive_decompose(msp)))
+            primitives = list(disassemble.to_primitives(decompose(msp)))
             extents = dxf_parser.primitives_extents(primitives)
             totals["decompose + extents"] = totals.get("decompose + extents", 0.0) + time.process_time() - started
             box = (tuple(extents[0]), tuple(extents[1])) if extents is not None else None
@@ -124,6 +132,10 @@ def profile(files: list[Path]) -> None:
         "recover": ("ezdxf/recover.py", "read"),
         "ezdxf.read (StringIO)": ("ezdxf/filemanagement.py", "read"),
         "audit": ("ezdxf/document.py", "audit"),
+        "entities-only read": ("features/parsers/dxf_direct.py", "read_direct"),
+        "compiled tags (one pass)": ("features/parsers/dxf_tags.py", "compiled_tags"),
+        "document from tags": ("ezdxf/document.py", "from_tags"),
+        "audit (audit_document)": ("features/parsers/dxf.py", "audit_document"),
         "scan_dxf": ("features/parsers/dxf.py", "scan_dxf"),
         "ezdxf.bbox.extents": ("ezdxf/bbox.py", "extents"),
         "primitives_extents": ("features/parsers/dxf.py", "primitives_extents"),
@@ -162,8 +174,8 @@ def in_process(files: list[Path], repeat: int) -> float:
     print(f"  parse_dxf (service path)          {fast * 1000:7.1f} ms  ratio {fast / readfile:.2f}x"
           f"  (readers: {readers.count('direct')} entities only, {readers.count('read')} ezdxf.read, "
           f"{readers.count('recover')} recover)")
-    print(f"  parse_dxf strategy=ezdxf (before)  {document * 1000:7.1f} ms  ratio {document / readfile:.2f}x"
-          "  (ezdxf.read for every sound file)")
+    print(f"  parse_dxf strategy=ezdxf (ref.)   {document * 1000:7.1f} ms  ratio {document / readfile:.2f}x"
+          "  (ezdxf.read + doc.audit for every sound file)")
     print(f"  parse_dxf strategy=recover (old)  {former * 1000:7.1f} ms  ratio {former / readfile:.2f}x")
     taken = [(p, d) for p, d, reader in zip(files, datas, readers) if reader == "direct"]
     if taken:
@@ -177,7 +189,27 @@ def in_process(files: list[Path], repeat: int) -> float:
               f"({subset_document / subset_readfile:.2f}x)")
     for name, seconds in parse_parts(datas, repeat).items():
         print(f"    part {name:22s} {seconds * 1000:7.1f} ms  = {seconds / readfile:.2f}x readfile")
+    per_file(files, datas, repeat)
     return fast / readfile
+
+
+def per_file(files: list[Path], datas: list[bytes], repeat: int) -> None:
+    """Per file: the reader `parse_dxf` takes, what keeps the file off the entities-only read, and the file's
+    median CPU time against `ezdxf.readfile` of it."""
+    from features.parsers.dxf_direct import direct_or_reason
+
+    print(f"  per file (median of {repeat} runs, CPU time): reader, readfile ms, parse_dxf ms, ratio, "
+          "why not entities-only")
+    for path, data in zip(files, datas):
+        readfile = median_total(lambda: ezdxf.readfile(path), repeat)
+        parse = median_total(lambda: dxf_parser.parse_dxf(data), repeat)
+        reader = dxf_parser.parse_dxf(data).metadata["reader"]
+        why = ""
+        if reader != "direct":
+            found = direct_or_reason(data, dxf_parser.scan_dxf(data), encoding=dxf_parser._dxf_encoding(data))
+            why = found if isinstance(found, str) else "?"
+        print(f"    {path.name:40s} {reader:7s} {readfile * 1000:6.1f} {parse * 1000:6.1f} "
+              f"{parse / readfile:5.2f}x  {why}")
 
 
 def over_http(files: list[Path], rounds: int, server_root: Path) -> float:

@@ -1,7 +1,8 @@
 """The curves of a DXF layout as polylines for the shape descriptor (ezdxf's disassemble and path tools).
 
-Block references are expanded (`disassemble.recursive_decompose`; the parser has already refused cyclic,
-too deep or too large block graphs), each entity becomes a primitive, and each primitive's path is flattened
+Block references are expanded (`decompose`: what `disassemble.recursive_decompose` yields; the parser has
+already refused cyclic, too deep or too large block graphs), each entity becomes a primitive, and each
+primitive's path is flattened
 sub-path by sub-path at a distance relative to the drawing's size (`FLATTENING` x extents diagonal), so a
 drawing saved in another DXF version, or drawn in other units, gives the same polylines up to scale. Mesh
 primitives (3DFACE, MESH, POLYFACE) contribute the edges of their faces. Text, hatches, images and viewports
@@ -27,6 +28,34 @@ class TooManyPoints(ValueError):
     pass
 
 
+# entity class -> True when ezdxf neither expands it (INSERT) nor decomposes it (`__virtual_entities__`)
+_PLAIN_CLASSES: dict[type, bool] = {}
+
+
+def decompose(entities: Iterable) -> Iterable:
+    """The stream `disassemble.recursive_decompose(entities)` yields, entity for entity: ezdxf's own generator
+    tests each entity against its runtime-checkable `SupportsVirtualEntities` protocol (a static attribute lookup
+    through the class hierarchy, per entity); here that answer is kept per entity class."""
+    from ezdxf.entities import Insert
+    from ezdxf.protocols import SupportsVirtualEntities, virtual_entities
+
+    for entity in entities:
+        kind = type(entity)
+        plain = _PLAIN_CLASSES.get(kind)
+        if plain is None:
+            plain = _PLAIN_CLASSES[kind] = not isinstance(entity, (Insert, SupportsVirtualEntities))
+        if plain:
+            yield entity
+        elif isinstance(entity, Insert):  # as recursive_decompose expands a block reference
+            if entity.mcount > 1:
+                yield from decompose(entity.multi_insert())
+            else:
+                yield from entity.attribs
+                yield from decompose(virtual_entities(entity))
+        else:
+            yield from decompose(virtual_entities(entity))
+
+
 def layout_polylines(entities: Iterable, box, *, skip_annotations: bool = True) -> list[np.ndarray]:
     """Polylines ((k, 3) float64) of the drawable geometry of `entities` (a layout or a list of entities);
     with `skip_annotations=False` text and hatches count too (for a drawing that holds nothing else)."""
@@ -36,7 +65,7 @@ def layout_polylines(entities: Iterable, box, *, skip_annotations: bool = True) 
     if distance is None:
         return []
     skipped = SKIPPED_KINDS if skip_annotations else frozenset({"VIEWPORT"})
-    kept = (e for e in disassemble.recursive_decompose(entities) if e.dxftype() not in skipped)
+    kept = (e for e in decompose(entities) if e.dxftype() not in skipped)
     return _polylines(disassemble.to_primitives(kept, max_flattening_distance=distance), distance)
 
 
@@ -50,7 +79,7 @@ def flattening_distance(box) -> float | None:
 
 
 def primitive_polylines(primitives: list, box, *, skip_annotations: bool = True) -> list[np.ndarray]:
-    """`layout_polylines` from primitives made once (`disassemble.to_primitives(recursive_decompose(...))`),
+    """`layout_polylines` from primitives made once (`disassemble.to_primitives(decompose(...))`),
     e.g. those the parser has already measured the extents with: the same polylines, without a second
     decomposition of the drawing."""
     distance = flattening_distance(box)
@@ -82,8 +111,9 @@ def _polylines(primitives: Iterable, distance: float) -> list[np.ndarray]:
             path = primitive.path
             if path is None:
                 continue
-            for sub in path.sub_paths():
-                points = np.asarray([tuple(v) for v in sub.flattening(distance)], dtype=np.float64).reshape(-1, 3)
+            # a single path is its one sub-path (sub_paths() would rebuild it command by command)
+            for sub in (path.sub_paths() if path.has_sub_paths else (path,)):
+                points = np.asarray([v.xyz for v in sub.flattening(distance)], dtype=np.float64).reshape(-1, 3)
                 if len(points) >= 2:
                     polylines.append(points)
                     total += len(points)

@@ -42,6 +42,7 @@ standardises it into a vector (`features.extractors.v5`).
 from __future__ import annotations
 
 import math
+import threading
 from typing import Any
 
 import numpy as np
@@ -81,16 +82,39 @@ class DescriptorError(ValueError):
     """The elements cannot be described (non-finite coordinates)."""
 
 
-def _soft_histogram(values: np.ndarray, bins: int, upper: float) -> np.ndarray:
+def _soft_histogram(values: np.ndarray, bins: int, upper: float, work=None) -> np.ndarray:
     """Histogram of `values` over [0, upper) with linear binning (each value split between its two nearest
-    bin centres), normalised to sum 1; values beyond the range go to the last bin."""
+    bin centres), normalised to sum 1; values beyond the range go to the last bin.
+
+    Computed in place in three arrays of len(values): `work` (two float64 and one int64 array of that length,
+    overwritten) or fresh ones (a fresh temporary of this size costs page faults that dominate the arithmetic)."""
     width = upper / bins
-    t = np.clip(values / width - 0.5, 0.0, bins - 1.0)
-    lo = np.floor(t).astype(np.int64)
-    frac = t - lo
-    hi = np.minimum(lo + 1, bins - 1)
-    hist = np.bincount(lo, weights=1.0 - frac, minlength=bins) + np.bincount(hi, weights=frac, minlength=bins)
+    if work is None:
+        t = values / width
+        index = np.empty(values.shape, dtype=np.int64)
+        weight = None
+    else:
+        t = np.divide(values, width, out=work[0])
+        weight, index = work[1], work[2]
+    t -= 0.5
+    np.clip(t, 0.0, bins - 1.0, out=t)
+    np.copyto(index, t, casting="unsafe")  # t >= 0: truncation is the floor
+    t -= index  # the fraction towards the upper bin
+    lower = np.bincount(index, weights=np.subtract(1.0, t, out=weight), minlength=bins)
+    index += 1
+    index[index > bins - 1] = bins - 1
+    hist = lower + np.bincount(index, weights=t, minlength=bins)
     return hist[:bins] / max(1, values.size)
+
+
+_WORKSPACE = threading.local()  # per thread: PAIRS-long scratch arrays reused from one descriptor to the next
+
+
+def _pair_buffers() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    buffers = getattr(_WORKSPACE, "pairs", None)
+    if buffers is None:
+        buffers = _WORKSPACE.pairs = (np.empty(PAIRS), np.empty(PAIRS), np.empty(PAIRS))
+    return buffers
 
 
 def _principal(cov: np.ndarray) -> np.ndarray:
@@ -104,17 +128,26 @@ def _distributions(points: np.ndarray, centroid: np.ndarray, trace: float, rng) 
     rms_radius = math.sqrt(trace)
     first = rng.integers(0, points.shape[1], PAIRS)
     second = rng.integers(0, points.shape[1], PAIRS)
-    pair = np.zeros(PAIRS)
+    # the pair arithmetic in place, in scratch arrays kept by the thread (fresh arrays of PAIRS values cost page
+    # faults that dominate the arithmetic)
+    pair, delta, other = _pair_buffers()
+    pair.fill(0.0)
     radial = np.zeros(points.shape[1])
     for axis in range(3):
-        row = points[axis]
-        delta = row[first] - row[second]
-        pair += delta * delta
+        row = np.ascontiguousarray(points[axis])
+        np.take(row, first, out=delta, mode="clip")  # the indices are in range: "clip" only skips a buffer
+        np.take(row, second, out=other, mode="clip")
+        delta -= other
+        delta *= delta
+        pair += delta
         offset = row - centroid[axis]
         radial += offset * offset
-    pair = np.sqrt(pair) / (math.sqrt(2.0) * rms_radius)
+    np.sqrt(pair, out=pair)
+    pair /= math.sqrt(2.0) * rms_radius
     radial = np.sqrt(radial) / rms_radius
-    return _soft_histogram(pair, D2_BINS, D2_RANGE), _soft_histogram(radial, D1_BINS, D1_RANGE)
+    # the pair indices are no longer needed: `first` is the histogram's integer scratch
+    return (_soft_histogram(pair, D2_BINS, D2_RANGE, work=(delta, other, first)),
+            _soft_histogram(radial, D1_BINS, D1_RANGE))
 
 
 def _finish(

@@ -111,7 +111,8 @@ def test_the_entities_only_read_gives_byte_identical_summaries(cad_samples_dir):
         assert json.dumps(new, sort_keys=True) == json.dumps(old, sort_keys=True), path.name
     assert direct == {"cadquery__gear.dxf", "cadquery__three_layers.dxf", "trimesh__wrench.dxf",
                       "trimesh__1002_tray_bottom.DXF", "trimesh__125_cycloidal.DXF", "trimesh__ChuteHolderPrint.DXF",
-                      "trimesh__apu-mount.DXF"}
+                      "trimesh__apu-mount.DXF", "trimesh__ae.r12a.dxf", "trimesh__ae.r2013a.dxf", "trimesh__spline.DXF",
+                      "ezdxf__torus_r2000.dxf"}
 
 
 def test_a_drawing_of_direct_kinds_is_read_without_a_document():
@@ -134,11 +135,100 @@ def test_a_drawing_of_direct_kinds_is_read_without_a_document():
     assert new["units"] == "mm" and new["entity_kinds"]["LWPOLYLINE"] == 2
 
 
+@pytest.mark.parametrize("version", ["R12", "R2000", "R2018"])
+def test_splines_ellipses_polylines_and_solids_are_read_without_a_document(version):
+    def build(msp, doc):
+        msp.add_line((0, 0), (10, 3))
+        msp.add_polyline2d([(0, -50), (3, -52), (4, -49)], dxfattribs={"layer": "P2"})
+        msp.add_polyline3d([(1, 2, 3), (4, 5, 66), (-7, 8, 9)], close=True)
+        polyline = msp.add_polyline2d([(0, 70), (5, 71), (6, 69)])
+        for vertex, bulge in zip(polyline.vertices, (0.5, -1.0, 0.0)):
+            vertex.dxf.bulge = bulge
+        face = msp.add_polyface()  # a POLYLINE whose VERTEX sequence holds face records too
+        face.append_face([(0, 0, 0), (1, 0, 0), (1, 1, 1)])
+        face.append_face([(1, 0, 0), (2, 0, 1), (2, 1, 0), (1, 1, 1)])
+        mesh = msp.add_polymesh(size=(3, 3))
+        for m in range(3):
+            for n in range(3):
+                mesh.set_mesh_vertex((m, n), (m * 10, n * 10, (m - n) * 2))
+        if version != "R12":
+            msp.add_spline([(0, 0), (10, 20), (30, -10), (40, 0)])
+            msp.add_spline(fit_points=[(0, 5), (10, 25), (30, -5), (40, 5)])
+            msp.add_open_spline([(50, 0, 1), (60, 20, 2), (70, -10, 3), (80, 0, 4)], degree=3)
+            msp.add_rational_spline([(0, 0), (10, 20), (30, -10), (40, 0)], weights=[1, 2, 0.5, 1])
+            msp.add_ellipse((100, 0), major_axis=(10, 5), ratio=0.5, start_param=0.3, end_param=4.0)
+            msp.add_ellipse((100, 50, 2), major_axis=(0, 7, 1), ratio=0.123)  # made 1 + 1e-12 below
+        if version == "R2000":  # ACIS text in the entity (from R2013 on it is in the ACDSDATA section)
+            msp.add_3dsolid().sat = ["700 0 1 0", "@33 Open Design Alliance ACIS Builder @12 ACIS 218.00 NT @24 Thu "
+                                     "Jan 01 00:00:00 2026", "1 9.9999999999999995e-07 1e-10", "End-of-ACIS-data"]
+        doc.header["$INSUNITS"] = 4
+
+    # an axis ratio a hair above 1 (ezdxf's attribute setter would clamp it): the audit clamps it, and says nothing
+    data = _drawing(build, version).replace(b"\n 40\n0.123\n", b"\n 40\n1.000000000001\n")
+    assert (version == "R12") == (b"\n1.000000000001\n" not in data)
+    new, old = _outcome(data, "auto"), _outcome(data, "ezdxf")
+    assert new["metadata"].pop("reader") == "direct"
+    assert old["metadata"].pop("reader") == "read"
+    assert json.dumps(new, sort_keys=True) == json.dumps(old, sort_keys=True)
+    assert new["entity_kinds"]["POLYLINE"] == 5 and new["layers"]["P2"] == 1
+    if version != "R12":
+        assert new["entity_kinds"]["SPLINE"] == 4
+        assert new["entity_kinds"].get("3DSOLID", 0) == (1 if version == "R2000" else 0)
+
+
+def test_xdata_is_read_with_the_entities():
+    # `doc.audit()` neither checks nor changes XDATA, and nothing measured depends on it: read without a document
+    def build(msp, doc):
+        doc.appids.add("CADML_TEST")
+        msp.add_line((0, 0), (1, 1)).set_xdata("ACAD", [(1000, "note"), (1070, 3)])
+        msp.add_circle((4, 4), 2).set_xdata("CADML_TEST", [(1000, "x"), (1040, 2.5), (1010, (1, 2, 3))])
+
+    data = _drawing(build)
+    new, old = _outcome(data, "auto"), _outcome(data, "ezdxf")
+    assert new["metadata"].pop("reader") == "direct"
+    assert old["metadata"].pop("reader") == "read"
+    assert json.dumps(new, sort_keys=True) == json.dumps(old, sort_keys=True)
+
+
+def _without_seqend(data: bytes) -> bytes:
+    # the SEQEND group of the first polyline, in R2000 form (0 SEQEND, 5 handle, 330 owner, 100 AcDbEntity, 8 layer)
+    start = data.index(b"\n  0\nSEQEND\n")
+    end = data.index(b"\n  0\n", start + 1)
+    return data[:start] + data[end:]
+
+
+@pytest.mark.parametrize("build,damage", [
+    # the audit removes a spline with too few control points, or knots that do not fit them
+    (lambda msp, doc: setattr(msp.add_spline([(0, 0), (10, 20), (30, -10), (40, 0)]), "control_points", [(0, 0)]),
+     None),
+    (lambda msp, doc: setattr(msp.add_spline([(0, 0), (10, 20), (30, -10), (40, 0)]), "knots", [0, 1]), None),
+    # the audit removes unused knots of a spline defined by fit points
+    (lambda msp, doc: setattr(msp.add_spline(fit_points=[(0, 5), (10, 25), (30, -5)]), "knots", [0, 0, 1, 1]),
+     None),
+    # the audit swaps the axes of an ellipse whose ratio is above 1 (ezdxf's attribute setter would clamp it)
+    (lambda msp, doc: msp.add_ellipse((0, 0), major_axis=(10, 0), ratio=0.123),
+     lambda data: data.replace(b"\n 40\n0.123\n", b"\n 40\n1.5\n")),
+    (lambda msp, doc: msp.add_polyline2d([(0, 0), (3, 2)]), _without_seqend),  # the audit adds the SEQEND
+    # the audit moves a vertex to its polyline's layer
+    (lambda msp, doc: setattr(msp.add_polyline2d([(0, 0), (3, 2)]).vertices[0].dxf, "layer", "OTHER"), None),
+])
+def test_what_the_own_audit_of_a_kind_changes_goes_through_ezdxf(build, damage):
+    data = _drawing(lambda msp, doc: (msp.add_line((5, 5), (6, 6)), build(msp, doc)), "R2000")
+    if damage is not None:
+        damaged = damage(data)
+        assert damaged != data
+        data = damaged
+    new, old = _outcome(data, "auto"), _outcome(data, "ezdxf")
+    assert new["metadata"].pop("reader") == old["metadata"].pop("reader") == "read"
+    assert new == old
+
+
 @pytest.mark.parametrize("build", [
     lambda msp, doc: msp.add_line((0, 0), (1, 1), dxfattribs={"linetype": "NOT_IN_TABLE"}),  # the audit removes it
-    lambda msp, doc: msp.add_line((0, 0), (1, 1)).set_xdata("ACAD", [(1000, "note")]),  # XDATA
     lambda msp, doc: doc.paperspace().add_line((0, 0), (1, 1)),  # a paper space entity
-    lambda msp, doc: msp.add_spline([(0, 0), (10, 20), (30, -10), (40, 0)]),  # not a direct kind
+    lambda msp, doc: msp.add_text("T", dxfattribs={"insert": (3, 4)}),  # not a direct kind
+    # a polyline in paper space (with its vertices) beside one in model space
+    lambda msp, doc: (msp.add_polyline2d([(0, 0), (3, 2)]), doc.paperspace().add_polyline3d([(0, 0, 1), (3, 2, 4)])),
     lambda msp, doc: msp.add_blockref(doc.blocks.new("B").name, (0, 0)) and msp.add_line((0, 0), (1, 1)),
 ])
 def test_what_the_entities_alone_cannot_tell_goes_through_ezdxf(build):
@@ -171,8 +261,8 @@ def test_damaged_files_that_need_recovery_are_not_read_as_sound(cad_samples_dir)
     assert parse_dxf(trash).metadata["reader"] == "recover"
 
 
-def _drawing(build) -> bytes:
-    doc = ezdxf.new("R2010")
+def _drawing(build, version: str = "R2010") -> bytes:
+    doc = ezdxf.new(version)
     build(doc.modelspace(), doc)
     stream = io.StringIO()
     doc.write(stream)
@@ -263,3 +353,176 @@ def test_the_paths_for_large_drawings_give_the_same_answers(cad_samples_dir, mon
             **expected[path.name].get("metadata", {}), "reader": "recover"}} if "error" not in got else
             expected[path.name])
     assert not problems, "\n".join(problems)
+
+
+def test_decompose_yields_what_ezdxf_recursive_decompose_yields(cad_samples_dir):
+    from ezdxf import recover
+
+    from features.descriptors.dxf_curves import decompose
+
+    def stream(entities):
+        return [(e.dxftype(), sorted((k, str(v)) for k, v in e.dxf.all_existing_dxf_attribs().items()))
+                for e in entities]
+
+    kinds = set()
+    for path in _dxf_files(cad_samples_dir):
+        if path.read_bytes().startswith(b"AutoCAD Binary DXF"):
+            doc = ezdxf.readfile(str(path))
+        else:
+            doc, _auditor = recover.readfile(str(path))
+        for layout in [doc.modelspace(), *doc.layouts]:
+            ours, theirs = stream(decompose(layout)), stream(disassemble.recursive_decompose(layout))
+            assert ours == theirs, path.name
+            kinds.update(kind for kind, _ in ours)
+        assert not any(kind in ("INSERT", "DIMENSION") for kind in kinds), path.name
+    assert {"LINE", "ARC", "MTEXT", "3DFACE"} <= kinds
+
+
+def _ezdxf_groups(text: str):
+    from ezdxf.lldxf.tagger import ascii_tags_loader, tag_compiler
+    from ezdxf.lldxf.tags import group_tags
+
+    try:
+        groups = list(group_tags(tag_compiler(ascii_tags_loader(io.StringIO(text, newline=None)))))
+    except ezdxf.DXFError:
+        return None
+    return [[(type(tag), tag.code, tag.value) for tag in group] for group in groups]
+
+
+def _our_groups(text: str):
+    from features.parsers.dxf_tags import compiled_groups
+
+    groups = compiled_groups(text)
+    return None if groups is None else [[(type(tag), tag.code, tag.value) for tag in group] for group in groups]
+
+
+def test_the_one_pass_tag_compiler_gives_ezdxf_s_tags_for_every_shared_dxf(cad_samples_dir):
+    # the service's ezdxf.read path and the entities-only read load these tags (test above: the same summaries)
+    compared = 0
+    for path in _dxf_files(cad_samples_dir):
+        data = path.read_bytes()
+        if data.startswith(b"AutoCAD Binary DXF"):
+            continue
+        text = data.decode("cp1252", "surrogateescape")
+        expected = _ezdxf_groups(text)
+        assert expected, path.name
+        assert _our_groups(text) == expected, path.name
+        # and the flat stream the document loader takes (`Drawing.from_tags`), tags before the first group too
+        from ezdxf.lldxf.tagger import ascii_tags_loader, tag_compiler
+
+        from features.parsers.dxf_tags import compiled_tags
+
+        flat = [(type(tag), tag.code, tag.value) for tag in tag_compiler(ascii_tags_loader(io.StringIO(
+            text, newline=None)))]
+        assert [(type(tag), tag.code, tag.value) for tag in compiled_tags(text)] == flat, path.name
+        compared += 1
+    assert compared >= 24
+
+
+@pytest.mark.parametrize("text,outcome", [
+    ("  0\nSECTION\n  2\nENTITIES\n  0\nLINE\n  8\n0\n 10\n1.5\n 20\n2\n 30\n-3e2\n 11\n4\n 21\n5\n  0\nENDSEC\n",
+     "same"),
+    # comments, an integer written as a float, junk after EOF
+    ("999\nnote\n  0\nPOINT\n999\nx\n 10\n1\n 20\n2\n 62\n3.0\n  0\nEOF\n  0\nLINE\n", "same"),
+    ("  0\nLINE\r\n 10\r\n1\r\n 20\n2\r 30\n3\n  1\n text with blanks  \n  0\n ENDSEC \n", "same"),  # CR LF, lone CR
+    ("  0\nLINE\n  8\nL\n  0\nENDSEC", "same"),  # no newline after the last line
+    ("  0\n3DSOLID\n310\n0A1B\n 70\n1.5e0\n 62\nred\n  0\nENDSEC\n", "refused"),  # not an integer
+    ("  0\nLINE\n 10\n1\n 21\n2\n 30\n3\n", "refused"),  # the y of another point
+    ("  0\nLINE\n 10\nx\n 20\n2\n 30\n3\n  0\nENDSEC\n", "refused"),  # not a number
+    ("  0\n3DSOLID\n310\n0A1B\n310\n0A1\n  0\nENDSEC\n", "refused"),  # odd hex digits
+    ("  0\nLINE\n\n8\n  0\nENDSEC\n", "refused"),  # a blank code line
+    ("  0\nLINE\n  8\nL\n  0\nENDSEC\n x\n", "refused"),  # a last code line without its value, not a number
+    ("  0\nLINE\n  8\nL\n  0\nENDSEC\n 62\n", "same"),  # ... a number: dropped
+    ("", "same"),
+    ("  0\nLINE\n 10\n1\n 20\n2\n", "declined"),  # a point cut short at the very end: ezdxf drops it
+])
+def test_the_one_pass_tag_compiler_agrees_with_ezdxf_on_edge_cases(text, outcome):
+    ours, theirs = _our_groups(text), _ezdxf_groups(text)
+    if outcome == "same":
+        assert ours == theirs and theirs is not None
+    elif outcome == "refused":  # ezdxf raises a DXFStructureError
+        assert ours is None and theirs is None
+    else:
+        assert ours is None and theirs is not None
+
+
+def test_the_audit_builds_ezdxf_s_block_ledger_and_finds_the_same_cycles(cad_samples_dir):
+    # audit_document's cycle check builds the ledger without ezdxf's query parser: the same sets on every sample,
+    # and the same errors on a document whose blocks insert each other
+    from ezdxf import recover
+    from ezdxf.audit import AuditError, BlockCycleDetector
+
+    from features.parsers.dxf import audit_document, auditor_class
+
+    blocks_seen = 0
+    for path in _dxf_files(cad_samples_dir):
+        if path.read_bytes().startswith(b"AutoCAD Binary DXF"):
+            doc = ezdxf.readfile(str(path))
+        else:
+            doc, _auditor = recover.readfile(str(path))
+        ledger = BlockCycleDetector(doc).blocks
+        assert auditor_class().cycle_detector(doc).blocks == ledger, path.name
+        blocks_seen += sum(1 for inserts in ledger.values() if inserts)
+    assert blocks_seen >= 5
+
+    def cyclic():
+        doc = ezdxf.new("R2010")
+        doc.blocks.new("A").add_blockref("B", (0, 0))
+        doc.blocks.new("B").add_blockref("A", (1, 0))
+        doc.blocks.new("C").add_blockref("b", (1, 0))
+        doc.modelspace().add_line((0, 0), (1, 1))
+        return doc
+
+    expected = [(e.code, e.message) for e in cyclic().audit().errors]
+    assert [code for code, _ in expected].count(AuditError.INVALID_BLOCK_REFERENCE_CYCLE) == 3
+    assert [(e.code, e.message) for e in audit_document(cyclic()).errors] == expected
+
+
+def _former_polylines(primitives, distance):
+    polylines = []
+    for primitive in primitives:
+        mesh = primitive.mesh
+        if mesh is not None:
+            vertices = np.asarray([tuple(v) for v in mesh.vertices], dtype=np.float64).reshape(-1, 3)
+            for face in mesh.faces:
+                if len(face) >= 2 and max(face) < len(vertices):
+                    polylines.append(vertices[list(face) + [face[0]]])
+        elif primitive.path is not None:
+            for sub in primitive.path.sub_paths():
+                points = np.asarray([tuple(v) for v in sub.flattening(distance)], dtype=np.float64).reshape(-1, 3)
+                if len(points) >= 2:
+                    polylines.append(points)
+    return polylines
+
+
+def test_the_polylines_of_every_sample_are_those_of_the_former_flattening(cad_samples_dir):
+    # single paths are flattened without sub_paths() rebuilding them: the same points, bit for bit
+    from ezdxf import recover
+
+    from features.descriptors.dxf_curves import _polylines, decompose, flattening_distance
+
+    def documents():
+        for path in _dxf_files(cad_samples_dir):
+            if path.read_bytes().startswith(b"AutoCAD Binary DXF"):
+                yield path.name, ezdxf.readfile(str(path))
+            else:
+                yield path.name, recover.readfile(str(path))[0]
+        doc = ezdxf.new("R2010")  # a hatch of two loops is a multi-path
+        hatch = doc.modelspace().add_hatch()
+        hatch.paths.add_polyline_path([(0, 0), (10, 0), (10, 10)])
+        hatch.paths.add_polyline_path([(20, 0), (30, 0, 0.5), (30, 10)])
+        doc.modelspace().add_text("T", dxfattribs={"insert": (3, 4)})
+        yield "hatch", doc
+
+    multi = 0
+    for name, doc in documents():
+        primitives = list(disassemble.to_primitives(decompose(doc.modelspace())))
+        box = primitives_extents(primitives)
+        if box is None or flattening_distance(box) is None:
+            continue
+        distance = flattening_distance(box)
+        ours, former = _polylines(primitives, distance), _former_polylines(primitives, distance)
+        assert len(ours) == len(former), name
+        assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(ours, former)), name
+        multi += sum(1 for p in primitives if p.path is not None and p.path.has_sub_paths)
+    assert multi > 0  # multi-paths (hatches of several loops) are still split into their sub-paths

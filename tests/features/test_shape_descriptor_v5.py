@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from features.descriptors import SHAPE_NAMES, SIZE_NAMES, describe_segments, describe_triangles
+from features.descriptors import shape as shape_module
 from features.extractors import NeedsSource, dimension, extract_features, slot_categories, slot_names
 from features.extractors.layout import V5_SHAPE_SLOTS, V5_SIZE_SLOTS
 from features.extractors.v5 import COMPLETION_RADIUS, SHAPE_DIM, split_v5
@@ -220,3 +221,66 @@ def test_hostile_coordinates_give_finite_descriptors():
     degenerate = describe_triangles(np.zeros((4, 3, 3)))
     assert degenerate["kind"] == "empty"
     assert np.isfinite(extract_features(_doc(degenerate), "v5")).all()
+
+
+def _former_soft_histogram(values, bins, upper):
+    width = upper / bins
+    t = np.clip(values / width - 0.5, 0.0, bins - 1.0)
+    lo = np.floor(t).astype(np.int64)
+    frac = t - lo
+    hi = np.minimum(lo + 1, bins - 1)
+    hist = np.bincount(lo, weights=1.0 - frac, minlength=bins) + np.bincount(hi, weights=frac, minlength=bins)
+    return hist[:bins] / max(1, values.size)
+
+
+def _former_distributions(points, centroid, trace, rng):
+    rms_radius = math.sqrt(trace)
+    first = rng.integers(0, points.shape[1], shape_module.PAIRS)
+    second = rng.integers(0, points.shape[1], shape_module.PAIRS)
+    pair = np.zeros(shape_module.PAIRS)
+    radial = np.zeros(points.shape[1])
+    for axis in range(3):
+        row = points[axis]
+        delta = row[first] - row[second]
+        pair += delta * delta
+        offset = row - centroid[axis]
+        radial += offset * offset
+    pair = np.sqrt(pair) / (math.sqrt(2.0) * rms_radius)
+    radial = np.sqrt(radial) / rms_radius
+    return (_former_soft_histogram(pair, shape_module.D2_BINS, shape_module.D2_RANGE),
+            _former_soft_histogram(radial, shape_module.D1_BINS, shape_module.D1_RANGE))
+
+
+def test_the_in_place_distributions_are_bit_identical_to_the_former_arithmetic():
+    # D2/D1 and the soft histogram are computed in reused buffers (issue 14): every bit as before
+    rng = np.random.default_rng(14)
+    for case in range(60):
+        n = int(rng.integers(1, 6000))
+        points = (rng.random((n, 3)) * rng.uniform(0.01, 1000.0)).T  # a transposed view, as _finish passes it
+        if case % 2:
+            points = np.ascontiguousarray(points)
+        if case % 5 == 0:
+            points[2] = 0.0  # a flat drawing
+        centroid = points.mean(axis=1)
+        trace = float(points.var(axis=1).sum())
+        ours = shape_module._distributions(points, centroid, trace, np.random.default_rng(shape_module.SEED))
+        former = _former_distributions(points, centroid, trace, np.random.default_rng(shape_module.SEED))
+        assert all(np.array_equal(a, b) for a, b in zip(ours, former)), case
+        values = np.concatenate([rng.random(n) * rng.uniform(0.1, 5.0), [0.0, 2.4, 100.0], 0.15 * np.arange(17)])
+        for bins, upper in ((16, 2.4), (8, 2.4), (1, 1.0)):
+            assert np.array_equal(shape_module._soft_histogram(values, bins, upper),
+                                  _former_soft_histogram(values, bins, upper)), (case, bins)
+
+
+def test_descriptors_computed_in_threads_at_once_equal_the_sequential_ones():
+    # the PAIRS-long scratch arrays are per thread: concurrent descriptors do not share them
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(5)
+    inputs = [(rng.random((500 + 300 * k, 3)) * (k + 1), rng.random((500 + 300 * k, 3))) for k in range(8)]
+    sequential = [json.dumps(describe_segments(a, b, source="dxf"), sort_keys=True) for a, b in inputs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            concurrent = list(pool.map(lambda ab: json.dumps(describe_segments(*ab, source="dxf"), sort_keys=True),
+                                       inputs))
+            assert concurrent == sequential
