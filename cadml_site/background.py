@@ -6,8 +6,9 @@ request hands off so that its response does not wait for it (the thumbnail of a 
   a forked child builds its own (a thread does not survive a fork);
 * **bounded**: ``submit`` refuses a job when ``capacity`` jobs are waiting (False: the caller logs what it skips);
   nothing blocks the caller;
-* **after each job** ``after_job()`` runs in the runner's thread (e.g. close the thread's database connections);
-  a job that raises is logged and the next one runs;
+* **around each job** ``before_job()`` and ``after_job()`` run in the runner's thread, and ``on_stop()`` when the
+  thread stops (a Django caller drops the thread's stale database connections around each job, as a request does,
+  and closes them when the thread stops); a job that raises is logged and the next one runs;
 * **drain on exit**: ``close(timeout)`` refuses new jobs, waits at most ``timeout`` seconds for the queued ones and
   stops the thread; it also runs at interpreter exit (atexit, registered when the thread starts, so it runs
   before the exit handlers of what the jobs use, registered earlier). What is left is dropped, counted and logged.
@@ -28,13 +29,14 @@ logger = logging.getLogger("cadml.background")
 
 class BackgroundRunner:
     def __init__(self, name: str, *, capacity: int, drain_seconds: float,
-                 after_job: Callable[[], None] | None = None) -> None:
+                 before_job: Callable[[], None] | None = None, after_job: Callable[[], None] | None = None,
+                 on_stop: Callable[[], None] | None = None) -> None:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.name = name
         self.capacity = capacity
         self.drain_seconds = drain_seconds
-        self._after_job = after_job
+        self._before_job, self._after_job, self._on_stop = before_job, after_job, on_stop
         self._jobs: collections.deque[tuple[str, Callable[[], None]]] = collections.deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -58,7 +60,20 @@ class BackgroundRunner:
             self._cond.notify_all()
         return True
 
+    def _hook(self, hook: Callable[[], None] | None, what: str) -> None:
+        if hook is not None:
+            try:
+                hook()
+            except Exception:
+                logger.exception("%s hook of %s failed", what, self.name)
+
     def _loop(self) -> None:
+        try:
+            self._run_jobs()
+        finally:
+            self._hook(self._on_stop, "stop")
+
+    def _run_jobs(self) -> None:
         while True:
             with self._cond:
                 while not self._jobs and not self._closed:
@@ -69,16 +84,13 @@ class BackgroundRunner:
                 self._running = label
             failed = False
             try:
+                self._hook(self._before_job, "before-job")
                 job()
             except Exception:
                 failed = True
                 logger.exception("background job %s of %s failed", label, self.name)
             finally:
-                if self._after_job is not None:
-                    try:
-                        self._after_job()
-                    except Exception:
-                        logger.exception("after-job hook of %s failed", self.name)
+                self._hook(self._after_job, "after-job")
                 with self._cond:
                     self._running = None
                     self._counts["failed" if failed else "done"] += 1

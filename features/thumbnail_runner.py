@@ -9,7 +9,7 @@ before the parse pool's, whose workers the renders need), at interpreter exit an
 
 from __future__ import annotations
 
-from django.db import connections
+from django.db import close_old_connections, connections
 
 from cadml_site.background import BackgroundRunner
 from cadml_site.process_state import ProcessLocal
@@ -21,9 +21,13 @@ THUMBNAIL_DRAIN_SECONDS = 5.0
 
 
 def _build() -> BackgroundRunner:
-    # the runner's thread opens its own database connections: closed after every render, none is left idle
+    # The runner's thread has database connections of its own, treated as a request treats its: before and after
+    # every render `close_old_connections` closes one that is broken or older than CONN_MAX_AGE (0 unless
+    # DATABASE_URL is set: closed after every render; 60 s with it, so that renders in a row do not each start a
+    # Postgres backend) and arms the health check of its next use; they are closed when the thread stops.
     return BackgroundRunner("thumbnail-renders", capacity=THUMBNAIL_QUEUE_CAPACITY,
-                            drain_seconds=THUMBNAIL_DRAIN_SECONDS, after_job=connections.close_all)
+                            drain_seconds=THUMBNAIL_DRAIN_SECONDS, before_job=close_old_connections,
+                            after_job=close_old_connections, on_stop=connections.close_all)
 
 
 def _close(runner: BackgroundRunner) -> None:

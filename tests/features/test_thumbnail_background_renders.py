@@ -92,11 +92,33 @@ def test_analyze_answers_before_the_render_which_follows_in_the_background(key_c
     assert row.has_thumbnail and (originals_dir / row.thumbnail_key).is_file()
     assert key_client.get(f"/api/v1/files/{sha256}/thumbnail/").status_code == 200
 
-    # after each render the runner's thread has closed its database connections
-    closed = []
-    thumbnail_runners.current().submit(lambda: closed.append(connections["default"].connection is None),
-                                       label="look at the connection")
-    assert thumbnail_runners.current().wait_idle(10) and closed == [True]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("max_age", [0, 60])
+def test_the_runner_thread_keeps_a_connection_as_a_request_would_and_closes_it_when_it_stops(max_age, monkeypatch,
+                                                                                           background_thumbnails):
+    # the settings dict is shared by every thread's connection to the alias: the runner's thread reads this one
+    monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", max_age)
+    runner = thumbnail_runners.get()
+    used = []
+
+    def use():
+        CadFile.objects.count()
+        used.append((connections["default"], connections["default"].connection))
+
+    runner.submit(use, label="first")
+    runner.submit(use, label="second")
+    assert runner.wait_idle(10) and len(used) == 2  # idle: the hook after the last job has run
+    (wrapper, first), (_, second) = used
+    assert wrapper is not connections["default"]  # the thread's own, not this thread's
+    if max_age == 0:  # closed after every job
+        assert first is not second and wrapper.connection is None
+    else:  # kept, and reused by the next job within CONN_MAX_AGE
+        assert first is second and wrapper.connection is second
+    runner.close()
+    runner.thread.join(10)
+    assert wrapper.connection is None  # closed when the thread stopped
 
 
 @pytest.mark.django_db(transaction=True)
@@ -181,3 +203,16 @@ def test_a_forked_process_renders_in_a_runner_and_thread_of_its_own():
     assert len(report["tids"]) == 1 and report["tids"] != parent_tids
     assert thumbnail_runners.current() is parent and parent.thread.is_alive()
     thumbnail_runners.reset()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_manage_py_ingest_without_a_broker_waits_for_its_thumbnails(tmp_path, capsys, gated_render,
+                                                                    background_thumbnails):
+    for n in (8, 9):
+        (tmp_path / f"part{n}.dxf").write_bytes(make_dxf_lines(n))
+    threading.Timer(0.5, gated_render.release.set).start()  # the renders wait until after the last ingest
+    call_command("ingest", str(tmp_path))
+    assert "2 created" in capsys.readouterr().out
+    assert gated_render.threads and set(gated_render.threads) != {threading.get_ident()}
+    rows = CadFile.objects.filter(original_name__in=["part8.dxf", "part9.dxf"])
+    assert rows.count() == 2 and all(row.has_thumbnail for row in rows)  # no polling: done when the command ends

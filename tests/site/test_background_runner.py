@@ -20,25 +20,31 @@ from cadml_site.process_state import ProcessLocal
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def make(capacity: int = 8, drain_seconds: float = 2.0, after_job=None) -> BackgroundRunner:
-    return BackgroundRunner("test", capacity=capacity, drain_seconds=drain_seconds, after_job=after_job)
+def make(capacity: int = 8, drain_seconds: float = 2.0) -> BackgroundRunner:
+    return BackgroundRunner("test", capacity=capacity, drain_seconds=drain_seconds)
 
 
-def test_jobs_run_in_order_in_one_thread_started_by_the_first_job_with_the_hook_after_each():
+def test_jobs_run_in_order_in_one_thread_started_by_the_first_job_with_the_hooks_around_each():
     events: list[tuple[str, int]] = []
-    runner = make(after_job=lambda: events.append(("after", threading.get_native_id())))
+
+    def hook(name):
+        return lambda: events.append((name, threading.get_native_id()))
+
+    runner = BackgroundRunner("test", capacity=8, drain_seconds=2.0, before_job=hook("before"),
+                              after_job=hook("after"), on_stop=hook("stop"))
     assert runner.thread is None  # lazy: nothing runs before the first job
     for n in range(3):
-        assert runner.submit(lambda n=n: events.append((f"job{n}", threading.get_native_id())), label=f"job{n}")
+        assert runner.submit(hook(f"job{n}"), label=f"job{n}")
     assert runner.wait_idle(5)
-    assert [name for name, _ in events] == ["job0", "after", "job1", "after", "job2", "after"]
-    threads = {tid for _, tid in events}
-    assert len(threads) == 1 and threads != {threading.get_native_id()}
+    assert [name for name, _ in events] == ["before", "job0", "after", "before", "job1", "after",
+                                            "before", "job2", "after"]
     assert runner.thread.daemon and runner.thread.is_alive()
     assert runner.status()["done"] == 3
     assert runner.close() == 0
     runner.thread.join(5)
-    assert not runner.thread.is_alive()
+    assert not runner.thread.is_alive() and events[-1][0] == "stop"
+    threads = {tid for _, tid in events}
+    assert len(threads) == 1 and threads != {threading.get_native_id()}  # all in the runner's one thread
 
 
 def test_a_full_queue_refuses_without_blocking_and_a_failing_job_does_not_stop_the_thread(caplog):
