@@ -51,10 +51,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(workers: int = 2, root: Path = ROOT):
+def start_server(workers: int = 2, root: Path = ROOT, broker_url: str | None = None):
     """A private gunicorn (throw-away SQLite database and var/ folder unless DATABASE_URL is set) on a free local
     port, with an API key: (process, base URL, requests session with the key, log path). Stop it with
-    `stop_server(process)`. `root` serves another checkout of the project (e.g. the code before a change)."""
+    `stop_server(process)`. `root` serves another checkout of the project (e.g. the code before a change).
+    Without `broker_url` tasks run in process (the embedded default, whatever CELERY_BROKER_URL says); with it they
+    are published to that broker (no Celery worker is started here)."""
     var_dir = tempfile.mkdtemp(prefix="cadml-bench-var-")
     multiproc = tempfile.mkdtemp(prefix="cadml-bench-prom-")
     port = free_port()
@@ -63,6 +65,8 @@ def start_server(workers: int = 2, root: Path = ROOT):
            "PROMETHEUS_MULTIPROC_DIR": multiproc, "OMP_NUM_THREADS": "1",
            "CADML_THROTTLE_UPLOAD": "100000/min", "CADML_THROTTLE_DEFAULT": "100000/min"}
     env.pop("CELERY_BROKER_URL", None)
+    if broker_url:
+        env["CELERY_BROKER_URL"] = broker_url
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=root, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     subprocess.run([PYTHON, "manage.py", "createcachetable"], cwd=root, env=env, check=True)

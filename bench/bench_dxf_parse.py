@@ -17,9 +17,15 @@
    this process in the same run. Goal: <= 1.2x, request included. Also, as a load-independent figure, the CPU
    time of the server's processes (gunicorn master, workers, parse pools: /proc/PID/stat of its session)
    spent on those requests against the CPU time of `ezdxf.readfile` of the same files.
+   The server uses DATABASE_URL from the environment (an existing database, migrated here; unset: a throw-away
+   SQLite file). Without --broker-url it runs the embedded default (no broker: each new file's thumbnail is
+   rendered in the gunicorn worker, after the response unless CADML_EMBEDDED_THUMBNAILS=inline); with
+   --broker-url the thumbnail tasks are published to that broker and NOT rendered (no Celery worker is started:
+   the request pays the publish, the host none of the render), and the tasks left in its default queue are purged
+   at the end (give it a database or vhost of its own).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_dxf_parse.py [--repeat 5] [--rounds 5] [--no-http]
-        [--http-only --server-root /path/to/an/export/of/the/former/code] [--profile]
+        [--http-only --server-root /path/to/an/export/of/the/former/code] [--broker-url URL] [--profile]
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import ezdxf  # noqa: E402
 
 from features.parsers import dxf as dxf_parser  # noqa: E402
-from process_cpu import process_cpu_seconds  # noqa: E402  (bench/, beside this script)
+from process_cpu import process_cpu_seconds, server_cpu_when_idle  # noqa: E402  (bench/, beside this script)
 
 HTTP_GOAL = 1.2
 
@@ -212,10 +218,24 @@ def per_file(files: list[Path], datas: list[bytes], repeat: int) -> None:
               f"{parse / readfile:5.2f}x  {why}")
 
 
-def over_http(files: list[Path], rounds: int, server_root: Path) -> float:
+def purge_broker_queue(broker_url: str, queue: str = "celery") -> int:
+    """Drop the messages this run left in `queue` of the broker (no worker consumed them); their number."""
+    from kombu import Connection
+
+    with Connection(broker_url, connect_timeout=5) as connection:
+        try:
+            return connection.default_channel.queue_purge(queue) or 0
+        except connection.channel_errors:  # the queue was never declared
+            return 0
+
+
+def over_http(files: list[Path], rounds: int, server_root: Path, broker_url: str | None = None) -> float:
     from bench_analyze_http import start_server, stop_server
 
-    server, base, session, log_path = start_server(workers=2, root=server_root)
+    server, base, session, log_path = start_server(workers=2, root=server_root, broker_url=broker_url)
+    database = os.environ.get("DATABASE_URL", "sqlite://").split("://")[0]
+    setup = (f"broker {broker_url.split('://')[0]}, thumbnail tasks published, no Celery worker" if broker_url
+             else f"no broker, CADML_EMBEDDED_THUMBNAILS={os.environ.get('CADML_EMBEDDED_THUMBNAILS', 'default')}")
     try:
         def post(path: Path, variant: int) -> float:
             data = path.read_bytes() + b"\n" * (variant + 1)  # a new sha256: parsed, not reused
@@ -234,6 +254,7 @@ def over_http(files: list[Path], rounds: int, server_root: Path) -> float:
         request = {p: [] for p in files}
         readfile = {p: [] for p in files}
         server_cpu = readfile_cpu = 0.0
+        run_cpu_start = process_cpu_seconds(session=server.pid, with_reaped_children=True)
         for round_ in range(rounds):  # interleaved, so both see the same machine load
             for path in files:
                 cpu_before = process_cpu_seconds(session=server.pid, with_reaped_children=True)
@@ -241,11 +262,12 @@ def over_http(files: list[Path], rounds: int, server_root: Path) -> float:
                 server_cpu += process_cpu_seconds(session=server.pid, with_reaped_children=True) - cpu_before
                 readfile[path].append(timed(lambda: ezdxf.readfile(path)))
                 readfile_cpu += cpu_timed(lambda: ezdxf.readfile(path))
+        run_cpu = server_cpu_when_idle(server.pid) - run_cpu_start
         http_total = sum(statistics.median(v) for v in request.values())
         readfile_total = sum(statistics.median(v) for v in readfile.values())
         live = [timed(lambda: session.get(f"{base}/api/v1/health/live/", timeout=5)) for _ in range(20)]
         print(f"POST analyze/ over HTTP ({server_root}): gunicorn 2 workers, 1 client, {len(files)} text DXF "
-              f"samples x {rounds} rounds, sum of per-file medians")
+              f"samples x {rounds} rounds, sum of per-file medians; database {database}, {setup}")
         print(f"  ezdxf.readfile (this process)     {readfile_total * 1000:7.1f} ms  (baseline)")
         print(f"  POST analyze/                     {http_total * 1000:7.1f} ms  ratio {http_total / readfile_total:.2f}x"
               f"  (goal <= {HTTP_GOAL}x)")
@@ -253,9 +275,13 @@ def over_http(files: list[Path], rounds: int, server_root: Path) -> float:
         print(f"  CPU time, all {rounds} rounds: server processes (gunicorn + parse pools) {server_cpu * 1000:7.0f} ms,"
               f" ezdxf.readfile {readfile_cpu * 1000:7.0f} ms: ratio {server_cpu / readfile_cpu:.2f}x"
               " (moves less with the machine's load than wall time; the client's own CPU is not counted)")
+        print(f"  CPU time of the server processes over the whole run, until idle: {run_cpu * 1000:7.0f} ms"
+              " (also what ran between the requests: thumbnails rendered after the response)")
         return http_total / readfile_total
     finally:
         stop_server(server)
+        if broker_url:
+            print(f"  {purge_broker_queue(broker_url)} task(s) left in the broker's queue purged")
 
 
 def main() -> int:
@@ -267,6 +293,9 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="cProfile both strategies (in process) and stop.")
     parser.add_argument("--server-root", type=Path, default=ROOT,
                         help="Serve this checkout over HTTP (e.g. an export of the code before the change).")
+    parser.add_argument("--broker-url", default=None,
+                        help="HTTP part: publish the server's tasks to this broker (redis://, amqp://); no Celery "
+                             "worker is started, and what the run left in the default queue is purged.")
     parser.add_argument("--samples", default=os.environ.get("CADML_SAMPLES_DIR",
                                                             str(ROOT.parent / "shared" / "cad-samples")))
     args = parser.parse_args()
@@ -279,7 +308,7 @@ def main() -> int:
     if not args.http_only:
         ok = in_process(files, args.repeat) <= 1.0
     if not args.no_http:
-        ok = over_http(files, args.rounds, args.server_root) <= HTTP_GOAL and ok
+        ok = over_http(files, args.rounds, args.server_root, args.broker_url) <= HTTP_GOAL and ok
     return 0 if ok else 1
 
 

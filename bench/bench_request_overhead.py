@@ -17,7 +17,8 @@ The analyze paths post a 12-triangle binary STL with ``register_vector=false`` a
 changes the STL header on every request (a new sha256: looked up, parsed, inserted, extracted), "known content"
 posts the same bytes again (looked up, features from the cache, one analysis row). ``--gunicorn`` measures
 ``GET health/live/`` and both analyze paths over HTTP instead, against a private gunicorn with 2 workers
-(``bench_analyze_http.start_server``) on the same kind of fresh database.
+(``bench_analyze_http.start_server``) on the same kind of fresh database, and the server's CPU per request counted
+until it is idle again (what runs after the responses, such as the embedded thumbnails, included).
 """
 
 from __future__ import annotations
@@ -200,6 +201,7 @@ def named(data: bytes):
 def run_gunicorn(args, code_root: Path) -> None:
     """health/live and the two analyze paths over HTTP, one request at a time, against a private gunicorn."""
     from bench_analyze_http import start_server, stop_server  # bench/, beside this script
+    from process_cpu import process_cpu_seconds, server_cpu_when_idle
 
     server, base, session, _log = start_server(workers=2, root=code_root)
     variants = iter(range(10**9))
@@ -219,17 +221,19 @@ def run_gunicorn(args, code_root: Path) -> None:
         analyze(tiny_stl(-1))
 
     try:
-        results = {}
+        results, server_cpu = {}, {}
         for name, call in (("health/live (no credential)", live), ("analyze tiny STL, new content", analyze_new),
                            ("analyze tiny STL, known content", analyze_known)):
             for _ in range(20):
                 call()
             wall = []
+            cpu_start = process_cpu_seconds(session=server.pid, with_reaped_children=True)
             for _ in range(args.requests):
                 t0 = time.perf_counter()
                 call()
                 wall.append(time.perf_counter() - t0)
             results[name] = statistics.median(wall)
+            server_cpu[name] = (server_cpu_when_idle(server.pid) - cpu_start) / args.requests
     finally:
         stop_server(server)
     print(f"code: {code_root}  database: {args.database_url.split('://')[0]}  gunicorn 2 workers, 1 client  "
@@ -238,6 +242,8 @@ def run_gunicorn(args, code_root: Path) -> None:
     for name, p50 in results.items():
         over = "" if p50 is live_p50 else f"   +{(p50 - live_p50) * 1e3:.3f} ms over health/live"
         print(f"{name:<36} p50 {p50 * 1e3:8.3f} ms{over}")
+    print("server CPU per request (gunicorn, its parse pools; until idle, so work done after the responses, such as "
+          "thumbnails, counts): " + ", ".join(f"{name} {cpu * 1e3:.1f} ms" for name, cpu in server_cpu.items()))
 
 
 if __name__ == "__main__":

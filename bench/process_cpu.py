@@ -4,6 +4,7 @@ measure what those processes spent, not only the wall clock."""
 from __future__ import annotations
 
 import os
+import time
 
 # /proc/PID/stat fields after "(comm)": state ppid pgrp session ... utime (11) stime (12) cutime (13) cstime (14)
 _PGRP, _SESSION, _UTIME, _STIME, _CSTIME = 2, 3, 11, 12, 14
@@ -28,3 +29,17 @@ def process_cpu_seconds(*, process_group: int | None = None, session: int | None
         if int(fields[field]) == wanted:
             total += sum(int(value) for value in fields[_UTIME:last + 1])
     return total / ticks
+
+
+def server_cpu_when_idle(session: int, *, quiet: float = 0.02, limit: float = 120.0) -> float:
+    """The server's CPU seconds once it has stopped working (less than `quiet` CPU seconds in a second, e.g. the
+    thumbnails still being rendered after the last response), at most `limit` seconds from now."""
+    deadline = time.monotonic() + limit
+    last = process_cpu_seconds(session=session, with_reaped_children=True)
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = process_cpu_seconds(session=session, with_reaped_children=True)
+        if now - last < quiet:
+            return now
+        last = now
+    return last

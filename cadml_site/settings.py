@@ -338,6 +338,10 @@ if len(os.fsencode(CADML_PARSE_SERVICE_SOCKET)) > 107:
     raise ImproperlyConfigured(f"CADML_PARSE_SERVICE_SOCKET is longer than a Unix socket path may be (107 bytes): "
                                f"{CADML_PARSE_SERVICE_SOCKET!r}")
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Without a broker (the embedded default) a new file's thumbnail is rendered after the commit in this process:
+# "background" hands it to one background thread per process, so the response does not wait for it (a full queue
+# skips it, `manage.py render_thumbnails` renders it); "inline" renders it before the response is sent.
+CADML_EMBEDDED_THUMBNAILS = env_choice("CADML_EMBEDDED_THUMBNAILS", "background", ("background", "inline"))
 CADML_DXF_ENTITY_BUDGET = env_int("CADML_DXF_ENTITY_BUDGET", 500_000, min_value=1_000, max_value=100_000_000)
 CADML_DXF_MAX_BLOCK_DEPTH = env_int("CADML_DXF_MAX_BLOCK_DEPTH", 64, min_value=2, max_value=10_000)
 # Uploaded originals, content-addressed by sha256, in the storage alias "cad_originals": the filesystem under

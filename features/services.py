@@ -38,6 +38,7 @@ from features.parsers.document import FORMATS, CadDocument
 from features.parsers.errors import CadParseError
 from features.selectors import cad_file_by_sha256
 from features.parse_workers.pool import ParsePoolUnavailable
+from features.thumbnail_runner import thumbnail_runners
 
 logger = logging.getLogger("cadml.features")
 
@@ -287,9 +288,11 @@ def original_discard_unreferenced(*, sha256: str) -> bool:
 
 def thumbnail_enqueue(*, cad_file_id: int) -> None:
     """Render the file's thumbnail off the request path: a Celery task sent once the row has committed. In the
-    embedded default (no broker: Celery eager) it is rendered in process right after the commit, by a direct call:
-    Celery's eager `apply` toggles a process-global "inside a task" flag that concurrent request threads leave set,
-    after which any `result.get()` in the process fails."""
+    embedded default (no broker: Celery eager) it is handed after the commit to this process's thumbnail runner, a
+    background thread that renders it after the response (`CADML_EMBEDDED_THUMBNAILS=background`), or rendered at
+    once by a direct call (`inline`: the response waits for it). Never Celery's eager `apply`: it toggles a
+    process-global "inside a task" flag that concurrent request threads leave set, after which any `result.get()`
+    in the process fails."""
     # robust: a broker that is down loses a thumbnail (the backfill command renders it), never the upload
     transaction.on_commit(lambda: _thumbnail_after_commit(cad_file_id), robust=True)
 
@@ -302,10 +305,27 @@ def _thumbnail_after_commit(cad_file_id: int) -> None:
     if not task.app.conf.task_always_eager:
         task.delay(cad_file_id)
         return
+    if settings.CADML_EMBEDDED_THUMBNAILS == "inline":
+        _thumbnail_render_embedded(cad_file_id)
+        return
+    runner = thumbnail_runners.get()
+    if not runner.submit(lambda: _thumbnail_render_embedded(cad_file_id), label=f"thumbnail of CAD file {cad_file_id}"):
+        logger.warning("thumbnail of CAD file %s skipped: %d renders are already waiting in this process "
+                       "(`manage.py render_thumbnails` renders it)", cad_file_id, runner.capacity)
+
+
+def _thumbnail_render_embedded(cad_file_id: int) -> None:
     try:
         cad_file_thumbnail_render(cad_file_id=cad_file_id)
     except ServiceUnavailable as exc:  # no broker to retry through: `manage.py render_thumbnails` backfills it
         logger.warning("thumbnail of CAD file %s deferred: %s", cad_file_id, exc.code)
+
+
+def thumbnail_renders_wait(*, timeout_seconds: float | None) -> bool:
+    """Wait until this process's thumbnail runner has rendered what it holds (a command that ingested files in
+    process, before it exits); True when nothing is left. At most `timeout_seconds` (None: no bound)."""
+    runner = thumbnail_runners.current()
+    return True if runner is None else runner.wait_idle(timeout_seconds)
 
 
 def cad_file_thumbnail_render(*, cad_file_id: int, force: bool = False) -> dict:

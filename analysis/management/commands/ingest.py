@@ -23,6 +23,7 @@ from analysis.services import cad_file_submit
 from analysis.tasks import cad_file_import_stored_task
 from features.demo_parts import LABELS_FILE, read_labels
 from features.extractors import FEATURE_VERSIONS
+from features.services import thumbnail_renders_wait
 
 
 def collect_files(paths: list[str]) -> list[Path]:
@@ -96,6 +97,10 @@ class Command(BaseCommand):
                         reasons[outcome.get("code", "unknown")] += 1
                         bar.write(f"failed: {path}: {outcome.get('code')}: {outcome.get('message', '')}")
                     bar.update(1)
+            if not (settings.CELERY_BROKER_URL or stop["requested"] or thumbnail_renders_wait(timeout_seconds=0)):
+                # the embedded thumbnail runner renders in the background: this process must not exit before it
+                self.stderr.write("waiting for the thumbnails being rendered in the background")
+                thumbnail_renders_wait(timeout_seconds=None)
         finally:
             signal.signal(signal.SIGTERM, previous)
         mode = "celery" if settings.CELERY_BROKER_URL else "in process"
