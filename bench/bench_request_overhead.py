@@ -92,6 +92,12 @@ def main() -> None:
     try:
         (run_gunicorn if args.gunicorn else run)(args, code_root)
     finally:
+        try:
+            from features.services import thumbnail_renders_wait
+        except ImportError:  # --code-root of the code before thumbnails rendered after the response
+            pass
+        else:  # the renders still queued in this process need the database this run is about to drop
+            thumbnail_renders_wait(timeout_seconds=60)
         drop_database(args.database_url)
 
 
