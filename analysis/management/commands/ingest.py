@@ -97,8 +97,9 @@ class Command(BaseCommand):
                         reasons[outcome.get("code", "unknown")] += 1
                         bar.write(f"failed: {path}: {outcome.get('code')}: {outcome.get('message', '')}")
                     bar.update(1)
-            if not (settings.CELERY_BROKER_URL or stop["requested"] or thumbnail_renders_wait(timeout_seconds=0)):
-                # the embedded thumbnail runner renders in the background: this process must not exit before it
+            if not (stop["requested"] or thumbnail_renders_wait(timeout_seconds=0)):
+                # this process's thumbnail runner holds renders (Celery ran the imports here, eagerly: the embedded
+                # default, or tests with a broker configured): it must not exit before they are done
                 self.stderr.write("waiting for the thumbnails being rendered in the background")
                 thumbnail_renders_wait(timeout_seconds=None)
         finally:
