@@ -207,7 +207,7 @@ def test_a_forked_process_renders_in_a_runner_and_thread_of_its_own():
 
 @pytest.mark.django_db(transaction=True)
 def test_manage_py_ingest_waits_for_the_thumbnails_its_process_renders(tmp_path, capsys, gated_render,
-                                                                    background_thumbnails):
+                                                                       background_thumbnails):
     for n in (8, 9):
         (tmp_path / f"part{n}.dxf").write_bytes(make_dxf_lines(n))
     threading.Timer(0.5, gated_render.release.set).start()  # the renders wait until after the last ingest
