@@ -12,7 +12,9 @@ def test_freeze_moves_what_exists_out_of_the_collected_generations():
     startup_object = [object()]  # stands for an imported module, the settings, the loaded model...
     try:
         frozen = freeze_startup_heap()
-        assert frozen == gc.get_freeze_count() > 0
+        # the returned count is the permanent generation's at the freeze; other threads of this test process (a
+        # thumbnail runner left by an earlier test, for one) may free a frozen object right after, never add one
+        assert 0 < gc.get_freeze_count() <= frozen
         tracked = gc.get_objects()  # the collected generations only
         assert not any(o is startup_object for o in tracked)
         later = [object()]
