@@ -5,9 +5,7 @@ thread cannot see a test's transaction, so these tests use `transaction=True` (t
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 import threading
 import time
 
@@ -22,6 +20,7 @@ from features.models import CadFile
 from features.parse_pool import parse_pools
 from features.services import cad_file_ingest
 from features.thumbnail_runner import thumbnail_runners
+from tests.forked_runner import runner_report_from_a_forked_child
 
 from .cad_builders import make_binary_stl, make_box_triangles, make_dxf_lines
 
@@ -180,26 +179,8 @@ def test_with_a_broker_nothing_is_rendered_in_process(monkeypatch, background_th
 
 
 def test_a_forked_process_renders_in_a_runner_and_thread_of_its_own():
-    parent = thumbnail_runners.get()
-    parent_tids: list[int] = []
-    parent.submit(lambda: parent_tids.append(threading.get_native_id()), label="parent")
-    assert parent.wait_idle(10)
-    read, write = os.pipe()
-    pid = os.fork()  # as gunicorn forks a worker
-    if pid == 0:  # the child: report and leave without running the test runner's exit handlers
-        try:
-            child = thumbnail_runners.get()
-            tids: list[int] = []
-            child.submit(lambda: tids.append(threading.get_native_id()), label="child")
-            report = {"idle": child.wait_idle(10), "same": child is parent, "tids": tids,
-                      "owner": child.status()["pid"] == os.getpid()}
-            os.write(write, json.dumps(report).encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    _, status = os.waitpid(pid, 0)
-    report = json.loads(os.read(read, 4096) or b"{}")
-    assert status == 0 and report["idle"] and report["owner"] and not report["same"]
+    parent, parent_tids, report = runner_report_from_a_forked_child(thumbnail_runners)
+    assert report["exit_status"] == 0 and report["idle"] and report["owner_pid"] and not report["same_runner"]
     assert len(report["tids"]) == 1 and report["tids"] != parent_tids
     assert thumbnail_runners.current() is parent and parent.thread.is_alive()
     thumbnail_runners.reset()

@@ -4,7 +4,6 @@ exit, and a fresh thread in a forked child when held by a ProcessLocal."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from cadml_site.background import BackgroundRunner
 from cadml_site.process_state import ProcessLocal
+from tests.forked_runner import runner_report_from_a_forked_child
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -134,27 +134,8 @@ def test_interpreter_exit_drains_for_at_most_drain_seconds(tmp_path):
 def test_a_forked_child_gets_a_runner_and_thread_of_its_own():
     holder: ProcessLocal[BackgroundRunner] = ProcessLocal("test.background_runner", build=make,
                                                           close=lambda runner: runner.close())
-    parent = holder.get()
-    parent_tids = []
-    parent.submit(lambda: parent_tids.append(threading.get_native_id()), label="parent")
-    assert parent.wait_idle(5)
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report and leave without running the test runner's exit handlers
-        try:
-            child = holder.get()
-            tids = []
-            child.submit(lambda: tids.append(threading.get_native_id()), label="child")
-            idle = child.wait_idle(5)
-            report = {"same_runner": child is parent, "idle": idle, "tids": tids,
-                      "owner_pid": child.status()["pid"] == os.getpid()}
-            os.write(write, json.dumps(report).encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    _, status = os.waitpid(pid, 0)
-    report = json.loads(os.read(read, 4096))
-    assert status == 0
+    parent, parent_tids, report = runner_report_from_a_forked_child(holder, wait_seconds=5)
+    assert report["exit_status"] == 0
     assert report["idle"] and report["owner_pid"] and not report["same_runner"]
     assert len(report["tids"]) == 1 and report["tids"] != parent_tids
     assert parent.thread.is_alive()  # the parent's thread is untouched
