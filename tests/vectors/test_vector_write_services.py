@@ -109,7 +109,7 @@ def test_a_write_larger_than_one_statement_takes_the_transaction_of_batches(monk
     from vectors.services import vector_writes
 
     vector_upsert(key="first", feature_version="v4", values=[1.0] * 24)
-    monkeypatch.setattr(vector_writes, "ONE_STATEMENT_ROWS", 2)
+    monkeypatch.setattr(vector_writes, "POSTGRES_STATEMENT_ROWS", 2)  # also batches of 2 rows
     vectors = make_vectors(5, 24)
     out = vector_bulk_upsert(feature_version="v4", items=[{"key": f"k{i}", "values": v.tolist()}
                                                           for i, v in enumerate(vectors)])

@@ -1,5 +1,5 @@
 """Vector writes: every write bumps the feature version's generation in the same transaction (on Postgres, a write of
-up to ``ONE_STATEMENT_ROWS`` rows is a single statement: its own transaction)."""
+up to ``POSTGRES_STATEMENT_ROWS`` rows is a single statement: its own transaction)."""
 
 from __future__ import annotations
 
@@ -62,12 +62,25 @@ _UPSERT_COLUMNS = ("key", "feature_version", "dimension", "values", "meta", "gen
 _UPSERT_UPDATES = ("values", "dimension", "meta", "generation", "updated_at")
 
 
+# Rows in one Postgres upsert statement: the batch of a large write, and the most a write makes in one statement.
+POSTGRES_STATEMENT_ROWS = BULK_BATCH * 5
+
+
 def _upsert_sql_parts() -> tuple[str, str, str]:
     """(table, column list, ON CONFLICT clause) of the vector upsert."""
     quote = connection.ops.quote_name
     updates = ", ".join(f"{quote(c)} = EXCLUDED.{quote(c)}" for c in _UPSERT_UPDATES)
     return (quote(Vector._meta.db_table), ", ".join(quote(c) for c in _UPSERT_COLUMNS),
             "ON CONFLICT (feature_version, key) DO UPDATE SET " + updates)
+
+
+def _postgres_upsert_sql(*, generation: str, sources: str, returning: str) -> str:
+    """Postgres's ``INSERT ... SELECT FROM unnest(keys, blobs, metas) ON CONFLICT DO UPDATE ... RETURNING``;
+    parameters: feature_version, dimension, created_at, updated_at, keys, blobs, metas (and those of `generation`,
+    an SQL expression written twice, and of `sources`, relations joined before unnest's)."""
+    table, columns, conflict = _upsert_sql_parts()
+    return (f"INSERT INTO {table} ({columns}) SELECT t.k, %s, %s, t.v, t.m::jsonb, {generation}, {generation}, %s, %s "
+            f"FROM {sources}unnest(%s::text[], %s::bytea[], %s::text[]) AS t(k, v, m) {conflict} RETURNING {returning}")
 
 
 def upsert_rows(*, feature_version: str, dimension: int, generation: int, keys: list[str], blobs: list[bytes],
@@ -80,19 +93,18 @@ def upsert_rows(*, feature_version: str, dimension: int, generation: int, keys: 
     the updating transaction's); SQLite (in process, no round trip): a count of the existing keys, then
     ``executemany`` of the same upsert. A replaced row keeps its id, ``created_generation`` and ``created_at``.
     """
-    table, columns, conflict = _upsert_sql_parts()
     now = timezone.now()
     created = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            sql = (f"INSERT INTO {table} ({columns}) SELECT t.k, %s, %s, t.v, t.m::jsonb, %s, %s, %s, %s "
-                   f"FROM unnest(%s::text[], %s::bytea[], %s::text[]) AS t(k, v, m) {conflict} RETURNING (xmax = 0)")
-            for start in range(0, len(keys), BULK_BATCH * 5):
-                end = start + BULK_BATCH * 5
+            sql = _postgres_upsert_sql(generation="%s", sources="", returning="(xmax = 0)")
+            for start in range(0, len(keys), POSTGRES_STATEMENT_ROWS):
+                end = start + POSTGRES_STATEMENT_ROWS
                 cursor.execute(sql, [feature_version, dimension, generation, generation, now, now,
                                      keys[start:end], blobs[start:end], metas_json[start:end]])
                 created += sum(1 for (inserted,) in cursor.fetchall() if inserted)
         else:
+            table, columns, conflict = _upsert_sql_parts()
             existing = 0
             for start in range(0, len(keys), BULK_BATCH):
                 existing += Vector.objects.filter(feature_version=feature_version,
@@ -105,10 +117,6 @@ def upsert_rows(*, feature_version: str, dimension: int, generation: int, keys: 
     return created
 
 
-# A write of at most this many rows is one statement on Postgres (larger ones: a transaction of batches).
-ONE_STATEMENT_ROWS = BULK_BATCH * 5
-
-
 def _write_in_one_statement(feature_version: str, dimension: int, keys: list[str], blobs: list[bytes],
                             metas_json: list[str]) -> tuple[int, int, int] | None:
     """Postgres: the generation bump and the upsert in one statement (a data-modifying CTE), so one round trip and
@@ -116,14 +124,12 @@ def _write_in_one_statement(feature_version: str, dimension: int, keys: list[str
     row's lock until the statement commits, as ``next_generation`` does until its transaction commits: writers of a
     version still commit in generation order. None when the version has no row yet (its first write, which the
     transactional path creates); the statement then changed nothing."""
-    table, columns, conflict = _upsert_sql_parts()
     state = connection.ops.quote_name(IndexState._meta.db_table)
     now = timezone.now()
     sql = (f"WITH bumped AS (UPDATE {state} SET generation = generation + 1 WHERE feature_version = %s "
            f"RETURNING generation) "
-           f"INSERT INTO {table} ({columns}) SELECT t.k, %s, %s, t.v, t.m::jsonb, bumped.generation, "
-           f"bumped.generation, %s, %s FROM bumped, unnest(%s::text[], %s::bytea[], %s::text[]) AS t(k, v, m) "
-           f"{conflict} RETURNING (xmax = 0), generation")
+           + _postgres_upsert_sql(generation="bumped.generation", sources="bumped, ",
+                                  returning="(xmax = 0), generation"))
     with connection.cursor() as cursor:
         cursor.execute(sql, [feature_version, feature_version, dimension, now, now, keys, blobs, metas_json])
         rows = cursor.fetchall()
@@ -148,7 +154,7 @@ def _write(feature_version: str, items: list[dict[str, Any]]) -> tuple[int, int,
     matrix = checked_matrix([item.get("values") for item in items], feature_version)
     metas_json = [meta_json(item.get("meta")) for item in items]
     blobs = [row.tobytes() for row in matrix.astype("<f4", copy=False)]
-    if connection.vendor == "postgresql" and len(keys) <= ONE_STATEMENT_ROWS:
+    if connection.vendor == "postgresql" and len(keys) <= POSTGRES_STATEMENT_ROWS:
         written = _write_in_one_statement(feature_version, dim, keys, blobs, metas_json)
         if written is not None:
             return written
