@@ -594,7 +594,7 @@ def auditor_class():
         cycle_detector = CycleDetector
 
         def check_block_reference_cycles(self) -> None:  # ezdxf's, with the detector above
-            cycle_detector = CycleDetector(self.doc)
+            cycle_detector = self.cycle_detector(self.doc)
             for block in self.doc.blocks:
                 if cycle_detector.has_cycle(block.name):
                     self.add_error(
