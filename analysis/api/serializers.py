@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from rest_framework import serializers
 
-from cadml_site.api.inputs import QueryInput
+from cadml_site.api.inputs import Input, QueryInput
 from features.extractors import FEATURE_VERSIONS
 from features.extractors.v5_match import MATCH_MODES, MIRROR_MODES, V5_OPTIONS_ANY_OF
 
@@ -15,7 +15,7 @@ from features.extractors.v5_match import MATCH_MODES, MIRROR_MODES, V5_OPTIONS_A
 REGISTER_VECTOR_FIELD = serializers.BooleanField(default=True)
 
 
-class AnalysisCreateInputSerializer(serializers.Serializer):
+class AnalysisCreateInputSerializer(Input):
     # match other than any and mirror other than same need v5 (400 invalid_query otherwise): the schema says so
     schema_any_of = [dict(alternative) for alternative in V5_OPTIONS_ANY_OF]
 

@@ -8,6 +8,7 @@ refused (400 ``validation_failed``) rather than guessed at.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 
 from django.http import QueryDict
@@ -43,10 +44,56 @@ def _is_a(value, types: tuple[type, ...]) -> bool:
     return isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
 
 
+_shared_fields: dict[type, serializers.BindingDict] = {}
+_shared_fields_lock = threading.Lock()
+
+
 # (comments, not docstrings: drf-spectacular would show a base class's docstring on every subclass's component)
+# Input: an input serializer whose bound fields are built once per class and process, then shared by every instance.
+# DRF deep-copies the declared fields each time a serializer is built (about 0.3 ms of a similarity request's CPU for
+# its nine fields, more than the JSON parse and the answer together). Validation keeps its state on the serializer
+# instance (initial data, validated data, errors), never on a field: a field's state is its declaration and its
+# binding (name, source, parent), fixed once bound, plus the validators list DRF builds on first use, built here before
+# the fields are shared. The fields' parent is a prototype instance of the class, so a field that read the root's
+# ``context`` or ``partial`` would read the prototype's: input serializers here are built with neither (``validated``),
+# and ``tests/site/test_input_fields_shared.py`` keeps it so.
+class Input(serializers.Serializer):
+
+    @property
+    def fields(self) -> serializers.BindingDict:
+        cls = type(self)
+        fields = _shared_fields.get(cls)
+        if fields is None:
+            with _shared_fields_lock:
+                fields = _shared_fields.get(cls)
+                if fields is None:
+                    fields = _bound_fields(cls)
+                    _shared_fields[cls] = fields
+        return fields
+
+
+def _bound_fields(cls: type[Input]) -> serializers.BindingDict:
+    """The declared fields of ``cls``, copied and bound once to a prototype instance, validators built."""
+    prototype = cls()
+    fields = serializers.BindingDict(prototype)
+    for name, field in prototype.get_fields().items():
+        fields[name] = field
+    pending = list(fields.values())
+    while pending:  # nested fields too: a list's child, a nested serializer's own fields
+        field = pending.pop()
+        _ = field.validators
+        if isinstance(field, (serializers.ListField, serializers.DictField)):
+            pending.append(field.child)
+        elif isinstance(field, serializers.ListSerializer):
+            pending.append(field.child)
+        elif isinstance(field, serializers.Serializer) and not isinstance(field, Input):
+            pending.extend(field.fields.values())
+    return fields
+
+
 # JsonInput: input of a JSON body: every field takes exactly the JSON type the schema gives it (booleans are not
 # numbers). Form and multipart bodies (``QueryDict``) keep DRF's form parsing: their values are strings by nature.
-class JsonInput(serializers.Serializer):
+class JsonInput(Input):
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping) and not isinstance(data, QueryDict):
@@ -79,7 +126,7 @@ class JsonInput(serializers.Serializer):
 # QueryInput: input of query parameters: ``?name=`` (empty) is refused unless the field allows blank, and so is a
 # parameter given twice. DRF reads form-style input and treats an empty value of an optional field as absent, so
 # that ``?feature_version=`` would silently mean "the default"; the schema says the value is an enum, and so do we.
-class QueryInput(serializers.Serializer):
+class QueryInput(Input):
 
     def to_internal_value(self, data):
         errors = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from cadml_site.api.inputs import JsonInput
+from cadml_site.api.inputs import Input, JsonInput
 from features.extractors import FEATURE_VERSIONS
 
 FEATURE_VERSION_CHOICES = FEATURE_VERSIONS
@@ -32,7 +32,7 @@ class ModelVersionOutput(serializers.Serializer):
     activated_at = serializers.DateTimeField(allow_null=True)
 
 
-class ModelVersionUploadInput(serializers.Serializer):
+class ModelVersionUploadInput(Input):
     file = serializers.FileField(allow_empty_file=False)
     label = serializers.RegexField(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
     feature_version = serializers.ChoiceField(choices=FEATURE_VERSION_CHOICES, required=False, default="")
