@@ -52,8 +52,8 @@ class DatabaseIndexSource:
                             self.dimension_of(feature_version))
         return ChangeSet(generation, np.empty(0, np.int64), ids, matrix)
 
-    def changes_since(self, feature_version: str, generation: int) -> ChangeSet:
-        current = self._generation(feature_version)
+    def changes_since(self, feature_version: str, generation: int, up_to: int | None = None) -> ChangeSet:
+        current = self._generation(feature_version) if up_to is None else up_to
         changed = Vector.objects.filter(feature_version=feature_version, generation__gt=generation,
                                         generation__lte=current)
         ids, matrix = _rows(changed, self.dimension_of(feature_version))

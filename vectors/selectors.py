@@ -20,7 +20,7 @@ from cadml_site import metrics
 from features.extractors.v5_match import MATCH_MODES, MIRROR_MODES, candidate_count, v5_matches
 from features.selectors import cad_file_handedness
 from vectors.errors import GenerationNotReached, InvalidQuery, MatchNeedsV5, VectorNotFound
-from vectors.index.holder import GenerationNotReachedError
+from vectors.index.holder import GenerationNotReachedError, SearchOutcome, SourceState
 from vectors.index.recovery_policy import seconds_until_next_attempt, suppression_left
 from vectors.models import IndexEvent, IndexState, MigrationRun, ServedVersion, Vector
 from vectors.recovery_state import policy_state
@@ -33,6 +33,8 @@ EVENTS_SHOWN = 20
 REFERENCE_RESOLUTION = timedelta(seconds=60)
 # ... and written at most this often per process: the searches in between only add ids to a buffer.
 REFERENCE_FLUSH_SECONDS = 1.0
+# A search reads the rows of at most this many hits in the statement that checks the index state (one round trip).
+ROWS_WITH_STATE_MAX = 1000
 logger = logging.getLogger("cadml.vectors")
 
 
@@ -252,6 +254,76 @@ def _v5_results(query: np.ndarray, content: str | None, candidates: list[tuple[i
     return results
 
 
+def _hit_ids(outcome: SearchOutcome) -> list[int]:
+    return sorted({int(i) for hits in outcome.hits for i in hits.ids})
+
+
+def _searched_with_rows(feature_version: str, matrix: np.ndarray, k: int, *, allowed_ids: np.ndarray | None,
+                        min_generation: int | None, with_values: bool) -> tuple[SearchOutcome, dict]:
+    """The holder's hits and ``{id: (key, meta, values or None)}`` of their rows, in one round trip when it can.
+
+    The holder first searches the version it holds; one statement then reads the index state and the hits' rows
+    together. When that state shows the version current (no write, reload or restore since), the answer is the one
+    ``IndexHolder.search`` would have given after its own state check, and the rows are of the same moment. Otherwise
+    (after a write, on the first search, with ``min_generation`` ahead) the holder converges from the state that
+    statement read (the changed rows, the replaced ids and the deletions) and the rows are read again: five
+    statements, one fewer than the search after a write took before. A batch with more than
+    ``ROWS_WITH_STATE_MAX`` hits reads its rows in a statement of their own.
+    """
+    holder = index_holder()
+    loaded = holder.search_as_loaded(feature_version, matrix, k, allowed_ids=allowed_ids)
+    known = None
+    if loaded is not None:
+        ids = _hit_ids(loaded.outcome)
+        folded = len(ids) <= ROWS_WITH_STATE_MAX
+        state, rows = _index_state_and_rows(feature_version, ids if folded else [], with_values=with_values)
+        if state is not None and loaded.current_for(state, min_generation=min_generation):
+            return loaded.outcome, rows if folded else _rows_of(ids, with_values=with_values)
+        known = (state, loaded) if state is not None else None
+    try:
+        outcome = holder.search(feature_version, matrix, k, allowed_ids=allowed_ids, min_generation=min_generation,
+                                known=known)
+    except GenerationNotReachedError as exc:
+        raise GenerationNotReached(str(exc), context={"requested": exc.requested, "current": exc.current}) from exc
+    return outcome, _rows_of(_hit_ids(outcome), with_values=with_values)
+
+
+def _rows_of(ids: list[int], *, with_values: bool) -> dict:
+    rows = {}
+    if ids:
+        fields = ("id", "key", "meta", "values") if with_values else ("id", "key", "meta")
+        for row in Vector.objects.filter(id__in=ids).values_list(*fields):
+            rows[row[0]] = (row[1], row[2], np.frombuffer(bytes(row[3]), dtype="<f4") if with_values else None)
+    return rows
+
+
+def _index_state_and_rows(feature_version: str, ids: list[int], *,
+                          with_values: bool) -> tuple[SourceState | None, dict]:
+    """One statement: the version's index state (None when it has no row yet) and the rows of ``ids``."""
+    quote = connection.ops.quote_name
+    vector_columns = ["id", "key", "meta"] + (["values"] if with_values else [])
+    state_columns = ["generation", "epoch", "degraded", "snapshot_generation", "incarnation"]
+    columns = ([f"s.{quote(IndexState._meta.get_field(name).column)}" for name in state_columns]
+               + [f"v.{quote(Vector._meta.get_field(name).column)}" for name in vector_columns])
+    on = f"v.{quote(Vector._meta.get_field('id').column)} IN ({', '.join(['%s'] * len(ids)) or 'NULL'})"
+    sql = (f"SELECT {', '.join(columns)} FROM {quote(IndexState._meta.db_table)} s "
+           f"LEFT JOIN {quote(Vector._meta.db_table)} v ON {on} "
+           f"WHERE s.{quote(IndexState._meta.get_field('feature_version').column)} = %s")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*ids, feature_version])
+        fetched = cursor.fetchall()
+    if not fetched:
+        return None, {}
+    meta_field = Vector._meta.get_field("meta")
+    rows = {}
+    for row in fetched:
+        pk = row[5]
+        if pk is not None:
+            values = np.frombuffer(bytes(row[8]), dtype="<f4") if with_values else None
+            rows[pk] = (row[6], meta_field.from_db_value(row[7], None, connection), values)
+    return SourceState(*fetched[0][:5]), rows
+
+
 def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score: float | None,
             filters: dict | None, min_generation: int | None, exclude_keys: Sequence[str], match: str = "any",
             mirror: str = "same") -> dict:
@@ -274,17 +346,8 @@ def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score:
     # each key query leaves out its own key (not the other queries' keys): fetch enough to drop them per query
     extra = len(excluded) + (1 if any(own is not None for own in own_ids) else 0)
     wanted = candidate_count(k) if v5 else k
-    try:
-        outcome = index_holder().search(feature_version, matrix, wanted + extra, allowed_ids=allowed,
-                                        min_generation=min_generation)
-    except GenerationNotReachedError as exc:
-        raise GenerationNotReached(str(exc), context={"requested": exc.requested, "current": exc.current}) from exc
-    hit_ids = {int(i) for hits in outcome.hits for i in hits.ids}
-    rows = {}
-    if hit_ids:
-        fields = ("id", "key", "meta", "values") if v5 else ("id", "key", "meta")
-        for row in Vector.objects.filter(id__in=hit_ids).values_list(*fields):
-            rows[row[0]] = (row[1], row[2], np.frombuffer(bytes(row[3]), dtype="<f4") if v5 else None)
+    outcome, rows = _searched_with_rows(feature_version, matrix, wanted + extra, allowed_ids=allowed,
+                                        min_generation=min_generation, with_values=v5)
     result_lists = []
     served: set[int] = set()
     handedness = None

@@ -69,7 +69,9 @@ class InMemorySource:
         ids, vectors = self._rows(lambda r: True)
         return ChangeSet(self.generation, np.empty(0, np.int64), ids, vectors)
 
-    def changes_since(self, feature_version, generation):
+    def changes_since(self, feature_version, generation, up_to=None):
+        """Up to the current generation whatever ``up_to`` says (the contract allows going further): these dicts keep
+        no older versions of a row."""
         ids, vectors = self._rows(lambda r: r[2] > generation)
         replaced = [i for i in ids if self.rows[int(i)][1] <= generation]
         removed = [i for i, g in self.deleted if g > generation] + replaced

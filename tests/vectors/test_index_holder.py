@@ -180,3 +180,62 @@ def test_a_damaged_local_copy_of_the_recorded_generation_is_not_fetched_over(tmp
     out = _holder(source, tmp_path / "host").search("v4", vectors[:1], 3)
     assert (out.backend, out.degraded, source.fetches) == ("memory", True, [])
     assert source.reports[0][0] == "snapshot_missing"
+
+
+def test_search_as_loaded_answers_from_the_held_version_and_says_when_it_is_current(tmp_path):
+    source, vectors = _seeded(200)
+    holder = _holder(source, tmp_path)
+    assert holder.search_as_loaded("v4", vectors[:1], 5) is None  # nothing held yet: no answer without the source
+    full = holder.search("v4", vectors[:3], 5)
+    loaded = holder.search_as_loaded("v4", vectors[:3], 5)
+    assert [h.ids.tolist() for h in loaded.outcome.hits] == [h.ids.tolist() for h in full.hits]
+    assert (loaded.outcome.backend, loaded.outcome.generation) == (full.backend, full.generation)
+    assert loaded.current_for(source.state("v4"))
+    assert not loaded.current_for(source.state("v4"), min_generation=source.generation + 1)
+    generation = source.upsert([500], make_vectors(1, D, seed=9))  # a write elsewhere: not current any more
+    assert not loaded.current_for(source.state("v4"))
+    stale = holder.search_as_loaded("v4", vectors[:1], 5)
+    assert stale.generation == generation - 1 and not stale.current_for(source.state("v4"))
+    holder.search("v4", vectors[:1], 5)
+    assert holder.search_as_loaded("v4", vectors[:1], 5).current_for(source.state("v4"))
+    source.epoch += 1  # a reload (restore, rebuild, drill) at the same generation
+    assert not holder.search_as_loaded("v4", vectors[:1], 5).current_for(source.state("v4"))
+
+
+def test_search_as_loaded_leaves_a_failing_search_to_the_full_search(tmp_path, monkeypatch):
+    source, vectors = _seeded(50)
+    holder = _holder(source, tmp_path)
+    holder.search("v4", vectors[:1], 5)
+    store = holder.loaded()["v4"].store
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("search failed")
+
+    monkeypatch.setattr(store, "search", broken)
+    assert holder.search_as_loaded("v4", vectors[:1], 5) is None
+    assert source.reports == []  # reporting (and degrading) is the full search's business
+
+
+def test_a_known_state_stands_only_for_the_version_its_search_was_made_on(tmp_path, monkeypatch):
+    source, vectors = _seeded(100)
+    holder = _holder(source, tmp_path)
+    holder.search("v4", vectors[:1], 5)
+    loaded = holder.search_as_loaded("v4", vectors[:1], 5)
+    source.upsert([900], make_vectors(1, D, seed=3))
+    state_reads = []
+    real_state = source.state
+    monkeypatch.setattr(source, "state", lambda version: state_reads.append(version) or real_state(version))
+    known = (real_state("v4"), loaded)
+    out = holder.search("v4", vectors[:1], 5, known=known)  # the version is the one searched: the state stands
+    assert state_reads == [] and out.generation == source.generation
+    stale_loaded = loaded
+    source.upsert([901], make_vectors(1, D, seed=4))
+    stale = (real_state("v4"), holder.search_as_loaded("v4", vectors[:1], 5))
+    source.upsert([902], make_vectors(1, D, seed=5))
+    holder.search("v4", vectors[:1], 5)  # another thread moved the held version on meanwhile
+    held = holder.loaded()["v4"]
+    state_reads.clear()
+    out = holder.search("v4", vectors[:1], 5, known=stale)
+    # the older state is not taken for a restore (a reload): it is read again, and the held version stays
+    assert state_reads == ["v4"] and holder.loaded()["v4"] is held and out.generation == source.generation
+    assert not stale_loaded.made_on(held)

@@ -77,7 +77,9 @@ class IndexSource(Protocol):
 
     def load_all(self, feature_version: str) -> ChangeSet: ...
 
-    def changes_since(self, feature_version: str, generation: int) -> ChangeSet: ...
+    def changes_since(self, feature_version: str, generation: int, up_to: int | None = None) -> ChangeSet:
+        """The changes after ``generation``; ``up_to``: the generation of the state the caller just read (so the source
+        need not read it again). The change set's own generation says how far it goes."""
 
     def report_degraded(self, feature_version: str, reason: str, error: str) -> None:
         """Records the degradation (every process then serves the version from numpy)."""
@@ -157,10 +159,20 @@ class IndexHolder:
         self._lock = threading.RLock()
 
     # ---- convergence -------------------------------------------------------------------------------------------
-    def prepare(self, feature_version: str, *, min_generation: int | None = None) -> VersionIndex:
-        """Brings the version up to the source's generation and epoch and returns it."""
+    def prepare(self, feature_version: str, *, min_generation: int | None = None,
+                known: tuple[SourceState, LoadedSearch] | None = None) -> VersionIndex:
+        """Brings the version up to the source's generation and epoch and returns it. ``known``: a state the caller
+        read after ``search_as_loaded`` answered with the given ``LoadedSearch``; it stands for the source's state
+        while this process still holds the very version that search used (else the state is read again: another
+        thread may have moved the version on since, and an older state would look like a restore)."""
         with self._lock:
-            state = self.source.state(feature_version)
+            state = None
+            if known is not None:
+                held = self._versions.get(feature_version)
+                if held is not None and known[1].made_on(held):
+                    state = known[0]
+            if state is None:
+                state = self.source.state(feature_version)
             if min_generation is not None and state.generation < min_generation:
                 raise GenerationNotReachedError(min_generation, state.generation)
             current = self._versions.get(feature_version)
@@ -168,7 +180,7 @@ class IndexHolder:
                     or state.generation < current.generation):
                 current = self._load(feature_version, state)
             elif state.generation > current.generation:
-                changes = self.source.changes_since(feature_version, current.generation)
+                changes = self.source.changes_since(feature_version, current.generation, up_to=state.generation)
                 try:
                     _apply(current.store, changes)
                     current.generation = changes.generation
@@ -265,12 +277,13 @@ class IndexHolder:
 
     # ---- search ------------------------------------------------------------------------------------------------
     def search(self, feature_version: str, queries: np.ndarray, k: int, *, allowed_ids: np.ndarray | None = None,
-               exclude_ids: np.ndarray | None = None, min_generation: int | None = None) -> SearchOutcome:
-        """Top-k hits for each (raw) query vector after converging on the source."""
+               exclude_ids: np.ndarray | None = None, min_generation: int | None = None,
+               known: tuple[SourceState, LoadedSearch] | None = None) -> SearchOutcome:
+        """Top-k hits for each (raw) query vector after converging on the source (``known``: see ``prepare``)."""
         queries = normalized(queries)
         excluded = 0 if exclude_ids is None else int(np.asarray(exclude_ids).size)
         with self._lock:
-            version = self.prepare(feature_version, min_generation=min_generation)
+            version = self.prepare(feature_version, min_generation=min_generation, known=known)
             try:
                 hits = version.store.search(queries, k + excluded, allowed_ids)
             except Exception as exc:
@@ -281,6 +294,46 @@ class IndexHolder:
         if excluded:
             hits = [_without(h, exclude_ids, k) for h in hits]
         return SearchOutcome(hits, version.backend, version.backend == "memory", version.generation)
+
+    def search_as_loaded(self, feature_version: str, queries: np.ndarray, k: int, *,
+                         allowed_ids: np.ndarray | None = None) -> LoadedSearch | None:
+        """Top-k hits from the version as this process holds it, without asking the source: None when it holds none
+        or its search fails. The answer stands only if the source's state, read after it, shows that ``prepare``
+        would have changed nothing (``LoadedSearch.current_for``); otherwise the caller searches with ``search``.
+        This lets a caller read the state in the same statement as the rows of the hits (one round trip)."""
+        queries = normalized(queries)
+        with self._lock:
+            version = self._versions.get(feature_version)
+            if version is None:
+                return None
+            try:
+                hits = version.store.search(queries, k, allowed_ids)
+            except Exception:  # the full search degrades and reports it
+                return None
+            outcome = SearchOutcome(hits, version.backend, version.backend == "memory", version.generation)
+            return LoadedSearch(outcome, version.generation, version.epoch, version.incarnation)
+
+
+@dataclass(frozen=True)
+class LoadedSearch:
+    """A search of the loaded version and the (generation, epoch, incarnation) it was made at."""
+
+    outcome: SearchOutcome
+    generation: int
+    epoch: int
+    incarnation: str
+
+    def made_on(self, version: VersionIndex) -> bool:
+        """Whether this search was made on ``version`` as it is now."""
+        return (version.generation, version.epoch, version.incarnation) == (self.generation, self.epoch,
+                                                                             self.incarnation)
+
+    def current_for(self, state: SourceState, *, min_generation: int | None = None) -> bool:
+        """Whether ``prepare`` at ``state`` would have searched this very version: same epoch and incarnation, no
+        change since (and ``min_generation`` reached, else ``search`` answers GenerationNotReached)."""
+        return (state.epoch == self.epoch and state.incarnation == self.incarnation
+                and state.generation == self.generation
+                and (min_generation is None or state.generation >= min_generation))
 
 
 def _without(hits: Hits, exclude_ids: np.ndarray, k: int) -> Hits:
