@@ -8,7 +8,9 @@ Runs the Django stack in this process through ``django.test.Client`` (no socket,
 framework and our code, not the network) against a fresh database: Postgres by default, with the database cache
 that Postgres deployments without Redis use for the throttle counters. For each path it prints the median latency,
 the median CPU time and the SQL statements per request, and the ratios against ``GET health/live/`` (no
-credential) and, for the similarity call, against the same search called in process through the selector.
+credential) and, for the similarity call, against the same search called in process through the selector and against
+the index alone (the store of the version this process holds: no database, no selector); these three are timed
+interleaved (one of each in turn), so that their ratios compare calls made at the same moment.
 ``--code-root`` runs another checkout's code (for example ``git archive main | tar -x -C /tmp/main``) on the same
 kind of database, so that before and after come from the same script. ``--profile`` adds the cProfile summary of
 the whoami requests and of the analyze requests (top functions by cumulative time).
@@ -58,23 +60,30 @@ def setup(database_url: str, code_root: Path) -> None:
 
 def timed(call, n: int) -> dict:
     """Median wall and CPU seconds and SQL statements per call over ``n`` calls (after 20 warm-up calls)."""
+    return timed_together([call], n)[0]
+
+
+def timed_together(calls, n: int) -> list[dict]:
+    """``timed`` of each call, the calls alternating (a, b, c, a, b, c, ...) so that each sees the same machine."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     for _ in range(20):
-        call()
-    wall, cpu, statements = [], [], []
-    for _ in range(n):
-        with CaptureQueriesContext(connection) as captured:
-            c0, t0 = time.thread_time(), time.perf_counter()
+        for call in calls:
             call()
-            wall.append(time.perf_counter() - t0)
-            cpu.append(time.thread_time() - c0)
-        statements.append(len(captured))
-    if os.environ.get("BENCH_SHOW_SQL"):
-        print(call.__name__, [q["sql"][:70] for q in captured.captured_queries])
-    return {"wall": statistics.median(wall), "cpu": statistics.median(cpu), "sql": statistics.mean(statements),
-            "sql_max": max(statements)}
+    wall, cpu, statements = ([[] for _ in calls] for _ in range(3))
+    for _ in range(n):
+        for i, call in enumerate(calls):
+            with CaptureQueriesContext(connection) as captured:
+                c0, t0 = time.thread_time(), time.perf_counter()
+                call()
+                wall[i].append(time.perf_counter() - t0)
+                cpu[i].append(time.thread_time() - c0)
+            statements[i].append(len(captured))
+            if os.environ.get("BENCH_SHOW_SQL") and len(statements[i]) == n:
+                print(call.__name__, [q["sql"][:70] for q in captured.captured_queries])
+    return [{"wall": statistics.median(w), "cpu": statistics.median(c), "sql": statistics.mean(q), "sql_max": max(q)}
+            for w, c, q in zip(wall, cpu, statements)]
 
 
 def main() -> None:
@@ -106,6 +115,8 @@ def run(args, code_root: Path) -> None:
     from django.test import Client
 
     from cadml_site.api.services import api_key_create
+    from vectors.index.vector_math import normalized
+    from vectors.runtime import index_holder
     from vectors.selectors import vector_similarity_search
     from vectors.services import index_rebuild, vector_bulk_upsert
 
@@ -130,6 +141,13 @@ def run(args, code_root: Path) -> None:
     def similarity_in_process():
         vector_similarity_search(feature_version="v4", vector=queries[next(counter) % 64], k=10)
 
+    holder = index_holder()
+    query_matrix = np.asarray(queries, np.float32)
+
+    def index_alone():  # the store of the version this process holds: no database, no selector
+        i = next(counter) % 64
+        holder.loaded()["v4"].store.search(normalized(query_matrix[i:i + 1]), 10, None)
+
     def whoami():
         response = client.get("/api/v1/auth/whoami/")
         assert response.status_code == 200, response.content
@@ -151,10 +169,15 @@ def run(args, code_root: Path) -> None:
         analyze(tiny_stl(-1))
 
     results = {}
-    for name, call in (("health/live (no credential)", live), ("auth/whoami (API key)", whoami),
-                       ("vectors/similarity over the stack", similarity_http),
-                       ("similarity selector in process", similarity_in_process),
-                       ("analyze tiny STL, new content", analyze_new),
+    for name, call in (("health/live (no credential)", live), ("auth/whoami (API key)", whoami)):
+        results[name] = timed(call, args.requests)
+    # the similarity call over the stack, the selector and the index alone: interleaved, so the ratios compare calls
+    # made on the same machine at the same moment
+    together = ("vectors/similarity over the stack", "similarity selector in process", "index search alone")
+    for name, result in zip(together, timed_together([similarity_http, similarity_in_process, index_alone],
+                                                    args.requests)):
+        results[name] = result
+    for name, call in (("analyze tiny STL, new content", analyze_new),
                        ("analyze tiny STL, known content", analyze_known)):
         results[name] = timed(call, args.requests)
     print(f"code: {code_root}  database: {args.database_url.split('://')[0]}  vectors: {args.vectors:,}  "
@@ -166,8 +189,12 @@ def run(args, code_root: Path) -> None:
     http, inproc = results["vectors/similarity over the stack"], results["similarity selector in process"]
     print(f"whoami over health/live: +{(who['wall'] - live_r['wall']) * 1e3:.3f} ms wall, "
           f"+{(who['cpu'] - live_r['cpu']) * 1e3:.3f} ms CPU")
+    index_r = results["index search alone"]
     print(f"similarity over the stack / in process: {http['wall'] / inproc['wall']:.2f}x wall, "
-          f"{http['cpu'] / inproc['cpu']:.2f}x CPU")
+          f"{http['cpu'] / inproc['cpu']:.2f}x CPU (interleaved calls)")
+    print(f"similarity over the stack / the index alone: {http['wall'] / index_r['wall']:.2f}x wall; the stack adds "
+          f"{(http['wall'] - inproc['wall']) * 1e3:.3f} ms to the selector, the selector "
+          f"{(inproc['wall'] - index_r['wall']) * 1e3:.3f} ms to the index")
     for name in ("analyze tiny STL, new content", "analyze tiny STL, known content"):
         r = results[name]
         print(f"{name} over health/live: +{(r['wall'] - live_r['wall']) * 1e3:.3f} ms wall, "
