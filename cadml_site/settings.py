@@ -105,6 +105,9 @@ if DATABASE_URL:
     else:
         DATABASES["default"]["OPTIONS"] = {"connect_timeout": CADML_DATABASE_CONNECT_TIMEOUT_SECONDS,
                                            **DATABASES["default"].get("OPTIONS", {})}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend with a health check that polls the socket before it spends a round trip on SELECT 1
+        DATABASES["default"]["ENGINE"] = "cadml_site.postgres_backend"
 else:
     DATABASES = {
         "default": {

@@ -10,8 +10,9 @@ from tests.features.cad_builders import make_binary_stl, make_box_triangles
 # POST analyze/ of a tiny binary STL (new content: parsed) with classify=false, the credential and the served version
 # already cached. register_vector=false: SELECT the file row (a hit would spare the parse), INSERT it ... ON CONFLICT
 # (sha256) DO NOTHING RETURNING id, INSERT the analysis: three statements, in production three round trips (each
-# one its own transaction in autocommit), plus the connection health check Django runs once per request
-# (`conn_health_checks`, a `SELECT 1` its query capture does not see).
+# one its own transaction in autocommit). The connection health check Django runs once per request
+# (`conn_health_checks`) polls the socket instead of sending `SELECT 1` (cadml_site/postgres_backend, tested in
+# tests/site/test_postgres_health_check.py): no fourth round trip.
 ANALYZE_TINY_STL_STATEMENTS = 3
 # register_vector=true adds the vector write. Postgres: one statement, the generation bump (a data-modifying CTE,
 # UPDATE ... RETURNING) and the upsert (INSERT ... ON CONFLICT DO UPDATE RETURNING whether it inserted) together, its
