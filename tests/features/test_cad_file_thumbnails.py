@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -14,7 +15,7 @@ from PIL import Image
 
 from features.models import CadFile
 from features.originals import original_key, thumbnail_key
-from features.services import cad_file_ingest, cad_file_thumbnail_render
+from features.services import cad_file_ingest, cad_file_thumbnail_render, thumbnail_renders_wait
 
 from .cad_builders import make_binary_stl, make_box_triangles, make_dxf_lines
 
@@ -118,13 +119,60 @@ def test_with_a_broker_the_render_is_sent_to_the_workers(monkeypatch, django_cap
     from features.tasks import cad_file_thumbnail_task
 
     sent = []
-    monkeypatch.setattr(cad_file_thumbnail_task, "delay", lambda cad_file_id: sent.append(cad_file_id))
+    monkeypatch.setattr(cad_file_thumbnail_task, "delay",
+                        lambda cad_file_id: sent.append((cad_file_id, threading.get_ident())))
     app.conf.task_always_eager = False  # as with CELERY_BROKER_URL set (the autouse fixture restores it)
     try:
         with django_capture_on_commit_callbacks(execute=True):
             row = cad_file_ingest(data=make_dxf_lines(6), name="sent.dxf").cad_file
+        assert thumbnail_renders_wait(timeout_seconds=10)
     finally:
         app.conf.task_always_eager = True
-    assert sent == [row.pk]
+    # sent once, after the commit, by the process's runner thread: the caller (a request) did not wait for the broker
+    assert [pk for pk, _ in sent] == [row.pk] and sent[0][1] != threading.get_ident()
     row.refresh_from_db()
     assert not row.has_thumbnail  # rendered by a worker, not here
+
+
+@pytest.mark.django_db
+def test_with_a_broker_and_a_full_runner_the_task_is_sent_at_once(monkeypatch, django_capture_on_commit_callbacks):
+    from cadml_site.celery import app
+    from features import services
+    from features.tasks import cad_file_thumbnail_task
+
+    class FullRunner:
+        def submit(self, job, *, label):
+            return False
+
+    sent = []
+    monkeypatch.setattr(cad_file_thumbnail_task, "delay",
+                        lambda cad_file_id: sent.append((cad_file_id, threading.get_ident())))
+    monkeypatch.setattr(services.thumbnail_runners, "get", lambda: FullRunner())
+    app.conf.task_always_eager = False
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            row = cad_file_ingest(data=make_dxf_lines(16), name="full.dxf").cad_file
+    finally:
+        app.conf.task_always_eager = True
+    assert sent == [(row.pk, threading.get_ident())]
+
+
+@pytest.mark.django_db
+def test_with_a_broker_that_is_down_the_upload_stands_and_the_loss_is_logged(monkeypatch, caplog,
+                                                                            django_capture_on_commit_callbacks):
+    from cadml_site.celery import app
+    from features.tasks import cad_file_thumbnail_task
+
+    def broker_down(cad_file_id):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(cad_file_thumbnail_task, "delay", broker_down)
+    app.conf.task_always_eager = False
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            row = cad_file_ingest(data=make_dxf_lines(17), name="down.dxf").cad_file
+        assert thumbnail_renders_wait(timeout_seconds=10)
+    finally:
+        app.conf.task_always_eager = True
+    assert CadFile.objects.filter(pk=row.pk).exists()
+    assert f"thumbnail task of CAD file {row.pk} not sent" in caplog.text

@@ -18,7 +18,7 @@ from cadml_site.process_state import run_process_finalizers
 from features import services, thumbnail_runner
 from features.models import CadFile
 from features.parse_pool import parse_pools
-from features.services import cad_file_ingest
+from features.services import cad_file_ingest, thumbnail_renders_wait
 from features.thumbnail_runner import thumbnail_runners
 from tests.forked_runner import runner_report_from_a_forked_child
 
@@ -175,7 +175,9 @@ def test_with_a_broker_nothing_is_rendered_in_process(monkeypatch, background_th
     monkeypatch.setattr(cad_file_thumbnail_task, "delay", lambda cad_file_id: sent.append(cad_file_id))
     app.conf.task_always_eager = False  # as with CELERY_BROKER_URL set (the autouse fixture restores it)
     row = cad_file_ingest(data=make_dxf_lines(7), name="sent.dxf").cad_file
-    assert sent == [row.pk] and thumbnail_runners.current() is None
+    assert thumbnail_renders_wait(timeout_seconds=10)
+    assert sent == [row.pk]  # the runner sent the task: it rendered nothing
+    assert not CadFile.objects.get(pk=row.pk).has_thumbnail
 
 
 def test_a_forked_process_renders_in_a_runner_and_thread_of_its_own():
