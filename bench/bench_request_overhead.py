@@ -20,7 +20,9 @@ changes the STL header on every request (a new sha256: looked up, parsed, insert
 posts the same bytes again (looked up, features from the cache, one analysis row). ``--gunicorn`` measures
 ``GET health/live/`` and both analyze paths over HTTP instead, against a private gunicorn with 2 workers
 (``bench_analyze_http.start_server``) on the same kind of fresh database, and the server's CPU per request counted
-until it is idle again (what runs after the responses, such as the embedded thumbnails, included).
+until it is idle again (what runs after the responses, such as the embedded thumbnails, included); with
+``--broker-url`` the server publishes its tasks (the thumbnails) to that broker, as a deployment with Celery workers
+does, and renders none of them.
 """
 
 from __future__ import annotations
@@ -95,6 +97,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--gunicorn", action="store_true",
                         help="health/live and analyze over HTTP against a private gunicorn (2 workers)")
+    parser.add_argument("--broker-url", default=None,
+                        help="--gunicorn: publish the server's tasks (the thumbnails) to this broker instead of running "
+                             "them in the server; no Celery worker is started, the run's messages are purged after")
     args = parser.parse_args()
     code_root = Path(args.code_root).resolve()
     setup(args.database_url, code_root)
@@ -236,7 +241,7 @@ def run_gunicorn(args, code_root: Path) -> None:
     from bench_analyze_http import start_server, stop_server  # bench/, beside this script
     from process_cpu import process_cpu_seconds, server_cpu_when_idle
 
-    server, base, session, _log = start_server(workers=2, root=code_root)
+    server, base, session, _log = start_server(workers=2, root=code_root, broker_url=args.broker_url)
     variants = iter(range(10**9))
 
     def live():
@@ -269,7 +274,13 @@ def run_gunicorn(args, code_root: Path) -> None:
             server_cpu[name] = (server_cpu_when_idle(server.pid) - cpu_start) / args.requests
     finally:
         stop_server(server)
-    print(f"code: {code_root}  database: {args.database_url.split('://')[0]}  gunicorn 2 workers, 1 client  "
+        if args.broker_url:
+            from bench_dxf_parse import purge_broker_queue
+
+            print(f"{purge_broker_queue(args.broker_url)} task(s) left in the broker's queue purged")
+    tasks = (f"tasks published to a {args.broker_url.split('://')[0]} broker, no worker" if args.broker_url
+             else "no broker: thumbnails rendered in the server after the response")
+    print(f"code: {code_root}  database: {args.database_url.split('://')[0]}  gunicorn 2 workers, 1 client, {tasks}  "
           f"requests per path: {args.requests}  load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     live_p50 = results["health/live (no credential)"]
     for name, p50 in results.items():
