@@ -10,6 +10,7 @@ from django.core.files.base import File
 from django.db.models.fields.json import KT
 
 from cadml_site.errors import NotFound, ServiceUnavailable
+from cadml_site.model_rows import model_rows
 from features.extractors import FEATURE_VERSIONS, NeedsSource, check_version, dimension, extract_features, slots
 from features.extractors.v5_match import handedness_of
 from features.models import CadFile
@@ -24,9 +25,9 @@ MEDIA_TYPES = {"dxf": "image/vnd.dxf", "stl": "model/stl", "step": "model/step",
 
 
 def cad_file_by_sha256(*, sha256: str) -> CadFile | None:
-    """The row of one content, or None. sha256 is unique: no ORDER BY (``first()`` would add the model's ordering
-    and compile it on every call), ``LIMIT 1``."""
-    return next(iter(CadFile.objects.filter(sha256=sha256).order_by()[:1]), None)
+    """The row of one content, or None. sha256 is unique: no ORDER BY, ``LIMIT 1``; read by ``model_rows`` (every
+    analyze asks: the queryset's compilation cost twice the round trip)."""
+    return next(iter(model_rows(CadFile, where={"sha256": sha256}, limit=1)), None)
 
 
 def cad_file_document(*, sha256: str) -> CadDocument | None:
