@@ -95,7 +95,7 @@ def test_every_shared_good_sample_renders_in_the_pool(parse_pool, cad_samples_di
     assert failed == [("ezdxf__torus_r2000.dxf", "empty_document", "the DXF has no extents")]
 
 
-# ---- issue 14: the DXF thumbnail reads the drawing as the parser does ------------------------------------------------
+# ---- issue 14: the DXF thumbnail reads the drawing as the parser does, and draws on reused axes ----------------------
 
 def _dxf_files(root):
     files = sorted(p for p in (root / "dxf").iterdir() if p.is_file())
@@ -169,3 +169,30 @@ def test_a_drawing_the_parser_reads_from_its_entities_is_drawn_without_a_documen
     got = geometry.dxf_polylines(data)
     assert len(got) == len(want) == 20 and all(np.array_equal(a, b) for a, b in zip(got, want))
 
+
+def test_the_reused_axes_draw_every_thumbnail_a_new_figure_draws(cad_samples_dir, monkeypatch):
+    """Drawings, meshes and a cloud of points rendered one after the other on the thread's axes, in two orders, give
+    the PNG bytes a new figure gives to each."""
+    from features.thumbnails import render
+
+    items = [(path.name, "dxf", path.read_bytes()) for path in sorted((cad_samples_dir / "dxf").iterdir())]
+    for folder in ("stl", "obj"):
+        items += [(path.name, folder, path.read_bytes()) for path in sorted((cad_samples_dir / folder).iterdir())]
+    points = [np.array([[0.0, 0.0, 0.0]]), np.array([[5.0, 1.0, 0.0]]), np.array([[2.0, 7.0, 0.0]])]
+
+    def draw_all(order):
+        pictures = {}
+        for name, fmt, data in order:
+            try:
+                pictures[name] = render_thumbnail(fmt, data)
+            except (CadParseError, ValueError) as exc:
+                pictures[name] = type(exc).__name__
+            pictures[name + " points"] = render_polylines(points)
+        return pictures
+
+    reused = draw_all(items)
+    reused_reversed = draw_all(items[::-1])
+    monkeypatch.setattr(render, "_figure", render._new_figure)
+    new = draw_all(items)
+    assert sum(isinstance(png, bytes) for png in new.values()) >= 40
+    assert [name for name in new if not (new[name] == reused[name] == reused_reversed[name])] == []
