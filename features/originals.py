@@ -137,15 +137,15 @@ class StagedOriginal:
             absent = isinstance(self._storage, ContentAddressedFileSystemStorage) and not self._storage.exists(self.key)
         except STORAGE_ERRORS:
             return  # commit() runs original_save, which meets (and raises) the storage's failure itself
-        if absent:
-            self._thread = threading.Thread(target=self._write, name="cadml-original-write", daemon=True)
+        if absent:  # the thread gets the bytes as its argument: it never reads an attribute commit() may clear
+            self._thread = threading.Thread(target=self._write, args=(data,), name="cadml-original-write", daemon=True)
             self._thread.start()
 
-    def _write(self) -> None:
+    def _write(self, data: bytes) -> None:
         try:
-            if hashlib.sha256(self._data).hexdigest() != self.sha256:
+            if hashlib.sha256(data).hexdigest() != self.sha256:
                 raise ValueError("the data does not match its sha256")
-            self._temporary = self._storage._write_temporary(self.key, ContentFile(self._data))
+            self._temporary = self._storage._write_temporary(self.key, ContentFile(data))
         except BaseException as exc:  # raised in the caller's thread by commit()
             self._error = exc
 

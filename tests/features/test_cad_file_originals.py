@@ -327,3 +327,34 @@ def test_admin_links_to_the_original_and_serves_it_to_staff(admin_client_logged_
     assert client.get(download_url).status_code == 403
     client.logout()
     assert client.get(download_url).status_code == 302  # to the admin login
+
+
+@pytest.mark.django_db
+def test_a_parse_that_answers_before_the_writer_has_started_still_stores_the_whole_file(key_client, monkeypatch,
+                                                                                       originals_dir):
+    """The writer thread holds its own reference to the bytes: the commit, which drops the staged bytes, may come
+    before the thread has even hashed them (the bench met a 500 when the thread read them from the staged object)."""
+    import features.originals as originals
+    import features.services as services
+
+    parsed = threading.Event()
+    real_sha256, real_parse = originals.hashlib.sha256, services._parse
+
+    class SlowHashlib:
+        @staticmethod
+        def sha256(data=b""):
+            if threading.current_thread().name == "cadml-original-write":
+                parsed.wait(10)  # the request thread has the parse's answer and goes on to the commit
+            return real_sha256(data)
+
+    def parse_then_release(data_, name_):
+        try:
+            return real_parse(data_, name_)
+        finally:
+            parsed.set()
+
+    monkeypatch.setattr(originals, "hashlib", SlowHashlib)
+    monkeypatch.setattr(services, "_parse", parse_then_release)
+    data = make_dxf_lines(11)
+    assert analyze(key_client, "late-writer.dxf", data).status_code == 201
+    assert (originals_dir / original_key(hashlib.sha256(data).hexdigest())).read_bytes() == data
