@@ -24,8 +24,13 @@
    the request pays the publish, the host none of the render), and the tasks left in its default queue are purged
    at the end (give it a database or vhost of its own).
 
+3. With --thumbnails [ROOT ...] (and nothing else): the CPU time of the DXF thumbnails of the same files (what a
+   parse worker renders for each new file after the response) against `ezdxf.readfile`, for this checkout and for
+   each ROOT (e.g. an export of the former code), alternated.
+
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_dxf_parse.py [--repeat 5] [--rounds 5] [--no-http]
         [--http-only --server-root /path/to/an/export/of/the/former/code] [--broker-url URL] [--profile]
+        [--thumbnails [/path/to/an/export/of/the/former/code]]
 """
 
 from __future__ import annotations
@@ -218,6 +223,54 @@ def per_file(files: list[Path], datas: list[bytes], repeat: int) -> None:
               f"{parse / readfile:5.2f}x  {why}")
 
 
+_THUMBNAIL_CHILD = r"""
+import json, statistics, sys, time
+sys.path.insert(0, sys.argv[1])
+import ezdxf
+from features.thumbnails.render import render_thumbnail
+paths, repeat = sys.argv[3:], int(sys.argv[2])
+datas = [open(p, "rb").read() for p in paths]
+
+def thumbnails():
+    for data in datas:
+        try:
+            render_thumbnail("dxf", data)
+        except Exception:  # a drawing with nothing to draw (the ACIS-only torus) is refused, as in the service
+            pass
+
+def cpu_median(run):
+    run()
+    samples = []
+    for _ in range(repeat):
+        started = time.process_time()
+        run()
+        samples.append(time.process_time() - started)
+    return statistics.median(samples)
+
+print(json.dumps({"thumbnails": cpu_median(thumbnails),
+                  "readfile": cpu_median(lambda: [ezdxf.readfile(p) for p in paths])}))
+"""
+
+
+def thumbnails(files: list[Path], repeat: int, roots: list[Path]) -> None:
+    """CPU time of the DXF thumbnails (`render_thumbnail("dxf", data)`: geometry and PNG, what a parse worker does
+    for each new file after the response) against `ezdxf.readfile` of the same files, for the code of each root (a
+    fresh interpreter per root, the roots alternated twice, so that before and after share the machine's load)."""
+    import json
+    import subprocess
+
+    print(f"DXF thumbnails in process: {len(files)} text DXF samples, sum over the files, median of {repeat} runs, "
+          "CPU time (a fresh interpreter per line)")
+    for _ in range(2):
+        for root in roots:
+            out = subprocess.run([sys.executable, "-c", _THUMBNAIL_CHILD, str(root), str(repeat), *map(str, files)],
+                                 check=True, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+            found = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"  {str(root):36s} thumbnails {found['thumbnails'] * 1000:7.1f} ms, ezdxf.readfile "
+                  f"{found['readfile'] * 1000:7.1f} ms: ratio {found['thumbnails'] / found['readfile']:.2f}x"
+                  f"  (load average {os.getloadavg()[0]:.1f})")
+
+
 def purge_broker_queue(broker_url: str, queue: str = "celery") -> int:
     """Drop the messages this run left in `queue` of the broker (no worker consumed them); their number."""
     from kombu import Connection
@@ -291,6 +344,9 @@ def main() -> int:
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument("--http-only", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile both strategies (in process) and stop.")
+    parser.add_argument("--thumbnails", nargs="*", type=Path, metavar="ROOT",
+                        help="CPU of the DXF thumbnails against ezdxf.readfile, for this checkout and each ROOT "
+                             "(e.g. an export of the former code), alternated; then stop.")
     parser.add_argument("--server-root", type=Path, default=ROOT,
                         help="Serve this checkout over HTTP (e.g. an export of the code before the change).")
     parser.add_argument("--broker-url", default=None,
@@ -303,6 +359,9 @@ def main() -> int:
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if args.profile:
         profile(files)
+        return 0
+    if args.thumbnails is not None:
+        thumbnails(files, args.repeat, [*args.thumbnails, ROOT])
         return 0
     ok = True
     if not args.http_only:

@@ -16,6 +16,7 @@ import errno
 import hashlib
 import os
 import tempfile
+import threading
 
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage, storages
@@ -43,6 +44,15 @@ class ContentAddressedFileSystemStorage(FileSystemStorage):
         return name  # never renamed: the name *is* the content
 
     def _save(self, name, content):
+        temporary = self._write_temporary(name, content)
+        try:
+            self._link_into_place(temporary, name)
+        finally:
+            _unlink_quietly(temporary)
+        return str(name).replace("\\", "/")
+
+    def _write_temporary(self, name, content) -> str:
+        """Write `content` to a temporary file in the folder of `name`, fsynced: the path of the durable copy."""
         full_path = self.path(name)
         directory = os.path.dirname(full_path)
         os.makedirs(directory, mode=self.directory_permissions_mode or 0o777, exist_ok=True)
@@ -55,20 +65,29 @@ class ContentAddressedFileSystemStorage(FileSystemStorage):
                 os.fsync(handle.fileno())
             if self.file_permissions_mode is not None:
                 os.chmod(temporary, self.file_permissions_mode)
-            try:
-                os.link(temporary, full_path)
-            except FileExistsError:
-                pass  # written concurrently by another upload of the same content
-            except OSError as exc:  # a filesystem without hard links: an atomic rename of identical bytes
-                if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
-                    raise
-                os.replace(temporary, full_path)
-        finally:
-            try:
-                os.unlink(temporary)
-            except FileNotFoundError:
-                pass
-        return str(name).replace("\\", "/")
+        except BaseException:
+            _unlink_quietly(temporary)
+            raise
+        return temporary
+
+    def _link_into_place(self, temporary: str, name) -> None:
+        """Give the written temporary file its name: a hard link (an existing name already holds these bytes)."""
+        full_path = self.path(name)
+        try:
+            os.link(temporary, full_path)
+        except FileExistsError:
+            pass  # written concurrently by another upload of the same content
+        except OSError as exc:  # a filesystem without hard links: an atomic rename of identical bytes
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            os.replace(temporary, full_path)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def originals_storage() -> Storage:
@@ -96,6 +115,64 @@ def original_save(*, sha256: str, data: bytes) -> tuple[str, bool]:
         storage.delete(saved)
         raise RuntimeError(f"the originals storage renamed {key!r} to {saved!r}: it must not rename (file_overwrite)")
     return key, True
+
+
+class StagedOriginal:
+    """An original written while something else runs (the upload's parse, in the parse pool), put in place only
+    when asked: `original_stage` starts it, `commit()` gives `(key, written)` like `original_save`, `discard()` leaves
+    nothing behind. On the filesystem backend a thread writes and fsyncs the temporary file of `_save` while the
+    caller waits for the parse, and `commit` joins it and hard-links the file into place (so an upload whose parse
+    fails stores nothing, as when the original was written after the parse); any other backend (S3) writes it all in
+    `commit`, as `original_save` does. The storage's failure (and a `ValueError` for bytes that do not hash to
+    `sha256`) is raised by `commit`."""
+
+    def __init__(self, *, sha256: str, data: bytes):
+        self.sha256, self.key = sha256, original_key(sha256)
+        self._data: bytes | None = data
+        self._temporary: str | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        try:
+            self._storage = originals_storage()
+            absent = isinstance(self._storage, ContentAddressedFileSystemStorage) and not self._storage.exists(self.key)
+        except STORAGE_ERRORS:
+            return  # commit() runs original_save, which meets (and raises) the storage's failure itself
+        if absent:  # the thread gets the bytes as its argument: it never reads an attribute commit() may clear
+            self._thread = threading.Thread(target=self._write, args=(data,), name="cadml-original-write", daemon=True)
+            self._thread.start()
+
+    def _write(self, data: bytes) -> None:
+        try:
+            if hashlib.sha256(data).hexdigest() != self.sha256:
+                raise ValueError("the data does not match its sha256")
+            self._temporary = self._storage._write_temporary(self.key, ContentFile(data))
+        except BaseException as exc:  # raised in the caller's thread by commit()
+            self._error = exc
+
+    def commit(self) -> tuple[str, bool]:
+        data, self._data = self._data, None
+        if self._thread is None:
+            return original_save(sha256=self.sha256, data=data)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        try:
+            self._storage._link_into_place(self._temporary, self.key)
+        finally:
+            _unlink_quietly(self._temporary)
+        return self.key, True
+
+    def discard(self) -> None:
+        self._data = None
+        if self._thread is not None:
+            self._thread.join()
+            if self._temporary is not None:
+                _unlink_quietly(self._temporary)
+
+
+def original_stage(*, sha256: str, data: bytes) -> StagedOriginal:
+    """Start writing the original of `data` (see `StagedOriginal`); the caller commits or discards it."""
+    return StagedOriginal(sha256=sha256, data=data)
 
 
 def original_open(key: str) -> File:

@@ -29,6 +29,7 @@ from features.originals import (
     original_key,
     original_read,
     original_save,
+    original_stage,
     originals_storage,
     thumbnail_save,
 )
@@ -107,8 +108,14 @@ def _parse(data: bytes, name: str) -> tuple[CadDocument, float]:
 def original_store(*, sha256: str, data: bytes) -> str:
     """Keep the original in the cad_originals storage (once per content) and return its key; 503 when the storage
     fails."""
+    return _original_stored(sha256, lambda: original_save(sha256=sha256, data=data))
+
+
+def _original_stored(sha256: str, save) -> str:
+    """The key `save()` stored the original under (`original_save`, or a `StagedOriginal`'s commit); a storage
+    failure is 503 `original_storage_unavailable`."""
     try:
-        key, _written = original_save(sha256=sha256, data=data)
+        key, _written = save()
     except STORAGE_ERRORS as exc:  # no row without its original
         logger.warning("original %s not stored: %s: %s", sha256[:12], type(exc).__name__, exc)
         raise ServiceUnavailable("The originals storage could not store the file; nothing was recorded.",
@@ -154,9 +161,11 @@ def _cad_file_insert(cad_file: CadFile) -> bool:
 def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> IngestResult:
     """Store the parsed summary of `data` and keep the original; the same content is parsed and stored once.
 
-    The original is written to the cad_originals storage before the row is inserted (a failed write leaves no row:
-    503 `original_storage_unavailable`); a row stored before originals were kept gets its original now. Two
-    statements for new content (the lookup that spares a parse, then the insert), one for known content.
+    The original is in the cad_originals storage, fsynced, before the row is inserted (a failed write leaves no row:
+    503 `original_storage_unavailable`); it is written while the parse pool parses (`original_stage`) and put in
+    place only once the parse succeeded, so a file that does not parse leaves nothing, as when it was written after
+    the parse. A row stored before originals were kept gets its original now. Two statements for new content (the
+    lookup that spares a parse, then the insert), one for known content.
     """
     sha256 = hashlib.sha256(data).hexdigest()
     existing = cad_file_by_sha256(sha256=sha256)
@@ -164,8 +173,13 @@ def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> Inge
         if not existing.has_original:
             cad_file_original_backfill(cad_file=existing, data=data)
         return IngestResult(cad_file=existing, reused=True, parse_seconds=0.0)
-    document, seconds = _parse(data, name)
-    key = original_store(sha256=sha256, data=data)
+    staged = original_stage(sha256=sha256, data=data)
+    try:
+        document, seconds = _parse(data, name)
+    except BaseException:
+        staged.discard()
+        raise
+    key = _original_stored(sha256, staged.commit)
     cad_file = CadFile(
         sha256=sha256,
         size=len(data),

@@ -84,18 +84,55 @@ def _vertices(shape) -> np.ndarray:
 
 
 def dxf_polylines(data: bytes) -> list[np.ndarray]:
-    """The drawing's own paths (model space; the paper space layouts when the model space is empty)."""
-    from ezdxf import bbox as ezbbox
+    """The drawing's own paths (model space; the paper space layouts when the model space is empty).
 
-    from features.descriptors.dxf_curves import layout_polylines
-    from features.parsers.dxf import _load, scan_dxf
+    The drawing is read as the parser reads it: from its ENTITIES section alone when `dxf_direct.read_direct` takes
+    it (no ezdxf document), else by the parser's own choice of reader. It is decomposed once: its extents (what
+    `ezdxf.bbox.extents(..., fast=True)` gives, `dxf.primitives_extents`) and its polylines come from the same
+    primitives, as in the parser; a drawing expanding to more than `SHARED_PRIMITIVES_LIMIT` primitives is
+    streamed twice instead (bounded memory). The polylines are, bit for bit, those of the former reading (the whole
+    document, `ezdxf.bbox` extents, a second decomposition): `tests/features/test_thumbnails_render.py` compares them
+    on every shared and damaged DXF."""
+    from features.parsers.dxf import _dxf_encoding, is_binary_dxf, scan_dxf
+    from features.parsers.dxf_direct import read_direct
 
-    doc, _notes, _reader = _load(data, scan_dxf(data), "auto")  # the parser's own choice of reader
+    scan = None if is_binary_dxf(data) else scan_dxf(data)
+    direct = read_direct(data, scan, encoding=_dxf_encoding(data)) if scan is not None else None
+    if direct is None:
+        return _document_polylines(data, scan)
+    return _entity_polylines(direct.entities)
+
+
+def _document_polylines(data: bytes, scan) -> list[np.ndarray]:
+    from features.parsers.dxf import _load
+
+    doc, _notes, _reader = _load(data, scan, "auto")  # the parser's own choice of reader
     entities = list(doc.modelspace())
     if not entities:
         entities = [e for layout in doc.layouts if not layout.is_modelspace for e in layout]
+    return _entity_polylines(entities)
+
+
+def _entity_polylines(entities: list) -> list[np.ndarray]:
+    import itertools
+
+    from ezdxf import bbox as ezbbox
+    from ezdxf import disassemble
+
+    from features.descriptors.dxf_curves import decompose, layout_polylines, primitive_polylines
+    from features.parsers.dxf import SHARED_PRIMITIVES_LIMIT, primitives_extents
+
     if not entities:
         raise empty("the DXF holds no entities")
+    primitives = list(itertools.islice(disassemble.to_primitives(decompose(entities)), SHARED_PRIMITIVES_LIMIT + 1))
+    if len(primitives) <= SHARED_PRIMITIVES_LIMIT:
+        extents = primitives_extents(primitives)
+        if extents is None:
+            raise empty("the DXF has no extents")
+        box = (tuple(extents[0].tolist()), tuple(extents[1].tolist()))
+        polylines = primitive_polylines(primitives, box)
+        return polylines or primitive_polylines(primitives, box, skip_annotations=False)
+    del primitives
     extents = ezbbox.extents(entities, fast=True)
     if not extents.has_data:
         raise empty("the DXF has no extents")

@@ -133,20 +133,20 @@ def test_original_is_written_before_the_row_and_a_failed_write_leaves_no_row(key
     data = make_dxf_lines(4)
     sha256 = hashlib.sha256(data).hexdigest()
     seen_rows = []
-    real_save = ContentAddressedFileSystemStorage._save
+    real_link = ContentAddressedFileSystemStorage._link_into_place
 
-    def spying_save(self, name, content):
+    def spying_link(self, temporary, name):
         seen_rows.append(CadFile.objects.filter(sha256=sha256).exists())
-        return real_save(self, name, content)
+        return real_link(self, temporary, name)
 
-    monkeypatch.setattr(ContentAddressedFileSystemStorage, "_save", spying_save)
+    monkeypatch.setattr(ContentAddressedFileSystemStorage, "_link_into_place", spying_link)
     assert analyze(key_client, "ok.dxf", data).status_code == 201
     assert seen_rows == [False] and CadFile.objects.get(sha256=sha256).has_original
 
-    def failing_save(self, name, content):
+    def failing_write(self, name, content):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(ContentAddressedFileSystemStorage, "_save", failing_save)
+    monkeypatch.setattr(ContentAddressedFileSystemStorage, "_write_temporary", failing_write)
     other = make_binary_stl(make_box_triangles(size=(3.0, 1.0, 1.0)))
     response = analyze(key_client, "full-disk.stl", other)
     assert response.status_code == 503 and response["Retry-After"] == "5"
@@ -154,6 +154,65 @@ def test_original_is_written_before_the_row_and_a_failed_write_leaves_no_row(key
     assert problem["code"] == "original_storage_unavailable" and problem["stage"] == "originals"
     assert not CadFile.objects.filter(sha256=hashlib.sha256(other).hexdigest()).exists()
     assert len(stored_files(originals_dir)) == 1
+
+
+@pytest.mark.django_db
+def test_the_original_is_written_during_the_parse_and_put_in_place_after_it(key_client, monkeypatch,
+                                                                           originals_dir):
+    """The temporary file is written and fsynced while the parse pool parses; its name is given (the hard link) only
+    once the parse has succeeded, and the file is whole and durable before the 201."""
+    import features.services as services
+
+    data = make_dxf_lines(9)
+    sha256 = hashlib.sha256(data).hexdigest()
+    order = []
+    real_write = ContentAddressedFileSystemStorage._write_temporary
+    real_link = ContentAddressedFileSystemStorage._link_into_place
+    real_parse = services._parse
+    write_started = threading.Event()
+
+    def spying_write(self, name, content):
+        write_started.set()
+        temporary = real_write(self, name, content)
+        order.append(("written", Path(temporary).read_bytes() == data))
+        return temporary
+
+    def spying_parse(data_, name_):
+        assert write_started.wait(10)  # the write began before the parse answered
+        order.append(("parse started", not (originals_dir / original_key(sha256)).exists()))
+        return real_parse(data_, name_)
+
+    def spying_link(self, temporary, name):
+        order.append(("linked", CadFile.objects.filter(sha256=sha256).exists()))
+        return real_link(self, temporary, name)
+
+    monkeypatch.setattr(ContentAddressedFileSystemStorage, "_write_temporary", spying_write)
+    monkeypatch.setattr(ContentAddressedFileSystemStorage, "_link_into_place", spying_link)
+    monkeypatch.setattr(services, "_parse", spying_parse)
+    assert analyze(key_client, "during.dxf", data).status_code == 201
+    assert sorted(order) == [("linked", False), ("parse started", True), ("written", True)]
+    assert order[-1] == ("linked", False)  # put in place after the parse, before the row
+    assert [p.name for p in stored_files(originals_dir)] == [sha256]
+    assert (originals_dir / original_key(sha256)).read_bytes() == data
+
+
+@pytest.mark.django_db
+def test_a_file_that_does_not_parse_leaves_nothing_in_the_storage(key_client, originals_dir):
+    data = make_dxf_lines(6)[: len(make_dxf_lines(6)) // 2] + b"\n  0\nGARBAGE\n"
+    response = analyze(key_client, "half.dxf", data)
+    assert response.status_code == 422
+    assert stored_files(originals_dir) == []  # neither the original nor its temporary file
+
+
+@pytest.mark.django_db
+def test_a_write_that_fails_while_a_parse_fails_answers_the_parse(key_client, monkeypatch, originals_dir):
+    def failing_write(self, name, content):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ContentAddressedFileSystemStorage, "_write_temporary", failing_write)
+    response = analyze(key_client, "empty.dxf", b"")
+    assert response.status_code in (415, 422) and response.json()["stage"] == "parse"
+    assert stored_files(originals_dir) == []
 
 
 def _legacy_row(data: bytes, name: str, originals_dir: Path) -> CadFile:
@@ -268,3 +327,34 @@ def test_admin_links_to_the_original_and_serves_it_to_staff(admin_client_logged_
     assert client.get(download_url).status_code == 403
     client.logout()
     assert client.get(download_url).status_code == 302  # to the admin login
+
+
+@pytest.mark.django_db
+def test_a_parse_that_answers_before_the_writer_has_started_still_stores_the_whole_file(key_client, monkeypatch,
+                                                                                       originals_dir):
+    """The writer thread holds its own reference to the bytes: the commit, which drops the staged bytes, may come
+    before the thread has even hashed them (the bench met a 500 when the thread read them from the staged object)."""
+    import features.originals as originals
+    import features.services as services
+
+    parsed = threading.Event()
+    real_sha256, real_parse = originals.hashlib.sha256, services._parse
+
+    class SlowHashlib:
+        @staticmethod
+        def sha256(data=b""):
+            if threading.current_thread().name == "cadml-original-write":
+                parsed.wait(10)  # the request thread has the parse's answer and goes on to the commit
+            return real_sha256(data)
+
+    def parse_then_release(data_, name_):
+        try:
+            return real_parse(data_, name_)
+        finally:
+            parsed.set()
+
+    monkeypatch.setattr(originals, "hashlib", SlowHashlib)
+    monkeypatch.setattr(services, "_parse", parse_then_release)
+    data = make_dxf_lines(11)
+    assert analyze(key_client, "late-writer.dxf", data).status_code == 201
+    assert (originals_dir / original_key(hashlib.sha256(data).hexdigest())).read_bytes() == data
