@@ -113,21 +113,33 @@ def test_admin_list_and_detail_show_the_thumbnail(admin_client_logged_in):
     assert client.get(src).status_code == 302  # the admin's login
 
 
-@pytest.mark.django_db
-def test_with_a_broker_the_render_is_sent_to_the_workers(monkeypatch, django_capture_on_commit_callbacks):
+@pytest.fixture
+def with_a_broker(monkeypatch, django_capture_on_commit_callbacks):
+    """Ingest as with CELERY_BROKER_URL set: returns ``ingest(n) -> row`` (its commit callbacks run, then what the
+    runner holds), and ``sent``, the ``(cad_file_id, thread)`` of every thumbnail task sent."""
     from cadml_site.celery import app
     from features.tasks import cad_file_thumbnail_task
 
     sent = []
     monkeypatch.setattr(cad_file_thumbnail_task, "delay",
                         lambda cad_file_id: sent.append((cad_file_id, threading.get_ident())))
-    app.conf.task_always_eager = False  # as with CELERY_BROKER_URL set (the autouse fixture restores it)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            row = cad_file_ingest(data=make_dxf_lines(6), name="sent.dxf").cad_file
-        assert thumbnail_renders_wait(timeout_seconds=10)
-    finally:
-        app.conf.task_always_eager = True
+
+    def ingest(n: int) -> CadFile:
+        app.conf.task_always_eager = False
+        try:
+            with django_capture_on_commit_callbacks(execute=True):
+                row = cad_file_ingest(data=make_dxf_lines(n), name=f"sent{n}.dxf").cad_file
+            assert thumbnail_renders_wait(timeout_seconds=10)
+        finally:
+            app.conf.task_always_eager = True
+        return row
+    return ingest, sent
+
+
+@pytest.mark.django_db
+def test_with_a_broker_the_render_is_sent_to_the_workers(with_a_broker):
+    ingest, sent = with_a_broker
+    row = ingest(6)
     # sent once, after the commit, by the process's runner thread: the caller (a request) did not wait for the broker
     assert [pk for pk, _ in sent] == [row.pk] and sent[0][1] != threading.get_ident()
     row.refresh_from_db()
@@ -135,44 +147,28 @@ def test_with_a_broker_the_render_is_sent_to_the_workers(monkeypatch, django_cap
 
 
 @pytest.mark.django_db
-def test_with_a_broker_and_a_full_runner_the_task_is_sent_at_once(monkeypatch, django_capture_on_commit_callbacks):
-    from cadml_site.celery import app
+def test_with_a_broker_and_a_full_runner_the_task_is_sent_at_once(with_a_broker, monkeypatch):
     from features import services
-    from features.tasks import cad_file_thumbnail_task
 
     class FullRunner:
         def submit(self, job, *, label):
             return False
 
-    sent = []
-    monkeypatch.setattr(cad_file_thumbnail_task, "delay",
-                        lambda cad_file_id: sent.append((cad_file_id, threading.get_ident())))
     monkeypatch.setattr(services.thumbnail_runners, "get", lambda: FullRunner())
-    app.conf.task_always_eager = False
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            row = cad_file_ingest(data=make_dxf_lines(16), name="full.dxf").cad_file
-    finally:
-        app.conf.task_always_eager = True
+    ingest, sent = with_a_broker
+    row = ingest(16)
     assert sent == [(row.pk, threading.get_ident())]
 
 
 @pytest.mark.django_db
-def test_with_a_broker_that_is_down_the_upload_stands_and_the_loss_is_logged(monkeypatch, caplog,
-                                                                            django_capture_on_commit_callbacks):
-    from cadml_site.celery import app
+def test_with_a_broker_that_is_down_the_upload_stands_and_the_loss_is_logged(with_a_broker, monkeypatch, caplog):
     from features.tasks import cad_file_thumbnail_task
 
     def broker_down(cad_file_id):
         raise ConnectionRefusedError("broker down")
 
+    ingest, _ = with_a_broker
     monkeypatch.setattr(cad_file_thumbnail_task, "delay", broker_down)
-    app.conf.task_always_eager = False
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            row = cad_file_ingest(data=make_dxf_lines(17), name="down.dxf").cad_file
-        assert thumbnail_renders_wait(timeout_seconds=10)
-    finally:
-        app.conf.task_always_eager = True
+    row = ingest(17)
     assert CadFile.objects.filter(pk=row.pk).exists()
     assert f"thumbnail task of CAD file {row.pk} not sent" in caplog.text

@@ -7,6 +7,8 @@ import threading
 
 from rest_framework import serializers
 
+from tests.site.field_builds import count_field_builds
+
 from cadml_site.api.inputs import Input, JsonInput, QueryInput
 
 
@@ -14,32 +16,23 @@ class PartInput(JsonInput):
     name = serializers.CharField(max_length=5)
 
 
-class OrderInput(JsonInput):
-    k = serializers.IntegerField(min_value=1, max_value=10, default=3)
-    tags = serializers.ListField(child=serializers.CharField(max_length=3), required=False)
-    part = PartInput(required=False)
-    parts = PartInput(many=True, required=False)
-    kind = serializers.ChoiceField(choices=["a", "b"], default="a")
+def _order_declaration() -> dict:
+    """One declaration, given to two bases below: fresh field objects for each class."""
 
     def validate(self, attrs):
         if attrs.get("kind") == "b" and "tags" not in attrs:
             raise serializers.ValidationError("kind b needs tags")
         return attrs
 
+    return {"k": serializers.IntegerField(min_value=1, max_value=10, default=3),
+            "tags": serializers.ListField(child=serializers.CharField(max_length=3), required=False),
+            "part": PartInput(required=False), "parts": PartInput(many=True, required=False),
+            "kind": serializers.ChoiceField(choices=["a", "b"], default="a"), "validate": validate}
 
-class PlainOrderInput(serializers.Serializer):
-    """The same declaration on DRF's own base: a fresh copy of every field for each instance."""
 
-    k = serializers.IntegerField(min_value=1, max_value=10, default=3)
-    tags = serializers.ListField(child=serializers.CharField(max_length=3), required=False)
-    part = PartInput(required=False)
-    parts = PartInput(many=True, required=False)
-    kind = serializers.ChoiceField(choices=["a", "b"], default="a")
-
-    def validate(self, attrs):
-        if attrs.get("kind") == "b" and "tags" not in attrs:
-            raise serializers.ValidationError("kind b needs tags")
-        return attrs
+OrderInput = type("OrderInput", (JsonInput,), _order_declaration())
+# the same declaration on DRF's own base: a fresh copy of every field for each instance
+PlainOrderInput = type("PlainOrderInput", (serializers.Serializer,), _order_declaration())
 
 
 PAYLOADS = [
@@ -71,14 +64,7 @@ def test_fields_are_built_once_per_class(monkeypatch):
     class CountedInput(OrderInput):
         pass
 
-    built = []
-    original = serializers.Serializer.get_fields
-
-    def counting(self):
-        built.append(type(self).__name__)
-        return original(self)
-
-    monkeypatch.setattr(serializers.Serializer, "get_fields", counting)
+    built = count_field_builds(monkeypatch)
     first = CountedInput(data={"k": 1})
     for data in PAYLOADS:
         CountedInput(data=data).is_valid()

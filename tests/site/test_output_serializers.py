@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 
 from rest_framework import serializers
 
+from tests.site.field_builds import count_field_builds
+
 from cadml_site.api.output import output_data
 
 
@@ -104,14 +106,7 @@ def test_fields_are_built_once_per_class(monkeypatch):
     class CountedOutput(AnswerOutput):
         pass
 
-    built = []
-    original = serializers.Serializer.get_fields
-
-    def counting(self):
-        built.append(type(self).__name__)
-        return original(self)
-
-    monkeypatch.setattr(serializers.Serializer, "get_fields", counting)
+    built = count_field_builds(monkeypatch)
     for i in range(5):
         output_data(CountedOutput, payload(i))
     # the outer serializer and its two nested ones, once: not once per call
