@@ -205,6 +205,10 @@ def run(args, code_root: Path) -> None:
         print(f"{name} over health/live: +{(r['wall'] - live_r['wall']) * 1e3:.3f} ms wall, "
               f"+{(r['cpu'] - live_r['cpu']) * 1e3:.3f} ms CPU")
     if args.profile:
+        _print_profile(similarity_http, args.requests,
+                       r"vectors/selectors|vectors/index/holder|vectors/api|cadml_site/api|backends/utils|"
+                       r"rest_framework/views|rest_framework/serializers|core/handlers/base|test/client", 24,
+                       "POST vectors/similarity/ (cumulative, filtered to our code, SQL, DRF, the handler)")
         _print_profile(whoami, args.requests,
                        r"authentication|throttling|backends/utils|cache/backends|views\.py|base\.py", 18,
                        "GET auth/whoami/ (cumulative, filtered to auth, throttle, SQL, cache)")
