@@ -9,8 +9,9 @@ framework and our code, not the network) against a fresh database: Postgres by d
 that Postgres deployments without Redis use for the throttle counters. For each path it prints the median latency,
 the median CPU time and the SQL statements per request, and the ratios against ``GET health/live/`` (no
 credential) and, for the similarity call, against the same search called in process through the selector and against
-the index alone (the store of the version this process holds: no database, no selector); these three are timed
-interleaved (one of each in turn), so that their ratios compare calls made at the same moment.
+the index alone (the store of the version this process holds: no database, no selector), and through the WSGI
+application called as a WSGI server calls it (``WSGIHandler``: no socket, and none of the test client's own work);
+these four are timed interleaved (one of each in turn), so that their ratios compare calls made at the same moment.
 ``--code-root`` runs another checkout's code (for example ``git archive main | tar -x -C /tmp/main``) on the same
 kind of database, so that before and after come from the same script. ``--profile`` adds the cProfile summary of
 the whoami requests and of the analyze requests (top functions by cumulative time).
@@ -22,7 +23,8 @@ posts the same bytes again (looked up, features from the cache, one analysis row
 (``bench_analyze_http.start_server``) on the same kind of fresh database, and the server's CPU per request counted
 until it is idle again (what runs after the responses, such as the embedded thumbnails, included); with
 ``--broker-url`` the server publishes its tasks (the thumbnails) to that broker, as a deployment with Celery workers
-does, and renders none of them.
+does, and renders none of them. ``--gunicorn`` also times the similarity call over HTTP (``--vectors`` registered
+first, in the server's database) interleaved with the same search through the selector in this process.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
 import statistics
 import struct
+import sys
 import time
 from pathlib import Path
 
@@ -115,6 +119,42 @@ def main() -> None:
         drop_database(args.database_url)
 
 
+def register_vectors(count: int):
+    """``count`` random v4 vectors registered and indexed (a snapshot published); the generator, for the queries."""
+    import numpy as np
+
+    from vectors.services import index_rebuild, vector_bulk_upsert
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((count, 24), dtype=np.float32)
+    for start in range(0, count, 5000):
+        vector_bulk_upsert(feature_version="v4", items=[
+            {"key": f"k{i:07d}", "values": vectors[i].tolist(), "meta": {"i": i}}
+            for i in range(start, min(start + 5000, count))])
+    index_rebuild(feature_version="v4", actor="bench", reason="bench")
+    return rng
+
+
+def wsgi_post_json(application, path: str, body: dict, headers: dict[str, str]) -> str:
+    """POST ``body`` as JSON to the WSGI ``application`` as a WSGI server calls it (no socket, no test client); the
+    status line, once the response has been read and closed."""
+    raw = json.dumps(body).encode()
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+               "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+               "REMOTE_ADDR": "127.0.0.1", "HTTP_HOST": "127.0.0.1", "CONTENT_TYPE": "application/json",
+               "CONTENT_LENGTH": str(len(raw)), "wsgi.input": io.BytesIO(raw), "wsgi.errors": sys.stderr,
+               "wsgi.url_scheme": "http", "wsgi.version": (1, 0), "wsgi.multithread": False,
+               "wsgi.multiprocess": True, "wsgi.run_once": False,
+               **{"HTTP_" + name.upper().replace("-", "_"): value for name, value in headers.items()}}
+    status = []
+    result = application(environ, lambda line, response_headers, exc_info=None: status.append(line))
+    try:
+        b"".join(result)
+    finally:
+        getattr(result, "close", lambda: None)()
+    return status[0]
+
+
 def run(args, code_root: Path) -> None:
     import numpy as np
     from django.test import Client
@@ -123,15 +163,8 @@ def run(args, code_root: Path) -> None:
     from vectors.index.vector_math import normalized
     from vectors.runtime import index_holder
     from vectors.selectors import vector_similarity_search
-    from vectors.services import index_rebuild, vector_bulk_upsert
 
-    rng = np.random.default_rng(0)
-    vectors = rng.standard_normal((args.vectors, 24), dtype=np.float32)
-    for start in range(0, args.vectors, 5000):
-        vector_bulk_upsert(feature_version="v4", items=[
-            {"key": f"k{i:07d}", "values": vectors[i].tolist(), "meta": {"i": i}}
-            for i in range(start, min(start + 5000, args.vectors))])
-    index_rebuild(feature_version="v4", actor="bench", reason="bench")
+    rng = register_vectors(args.vectors)
     _, secret = api_key_create(name="bench")
     client = Client(HTTP_HOST="127.0.0.1", HTTP_X_API_KEY=secret)
     anon = Client(HTTP_HOST="127.0.0.1")
@@ -145,6 +178,15 @@ def run(args, code_root: Path) -> None:
 
     def similarity_in_process():
         vector_similarity_search(feature_version="v4", vector=queries[next(counter) % 64], k=10)
+
+    from django.core.handlers.wsgi import WSGIHandler
+
+    application = WSGIHandler()
+
+    def similarity_wsgi():  # the application as gunicorn's worker calls it: no socket, no test client
+        body = {"feature_version": "v4", "vector": queries[next(counter) % 64], "k": 10}
+        status = wsgi_post_json(application, "/api/v1/vectors/similarity/", body, {"X-API-Key": secret})
+        assert status.startswith("200"), status
 
     holder = index_holder()
     query_matrix = np.asarray(queries, np.float32)
@@ -178,9 +220,10 @@ def run(args, code_root: Path) -> None:
         results[name] = timed(call, args.requests)
     # the similarity call over the stack, the selector and the index alone: interleaved, so the ratios compare calls
     # made on the same machine at the same moment
-    together = ("vectors/similarity over the stack", "similarity selector in process", "index search alone")
-    for name, result in zip(together, timed_together([similarity_http, similarity_in_process, index_alone],
-                                                    args.requests)):
+    together = ("vectors/similarity over the stack", "similarity, WSGI application", "similarity selector in process",
+                "index search alone")
+    for name, result in zip(together, timed_together([similarity_http, similarity_wsgi, similarity_in_process,
+                                                      index_alone], args.requests)):
         results[name] = result
     for name, call in (("analyze tiny STL, new content", analyze_new),
                        ("analyze tiny STL, known content", analyze_known)):
@@ -197,6 +240,9 @@ def run(args, code_root: Path) -> None:
     index_r = results["index search alone"]
     print(f"similarity over the stack / in process: {http['wall'] / inproc['wall']:.2f}x wall, "
           f"{http['cpu'] / inproc['cpu']:.2f}x CPU (interleaved calls)")
+    wsgi_r = results["similarity, WSGI application"]
+    print(f"similarity through the WSGI application / in process: {wsgi_r['wall'] / inproc['wall']:.2f}x wall, "
+          f"{wsgi_r['cpu'] / inproc['cpu']:.2f}x CPU (without the test client)")
     print(f"similarity over the stack / the index alone: {http['wall'] / index_r['wall']:.2f}x wall; the stack adds "
           f"{(http['wall'] - inproc['wall']) * 1e3:.3f} ms to the selector, the selector "
           f"{(inproc['wall'] - index_r['wall']) * 1e3:.3f} ms to the index")
@@ -241,12 +287,28 @@ def named(data: bytes):
 
 
 def run_gunicorn(args, code_root: Path) -> None:
-    """health/live and the two analyze paths over HTTP, one request at a time, against a private gunicorn."""
+    """health/live, the two analyze paths and the similarity call over HTTP, one request at a time, against a private
+    gunicorn; the similarity call also in this process, interleaved with the HTTP calls."""
     from bench_analyze_http import start_server, stop_server  # bench/, beside this script
     from process_cpu import process_cpu_seconds, server_cpu_when_idle
 
+    import numpy as np
+
+    from vectors.selectors import vector_similarity_search
+
+    rng = register_vectors(args.vectors)  # in the database the server uses too
+    queries = [rng.standard_normal(24).astype(np.float32).tolist() for _ in range(64)]
+    counter = iter(range(10**9))
     server, base, session, _log = start_server(workers=2, root=code_root, broker_url=args.broker_url)
     variants = iter(range(10**9))
+
+    def similarity_http():
+        body = {"feature_version": "v4", "vector": queries[next(counter) % 64], "k": 10}
+        response = session.post(f"{base}/api/v1/vectors/similarity/", json=body)
+        assert response.status_code == 200, response.text
+
+    def similarity_in_process():  # this process, on the same database
+        vector_similarity_search(feature_version="v4", vector=queries[next(counter) % 64], k=10)
 
     def live():
         assert session.get(f"{base}/api/v1/health/live/").status_code == 200
@@ -276,6 +338,14 @@ def run_gunicorn(args, code_root: Path) -> None:
                 wall.append(time.perf_counter() - t0)
             results[name] = statistics.median(wall)
             server_cpu[name] = (server_cpu_when_idle(server.pid) - cpu_start) / args.requests
+        for _ in range(50):  # both gunicorn workers load the index
+            similarity_http()
+        over_http, in_process = ([] for _ in range(2))
+        for _ in range(args.requests):  # interleaved
+            for call, times in ((similarity_http, over_http), (similarity_in_process, in_process)):
+                t0 = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - t0)
     finally:
         stop_server(server)
         if args.broker_url:
@@ -292,6 +362,12 @@ def run_gunicorn(args, code_root: Path) -> None:
         print(f"{name:<36} p50 {p50 * 1e3:8.3f} ms{over}")
     print("server CPU per request (gunicorn, its parse pools; until idle, so work done after the responses, such as "
           "thumbnails, counts): " + ", ".join(f"{name} {cpu * 1e3:.1f} ms" for name, cpu in server_cpu.items()))
+    http_p50, inproc_p50 = statistics.median(over_http), statistics.median(in_process)
+    print(f"vectors/similarity over HTTP, {args.vectors:,} vectors   p50 {http_p50 * 1e3:8.3f} ms   "
+          f"+{(http_p50 - live_p50) * 1e3:.3f} ms over health/live")
+    print(f"similarity selector in this process     p50 {inproc_p50 * 1e3:8.3f} ms   over HTTP / in process: "
+          f"{http_p50 / inproc_p50:.2f}x (interleaved; HTTP includes this client's requests.Session and a new "
+          f"connection per request: gunicorn's sync workers do not keep connections alive)")
 
 
 if __name__ == "__main__":
