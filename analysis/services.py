@@ -13,18 +13,24 @@ import os
 import time
 from typing import Any, Callable
 
+from django.db import connection, transaction
 
 from analysis.models import Analysis
 from cachectl.services import feature_cache_get, feature_cache_put
 from cadml_site.errors import DomainError
+from cadml_site.statement_parts import StatementPart, joined_statement
 from features.models import CadFile
 from features.originals import STORAGE_ERRORS, original_key, original_read
 from features.parsers.errors import CadParseError
-from features.selectors import cad_file_by_sha256
+from features.selectors import cad_file_by_sha256, summary_handedness
 from features.services import (
+    IngestResult,
     cad_file_features,
-    cad_file_ingest,
+    cad_file_insert_part,
+    cad_file_inserted,
     cad_file_original_backfill,
+    cad_file_prepare,
+    cad_file_store,
     feature_version_check,
     original_discard_unreferenced,
     original_store,
@@ -33,21 +39,28 @@ from features.services import (
 from modelops.errors import FeatureVersionMismatch
 from modelops.selectors import classify_vector
 from vectors.selectors import served_feature_version, similarity_options_check, vector_similarity_search
-from vectors.services import vector_upsert
+from vectors.services import vector_write_check, vector_write_checked, vector_write_parts
+from vectors.services.vector_writes import CheckedWrite, VectorWrite
 
 logger = logging.getLogger("cadml.analysis")
 
 
-def cad_file_features_cached(*, cad_file: CadFile, version: str,
-                             data: bytes | None = None) -> tuple[list[float], bool]:
-    """(values, cache_hit): through the feature cache; a miss is computed by `features.services.cad_file_features`
-    (from the stored summary, re-parsed first when it predates the version's geometry) and cached."""
+def _features_through_cache(cad_file: CadFile, version: str, data: bytes | None) -> tuple[list[float], bool]:
+    """(values, cache_hit): the feature cache's entry, or the values computed by `features.services.cad_file_features`
+    (from the stored summary, re-parsed first when it predates the version's geometry), not yet cached."""
     cached = feature_cache_get(sha256=cad_file.sha256, version=version)
     if cached is not None:
         return [float(v) for v in cached["values"]], True
-    values = cad_file_features(cad_file=cad_file, version=version, data=data)
-    feature_cache_put(sha256=cad_file.sha256, version=version, values=values, document_id=cad_file.pk)
-    return values, False
+    return cad_file_features(cad_file=cad_file, version=version, data=data), False
+
+
+def cad_file_features_cached(*, cad_file: CadFile, version: str,
+                             data: bytes | None = None) -> tuple[list[float], bool]:
+    """(values, cache_hit): through the feature cache; a miss is computed (`_features_through_cache`) and cached."""
+    values, hit = _features_through_cache(cad_file, version, data)
+    if not hit:
+        feature_cache_put(sha256=cad_file.sha256, version=version, values=values, document_id=cad_file.pk)
+    return values, hit
 
 
 def _timed_section(name: str, timings: dict, call: Callable[[], dict]) -> dict:
@@ -56,30 +69,35 @@ def _timed_section(name: str, timings: dict, call: Callable[[], dict]) -> dict:
     try:
         return call()
     except DomainError as exc:
-        logger.warning("analyze: %s section failed: %s (%s)", name, exc.message, exc.code)
-        return {"status": "error", "code": exc.code, "message": exc.message}
+        return _error_section(name, exc)
     finally:
         timings[f"{name}_seconds"] = time.perf_counter() - started
 
 
-def _vector_section(cad_file: CadFile, version: str, values: list[float], key: str, meta: dict) -> dict:
-    written = vector_upsert(key=key, feature_version=version, values=values, meta=meta)
+def _error_section(name: str, exc: DomainError) -> dict:
+    logger.warning("analyze: %s section failed: %s (%s)", name, exc.message, exc.code)
+    return {"status": "error", "code": exc.code, "message": exc.message}
+
+
+def _vector_section(written: VectorWrite) -> dict:
     return {"status": "registered", "key": written.key, "generation": written.generation,
             "registered": True, "created": written.created}
 
 
-def _similar_section(version: str, values: list[float], k: int, vector: dict, match: str, sha256: str,
+def _similar_section(version: str, values: list[float], k: int, own_key: str | None, match: str, cad_file: CadFile,
                      mirror: str = "same") -> dict:
-    registered = vector.get("registered")
+    """The similar parts, searched before the analysis writes (its vector's own key is left out, so the answer is
+    the one it would be after the write but for concurrent writes). A file not stored yet gives its handedness from
+    its summary."""
     found = vector_similarity_search(
         feature_version=version,
         vector=values,
         k=k,
-        min_generation=vector["generation"] if registered else None,
-        exclude_keys=(vector["key"],) if registered else (),
+        exclude_keys=(own_key,) if own_key else (),
         match=match,
-        cad_file=sha256,
+        cad_file=cad_file.sha256,
         mirror=mirror,
+        cad_file_handedness=summary_handedness(cad_file.summary) if cad_file.pk is None else None,
     )
     return {"status": "ok", **found}
 
@@ -108,32 +126,45 @@ def analysis_create(
     mirror: str = "same",
 ) -> Analysis:
     """Analyze one CAD file: parse it (once per content), compute its features in `feature_version` (default: the
-    served version), then the cross-app sections: register the vector, list similar parts, classify. A section
-    that fails is recorded as an error section (`_timed_section`); the parse and the features raise."""
+    served version), then the cross-app sections: list similar parts, classify, register the vector. A section
+    that fails is recorded as an error section (`_timed_section`); the parse and the features raise.
+
+    Everything is read and computed first; then the file row (new content), the vector and the analysis are written
+    together (`analysis_record`): on Postgres in one statement, on SQLite in one transaction. So the similar parts
+    are searched before the vector is written (its own key is left out of them either way)."""
     started = time.perf_counter()
     version = feature_version_check(feature_version or served_feature_version())
     similarity_options_check(feature_version=version, match=match, mirror=mirror)  # before the parse
-    ingest = cad_file_ingest(data=data, name=name, meta=meta)
-    cad_file = ingest.cad_file
-    timings: dict[str, float] = {"parse_seconds": ingest.parse_seconds}
+    prepared = cad_file_prepare(data=data, name=name, meta=meta)
+    cad_file = prepared.cad_file
+    timings: dict[str, float] = {"parse_seconds": prepared.parse_seconds}
     feature_started = time.perf_counter()
-    values, cache_hit = cad_file_features_cached(cad_file=cad_file, version=version, data=data)
+    try:
+        values, cache_hit = _features_through_cache(cad_file, version, data)
+    except DomainError:
+        cad_file_store(prepared, data=data)  # a file whose features fail is kept, as a file that was analyzed
+        raise
     timings["features_seconds"] = time.perf_counter() - feature_started
 
     sections: dict[str, Any] = {"cache": {"hit": cache_hit}}
+    vector_write: CheckedWrite | None = None
     if register_vector:
         vector_meta = {**cad_file.meta, **(meta or {}), "cad_file": cad_file.sha256, "format": cad_file.format,
                        "name": name or cad_file.original_name}
-        key = vector_key or cad_file.sha256
-        sections["vector"] = _timed_section(
-            "vector", timings, lambda: _vector_section(cad_file, version, values, key, vector_meta))
+        try:
+            vector_write = vector_write_check(key=vector_key or cad_file.sha256, feature_version=version,
+                                              values=values, meta=vector_meta)
+            sections["vector"] = {"status": "registered", "key": vector_write.keys[0], "generation": None,
+                                  "registered": True, "created": None}  # filled in by the write
+        except DomainError as exc:
+            sections["vector"] = _error_section("vector", exc)
     else:
         sections["vector"] = {"status": "not_requested", "key": None, "generation": None, "registered": False}
     if similar_k > 0:
+        own_key = vector_write.keys[0] if vector_write is not None else None
         sections["similar"] = _timed_section(
             "similar", timings,
-            lambda: _similar_section(version, values, similar_k, sections["vector"], match, cad_file.sha256,
-                                     mirror))
+            lambda: _similar_section(version, values, similar_k, own_key, match, cad_file, mirror))
     else:
         sections["similar"] = {"status": "not_requested", "results": []}
     if classify:
@@ -142,14 +173,92 @@ def analysis_create(
     else:
         sections["classification"] = {"status": "not_requested"}
     timings["total_seconds"] = time.perf_counter() - started
-    return Analysis.objects.create(
-        cad_file=cad_file,
-        feature_version=version,
-        values=values,
-        reused_file=ingest.reused,
-        timings=timings,
-        sections=sections,
-    )
+    analysis = analysis_record(prepared=prepared, data=data, vector_write=vector_write,
+                               fields={"feature_version": version, "values": values, "timings": timings,
+                                       "sections": sections})
+    if not cache_hit:
+        feature_cache_put(sha256=cad_file.sha256, version=version, values=values, document_id=analysis.cad_file_id)
+    return analysis
+
+
+def analysis_record(*, prepared: IngestResult, data: bytes, vector_write: CheckedWrite | None,
+                    fields: dict[str, Any]) -> Analysis:
+    """Write an analysis with what it refers to: the file row when it is new (`prepared` by `cad_file_prepare`), the
+    vector when one is registered (`vector_write`, whose generation and `created` fill the vector section), and the
+    analysis row (`fields`: feature_version, values, timings, sections).
+
+    Postgres: one statement (`analysis_statement`), its own transaction; when the content's row was stored
+    concurrently (the file insert met the conflict, so nothing was written) or the version has no index state row yet
+    (its first vector), the steps are taken in one transaction instead (`_record_in_steps`). SQLite: the steps, in one
+    transaction."""
+    if connection.vendor == "postgresql":
+        recorded = _record_in_one_statement(prepared, vector_write, fields)
+        if recorded is not None:
+            return recorded
+    return _record_in_steps(prepared, data, vector_write, fields)
+
+
+def _record_in_one_statement(prepared: IngestResult, vector_write: CheckedWrite | None,
+                             fields: dict[str, Any]) -> Analysis | None:
+    cad_file = prepared.cad_file
+    if cad_file.pk is None:
+        parts = [cad_file_insert_part(cad_file, name="file")]
+    else:
+        parts = [StatementPart(name="file", sql="SELECT %s::bigint AS id", params=[cad_file.pk])]
+    if vector_write is not None:
+        parts += vector_write_parts(vector_write, after="file")
+    analysis = Analysis(reused_file=prepared.reused, **fields)
+    parts.append(_analysis_insert_part(analysis, with_vector=vector_write is not None))
+    written = "(SELECT generation FROM written), (SELECT created FROM written)" if vector_write else "NULL, NULL"
+    sql, params = joined_statement(parts, f"SELECT (SELECT id FROM file), (SELECT id FROM recorded), {written}")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        file_id, analysis_id, generation, created = cursor.fetchone()
+    if file_id is None:
+        return None  # stored concurrently: nothing was written
+    if cad_file.pk is None:
+        cad_file_inserted(cad_file, file_id)
+    if analysis_id is None:
+        return None  # the version's first vector: the file row is in, the rest is written in steps
+    analysis.pk, analysis.cad_file = analysis_id, cad_file
+    analysis._state.adding, analysis._state.db = False, connection.alias
+    if vector_write is not None:
+        analysis.sections["vector"].update(generation=generation, created=created)
+    return analysis
+
+
+def _analysis_insert_part(analysis: Analysis, *, with_vector: bool) -> StatementPart:
+    """``recorded``: the analysis row, its file the ``file`` part's row; with a vector, its section's generation and
+    ``created`` taken from the ``written`` part (and written only when the vector was)."""
+    meta = Analysis._meta
+    quote = connection.ops.quote_name
+    columns, expressions, params = [], [], []
+    for field in meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(quote(field.column))
+        if field.name == "cad_file":
+            expressions.append("file.id")
+            continue
+        params.append(field.get_db_prep_save(field.pre_save(analysis, add=True), connection))
+        if field.name == "sections" and with_vector:
+            expressions.append("jsonb_set(jsonb_set(%s, '{vector,generation}', to_jsonb(written.generation)), "
+                               "'{vector,created}', to_jsonb(written.created))")
+        else:
+            expressions.append("%s")
+    sources = "file, written" if with_vector else "file"
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) SELECT {', '.join(expressions)} "
+           f"FROM {sources} RETURNING {quote(meta.pk.column)}")
+    return StatementPart(name="recorded", sql=sql, params=params)
+
+
+def _record_in_steps(prepared: IngestResult, data: bytes, vector_write: CheckedWrite | None,
+                     fields: dict[str, Any]) -> Analysis:
+    with transaction.atomic():
+        stored = cad_file_store(prepared, data=data)
+        if vector_write is not None:
+            fields["sections"]["vector"] = _vector_section(vector_write_checked(vector_write))
+        return Analysis.objects.create(cad_file=stored.cad_file, reused_file=stored.reused, **fields)
 
 
 def _read_local(path: str) -> tuple[bytes | None, dict | None]:

@@ -61,11 +61,24 @@ def cad_file_handedness(*, sha256s) -> dict[str, int]:
             .values_list("sha256", "handedness"))
     out = {}
     for sha256, value in rows:
-        try:
-            out[sha256] = handedness_of(int(str(value)))
-        except (TypeError, ValueError):
-            continue  # absent (None) or not an integer: unknown
+        hand = _handedness(value)
+        if hand is not None:
+            out[sha256] = hand
     return out
+
+
+def _handedness(value) -> int | None:
+    try:
+        return handedness_of(int(str(value)))
+    except (TypeError, ValueError):
+        return None  # absent (None) or not an integer: unknown
+
+
+def summary_handedness(summary: dict) -> int | None:
+    """The handedness of a summary's shape descriptor (a row not stored yet), as `cad_file_handedness` reads it from a
+    stored one: +1/-1, 0 undetermined, None unknown."""
+    shape = summary.get("shape") if isinstance(summary, dict) else None
+    return _handedness(shape.get("handedness")) if isinstance(shape, dict) else None
 
 
 def cad_file_original_stored(*, sha256: str) -> bool:

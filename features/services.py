@@ -22,6 +22,7 @@ from django.utils import timezone
 from cadml_site.celery import registered_task
 from cadml_site.errors import Conflict, DomainError, ServiceUnavailable, Unprocessable
 from cadml_site.metrics import CAD_PARSE_FAILURES, CAD_PARSE_LATENCY, FEATURE_EXTRACTION_LATENCY
+from cadml_site.statement_parts import StatementPart
 from features.extractors import NeedsSource, UnknownFeatureVersion, check_version, extract_features
 from features.models import CadFile
 from features.originals import (
@@ -134,13 +135,10 @@ def cad_file_original_backfill(*, cad_file: CadFile, data: bytes) -> CadFile:
     return cad_file
 
 
-def _cad_file_insert(cad_file: CadFile) -> bool:
-    """Insert an unsaved row unless a row of the same content exists, in one statement:
-    ``INSERT ... ON CONFLICT (sha256) DO NOTHING RETURNING id`` (Postgres, SQLite >= 3.35). True with ``cad_file.pk``
-    set when inserted, False when the content's row was stored concurrently. No savepoint is needed around it (an
-    IntegrityError would abort an enclosing Postgres transaction), and no read before it answers what the write can.
-    The ORM has no insert that both skips a conflict and returns the id (``bulk_create(ignore_conflicts=True)`` sets
-    no pk), hence the SQL, built from the model's fields so that it follows them."""
+def _cad_file_insert_sql(cad_file: CadFile) -> tuple[str, list]:
+    """``INSERT ... ON CONFLICT (sha256) DO NOTHING RETURNING id`` of an unsaved row, built from the model's fields so
+    that it follows them (the ORM has no insert that both skips a conflict and returns the id:
+    ``bulk_create(ignore_conflicts=True)`` sets no pk). Postgres, SQLite >= 3.35."""
     meta = CadFile._meta
     quote = connection.ops.quote_name
     fields = [field for field in meta.concrete_fields if not field.primary_key]
@@ -148,25 +146,48 @@ def _cad_file_insert(cad_file: CadFile) -> bool:
     sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
            f"VALUES ({', '.join(['%s'] * len(fields))}) "
            f"ON CONFLICT ({quote(meta.get_field('sha256').column)}) DO NOTHING RETURNING {quote(meta.pk.column)}")
+    return sql, values
+
+
+def cad_file_insert_part(cad_file: CadFile, *, name: str) -> StatementPart:
+    """The insert of an unsaved row as the part `name` of one statement (`cadml_site.statement_parts`): a
+    relation of one column, `id`, holding the new row's id, or no row when a row of the same content exists (stored
+    concurrently). The caller that executed it calls `cad_file_inserted` with the id."""
+    sql, values = _cad_file_insert_sql(cad_file)
+    return StatementPart(name=name, sql=sql, params=values)
+
+
+def cad_file_inserted(cad_file: CadFile, pk: int) -> CadFile:
+    """The row `cad_file` was inserted with id `pk` (by `cad_file_insert_part` or `_cad_file_insert`): the instance
+    is saved, and its thumbnail is queued for after the commit."""
+    cad_file.pk = pk
+    cad_file._state.adding, cad_file._state.db = False, connection.alias
+    thumbnail_enqueue(cad_file_id=pk)
+    return cad_file
+
+
+def _cad_file_insert(cad_file: CadFile) -> bool:
+    """Insert an unsaved row unless a row of the same content exists, in one statement (`_cad_file_insert_sql`). True
+    when inserted (`cad_file_inserted` done), False when the content's row was stored concurrently. No savepoint is
+    needed around it (an IntegrityError would abort an enclosing Postgres transaction), and no read before it answers
+    what the write can."""
+    sql, values = _cad_file_insert_sql(cad_file)
     with connection.cursor() as cursor:
         cursor.execute(sql, values)
         row = cursor.fetchone()
     if row is None:
         return False
-    cad_file.pk = row[0]
-    cad_file._state.adding, cad_file._state.db = False, connection.alias
+    cad_file_inserted(cad_file, row[0])
     return True
 
 
-def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> IngestResult:
-    """Store the parsed summary of `data` and keep the original; the same content is parsed and stored once.
-
-    The original is in the cad_originals storage, fsynced, before the row is inserted (a failed write leaves no row:
-    503 `original_storage_unavailable`); it is written while the parse pool parses (`original_stage`) and put in
-    place only once the parse succeeded, so a file that does not parse leaves nothing, as when it was written after
-    the parse. A row stored before originals were kept gets its original now. Two statements for new content (the
-    lookup that spares a parse, then the insert), one for known content.
-    """
+def cad_file_prepare(*, data: bytes, name: str, meta: dict | None = None) -> IngestResult:
+    """The row of `data`'s content: the stored row (`reused`), or a new one parsed and not yet inserted (`pk` None),
+    its original already in the cad_originals storage, fsynced (a failed write: 503 `original_storage_unavailable`,
+    nothing recorded). The original is written while the parse pool parses (`original_stage`) and put in place only
+    once the parse succeeded, so a file that does not parse leaves nothing. A stored row kept before originals were
+    gets its original now. One statement (the lookup that spares a parse). The caller inserts a new row:
+    `cad_file_store` alone, or `cad_file_insert_part` in one statement with the rows that refer to it."""
     sha256 = hashlib.sha256(data).hexdigest()
     existing = cad_file_by_sha256(sha256=sha256)
     if existing is not None:
@@ -192,13 +213,32 @@ def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> Inge
         original_key=key,
         original_stored_at=timezone.now(),
     )
-    if not _cad_file_insert(cad_file):  # the same content was stored concurrently: use that row
-        cad_file = CadFile.objects.get(sha256=sha256)
-        if not cad_file.has_original:
-            cad_file_original_backfill(cad_file=cad_file, data=data)
-        return IngestResult(cad_file=cad_file, reused=True, parse_seconds=seconds)
-    thumbnail_enqueue(cad_file_id=cad_file.pk)
     return IngestResult(cad_file=cad_file, reused=False, parse_seconds=seconds)
+
+
+def cad_file_store(prepared: IngestResult, *, data: bytes) -> IngestResult:
+    """Insert the new row of `cad_file_prepare` (one statement); when the same content was stored concurrently, that
+    row is taken instead (`reused`). A row already stored is returned as it is."""
+    cad_file = prepared.cad_file
+    if cad_file.pk is not None or _cad_file_insert(cad_file):
+        return prepared
+    return IngestResult(cad_file=cad_file_stored_concurrently(sha256=cad_file.sha256, data=data), reused=True,
+                        parse_seconds=prepared.parse_seconds)
+
+
+def cad_file_stored_concurrently(*, sha256: str, data: bytes) -> CadFile:
+    """The row another writer stored for this content while this one parsed it (its insert met the conflict)."""
+    cad_file = CadFile.objects.get(sha256=sha256)
+    if not cad_file.has_original:
+        cad_file_original_backfill(cad_file=cad_file, data=data)
+    return cad_file
+
+
+def cad_file_ingest(*, data: bytes, name: str, meta: dict | None = None) -> IngestResult:
+    """Store the parsed summary of `data` and keep the original; the same content is parsed and stored once
+    (`cad_file_prepare`, then `cad_file_store`). Two statements for new content (the lookup that spares a parse, then
+    the insert), one for known content."""
+    return cad_file_store(cad_file_prepare(data=data, name=name, meta=meta), data=data)
 
 
 def _needs_source(cad_file: CadFile, version: str, reason: str, message: str) -> Conflict:

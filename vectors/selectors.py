@@ -353,6 +353,8 @@ def _search(feature_version: str, queries: Sequence[dict], *, k: int, min_score:
     handedness = None
     if v5 and mirror == "distinct":  # from the stored descriptors of the files the query and results come from
         handedness = cad_file_handedness(sha256s={*contents, *(_content_of(row[1]) for row in rows.values())})
+        handedness.update({content: query["handedness"] for query, content in zip(queries, contents)
+                           if content and query.get("handedness") is not None})  # a file not stored yet
     for hits, own_id, query, content in zip(outcome.hits, own_ids, matrix, contents):
         skip = excluded | {own_id} if own_id is not None else excluded
         # not in rows: deleted after the index caught up, never served
@@ -383,7 +385,7 @@ def vector_similarity_search(*, feature_version: str, vector=None, key: str | No
                              min_score: float | None = None, filters: dict | None = None,
                              min_generation: int | None = None, exclude_keys: Sequence[str] = (),
                              match: str = "any", cad_file: str | None = None,
-                             mirror: str = "same") -> dict[str, Any]:
+                             mirror: str = "same", cad_file_handedness: int | None = None) -> dict[str, Any]:
     """The k most similar vectors to a vector or to a stored key (which is left out of its results).
 
     v1-v4: exact cosine, ``{"results": [{"key", "score", "meta"}], "backend", "degraded", "generation"}``.
@@ -393,10 +395,12 @@ def vector_similarity_search(*, feature_version: str, vector=None, key: str | No
     the kinds asked for (see ``features.extractors.v5_match``). ``mirror="distinct"`` labels ``mirror_image`` a
     same-shape result whose file's handedness (the stored descriptor of its ``meta["cad_file"]``) is opposite to
     the query's (the file of the key's ``meta["cad_file"]``, or of ``cad_file``); ``same`` (the default) ignores
-    handedness.
+    handedness. ``cad_file_handedness`` gives the handedness of ``cad_file`` when its row is not stored yet (an
+    analysis searches before it writes).
     """
     started = time.perf_counter()
-    out = _search(feature_version, [{"vector": vector, "key": key, "cad_file": cad_file}], k=k, min_score=min_score,
+    query = {"vector": vector, "key": key, "cad_file": cad_file, "handedness": cad_file_handedness}
+    out = _search(feature_version, [query], k=k, min_score=min_score,
                   filters=filters, min_generation=min_generation, exclude_keys=exclude_keys, match=match,
                   mirror=mirror)
     metrics.VECTOR_QUERY_LATENCY.labels(backend=out["backend"]).observe(time.perf_counter() - started)
@@ -413,6 +417,7 @@ def vector_similarity_search_batch(*, feature_version: str, queries: Sequence[di
         raise InvalidQuery(f"a batch holds 1 to {settings.CADML_SIMILARITY_BATCH_MAX} queries",
                            context={"queries": len(queries)})
     started = time.perf_counter()
+    queries = [{**query, "handedness": None} for query in queries]  # a stored file's handedness is read, not given
     out = _search(feature_version, queries, k=k, min_score=min_score, filters=filters,
                   min_generation=min_generation, exclude_keys=(), match=match, mirror=mirror)
     metrics.VECTOR_QUERY_BATCH_LATENCY.labels(batch_size_range=metrics.batch_size_range(len(queries))).observe(

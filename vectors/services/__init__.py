@@ -18,6 +18,9 @@ from vectors.services.vector_writes import (
     vector_delete,
     vector_deletion_log_prune,
     vector_upsert,
+    vector_write_check,
+    vector_write_checked,
+    vector_write_parts,
 )
 
 __all__ = [
@@ -34,4 +37,7 @@ __all__ = [
     "vector_migration_start",
     "vector_migrations_resume_abandoned",
     "vector_upsert",
+    "vector_write_check",
+    "vector_write_checked",
+    "vector_write_parts",
 ]

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from cadml_site.statement_parts import StatementPart, joined_statement
 from vectors.errors import DuplicateKey, VectorNotFound
 from vectors.models import IndexState, Vector, VectorDeletion, VectorOpsAudit
 from vectors.validation import checked_key, checked_matrix, checked_version, meta_json
@@ -117,30 +118,19 @@ def upsert_rows(*, feature_version: str, dimension: int, generation: int, keys: 
     return created
 
 
-def _write_in_one_statement(feature_version: str, dimension: int, keys: list[str], blobs: list[bytes],
-                            metas_json: list[str]) -> tuple[int, int, int] | None:
-    """Postgres: the generation bump and the upsert in one statement (a data-modifying CTE), so one round trip and
-    its own transaction, where a transaction would add BEGIN and COMMIT round trips. The UPDATE holds the version
-    row's lock until the statement commits, as ``next_generation`` does until its transaction commits: writers of a
-    version still commit in generation order. None when the version has no row yet (its first write, which the
-    transactional path creates); the statement then changed nothing."""
-    state = connection.ops.quote_name(IndexState._meta.db_table)
-    now = timezone.now()
-    sql = (f"WITH bumped AS (UPDATE {state} SET generation = generation + 1 WHERE feature_version = %s "
-           f"RETURNING generation) "
-           + _postgres_upsert_sql(generation="bumped.generation", sources="bumped, ",
-                                  returning="(xmax = 0), generation"))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [feature_version, feature_version, dimension, now, now, keys, blobs, metas_json])
-        rows = cursor.fetchall()
-    if not rows:
-        return None
-    created = sum(1 for inserted, _ in rows if inserted)
-    return rows[0][1], created, len(keys) - created
+@dataclass(frozen=True)
+class CheckedWrite:
+    """A write's rows, validated and encoded (`vector_write_check`): what its statements take."""
+
+    feature_version: str
+    dimension: int
+    keys: list[str]
+    blobs: list[bytes]
+    metas_json: list[str]
 
 
-def _write(feature_version: str, items: list[dict[str, Any]]) -> tuple[int, int, int]:
-    """Validates and upserts ``items`` ({key, values, meta}); returns (generation, created, updated)."""
+def _checked(feature_version: str, items: list[dict[str, Any]]) -> CheckedWrite:
+    """Validates and encodes ``items`` ({key, values, meta}); a DomainError (400/422) for a bad one."""
     dim = checked_version(feature_version)
     keys = [checked_key(item.get("key")) for item in items]
     if len(set(keys)) != len(keys):
@@ -154,26 +144,83 @@ def _write(feature_version: str, items: list[dict[str, Any]]) -> tuple[int, int,
     matrix = checked_matrix([item.get("values") for item in items], feature_version)
     metas_json = [meta_json(item.get("meta")) for item in items]
     blobs = [row.tobytes() for row in matrix.astype("<f4", copy=False)]
+    return CheckedWrite(feature_version=feature_version, dimension=dim, keys=keys, blobs=blobs, metas_json=metas_json)
+
+
+def vector_write_check(*, key: str, feature_version: str, values, meta: dict | None = None) -> CheckedWrite:
+    """One vector's write, validated (a DomainError for a bad key, version or values) before any statement runs: for
+    `vector_write_parts` in another app's statement, or `vector_write_checked`."""
+    return _checked(feature_version, [{"key": key, "values": values, "meta": meta}])
+
+
+def vector_write_parts(checked: CheckedWrite, *, after: str | None = None) -> list[StatementPart]:
+    """Postgres: the generation bump and the upsert as two parts of one statement (`cadml_site.statement_parts`):
+    ``bumped`` (the version's new generation) and ``written`` (one row per vector: ``created``, whether it was
+    inserted, and ``generation``). With `after`, the name of an earlier part, both write only when that part returned
+    a row. The UPDATE holds the version row's lock until the statement commits, as ``next_generation`` does until its
+    transaction commits: writers of a version still commit in generation order. Neither writes when the version has
+    no row yet (its first write, which the transactional path, `vector_write_checked`, creates)."""
+    state = connection.ops.quote_name(IndexState._meta.db_table)
+    joined = f" FROM {after}" if after else ""
+    bumped = StatementPart(
+        name="bumped",
+        sql=(f"UPDATE {state} SET generation = {state}.generation + 1{joined} WHERE {state}.feature_version = %s "
+             f"RETURNING {state}.generation"),
+        params=[checked.feature_version])
+    now = timezone.now()
+    written = StatementPart(
+        name="written",
+        sql=_postgres_upsert_sql(generation="bumped.generation", sources="bumped, ",
+                                 returning="(xmax = 0) AS created, generation"),
+        params=[checked.feature_version, checked.dimension, now, now, checked.keys, checked.blobs,
+                checked.metas_json])
+    return [bumped, written]
+
+
+def _write_in_one_statement(checked: CheckedWrite) -> tuple[int, int, int] | None:
+    """Postgres: the generation bump and the upsert in one statement (`vector_write_parts`), so one round trip and
+    its own transaction, where a transaction would add BEGIN and COMMIT round trips. None when the version has no
+    row yet (its first write); the statement then changed nothing."""
+    sql, params = joined_statement(vector_write_parts(checked), "SELECT created, generation FROM written")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    created = sum(1 for inserted, _ in rows if inserted)
+    return rows[0][1], created, len(checked.keys) - created
+
+
+def _write(checked: CheckedWrite) -> tuple[int, int, int]:
+    """Upserts a checked write; returns (generation, created, updated)."""
+    keys = checked.keys
     if connection.vendor == "postgresql" and len(keys) <= POSTGRES_STATEMENT_ROWS:
-        written = _write_in_one_statement(feature_version, dim, keys, blobs, metas_json)
+        written = _write_in_one_statement(checked)
         if written is not None:
             return written
     with transaction.atomic():
-        generation = next_generation(feature_version)
-        created = upsert_rows(feature_version=feature_version, dimension=dim, generation=generation, keys=keys,
-                              blobs=blobs, metas_json=metas_json)
+        generation = next_generation(checked.feature_version)
+        created = upsert_rows(feature_version=checked.feature_version, dimension=checked.dimension,
+                              generation=generation, keys=keys, blobs=checked.blobs, metas_json=checked.metas_json)
     return generation, created, len(keys) - created
+
+
+def vector_write_checked(checked: CheckedWrite) -> VectorWrite:
+    """Registers or replaces the one vector of `vector_write_check`; the returned generation can be passed to a
+    search (read-your-writes)."""
+    generation, created, _ = _write(checked)
+    return VectorWrite(key=checked.keys[0], feature_version=checked.feature_version, generation=generation,
+                       created=bool(created))
 
 
 def vector_upsert(*, key: str, feature_version: str, values, meta: dict | None = None) -> VectorWrite:
     """Registers or replaces one vector; the returned generation can be passed to a search (read-your-writes)."""
-    generation, created, _ = _write(feature_version, [{"key": key, "values": values, "meta": meta}])
-    return VectorWrite(key=key, feature_version=feature_version, generation=generation, created=bool(created))
+    return vector_write_checked(vector_write_check(key=key, feature_version=feature_version, values=values, meta=meta))
 
 
 def vector_bulk_upsert(*, feature_version: str, items: list[dict[str, Any]]) -> BulkWrite:
     """Registers or replaces many vectors under one generation, all or nothing."""
-    generation, created, updated = _write(feature_version, items)
+    generation, created, updated = _write(_checked(feature_version, items))
     return BulkWrite(feature_version=feature_version, generation=generation, created=created, updated=updated)
 
 
