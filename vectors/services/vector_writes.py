@@ -75,6 +75,14 @@ def _upsert_sql_parts() -> tuple[str, str, str]:
             "ON CONFLICT (feature_version, key) DO UPDATE SET " + updates)
 
 
+def _inserted() -> str:
+    """The upsert's RETURNING expression that says whether a row was inserted: an inserted row's
+    ``created_generation`` is the write's generation, and a replaced row keeps its own, from an earlier write (every
+    write bumps the generation, and a write never names a key twice). The same on Postgres and SQLite."""
+    quote = connection.ops.quote_name
+    return f"({quote('created_generation')} = {quote('generation')})"
+
+
 def _postgres_upsert_sql(*, generation: str, sources: str, returning: str) -> str:
     """Postgres's ``INSERT ... SELECT FROM unnest(keys, blobs, metas) ON CONFLICT DO UPDATE ... RETURNING``;
     parameters: feature_version, dimension, created_at, updated_at, keys, blobs, metas (and those of `generation`,
@@ -84,21 +92,24 @@ def _postgres_upsert_sql(*, generation: str, sources: str, returning: str) -> st
             f"FROM {sources}unnest(%s::text[], %s::bytea[], %s::text[]) AS t(k, v, m) {conflict} RETURNING {returning}")
 
 
+# SQLite: rows per upsert statement (9 parameters each; SQLite >= 3.32 takes 32,766 parameters)
+SQLITE_STATEMENT_ROWS = 2000
+
+
 def upsert_rows(*, feature_version: str, dimension: int, generation: int, keys: list[str], blobs: list[bytes],
                 metas_json: list[str]) -> int:
     """Inserts or replaces vector rows in a few statements (the ORM's bulk_create costs ~0.3 ms per row) and returns
-    how many were inserted (the rest replaced an existing row).
+    how many were inserted (the rest replaced an existing row), as the upsert's RETURNING says (`_inserted`).
 
-    Postgres: one ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE ... RETURNING (xmax = 0)`` per
-    batch, the write answering which rows are new (an inserted row version has no xmax; an updated one carries
-    the updating transaction's); SQLite (in process, no round trip): a count of the existing keys, then
-    ``executemany`` of the same upsert. A replaced row keeps its id, ``created_generation`` and ``created_at``.
+    Postgres: one ``INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE ... RETURNING`` per batch; SQLite
+    (in process, no round trip): one multi-row ``INSERT ... VALUES ... ON CONFLICT DO UPDATE ... RETURNING`` per
+    batch. A replaced row keeps its id, ``created_generation`` and ``created_at``.
     """
     now = timezone.now()
     created = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            sql = _postgres_upsert_sql(generation="%s", sources="", returning="(xmax = 0)")
+            sql = _postgres_upsert_sql(generation="%s", sources="", returning=_inserted())
             for start in range(0, len(keys), POSTGRES_STATEMENT_ROWS):
                 end = start + POSTGRES_STATEMENT_ROWS
                 cursor.execute(sql, [feature_version, dimension, generation, generation, now, now,
@@ -106,15 +117,16 @@ def upsert_rows(*, feature_version: str, dimension: int, generation: int, keys: 
                 created += sum(1 for (inserted,) in cursor.fetchall() if inserted)
         else:
             table, columns, conflict = _upsert_sql_parts()
-            existing = 0
-            for start in range(0, len(keys), BULK_BATCH):
-                existing += Vector.objects.filter(feature_version=feature_version,
-                                                  key__in=keys[start:start + BULK_BATCH]).count()
             stamp = connection.ops.adapt_datetimefield_value(now)
-            sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * 9)}) {conflict}"
-            cursor.executemany(sql, [(key, feature_version, dimension, blob, meta, generation, generation, stamp,
-                                      stamp) for key, blob, meta in zip(keys, blobs, metas_json)])
-            created = len(keys) - existing
+            row = f"({', '.join(['%s'] * 9)})"
+            for start in range(0, len(keys), SQLITE_STATEMENT_ROWS):
+                end = start + SQLITE_STATEMENT_ROWS
+                params = [value for key, blob, meta in zip(keys[start:end], blobs[start:end], metas_json[start:end])
+                          for value in (key, feature_version, dimension, blob, meta, generation, generation, stamp,
+                                        stamp)]
+                cursor.execute(f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * (len(params) // 9))} "
+                               f"{conflict} RETURNING {_inserted()}", params)
+                created += sum(1 for (inserted,) in cursor.fetchall() if inserted)
     return created
 
 
@@ -171,7 +183,7 @@ def vector_write_parts(checked: CheckedWrite, *, after: str | None = None) -> li
     written = StatementPart(
         name="written",
         sql=_postgres_upsert_sql(generation="bumped.generation", sources="bumped, ",
-                                 returning="(xmax = 0) AS created, generation"),
+                                 returning=f"{_inserted()} AS created, generation"),
         params=[checked.feature_version, checked.dimension, now, now, checked.keys, checked.blobs,
                 checked.metas_json])
     return [bumped, written]
