@@ -254,6 +254,8 @@ def _analysis_insert_part(analysis: Analysis, *, with_vector: bool) -> Statement
 
 def _record_in_steps(prepared: IngestResult, data: bytes, vector_write: CheckedWrite | None,
                      fields: dict[str, Any]) -> Analysis:
+    if prepared.cad_file.pk is not None and vector_write is None:  # one row to write: its own transaction
+        return Analysis.objects.create(cad_file=prepared.cad_file, reused_file=prepared.reused, **fields)
     with transaction.atomic():
         stored = cad_file_store(prepared, data=data)
         if vector_write is not None:
