@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from analysis.models import Analysis
 from cachectl.services import feature_cache_get, feature_cache_put
 from cadml_site.errors import DomainError
-from cadml_site.statement_parts import StatementPart, joined_statement
+from cadml_site.statement_parts import StatementPart, insert_columns, joined_statement
 from features.models import CadFile
 from features.originals import STORAGE_ERRORS, original_key, original_read
 from features.parsers.errors import CadParseError
@@ -40,7 +40,7 @@ from modelops.errors import FeatureVersionMismatch
 from modelops.selectors import classify_vector
 from vectors.selectors import served_feature_version, similarity_options_check, vector_similarity_search
 from vectors.services import vector_write_check, vector_write_checked, vector_write_parts
-from vectors.services.vector_writes import CheckedWrite, VectorWrite
+from vectors.services.vector_writes import CheckedWrite
 
 logger = logging.getLogger("cadml.analysis")
 
@@ -79,9 +79,9 @@ def _error_section(name: str, exc: DomainError) -> dict:
     return {"status": "error", "code": exc.code, "message": exc.message}
 
 
-def _vector_section(written: VectorWrite) -> dict:
-    return {"status": "registered", "key": written.key, "generation": written.generation,
-            "registered": True, "created": written.created}
+def _vector_section(key: str, generation: int | None, created: bool | None) -> dict:
+    """A registered vector's section; its generation and `created` are None until the write fills them in."""
+    return {"status": "registered", "key": key, "generation": generation, "registered": True, "created": created}
 
 
 def _similar_section(version: str, values: list[float], k: int, own_key: str | None, match: str, cad_file: CadFile,
@@ -154,8 +154,7 @@ def analysis_create(
         try:
             vector_write = vector_write_check(key=vector_key or cad_file.sha256, feature_version=version,
                                               values=values, meta=vector_meta)
-            sections["vector"] = {"status": "registered", "key": vector_write.keys[0], "generation": None,
-                                  "registered": True, "created": None}  # filled in by the write
+            sections["vector"] = _vector_section(vector_write.keys[0], None, None)  # filled in by the write
         except DomainError as exc:
             sections["vector"] = _error_section("vector", exc)
     else:
@@ -187,7 +186,7 @@ def analysis_record(*, prepared: IngestResult, data: bytes, vector_write: Checke
     vector when one is registered (`vector_write`, whose generation and `created` fill the vector section), and the
     analysis row (`fields`: feature_version, values, timings, sections).
 
-    Postgres: one statement (`analysis_statement`), its own transaction; when the content's row was stored
+    Postgres: one statement (`_record_in_one_statement`), its own transaction; when the content's row was stored
     concurrently (the file insert met the conflict, so nothing was written) or the version has no index state row yet
     (its first vector), the steps are taken in one transaction instead (`_record_in_steps`). SQLite: the steps, in one
     transaction."""
@@ -233,14 +232,12 @@ def _analysis_insert_part(analysis: Analysis, *, with_vector: bool) -> Statement
     meta = Analysis._meta
     quote = connection.ops.quote_name
     columns, expressions, params = [], [], []
-    for field in meta.concrete_fields:
-        if field.primary_key:
-            continue
-        columns.append(quote(field.column))
+    for field, column, value in insert_columns(analysis):
+        columns.append(column)
         if field.name == "cad_file":
             expressions.append("file.id")
             continue
-        params.append(field.get_db_prep_save(field.pre_save(analysis, add=True), connection))
+        params.append(value)
         if field.name == "sections" and with_vector:
             expressions.append("jsonb_set(jsonb_set(%s, '{vector,generation}', to_jsonb(written.generation)), "
                                "'{vector,created}', to_jsonb(written.created))")
@@ -259,7 +256,8 @@ def _record_in_steps(prepared: IngestResult, data: bytes, vector_write: CheckedW
     with transaction.atomic():
         stored = cad_file_store(prepared, data=data)
         if vector_write is not None:
-            fields["sections"]["vector"] = _vector_section(vector_write_checked(vector_write))
+            written = vector_write_checked(vector_write)
+            fields["sections"]["vector"] = _vector_section(written.key, written.generation, written.created)
         return Analysis.objects.create(cad_file=stored.cad_file, reused_file=stored.reused, **fields)
 
 

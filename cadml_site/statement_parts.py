@@ -7,6 +7,9 @@ parts run on one snapshot and see each other's rows only through RETURNING)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
 
 
 @dataclass(frozen=True)
@@ -18,13 +21,20 @@ class StatementPart:
     params: list = field(default_factory=list)
 
 
-def joined_statement(parts: list[StatementPart], final_sql: str, final_params: list | tuple = ()) -> tuple[str, list]:
-    """``WITH part, part, ... final_sql`` and its parameters in placeholder order."""
-    if not parts:
-        return final_sql, list(final_params)
+def joined_statement(parts: list[StatementPart], final_sql: str) -> tuple[str, list]:
+    """``WITH part, part, ... final_sql`` and its parameters in placeholder order (at least one part)."""
     sql = "WITH " + ", ".join(f"{part.name} AS ({part.sql})" for part in parts) + " " + final_sql
     params: list = []
     for part in parts:
         params.extend(part.params)
-    params.extend(final_params)
     return sql, params
+
+
+def insert_columns(instance) -> list[tuple[Any, str, Any]]:
+    """``(field, quoted column, value ready for the database)`` of every concrete field of an unsaved model instance
+    but its primary key, as the ORM's insert would write them (``pre_save(add=True)``: ``auto_now_add`` stamps,
+    JSON adapted): for inserts written as SQL that follow the model's fields."""
+    quote = connection.ops.quote_name
+    return [(model_field, quote(model_field.column),
+             model_field.get_db_prep_save(model_field.pre_save(instance, add=True), connection))
+            for model_field in instance._meta.concrete_fields if not model_field.primary_key]

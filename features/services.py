@@ -22,7 +22,7 @@ from django.utils import timezone
 from cadml_site.celery import registered_task
 from cadml_site.errors import Conflict, DomainError, ServiceUnavailable, Unprocessable
 from cadml_site.metrics import CAD_PARSE_FAILURES, CAD_PARSE_LATENCY, FEATURE_EXTRACTION_LATENCY
-from cadml_site.statement_parts import StatementPart
+from cadml_site.statement_parts import StatementPart, insert_columns
 from features.extractors import NeedsSource, UnknownFeatureVersion, check_version, extract_features
 from features.models import CadFile
 from features.originals import (
@@ -141,10 +141,10 @@ def _cad_file_insert_sql(cad_file: CadFile) -> tuple[str, list]:
     ``bulk_create(ignore_conflicts=True)`` sets no pk). Postgres, SQLite >= 3.35."""
     meta = CadFile._meta
     quote = connection.ops.quote_name
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    values = [field.get_db_prep_save(field.pre_save(cad_file, add=True), connection) for field in fields]
-    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
-           f"VALUES ({', '.join(['%s'] * len(fields))}) "
+    columns = insert_columns(cad_file)
+    values = [value for _field, _column, value in columns]
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(column for _field, column, _value in columns)}) "
+           f"VALUES ({', '.join(['%s'] * len(columns))}) "
            f"ON CONFLICT ({quote(meta.get_field('sha256').column)}) DO NOTHING RETURNING {quote(meta.pk.column)}")
     return sql, values
 
