@@ -17,7 +17,7 @@ import traceback
 from features.parsers.errors import CadParseError
 from features.parsers.format_parsers import parse_format
 from features.parsers.step_iges import preload as preload_occt
-from features.thumbnails.render import render_thumbnail  # noqa: E402  (matplotlib imported lazily, once)
+from features.thumbnails.render import render_thumbnail
 
 # Heavy imports happen here, once per forkserver (inherited by every worker it forks).
 preload_occt()

@@ -1,65 +1,50 @@
-"""Render a thumbnail PNG from triangles (3D parts) or polylines (drawings) with matplotlib's Agg backend.
+"""Render a thumbnail PNG from triangles (3D parts) or polylines (drawings) with Pillow's rasteriser (no GPU, no
+display, no plotting library).
 
 3D parts: at most `MAX_TRIANGLES` triangles (the largest by area when there are more: the silhouette survives,
 the work is bounded whatever the file holds), projected orthographically from a fixed isometric-like view,
-painted back to front, flat-shaded by the angle to a fixed light. Drawings: at most `MAX_SEGMENTS` segments of
-the drawing's own paths in its XY plane, aspect kept. One size (`THUMBNAIL_PIXELS` square), white background.
+painted back to front, flat-shaded by the angle to a fixed light, not antialiased (a face's edge is drawn in its own
+colour, so neighbouring faces leave no gap). Drawings: at most `MAX_SEGMENTS` segments of the drawing's own paths in
+its XY plane, aspect kept, drawn at three times the size and averaged down (antialiased). One size (`THUMBNAIL_PIXELS`
+square), white background, the drawing centred in a 3 % margin.
+
+The picture is an 8-bit palette PNG: a part's shades are `_SHADES` steps of one colour, a drawing's pixels are blends
+of its line colour with white; a palette PNG is a third of an RGB one to compress. Rendering holds no state between
+calls: the same geometry gives the same bytes whatever was drawn before.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import threading
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 THUMBNAIL_PIXELS = 256
 MAX_TRIANGLES = 20_000
 MAX_SEGMENTS = 50_000
-_DPI = 100
+_MARGIN = 0.03  # of the side, on each side of the drawing
+_PADDING = 1.04  # the drawing's half-extent grown by 4 %
+_SUPERSAMPLE = 3  # drawings: drawn at this multiple of the size, then averaged down
+_LINE_WIDTH = 3  # pixels at the supersampled size: one pixel in the picture
+_POINT_RADIUS = 8  # pixels at the supersampled size (a file of points only)
 _ELEVATION, _AZIMUTH = math.radians(30.0), math.radians(-55.0)
 _LIGHT = np.array([0.35, 0.45, 0.82])
 _BASE = np.array([0.30, 0.52, 0.78])
-_LINE = "#1f3b57"
+_AMBIENT, _DIFFUSE, _LIFT = 0.35, 0.65, 0.12  # a face's colour: clip(_BASE * (ambient + diffuse * |cos|) + lift)
+_SHADES = 255  # palette entries of a part's shading; entry 0 is the white background
+_WHITE = np.array([255.0, 255.0, 255.0])
+_LINE = np.array([0x1F, 0x3B, 0x57], dtype=np.float64)
 
 
-def _new_figure():
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure  # the object API: no pyplot, no global state, Agg via print_png
-
-    size = THUMBNAIL_PIXELS / _DPI
-    figure = Figure(figsize=(size, size), dpi=_DPI, facecolor="white")
-    axes = figure.add_axes((0.03, 0.03, 0.94, 0.94))
-    axes.set_axis_off()
-    axes.set_aspect("equal")
-    FigureCanvasAgg(figure)
-    return figure, axes
+def _palette(colours: np.ndarray) -> list[int]:
+    return np.rint(colours).astype(np.uint8).reshape(-1).tolist()
 
 
-_blank = threading.local()
-
-
-def _figure():
-    """The figure and axes to draw on, as `_new_figure` makes them. Made once per thread (in a parse worker: once per
-    process) and emptied before each render: building the axes (ticks, spines, grid, all hidden) was about 60 % of a
-    thumbnail's rendering. What a render changes is what it draws (its collection, removed here), the data limits
-    (ignored again here, as on new axes) and the view limits (each render sets its own), so every PNG is the one a
-    new figure gives, byte for byte (`tests/features/test_thumbnails_render.py`)."""
-    made = getattr(_blank, "figure", None)
-    if made is None:
-        made = _blank.figure = _new_figure()
-    figure, axes = made
-    for artist in list(axes.collections):
-        artist.remove()
-    axes.ignore_existing_data_limits = True
-    return figure, axes
-
-
-def _png(figure) -> bytes:
-    buffer = io.BytesIO()
-    figure.canvas.print_png(buffer)
-    return buffer.getvalue()
+_SHADE_PALETTE = _palette(np.vstack([_WHITE, np.clip(
+    _BASE[None, :] * (_AMBIENT + _DIFFUSE * np.linspace(0.0, 1.0, _SHADES))[:, None] + _LIFT, 0.0, 1.0) * 255.0]))
+_LINE_PALETTE = _palette(_WHITE + (_LINE - _WHITE) * (np.arange(256) / 255.0)[:, None])  # entry i: i/255 of the line
 
 
 def _view_matrix() -> np.ndarray:
@@ -84,38 +69,53 @@ def decimate_triangles(triangles: np.ndarray, limit: int = MAX_TRIANGLES) -> np.
     return triangles[np.sort(keep)]
 
 
-def _limits(axes, xy: np.ndarray) -> None:
-    lo, hi = xy.min(axis=0), xy.max(axis=0)
-    centre, half = (lo + hi) / 2.0, max(float((hi - lo).max()) / 2.0, 1e-12) * 1.04
-    axes.set_xlim(centre[0] - half, centre[0] + half)
-    axes.set_ylim(centre[1] - half, centre[1] + half)
+def to_pixels(xy: np.ndarray, side: int) -> np.ndarray:
+    """Points in the drawing's plane (`(..., 2)`, y up) as pixel coordinates of a `side`-pixel square (y down):
+    the square of the drawing's larger extent, padded, fills the picture inside its margin, centred."""
+    flat = xy.reshape(-1, 2)
+    lo, hi = flat.min(axis=0), flat.max(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        centre, half = lo / 2.0 + hi / 2.0, max(float((hi - lo).max()) / 2.0, 1e-12) * _PADDING
+        scale = side * (1.0 - 2.0 * _MARGIN) / (2.0 * half)
+    if not (np.isfinite(centre).all() and math.isfinite(half) and scale > 0.0):
+        raise ValueError("the drawing's extent is too large to draw")
+    pixels = np.empty_like(xy)
+    pixels[..., 0] = side * _MARGIN + (xy[..., 0] - (centre[0] - half)) * scale
+    pixels[..., 1] = side * _MARGIN + ((centre[1] + half) - xy[..., 1]) * scale
+    return pixels
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def render_triangles(triangles: np.ndarray) -> bytes:
-    from matplotlib.collections import PolyCollection
-
     triangles = decimate_triangles(_finite(np.asarray(triangles, dtype=np.float64).reshape(-1, 3, 3)))
     if not len(triangles):
         raise ValueError("no finite triangle to draw")
-    centred = triangles - triangles.reshape(-1, 3).mean(axis=0)
-    view = centred @ _view_matrix().T  # (n, 3, 3) in screen coordinates
-    normals = np.cross(view[:, 1] - view[:, 0], view[:, 2] - view[:, 0])
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing view is refused by `to_pixels`
+        centred = triangles - triangles.reshape(-1, 3).mean(axis=0)
+        view = centred @ _view_matrix().T  # (n, 3, 3) in screen coordinates
+        corners = to_pixels(view[:, :, :2], THUMBNAIL_PIXELS)
+    unit = view / max(float(np.abs(view).max()), 1e-300)  # the normals' products cannot overflow
+    normals = np.cross(unit[:, 1] - unit[:, 0], unit[:, 2] - unit[:, 0])
     lengths = np.linalg.norm(normals, axis=1, keepdims=True)
     normals = np.divide(normals, lengths, out=np.zeros_like(normals), where=lengths > 0)
     light = _LIGHT / np.linalg.norm(_LIGHT)
-    intensity = 0.35 + 0.65 * np.abs(normals @ light)  # both sides lit: open meshes and flipped normals read too
-    order = np.argsort(view[:, :, 2].mean(axis=1))  # painter's algorithm: far first
-    colours = np.clip(_BASE[None, :] * intensity[:, None] + 0.12, 0.0, 1.0)[order]
-    figure, axes = _figure()
-    axes.add_collection(PolyCollection(view[order, :, :2], facecolors=colours, edgecolors=colours,
-                                       linewidths=0.2, antialiaseds=False))
-    _limits(axes, view[:, :, :2].reshape(-1, 2))
-    return _png(figure)
+    facing = np.abs(normals @ light)  # both sides lit: open meshes and flipped normals read too
+    shades = 1 + np.rint(facing * (_SHADES - 1)).astype(np.int64)  # palette entries
+    order = np.argsort(view[:, :, 2].mean(axis=1), kind="stable")  # painter's algorithm: far first
+    image = Image.new("P", (THUMBNAIL_PIXELS, THUMBNAIL_PIXELS), 0)
+    image.putpalette(_SHADE_PALETTE)
+    polygon = ImageDraw.Draw(image).polygon
+    for points, shade in zip(corners[order].reshape(-1, 6).tolist(), shades[order].tolist()):
+        polygon(points, fill=shade, outline=shade)
+    return _png(image)
 
 
 def render_polylines(polylines: list[np.ndarray], *, view_3d: bool = False) -> bytes:
-    from matplotlib.collections import LineCollection
-
     segments = []
     total = 0
     for line in polylines:
@@ -134,23 +134,42 @@ def render_polylines(polylines: list[np.ndarray], *, view_3d: bool = False) -> b
         if not points:
             raise ValueError("no path to draw")
         return _render_points(np.concatenate(points)[:MAX_SEGMENTS], view_3d=view_3d)
-    if view_3d:
-        matrix = _view_matrix()
-        segments = [line @ matrix.T for line in segments]
-    flat = [line[:, :2] for line in segments]
-    figure, axes = _figure()
-    axes.add_collection(LineCollection(flat, colors=_LINE, linewidths=0.6))
-    _limits(axes, np.concatenate(flat))
-    return _png(figure)
+    flat = np.concatenate(segments)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing view is refused by `to_pixels`
+        if view_3d:
+            flat = flat @ _view_matrix().T
+        pixels = to_pixels(flat[:, :2], THUMBNAIL_PIXELS * _SUPERSAMPLE)
+    pixels = np.split(pixels, np.cumsum([len(line) for line in segments])[:-1])
+    coverage, draw = _coverage()
+    for line in pixels:
+        draw.line(line.reshape(-1).tolist(), fill=255, width=_LINE_WIDTH)
+    return _line_picture(coverage)
 
 
 def _render_points(points: np.ndarray, *, view_3d: bool) -> bytes:
-    if view_3d:
-        points = points @ _view_matrix().T
-    figure, axes = _figure()
-    axes.scatter(points[:, 0], points[:, 1], s=12, c=_LINE)
-    _limits(axes, points[:, :2])
-    return _png(figure)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing view is refused by `to_pixels`
+        if view_3d:
+            points = points @ _view_matrix().T
+        pixels = to_pixels(points[:, :2], THUMBNAIL_PIXELS * _SUPERSAMPLE)
+    coverage, draw = _coverage()
+    for x, y in pixels.tolist():
+        draw.ellipse((x - _POINT_RADIUS, y - _POINT_RADIUS, x + _POINT_RADIUS, y + _POINT_RADIUS), fill=255)
+    return _line_picture(coverage)
+
+
+def _coverage() -> tuple[Image.Image, ImageDraw.ImageDraw]:
+    """A supersampled mask to draw a drawing's paths on: 0 where nothing is drawn, 255 where the line is."""
+    side = THUMBNAIL_PIXELS * _SUPERSAMPLE
+    image = Image.new("L", (side, side), 0)
+    return image, ImageDraw.Draw(image)
+
+
+def _line_picture(coverage: Image.Image) -> bytes:
+    """The mask averaged down to the picture's size, each pixel's coverage the palette entry of that blend of the
+    line's colour with white."""
+    picture = coverage.reduce(_SUPERSAMPLE)
+    picture.putpalette(_LINE_PALETTE)
+    return _png(picture)
 
 
 def render_thumbnail(fmt: str, data: bytes) -> bytes:

@@ -95,7 +95,7 @@ def test_every_shared_good_sample_renders_in_the_pool(parse_pool, cad_samples_di
     assert failed == [("ezdxf__torus_r2000.dxf", "empty_document", "the DXF has no extents")]
 
 
-# ---- issue 14: the DXF thumbnail reads the drawing as the parser does, and draws on reused axes ----------------------
+# ---- issue 14: the DXF thumbnail reads the drawing as the parser does ----------------------
 
 def _dxf_files(root):
     files = sorted(p for p in (root / "dxf").iterdir() if p.is_file())
@@ -170,11 +170,8 @@ def test_a_drawing_the_parser_reads_from_its_entities_is_drawn_without_a_documen
     assert len(got) == len(want) == 20 and all(np.array_equal(a, b) for a, b in zip(got, want))
 
 
-def test_the_reused_axes_draw_every_thumbnail_a_new_figure_draws(cad_samples_dir, monkeypatch):
-    """Drawings, meshes and a cloud of points rendered one after the other on the thread's axes, in two orders, give
-    the PNG bytes a new figure gives to each."""
-    from features.thumbnails import render
-
+def test_a_render_holds_no_state_between_calls(cad_samples_dir):
+    """Drawings, meshes and a cloud of points rendered one after the other, in two orders, give the same bytes."""
     items = [(path.name, "dxf", path.read_bytes()) for path in sorted((cad_samples_dir / "dxf").iterdir())]
     for folder in ("stl", "obj"):
         items += [(path.name, folder, path.read_bytes()) for path in sorted((cad_samples_dir / folder).iterdir())]
@@ -190,9 +187,52 @@ def test_the_reused_axes_draw_every_thumbnail_a_new_figure_draws(cad_samples_dir
             pictures[name + " points"] = render_polylines(points)
         return pictures
 
-    reused = draw_all(items)
-    reused_reversed = draw_all(items[::-1])
-    monkeypatch.setattr(render, "_figure", render._new_figure)
-    new = draw_all(items)
-    assert sum(isinstance(png, bytes) for png in new.values()) >= 40
-    assert [name for name in new if not (new[name] == reused[name] == reused_reversed[name])] == []
+    forward = draw_all(items)
+    backward = draw_all(items[::-1])
+    assert sum(isinstance(png, bytes) for png in forward.values()) >= 40
+    assert [name for name in forward if forward[name] != backward[name]] == []
+
+
+# ---- the picture: a palette PNG, shaded faces, antialiased lines, centred ---------------------------------------------
+
+def _colours(png: bytes) -> np.ndarray:
+    image = Image.open(io.BytesIO(png))
+    assert image.mode == "P"  # an 8-bit palette PNG
+    return np.unique(np.asarray(image.convert("RGB")).reshape(-1, 3), axis=0)
+
+
+def test_a_part_is_flat_shaded_by_each_face_angle_to_the_light():
+    png = render_triangles(make_box_triangles())
+    faces = [tuple(c) for c in _colours(png) if tuple(c) != (255, 255, 255)]
+    assert len(faces) == 3  # a box shows three faces, each lit at its own angle, each in one colour
+    assert all(c[2] > c[0] for c in faces)  # shades of the part's blue
+
+
+def test_a_drawing_is_antialiased_in_its_line_colour():
+    png = render_polylines([np.array([[0.0, 0.0, 0.0], [10.0, 3.0, 0.0]])])
+    colours = _colours(png).astype(float)
+    assert len(colours) > 5  # blends along the slanted edge, not only ink and paper
+    line, white = np.array([0x1F, 0x3B, 0x57], dtype=float), np.full(3, 255.0)
+    share = (white - colours) @ (white - line) / ((white - line) @ (white - line))
+    blended = white + np.outer(share, line - white)
+    assert np.abs(blended - colours).max() <= 1.0  # every pixel lies between white and the line's colour
+    assert share.max() > 0.5
+
+
+def test_the_drawing_fills_the_square_inside_its_margin_centred():
+    square = np.array([[0.0, 0.0, 0.0], [4.0, 0.0, 0.0], [4.0, 4.0, 0.0], [0.0, 4.0, 0.0], [0.0, 0.0, 0.0]])
+    pixels = np.asarray(picture(render_polylines([square])))
+    rows, cols = np.nonzero(pixels.sum(axis=2) < 3 * 245)
+    side = THUMBNAIL_PIXELS
+    expected = side * 0.03 + side * 0.94 * (0.04 / 2.08)  # the 3 % margin, then the 4 % padding of the extent
+    for low, high in ((rows.min(), rows.max()), (cols.min(), cols.max())):
+        assert abs(low - expected) <= 1.5 and abs((side - 1 - high) - expected) <= 1.5
+
+
+def test_an_extent_too_large_to_draw_is_an_error_not_a_picture():
+    """Finite coordinates whose extent (or view) overflows a float: nothing sensible to scale, so no picture."""
+    huge = np.array([[[1.7e308, -1.7e308, 0.0], [-1.7e308, 1.7e308, 0.0], [0.0, 0.0, 0.0]]])
+    with pytest.raises(ValueError):
+        render_triangles(huge)  # its view's x overflows
+    with pytest.raises(ValueError):
+        render_polylines([huge[0]])  # its extent overflows
