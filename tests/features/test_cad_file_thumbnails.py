@@ -87,6 +87,16 @@ def test_a_part_with_nothing_to_draw_is_recorded_failed_not_retried(key_client, 
 
 
 @pytest.mark.django_db
+def test_a_render_reads_the_row_without_its_summary_in_two_statements(django_assert_num_queries):
+    row = cad_file_ingest(data=make_binary_stl(make_box_triangles()), name="box.stl").cad_file
+    with django_assert_num_queries(2) as captured:  # the row's SELECT, the UPDATE of its thumbnail key
+        assert cad_file_thumbnail_render(cad_file_id=row.pk)["status"] == "rendered"
+    select = captured.captured_queries[0]["sql"]
+    assert select.startswith("SELECT") and '"summary"' not in select and '"meta"' not in select
+    assert CadFile.objects.get(pk=row.pk).has_thumbnail
+
+
+@pytest.mark.django_db
 def test_backfill_command_renders_the_missing_ones(capsys):
     rows = [cad_file_ingest(data=make_dxf_lines(n), name=f"d{n}.dxf").cad_file for n in (2, 3)]
     assert not CadFile.objects.exclude(thumbnail_key="").exists()  # the on-commit task did not run (test transaction)
