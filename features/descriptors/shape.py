@@ -41,6 +41,7 @@ standardises it into a vector (`features.extractors.v5`).
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from typing import Any
@@ -110,11 +111,29 @@ def _soft_histogram(values: np.ndarray, bins: int, upper: float, work=None) -> n
 _WORKSPACE = threading.local()  # per thread: PAIRS-long scratch arrays reused from one descriptor to the next
 
 
-def _pair_buffers() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _pair_buffers() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Three float64 and one int64 scratch arrays of PAIRS values."""
     buffers = getattr(_WORKSPACE, "pairs", None)
     if buffers is None:
-        buffers = _WORKSPACE.pairs = (np.empty(PAIRS), np.empty(PAIRS), np.empty(PAIRS))
+        buffers = _WORKSPACE.pairs = (np.empty(PAIRS), np.empty(PAIRS), np.empty(PAIRS),
+                                      np.empty(PAIRS, dtype=np.int64))
     return buffers
+
+
+@functools.cache
+def _seeded_draws(blocks: int) -> tuple[np.ndarray, ...]:
+    """Everything a descriptor draws from its generator, `np.random.default_rng(SEED)`: `blocks` arrays of SAMPLES
+    uniform numbers (the sample's positions along the cumulative measure, then, for triangles, the two barycentric
+    coordinates), then D2's two arrays of PAIRS point indices in [0, SAMPLES). A descriptor's draws never depend on
+    its elements (the sample always has SAMPLES points), so they are the same on every call: drawn once per process
+    and shared read-only, the very numbers a new generator gives (a tenth of a small part's descriptor was drawing
+    them)."""
+    rng = np.random.default_rng(SEED)
+    drawn = [rng.random(SAMPLES) for _ in range(blocks)]
+    drawn += [rng.integers(0, SAMPLES, PAIRS), rng.integers(0, SAMPLES, PAIRS)]
+    for array in drawn:
+        array.flags.writeable = False
+    return tuple(drawn)
 
 
 def _principal(cov: np.ndarray) -> np.ndarray:
@@ -123,14 +142,15 @@ def _principal(cov: np.ndarray) -> np.ndarray:
     return np.clip(eigenvalues, 0.0, None)
 
 
-def _distributions(points: np.ndarray, centroid: np.ndarray, trace: float, rng) -> tuple[np.ndarray, np.ndarray]:
-    """D2 and D1 histograms of (3, SAMPLES) points (one contiguous row per axis: no per-row reductions)."""
+def _distributions(points: np.ndarray, centroid: np.ndarray, trace: float,
+                   pairs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """D2 and D1 histograms of (3, SAMPLES) points (one contiguous row per axis: no per-row reductions), D2 over the
+    point pairs `pairs` (two arrays of PAIRS indices)."""
     rms_radius = math.sqrt(trace)
-    first = rng.integers(0, points.shape[1], PAIRS)
-    second = rng.integers(0, points.shape[1], PAIRS)
+    first, second = pairs
     # the pair arithmetic in place, in scratch arrays kept by the thread (fresh arrays of PAIRS values cost page
     # faults that dominate the arithmetic)
-    pair, delta, other = _pair_buffers()
+    pair, delta, other, scratch = _pair_buffers()
     pair.fill(0.0)
     radial = np.zeros(points.shape[1])
     for axis in range(3):
@@ -145,8 +165,7 @@ def _distributions(points: np.ndarray, centroid: np.ndarray, trace: float, rng) 
     np.sqrt(pair, out=pair)
     pair /= math.sqrt(2.0) * rms_radius
     radial = np.sqrt(radial) / rms_radius
-    # the pair indices are no longer needed: `first` is the histogram's integer scratch
-    return (_soft_histogram(pair, D2_BINS, D2_RANGE, work=(delta, other, first)),
+    return (_soft_histogram(pair, D2_BINS, D2_RANGE, work=(delta, other, scratch)),
             _soft_histogram(radial, D1_BINS, D1_RANGE))
 
 
@@ -164,7 +183,7 @@ def _finish(
     mm_per_unit: float,
     units: str | None,
     units_assumed: bool,
-    rng,
+    pairs: tuple[np.ndarray, np.ndarray],
     third_moments,
 ) -> dict[str, Any]:
     lam = _principal(cov)
@@ -172,7 +191,7 @@ def _finish(
     if not (trace > 0.0 and math.isfinite(trace)):
         return empty_descriptor(source=source, reason="degenerate", mm_per_unit=mm_per_unit, units=units,
                                 units_assumed=units_assumed)
-    d2, d1 = _distributions(points, centroid, trace, rng)
+    d2, d1 = _distributions(points, centroid, trace, pairs)
     orient = np.sort(np.clip(np.linalg.eigvalsh((orientation + orientation.T) / 2.0), 0.0, None))[::-1]
     orient = orient / max(float(orient.sum()), 1e-300)
     values = [
@@ -351,12 +370,11 @@ def _describe_columns(rows: np.ndarray, *, source, mm_per_unit, units, units_ass
             log_compactness = math.log(max(1.0, total**1.5 / volume / SPHERE_COMPACTNESS))
         else:
             closed = False
-    rng = np.random.default_rng(SEED)
+    jitter, u1, r2, *pairs = _seeded_draws(3)
     cumulative = np.cumsum(area, dtype=np.float64)
-    positions = (np.arange(SAMPLES) + rng.random(SAMPLES)) * (cumulative[-1] / SAMPLES)
+    positions = (np.arange(SAMPLES) + jitter) * (cumulative[-1] / SAMPLES)
     index = np.minimum(np.searchsorted(cumulative, positions, side="right"), n - 1)
-    r1 = np.sqrt(rng.random(SAMPLES))
-    r2 = rng.random(SAMPLES)
+    r1 = np.sqrt(u1)
     a_, b_, c_ = (v[:, index].astype(np.float64) for v in (a, b, c))
     points = (1.0 - r1) * a_ + r1 * (1.0 - r2) * b_ + r1 * r2 * c_
 
@@ -372,7 +390,7 @@ def _describe_columns(rows: np.ndarray, *, source, mm_per_unit, units, units_ass
 
     return _finish(kind=KIND_SURFACE, source=source, elements=n, cov=cov, centroid=centroid,
                    points=points, orientation=orientation, closed=closed, log_compactness=log_compactness,
-                   mm_per_unit=mm_per_unit, units=units, units_assumed=units_assumed, rng=rng,
+                   mm_per_unit=mm_per_unit, units=units, units_assumed=units_assumed, pairs=tuple(pairs),
                    third_moments=third_moments)
 
 
@@ -407,9 +425,9 @@ def describe_segments(
               + ab + ab.T) / total
     cov = second - np.outer(centroid, centroid)
     orientation = np.einsum("n,ni,nj->ij", 1.0 / length, direction, direction) / total
-    rng = np.random.default_rng(SEED)
+    jitter, *pairs = _seeded_draws(1)
     cumulative = np.cumsum(length)
-    positions = (np.arange(SAMPLES) + rng.random(SAMPLES)) * (cumulative[-1] / SAMPLES)
+    positions = (np.arange(SAMPLES) + jitter) * (cumulative[-1] / SAMPLES)
     index = np.minimum(np.searchsorted(cumulative, positions, side="right"), a.shape[0] - 1)
     start_of = cumulative[index] - length[index]
     t = np.clip((positions - start_of) / length[index], 0.0, 1.0)[:, None]
@@ -423,7 +441,7 @@ def describe_segments(
 
     return _finish(kind=KIND_CURVES, source=source, elements=int(a.shape[0]), cov=cov, centroid=centroid,
                    points=points, orientation=orientation, closed=False, log_compactness=0.0,
-                   mm_per_unit=mm_per_unit, units=units, units_assumed=units_assumed, rng=rng,
+                   mm_per_unit=mm_per_unit, units=units, units_assumed=units_assumed, pairs=tuple(pairs),
                    third_moments=third_moments)
 
 

@@ -263,13 +263,32 @@ def test_the_in_place_distributions_are_bit_identical_to_the_former_arithmetic()
             points[2] = 0.0  # a flat drawing
         centroid = points.mean(axis=1)
         trace = float(points.var(axis=1).sum())
-        ours = shape_module._distributions(points, centroid, trace, np.random.default_rng(shape_module.SEED))
+        seeded = np.random.default_rng(shape_module.SEED)
+        pairs = (seeded.integers(0, n, shape_module.PAIRS), seeded.integers(0, n, shape_module.PAIRS))
+        ours = shape_module._distributions(points, centroid, trace, pairs)
         former = _former_distributions(points, centroid, trace, np.random.default_rng(shape_module.SEED))
         assert all(np.array_equal(a, b) for a, b in zip(ours, former)), case
         values = np.concatenate([rng.random(n) * rng.uniform(0.1, 5.0), [0.0, 2.4, 100.0], 0.15 * np.arange(17)])
         for bins, upper in ((16, 2.4), (8, 2.4), (1, 1.0)):
             assert np.array_equal(shape_module._soft_histogram(values, bins, upper),
                                   _former_soft_histogram(values, bins, upper)), (case, bins)
+
+
+def test_the_draws_made_once_per_process_are_those_a_new_generator_makes_per_descriptor():
+    # a descriptor's draws do not depend on its elements: drawn once, shared read-only, the same numbers as before
+    for blocks in (1, 3):  # curves: the positions; triangles: the positions and two barycentric coordinates
+        rng = np.random.default_rng(shape_module.SEED)
+        former = [rng.random(shape_module.SAMPLES) for _ in range(blocks)]
+        former += [rng.integers(0, shape_module.SAMPLES, shape_module.PAIRS) for _ in range(2)]
+        drawn = shape_module._seeded_draws(blocks)
+        assert len(drawn) == len(former) and all(np.array_equal(a, b) for a, b in zip(drawn, former))
+        assert all(not array.flags.writeable for array in drawn)
+        assert shape_module._seeded_draws(blocks) is drawn
+    rng = np.random.default_rng(3)
+    triangles, segments = rng.normal(size=(300, 3, 3)), rng.normal(size=(301, 3))
+    first = (describe_triangles(triangles), describe_segments(segments[:-1], segments[1:], source="dxf"))
+    again = (describe_triangles(triangles), describe_segments(segments[:-1], segments[1:], source="dxf"))
+    assert json.dumps(first, sort_keys=True) == json.dumps(again, sort_keys=True)  # nothing wrote into the draws
 
 
 def test_descriptors_computed_in_threads_at_once_equal_the_sequential_ones():
