@@ -308,7 +308,8 @@ def _weighted_outer(weight: np.ndarray, *blocks: np.ndarray) -> np.ndarray:
             np.multiply(block[i], weight, out=buffer)
             for j in range(i, 3):
                 out[i, j] += float(np.dot(buffer, block[j]))
-    return np.triu(out) + np.triu(out, 1).T
+    out[1, 0], out[2, 0], out[2, 1] = out[0, 1], out[0, 2], out[1, 2]  # symmetric (np.triu built masks each call)
+    return out
 
 
 def describe_triangles(
