@@ -288,7 +288,9 @@ def _columns(triangles: np.ndarray, dtype) -> np.ndarray:
     """(9, n) contiguous rows (vertex-major: a.x, a.y, a.z, b.x, ...) of (n, 3, 3) triangles, moved to the
     bounding-box centre, so that every later pass runs over contiguous rows."""
     n = triangles.shape[0]
-    rows = np.ascontiguousarray(triangles.reshape(n, 9).T, dtype=dtype)
+    # always a copy: for one triangle the transposed view is already contiguous, and `ascontiguousarray` returned the
+    # caller's array itself (read-only from a binary STL's buffer; written into below)
+    rows = np.array(triangles.reshape(n, 9).T, dtype=dtype, order="C", copy=True)
     lo, hi = rows.min(axis=1), rows.max(axis=1)
     if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
         raise DescriptorError("non-finite coordinates")

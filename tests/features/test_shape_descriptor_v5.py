@@ -274,6 +274,24 @@ def test_the_in_place_distributions_are_bit_identical_to_the_former_arithmetic()
                                   _former_soft_histogram(values, bins, upper)), (case, bins)
 
 
+def test_a_single_triangle_is_described_without_touching_its_input():
+    # one triangle's transposed rows are contiguous already: the descriptor once centred the caller's own array, and
+    # failed on a binary STL's read-only buffer ("the stl parser failed: ValueError")
+    import struct
+
+    from features.parsers.format_parsers import parse_format
+
+    triangle = np.array([[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]])
+    kept = triangle.copy()
+    assert describe_triangles(triangle)["kind"] == "surface"
+    assert np.array_equal(triangle, kept)
+    read_only = np.frombuffer(triangle.astype(np.float32).tobytes(), dtype=np.float32).reshape(1, 3, 3)
+    assert describe_triangles(read_only)["kind"] == "surface"
+    one = b"one".ljust(80, b" ") + struct.pack("<I", 1) + struct.pack("<12fH", 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0)
+    summary = parse_format("stl", one).to_dict()
+    assert summary["shape"]["kind"] == "surface" and summary["shape"]["elements"] == 1
+
+
 def test_the_draws_made_once_per_process_are_those_a_new_generator_makes_per_descriptor():
     # a descriptor's draws do not depend on its elements: drawn once, shared read-only, the same numbers as before
     for blocks in (1, 3):  # curves: the positions; triangles: the positions and two barycentric coordinates
