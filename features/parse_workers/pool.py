@@ -2,7 +2,8 @@
 
 Workers are created with multiprocessing's 'forkserver' context (never a bare fork of a threaded web
 process). The forkserver preloads `features.parse_workers.worker`, so OCP/ezdxf/trimesh are imported once in
-the forkserver and every worker, including a replacement after a crash, starts warm in milliseconds.
+the forkserver and every worker, including a replacement after a crash, starts warm in milliseconds; it is started
+so that it preloads this checkout whatever the current directory (`forkserver_path`).
 
 Each task is sent to one idle worker over its own pipe. If the worker does not answer within the timeout
 it is killed (SIGKILL) and replaced; if it dies (segfault, abort, address-space limit) the caller gets
@@ -20,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from features.parse_workers.forkserver_path import forkserver_start
 from features.parsers.document import CadDocument
 from features.parsers.errors import CadParseError
 
@@ -98,6 +100,8 @@ class ParsePool:
                 raise ParsePoolUnavailable("the parse pool is shut down")
             if self._started:
                 return self
+            if self._ctx.get_start_method() == "forkserver":
+                forkserver_start()  # preloading this checkout's worker, whatever the current directory
             for _ in range(self.size):
                 worker = self._spawn()
                 self._all.append(worker)
