@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from analysis.models import Analysis
 from cachectl.services import feature_cache_get, feature_cache_put
 from cadml_site.errors import DomainError
-from cadml_site.statement_parts import StatementPart, insert_columns, joined_statement
+from cadml_site.statement_parts import StatementPart, insert_columns, joined_statement, mark_inserted
 from features.models import CadFile
 from features.originals import STORAGE_ERRORS, original_key, original_read
 from features.parsers.errors import CadParseError
@@ -219,8 +219,8 @@ def _record_in_one_statement(prepared: IngestResult, vector_write: CheckedWrite 
         cad_file_inserted(cad_file, file_id)
     if analysis_id is None:
         return None  # the version's first vector: the file row is in, the rest is written in steps
-    analysis.pk, analysis.cad_file = analysis_id, cad_file
-    analysis._state.adding, analysis._state.db = False, connection.alias
+    analysis.cad_file = cad_file
+    mark_inserted(analysis, analysis_id)
     if vector_write is not None:
         analysis.sections["vector"].update(generation=generation, created=created)
     return analysis

@@ -38,3 +38,10 @@ def insert_columns(instance) -> list[tuple[Any, str, Any]]:
     return [(model_field, quote(model_field.column),
              model_field.get_db_prep_save(model_field.pre_save(instance, add=True), connection))
             for model_field in instance._meta.concrete_fields if not model_field.primary_key]
+
+
+def mark_inserted(instance, pk: int) -> None:
+    """An unsaved model instance that an insert written as SQL has stored with id `pk`: from now on the ORM treats it
+    as a saved row of this connection (a later ``save()`` updates it)."""
+    instance.pk = pk
+    instance._state.adding, instance._state.db = False, connection.alias

@@ -22,7 +22,7 @@ from django.utils import timezone
 from cadml_site.celery import registered_task
 from cadml_site.errors import Conflict, DomainError, ServiceUnavailable, Unprocessable
 from cadml_site.metrics import CAD_PARSE_FAILURES, CAD_PARSE_LATENCY, FEATURE_EXTRACTION_LATENCY
-from cadml_site.statement_parts import StatementPart, insert_columns
+from cadml_site.statement_parts import StatementPart, insert_columns, mark_inserted
 from features.extractors import NeedsSource, UnknownFeatureVersion, check_version, extract_features
 from features.models import CadFile
 from features.originals import (
@@ -160,8 +160,7 @@ def cad_file_insert_part(cad_file: CadFile, *, name: str) -> StatementPart:
 def cad_file_inserted(cad_file: CadFile, pk: int) -> CadFile:
     """The row `cad_file` was inserted with id `pk` (by `cad_file_insert_part` or `_cad_file_insert`): the instance
     is saved, and its thumbnail is queued for after the commit."""
-    cad_file.pk = pk
-    cad_file._state.adding, cad_file._state.db = False, connection.alias
+    mark_inserted(cad_file, pk)
     thumbnail_enqueue(cad_file_id=pk)
     return cad_file
 
