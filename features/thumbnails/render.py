@@ -134,12 +134,8 @@ def render_polylines(polylines: list[np.ndarray], *, view_3d: bool = False) -> b
         if not points:
             raise ValueError("no path to draw")
         return _render_points(np.concatenate(points)[:MAX_SEGMENTS], view_3d=view_3d)
-    flat = np.concatenate(segments)
-    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing view is refused by `to_pixels`
-        if view_3d:
-            flat = flat @ _view_matrix().T
-        pixels = to_pixels(flat[:, :2], THUMBNAIL_PIXELS * _SUPERSAMPLE)
-    pixels = np.split(pixels, np.cumsum([len(line) for line in segments])[:-1])
+    pixels = np.split(_drawing_pixels(np.concatenate(segments), view_3d=view_3d),
+                      np.cumsum([len(line) for line in segments])[:-1])
     coverage, draw = _coverage()
     for line in pixels:
         draw.line(line.reshape(-1).tolist(), fill=255, width=_LINE_WIDTH)
@@ -147,14 +143,18 @@ def render_polylines(polylines: list[np.ndarray], *, view_3d: bool = False) -> b
 
 
 def _render_points(points: np.ndarray, *, view_3d: bool) -> bytes:
+    coverage, draw = _coverage()
+    for x, y in _drawing_pixels(points, view_3d=view_3d).tolist():
+        draw.ellipse((x - _POINT_RADIUS, y - _POINT_RADIUS, x + _POINT_RADIUS, y + _POINT_RADIUS), fill=255)
+    return _line_picture(coverage)
+
+
+def _drawing_pixels(points: np.ndarray, *, view_3d: bool) -> np.ndarray:
+    """A drawing's (m, 3) points as pixel coordinates of its supersampled mask: its XY plane, or the parts' 3D view."""
     with np.errstate(over="ignore", invalid="ignore"):  # an overflowing view is refused by `to_pixels`
         if view_3d:
             points = points @ _view_matrix().T
-        pixels = to_pixels(points[:, :2], THUMBNAIL_PIXELS * _SUPERSAMPLE)
-    coverage, draw = _coverage()
-    for x, y in pixels.tolist():
-        draw.ellipse((x - _POINT_RADIUS, y - _POINT_RADIUS, x + _POINT_RADIUS, y + _POINT_RADIUS), fill=255)
-    return _line_picture(coverage)
+        return to_pixels(points[:, :2], THUMBNAIL_PIXELS * _SUPERSAMPLE)
 
 
 def _coverage() -> tuple[Image.Image, ImageDraw.ImageDraw]:
