@@ -51,12 +51,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(workers: int = 2, root: Path = ROOT, broker_url: str | None = None):
+def start_server(workers: int = 2, root: Path = ROOT, broker_url: str | None = None, key_name: str = "bench"):
     """A private gunicorn (throw-away SQLite database and var/ folder unless DATABASE_URL is set) on a free local
     port, with an API key: (process, base URL, requests session with the key, log path). Stop it with
     `stop_server(process)`. `root` serves another checkout of the project (e.g. the code before a change).
     Without `broker_url` tasks run in process (the embedded default, whatever CELERY_BROKER_URL says); with it they
-    are published to that broker (no Celery worker is started here)."""
+    are published to that broker (no Celery worker is started here). `key_name` names the API key (two servers on one
+    database need two names)."""
     var_dir = tempfile.mkdtemp(prefix="cadml-bench-var-")
     multiproc = tempfile.mkdtemp(prefix="cadml-bench-prom-")
     port = free_port()
@@ -70,7 +71,7 @@ def start_server(workers: int = 2, root: Path = ROOT, broker_url: str | None = N
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=root, env=env, check=True,
                    stdout=subprocess.DEVNULL)
     subprocess.run([PYTHON, "manage.py", "createcachetable"], cwd=root, env=env, check=True)
-    created = subprocess.run([PYTHON, "manage.py", "create_api_key", "bench"], cwd=root, env=env, check=True,
+    created = subprocess.run([PYTHON, "manage.py", "create_api_key", key_name], cwd=root, env=env, check=True,
                              capture_output=True, text=True)
     api_key = created.stdout.strip().splitlines()[-1].strip()
     log_path = Path(var_dir) / "gunicorn.log"

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from cadml_site.after_response import after_response
 from cadml_site.celery import registered_task
 from cadml_site.errors import Conflict, DomainError, ServiceUnavailable, Unprocessable
 from cadml_site.metrics import CAD_PARSE_FAILURES, CAD_PARSE_LATENCY, FEATURE_EXTRACTION_LATENCY
@@ -341,10 +342,10 @@ def original_discard_unreferenced(*, sha256: str) -> bool:
 
 def thumbnail_enqueue(*, cad_file_id: int) -> None:
     """Render the file's thumbnail off the request path: a Celery task sent once the row has committed, by this
-    process's thumbnail runner after the response (`_thumbnail_publish_after_response`). In the embedded default (no
-    broker: Celery eager) it is handed after the commit to the same runner, a background thread that renders it
-    after the response (`CADML_EMBEDDED_THUMBNAILS=background`), or rendered at once by a direct call (`inline`: the
-    response waits for it). Never Celery's eager `apply`: it toggles a
+    process's thumbnail runner once the response has been sent (`_thumbnail_publish_after_response`). In the embedded
+    default (no broker: Celery eager) it is handed, once the response has been sent, to the same runner, a background
+    thread that renders it (`CADML_EMBEDDED_THUMBNAILS=background`), or rendered at the commit by a direct call
+    (`inline`: the response waits for it). Never Celery's eager `apply`: it toggles a
     process-global "inside a task" flag that concurrent request threads leave set, after which any `result.get()`
     in the process fails."""
     # robust: a broker that is down loses a thumbnail (the backfill command renders it), never the upload
@@ -355,13 +356,20 @@ THUMBNAIL_TASK = "features.cad_file_thumbnail"
 
 
 def _thumbnail_after_commit(cad_file_id: int) -> None:
+    """The hand-off waits for the response (`cadml_site.after_response`): handed at the commit, the runner's thread
+    took the GIL from the request while its response was still being written."""
     task = registered_task(THUMBNAIL_TASK)  # by name: services never import the tasks module
     if not task.app.conf.task_always_eager:
-        _thumbnail_publish_after_response(task, cad_file_id)
+        after_response(lambda: _thumbnail_publish_after_response(task, cad_file_id),
+                       label=f"thumbnail task of CAD file {cad_file_id}")
         return
     if settings.CADML_EMBEDDED_THUMBNAILS == "inline":
         _thumbnail_render_embedded(cad_file_id)
         return
+    after_response(lambda: _thumbnail_render_in_background(cad_file_id), label=f"thumbnail of CAD file {cad_file_id}")
+
+
+def _thumbnail_render_in_background(cad_file_id: int) -> None:
     runner = thumbnail_runners.get()
     if not runner.submit(lambda: _thumbnail_render_embedded(cad_file_id), label=f"thumbnail of CAD file {cad_file_id}"):
         logger.warning("thumbnail of CAD file %s skipped: %d renders are already waiting in this process "
@@ -369,10 +377,10 @@ def _thumbnail_after_commit(cad_file_id: int) -> None:
 
 
 def _thumbnail_publish_after_response(task, cad_file_id: int) -> None:
-    """With a broker the task is sent by this process's thumbnail runner after the response: the client does not wait
-    for Celery to build and publish the message (about 1.5 ms of CPU and a broker round trip or two per new file).
-    When the runner's queue is full it is sent now, as before. A process killed between its response and the send
-    loses the message, as a broker that is down does: `manage.py render_thumbnails` renders what has no thumbnail."""
+    """With a broker the task is sent by this process's thumbnail runner: the client does not wait for Celery to
+    build and publish the message. When the runner's queue is full it is sent now (after the response), as before.
+    A process killed between its response and the send loses the message, as a broker that is down does: `manage.py
+    render_thumbnails` renders what has no thumbnail."""
     runner = thumbnail_runners.get()
     if not runner.submit(lambda: _thumbnail_send(task, cad_file_id), label=f"thumbnail task of CAD file {cad_file_id}"):
         _thumbnail_send(task, cad_file_id)

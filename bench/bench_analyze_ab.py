@@ -1,0 +1,96 @@
+"""Two checkouts' servers side by side, requests alternated: `POST analyze/` of a tiny STL (new content) and
+`GET health/live/`, one client, the latency of each server at the same moments.
+
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_analyze_ab.py --baseline-root /tmp/before [--requests 600]
+        [--broker-url amqp://guest:guest@127.0.0.1:5672//] [--database-url postgres://.../cadml_ab_bench]
+
+On a shared machine the latency of one server moves by a factor of two from one minute to the next, so a before
+and an after run one after the other compare two moments, not two codes. Here both servers run at once (a private
+gunicorn each, 2 workers, `bench_analyze_http.start_server`, on one fresh Postgres database), and each round sends
+the same kind of request to one then the other, the order swapped every round: the medians, and the median of the
+per-round differences (this checkout minus the baseline), compare requests made within milliseconds of each other.
+The tiny STL is the 12-triangle box of `bench_request_overhead` with a new header per request (new content: looked
+up, parsed, inserted), `register_vector=false`, `classify=false`. With `--broker-url` both servers publish their
+thumbnail tasks to that broker (no worker: the messages are purged at the end); without it they render them in
+process after the response (the embedded default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from bench_analyze_http import start_server, stop_server  # bench/, beside this script
+from bench_dxf_parse import purge_broker_queue
+from bench_request_overhead import tiny_stl
+from vector_bench_env import bench_environment, drop_database
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/cadml_ab_bench"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--baseline-root", required=True, help="the other checkout (e.g. git archive of main)")
+    parser.add_argument("--requests", type=int, default=600, help="rounds of each path (a request to each server)")
+    parser.add_argument("--broker-url", default=None)
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE)
+    args = parser.parse_args()
+    roots = {"baseline": Path(args.baseline_root).resolve(), "this checkout": ROOT}
+    bench_environment(args.database_url, var_prefix="cadml-ab-bench-", unset=("REDIS_URL",),
+                      extra_env={"CADML_THROTTLE_DEFAULT": "100000/min", "CADML_THROTTLE_UPLOAD": "100000/min"})
+    servers = {}
+    try:
+        for name, root in roots.items():
+            servers[name] = start_server(workers=2, root=root, broker_url=args.broker_url,
+                                         key_name=f"bench-{len(servers)}")
+        variants = itertools.count()
+
+        def live(name):
+            _server, base, session, _log = servers[name]
+            assert session.get(f"{base}/api/v1/health/live/").status_code == 200
+
+        def analyze_new(name):
+            _server, base, session, _log = servers[name]
+            response = session.post(f"{base}/api/v1/analyze/", files={"file": ("box.stl", tiny_stl(next(variants)))},
+                                    data={"register_vector": "false", "classify": "false"})
+            assert response.status_code == 201, response.text
+
+        names = list(servers)
+        print(f"both servers: 2 gunicorn workers, Postgres, "
+              f"{'tasks published to ' + args.broker_url.split('://')[0] if args.broker_url else 'embedded thumbnails'}"
+              f"; {args.requests} rounds per path; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+        medians = {}
+        for label, call in (("health/live", live), ("analyze tiny STL, new content", analyze_new)):
+            times = {name: [] for name in names}
+            for round_ in range(args.requests + 30):
+                order = names if round_ % 2 == 0 else names[::-1]
+                for name in order:
+                    started = time.perf_counter()
+                    call(name)
+                    if round_ >= 30:  # warm-up rounds
+                        times[name].append(time.perf_counter() - started)
+            medians[label] = {name: statistics.median(values) for name, values in times.items()}
+            difference = statistics.median(a - b for a, b in zip(times["this checkout"], times["baseline"]))
+            base_ms, this_ms = medians[label]["baseline"] * 1e3, medians[label]["this checkout"] * 1e3
+            print(f"{label:<32} p50 baseline {base_ms:7.3f} ms   this checkout {this_ms:7.3f} ms   "
+                  f"ratio {this_ms / base_ms:.2f}x   median per-round difference {difference * 1e3:+.3f} ms")
+        over = {name: (medians["analyze tiny STL, new content"][name] - medians["health/live"][name]) * 1e3
+                for name in names}
+        print(f"new content over health/live: baseline +{over['baseline']:.3f} ms, "
+              f"this checkout +{over['this checkout']:.3f} ms")
+    finally:
+        for server, *_rest in servers.values():
+            stop_server(server)
+        if args.broker_url:
+            print(f"{purge_broker_queue(args.broker_url)} task(s) left in the broker's queue purged")
+        drop_database(args.database_url)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
