@@ -309,6 +309,20 @@ def test_the_draws_made_once_per_process_are_those_a_new_generator_makes_per_des
     assert json.dumps(first, sort_keys=True) == json.dumps(again, sort_keys=True)  # nothing wrote into the draws
 
 
+def test_the_sample_offsets_and_corner_weights_are_the_former_expressions_bit_for_bit():
+    rng = np.random.default_rng(shape_module.SEED)
+    jitter, u1, r2 = (rng.random(shape_module.SAMPLES) for _ in range(3))
+    offsets = shape_module._sample_offsets()
+    assert np.array_equal(offsets, np.arange(shape_module.SAMPLES) + jitter) and not offsets.flags.writeable
+    weights = shape_module._barycentric_weights()
+    assert all(not w.flags.writeable for w in weights)
+    corners = np.random.default_rng(9).normal(size=(3, 3, shape_module.SAMPLES)) * 1e3
+    r1 = np.sqrt(u1)
+    former = (1.0 - r1) * corners[0] + r1 * (1.0 - r2) * corners[1] + r1 * r2 * corners[2]
+    now = weights[0] * corners[0] + weights[1] * corners[1] + weights[2] * corners[2]
+    assert former.tobytes() == now.tobytes()
+
+
 def test_descriptors_computed_in_threads_at_once_equal_the_sequential_ones():
     # the PAIRS-long scratch arrays are per thread: concurrent descriptors do not share them
     from concurrent.futures import ThreadPoolExecutor
