@@ -16,7 +16,7 @@ from cadml_site.after_response import after_response, deferred_jobs
 from features import services
 from features.models import CadFile
 
-from .features.cad_builders import make_binary_stl, make_box_triangles
+from tests.features.cad_builders import make_binary_stl, make_box_triangles
 
 
 def test_outside_a_request_a_job_runs_at_once():
