@@ -29,7 +29,8 @@ def test_every_task_whose_result_nobody_reads_ignores_it():
     assert {name for name, task in ours.items() if not task.ignore_result} == RESULTS_READ
 
 
-def test_a_thumbnail_task_sent_over_amqp_asks_for_no_result():
+def test_a_thumbnail_task_sent_over_amqp_asks_for_no_result(monkeypatch):
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery prefers it to the broker an app is given
     queue = f"thumbnail-send-probe-{uuid.uuid4().hex[:8]}"
     sender = Celery("thumbnail-send-probe", broker=AMQP_URL, backend="rpc://", set_as_current=False)
     sender.conf.update(task_default_queue=queue, task_serializer="json", accept_content=["json"])
@@ -37,7 +38,8 @@ def test_a_thumbnail_task_sent_over_amqp_asks_for_no_result():
     try:
         result = task.delay(7)
         assert result.ignored
-        with sender.connection_for_write() as connection:
+        with sender.connection_for_write(AMQP_URL) as connection:
+            assert connection.transport_cls == "amqp"
             channel = connection.channel()
             message = channel.basic_get(queue=queue, no_ack=True)
             assert message is not None, "the task did not reach the broker"
@@ -46,7 +48,7 @@ def test_a_thumbnail_task_sent_over_amqp_asks_for_no_result():
             with pytest.raises(amqp.exceptions.NotFound):  # no reply queue was declared for it
                 connection.channel().queue_declare(queue=sender.thread_oid, passive=True)
     finally:
-        with sender.connection_for_write() as connection:
+        with sender.connection_for_write(AMQP_URL) as connection:
             channel = connection.channel()
             channel.queue_delete(queue=queue)
             try:
