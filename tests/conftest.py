@@ -32,7 +32,8 @@ def cad_samples_dir() -> Path:
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
     """Each test starts with this process's credential cache, throttle counters, reference buffer and served
-    version empty (rows of earlier tests are rolled back)."""
+    version empty (rows of earlier tests are rolled back), and outside a request (`after_response`)."""
+    from cadml_site import after_response
     from cadml_site.api.authentication import credential_cache
     from cadml_site.api.throttling import local_counters
     from vectors.selectors import reference_buffer
@@ -42,11 +43,13 @@ def _fresh_process_caches():
     local_counters.clear()
     reference_buffer.clear()
     served_version_cache.forget()
+    after_response.forget_deferred()
     yield
     credential_cache.forget()
     local_counters.clear()
     reference_buffer.clear()
     served_version_cache.forget()
+    after_response.forget_deferred()
 
 
 @pytest.fixture

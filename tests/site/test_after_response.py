@@ -12,7 +12,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 
-from cadml_site.after_response import after_response, deferred_jobs
+from cadml_site.after_response import after_response, deferred_jobs, forget_deferred
 from features import services
 from features.models import CadFile
 
@@ -51,6 +51,16 @@ def test_jobs_left_by_a_request_whose_end_was_not_signalled_run_when_the_next_on
         assert ran == ["left"] and deferred_jobs() == 0
     finally:
         request_finished.send(sender=None)
+
+
+def test_the_test_reset_leaves_a_request_whose_end_was_not_signalled():
+    # the test client signals the end of a streamed response only once its content is read
+    ran = []
+    request_started.send(sender=None, environ={})
+    after_response(lambda: ran.append("dropped"), label="dropped")
+    assert forget_deferred() == 1 and deferred_jobs() == 0
+    after_response(lambda: ran.append("now"), label="now")  # outside a request again: at once
+    assert ran == ["now"]
 
 
 class RecordingRunner:
