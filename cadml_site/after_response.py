@@ -43,8 +43,13 @@ def forget_deferred() -> int:
     """Drop what the request on this thread deferred and leave the request (the test reset: the test client sends
     ``request_finished`` for a streamed response only once its content is read, so a test that does not read it
     would leave its thread inside a request, deferring whatever later code on it hands off). The jobs dropped."""
+    return len(_leave_request())
+
+
+def _leave_request() -> list[tuple[str, Callable[[], None]]]:
+    """What the request on this thread deferred (none outside a request); the thread is outside a request after."""
     jobs, _requests.jobs = getattr(_requests, "jobs", None), None
-    return len(jobs or ())
+    return jobs or []
 
 
 def _run(label: str, job: Callable[[], None]) -> None:
@@ -55,8 +60,7 @@ def _run(label: str, job: Callable[[], None]) -> None:
 
 
 def _run_deferred() -> None:
-    jobs, _requests.jobs = getattr(_requests, "jobs", None), None
-    for label, job in jobs or ():
+    for label, job in _leave_request():
         _run(label, job)
 
 
