@@ -9,7 +9,7 @@ thread took the GIL from the request while its response was still being serialis
 Outside a request (a Celery task, a command, code called without the test client) a job runs at once. A job should
 be quick (a hand-off, not the work): the worker takes its next request after the jobs. A job that raises is logged
 and the next one runs; jobs left by a request whose end was never signalled run when the thread's next request
-starts. ``install()`` connects the two signals (``FeaturesConfig.ready``); it is idempotent.
+starts. ``install()`` connects the two signals (``cadml_site.api``'s ``ApiConfig.ready``); it is idempotent.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ class FeaturesConfig(AppConfig):
     def ready(self) -> None:
         from celery.signals import worker_ready, worker_shutdown
 
-        from cadml_site import after_response
         from cadml_site.app_runtime import register_app_runtime
         from cadml_site.process_state import register_process_finalizer
         from features.health import parser_pool_health
@@ -18,7 +17,6 @@ class FeaturesConfig(AppConfig):
         # The embedded thumbnail runner drains first (finalisers run in registration order): its renders need the
         # parse pool. It has no initialiser: its thread starts with the first render in each process.
         register_process_finalizer("features.thumbnail_runner", thumbnail_runners.reset)
-        after_response.install()  # a new file's thumbnail is handed to the runner once its response has been sent
         register_app_runtime(process=("features.parse_pool", parse_pools.restart), finalizer=parse_pools.reset,
                              health=("parser_pool", parser_pool_health))
         # A Celery worker's main process: use the host's parse service, or start one when none answers
