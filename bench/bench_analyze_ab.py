@@ -1,8 +1,12 @@
-"""Two checkouts' servers side by side, requests alternated: `POST analyze/` of a tiny STL (new content) and
-`GET health/live/`, one client, the latency of each server at the same moments.
+"""Two servers side by side, requests alternated: `POST analyze/` of a tiny STL (new content), `GET health/live/`
+and, with `--vectors`, `POST vectors/similarity/`; one client, the latency of each server at the same moments. The two
+servers are two checkouts (`--baseline-root`), or one checkout under two gunicorn configurations
+(`--baseline-gunicorn-args`, `--gunicorn-args`), or both.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_analyze_ab.py --baseline-root /tmp/before [--requests 600]
         [--broker-url amqp://guest:guest@127.0.0.1:5672//] [--database-url postgres://.../cadml_ab_bench]
+    OMP_NUM_THREADS=1 .venv/bin/python bench/bench_analyze_ab.py --vectors 100000 \
+        --gunicorn-args "--worker-class gthread --threads 1 --keep-alive 5"
 
 On a shared machine the latency of one server moves by a factor of two from one minute to the next, so a before
 and an after run one after the other compare two moments, not two codes. Here both servers run at once (a private
@@ -12,7 +16,10 @@ per-round differences (this checkout minus the baseline), compare requests made 
 The tiny STL is the 12-triangle box of `bench_request_overhead` with a new header per request (new content: looked
 up, parsed, inserted), `register_vector=false`, `classify=false`. With `--broker-url` both servers publish their
 thumbnail tasks to that broker (no worker: the messages are purged at the end); without it they render them in
-process after the response (the embedded default).
+process after the response (the embedded default). `--vectors N` registers N random v4 vectors (and publishes their
+snapshot) in the shared database before the servers start; the similarity requests ask for the 10 nearest of one of
+64 random queries. The client is a `requests.Session` per server: it keeps its connection alive when the server's
+workers do (gunicorn's sync workers close every connection; gthread workers keep them for `--keep-alive` seconds).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from pathlib import Path
 
 from bench_analyze_http import start_server, stop_server  # bench/, beside this script
 from bench_dxf_parse import purge_broker_queue
-from bench_request_overhead import tiny_stl
+from bench_request_overhead import register_vectors, tiny_stl
 from vector_bench_env import bench_environment, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +43,11 @@ DEFAULT_DATABASE = "postgres://postgres@127.0.0.1:5432/cadml_ab_bench"
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--baseline-root", required=True, help="the other checkout (e.g. git archive of main)")
+    parser.add_argument("--baseline-root", default=str(ROOT),
+                        help="the other checkout (e.g. git archive of main); default: this one")
+    parser.add_argument("--gunicorn-args", default=None, help="gunicorn settings of this checkout's server")
+    parser.add_argument("--baseline-gunicorn-args", default=None, help="gunicorn settings of the baseline's server")
+    parser.add_argument("--vectors", type=int, default=0, help="also time similarity calls over this many vectors")
     parser.add_argument("--requests", type=int, default=600, help="rounds of each path (a request to each server)")
     parser.add_argument("--broker-url", default=None)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE)
@@ -44,12 +55,16 @@ def main() -> None:
     roots = {"baseline": Path(args.baseline_root).resolve(), "this checkout": ROOT}
     bench_environment(args.database_url, var_prefix="cadml-ab-bench-", unset=("REDIS_URL",),
                       extra_env={"CADML_THROTTLE_DEFAULT": "100000/min", "CADML_THROTTLE_UPLOAD": "100000/min"})
+    gunicorn_args = {"baseline": args.baseline_gunicorn_args, "this checkout": args.gunicorn_args}
     servers = {}
     try:
+        rng = register_vectors(args.vectors) if args.vectors else None
+        queries = [rng.standard_normal(24).tolist() for _ in range(64)] if rng is not None else []
         for name, root in roots.items():
             servers[name] = start_server(workers=2, root=root, broker_url=args.broker_url,
-                                         key_name=f"bench-{len(servers)}")
+                                         key_name=f"bench-{len(servers)}", gunicorn_args=gunicorn_args[name])
         variants = itertools.count()
+        asked = itertools.count()
 
         def live(name):
             _server, base, session, _log = servers[name]
@@ -61,12 +76,23 @@ def main() -> None:
                                     data={"register_vector": "false", "classify": "false"})
             assert response.status_code == 201, response.text
 
+        def similarity(name):
+            _server, base, session, _log = servers[name]
+            body = {"feature_version": "v4", "vector": queries[next(asked) % len(queries)], "k": 10}
+            response = session.post(f"{base}/api/v1/vectors/similarity/", json=body)
+            assert response.status_code == 200, response.text
+
         names = list(servers)
+        for name in names:
+            print(f"{name}: {roots[name]}, gunicorn settings: {gunicorn_args[name] or 'gunicorn.conf.py alone'}")
         print(f"both servers: 2 gunicorn workers, Postgres, "
               f"{'tasks published to ' + args.broker_url.split('://')[0] if args.broker_url else 'embedded thumbnails'}"
               f"; {args.requests} rounds per path; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         medians = {}
-        for label, call in (("health/live", live), ("analyze tiny STL, new content", analyze_new)):
+        paths = [("health/live", live), ("analyze tiny STL, new content", analyze_new)]
+        if args.vectors:
+            paths.append((f"similarity, {args.vectors:,} vectors", similarity))
+        for label, call in paths:
             times = {name: [] for name in names}
             for round_ in range(args.requests + 30):
                 order = names if round_ % 2 == 0 else names[::-1]

@@ -51,13 +51,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(workers: int = 2, root: Path = ROOT, broker_url: str | None = None, key_name: str = "bench"):
+def start_server(workers: int = 2, root: Path = ROOT, broker_url: str | None = None, key_name: str = "bench",
+                 gunicorn_args: str | None = None):
     """A private gunicorn (throw-away SQLite database and var/ folder unless DATABASE_URL is set) on a free local
     port, with an API key: (process, base URL, requests session with the key, log path). Stop it with
     `stop_server(process)`. `root` serves another checkout of the project (e.g. the code before a change).
     Without `broker_url` tasks run in process (the embedded default, whatever CELERY_BROKER_URL says); with it they
     are published to that broker (no Celery worker is started here). `key_name` names the API key (two servers on one
-    database need two names)."""
+    database need two names). `gunicorn_args` are gunicorn command-line settings for this server alone (passed as
+    ``GUNICORN_CMD_ARGS``, e.g. ``--worker-class gthread --threads 1 --keep-alive 5``); without them it runs as
+    `make run` does, whatever this process's ``GUNICORN_CMD_ARGS`` says."""
     var_dir = tempfile.mkdtemp(prefix="cadml-bench-var-")
     multiproc = tempfile.mkdtemp(prefix="cadml-bench-prom-")
     port = free_port()
@@ -66,6 +69,9 @@ def start_server(workers: int = 2, root: Path = ROOT, broker_url: str | None = N
            "PROMETHEUS_MULTIPROC_DIR": multiproc, "OMP_NUM_THREADS": "1",
            "CADML_THROTTLE_UPLOAD": "100000/min", "CADML_THROTTLE_DEFAULT": "100000/min"}
     env.pop("CELERY_BROKER_URL", None)
+    env.pop("GUNICORN_CMD_ARGS", None)
+    if gunicorn_args:
+        env["GUNICORN_CMD_ARGS"] = gunicorn_args
     if broker_url:
         env["CELERY_BROKER_URL"] = broker_url
     subprocess.run([PYTHON, "manage.py", "migrate", "--noinput"], cwd=root, env=env, check=True,
