@@ -19,6 +19,12 @@ from django.conf import settings  # noqa: E402
 
 bind = settings.GUNICORN_BIND
 workers = settings.GUNICORN_WORKERS
+# Sync workers: one request per worker at a time, and a worker accepts a connection only when it is free, so a
+# request never queues behind another worker's long parse. gthread (even with one thread) would keep connections
+# alive, 0.2 ms less per request, but its main loop accepts while its thread is busy: during 1 s uploads, 60 % of the
+# health checks sent on new connections waited for the upload (p50 551 ms against 4.9 ms; bench/bench_head_of_line.py,
+# docs/benchmarks.md). Clients that want keep-alive get it from a reverse proxy in front (docs/operations.md).
+worker_class = "sync"
 timeout = settings.GUNICORN_TIMEOUT
 graceful_timeout = 30
 accesslog = "-"
