@@ -25,13 +25,16 @@ until it is idle again (what runs after the responses, such as the embedded thum
 ``--broker-url`` the server publishes its tasks (the thumbnails) to that broker, as a deployment with Celery workers
 does, and renders none of them. ``--gunicorn`` also times the similarity call over HTTP (``--vectors`` registered
 first, in the server's database) and, once the server has stopped, the same search through the selector in
-this process.
+this process. ``health/live`` and the similarity call are also timed with the standard library's ``http.client``
+(interleaved with the ``requests`` calls): the same requests on new connections, without ``requests``' own work, so
+that the client's share of the HTTP figures shows.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import http.client
 import io
 import json
 import os
@@ -287,6 +290,20 @@ def named(data: bytes):
     return upload
 
 
+ACCESS_MARK = "BENCH-ACCESS"
+PAUSES = (0.001, 0.003, 0.010)  # seconds asleep before each paced call of the selector
+
+
+def server_times(log_path: Path) -> dict[str, list[float]]:
+    """Seconds in the server per request path, from the access log lines ``run_gunicorn``'s server writes."""
+    times: dict[str, list[float]] = {}
+    for line in Path(log_path).read_text(errors="replace").splitlines():
+        if line.startswith(ACCESS_MARK + " "):
+            _mark, path, microseconds = line.split()
+            times.setdefault(path, []).append(int(microseconds) / 1e6)
+    return times
+
+
 def run_gunicorn(args, code_root: Path) -> None:
     """health/live, the two analyze paths and the similarity call over HTTP, one request at a time, against a private
     gunicorn; then the similarity call in this process, once the server has stopped."""
@@ -300,13 +317,35 @@ def run_gunicorn(args, code_root: Path) -> None:
     rng = register_vectors(args.vectors)  # in the database the server uses too
     queries = [rng.standard_normal(24).astype(np.float32).tolist() for _ in range(64)]
     counter = iter(range(10**9))
-    server, base, session, _log = start_server(workers=2, root=code_root, broker_url=args.broker_url)
+    # gunicorn logs each request's path and its time in the server (from the parsed request to the response written)
+    server, base, session, log_path = start_server(workers=2, root=code_root, broker_url=args.broker_url,
+                                                   gunicorn_args=f"--access-logformat '{ACCESS_MARK} %(U)s %(D)s'")
+    port = int(base.rsplit(":", 1)[1])
     variants = iter(range(10**9))
 
     def similarity_http():
         body = {"feature_version": "v4", "vector": queries[next(counter) % 64], "k": 10}
         response = session.post(f"{base}/api/v1/vectors/similarity/", json=body)
         assert response.status_code == 200, response.text
+
+    def lean(method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> None:
+        """One request with the standard library's client, on a new connection (the sync workers close it)."""
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200, response.status
+        finally:
+            connection.close()
+
+    def similarity_lean():
+        body = json.dumps({"feature_version": "v4", "vector": queries[next(counter) % 64], "k": 10}).encode()
+        lean("POST", "/api/v1/vectors/similarity/", body,
+             {"X-API-Key": session.headers["X-API-Key"], "Content-Type": "application/json"})
+
+    def live_lean():
+        lean("GET", "/api/v1/health/live/")
 
     def similarity_in_process():  # this process, on the same database
         vector_similarity_search(feature_version="v4", vector=queries[next(counter) % 64], k=10)
@@ -341,11 +380,9 @@ def run_gunicorn(args, code_root: Path) -> None:
             server_cpu[name] = (server_cpu_when_idle(server.pid) - cpu_start) / args.requests
         for _ in range(50):  # both gunicorn workers load the index
             similarity_http()
-        over_http = []
-        for _ in range(args.requests):
-            t0 = time.perf_counter()
-            similarity_http()
-            over_http.append(time.perf_counter() - t0)
+        lean_calls = (similarity_http, similarity_lean, live, live_lean)
+        http_p50, lean_p50, live_again_p50, live_lean_p50 = (
+            result["wall"] for result in timed_together(lean_calls, args.requests))
     finally:
         stop_server(server)
         if args.broker_url:
@@ -361,6 +398,17 @@ def run_gunicorn(args, code_root: Path) -> None:
         t0 = time.perf_counter()
         similarity_in_process()
         in_process.append(time.perf_counter() - t0)
+    # A served request finds its worker idle: the process slept in accept() since its last request. The same call in
+    # process after such a sleep shows what the idle costs on this machine (not counted in the ratio above).
+    after_pause = {}
+    for pause in PAUSES:
+        times = []
+        for _ in range(args.requests):
+            time.sleep(pause)
+            t0 = time.perf_counter()
+            similarity_in_process()
+            times.append(time.perf_counter() - t0)
+        after_pause[pause] = statistics.median(times)
     tasks = (f"tasks published to a {args.broker_url.split('://')[0]} broker, no worker" if args.broker_url
              else "no broker: thumbnails rendered in the server after the response")
     print(f"code: {code_root}  database: {args.database_url.split('://')[0]}  gunicorn 2 workers, 1 client, {tasks}  "
@@ -371,12 +419,20 @@ def run_gunicorn(args, code_root: Path) -> None:
         print(f"{name:<36} p50 {p50 * 1e3:8.3f} ms{over}")
     print("server CPU per request (gunicorn, its parse pools; until idle, so work done after the responses, such as "
           "thumbnails, counts): " + ", ".join(f"{name} {cpu * 1e3:.1f} ms" for name, cpu in server_cpu.items()))
-    http_p50, inproc_p50 = statistics.median(over_http), statistics.median(in_process)
+    inproc_p50 = statistics.median(in_process)
+    in_server = server_times(log_path)
+    print("time in the server (gunicorn's request time: environ, the application, the response written), p50: "
+          + ", ".join(f"{path} {statistics.median(times) * 1e3:.3f} ms" for path, times in sorted(in_server.items())))
     print(f"vectors/similarity over HTTP, {args.vectors:,} vectors   p50 {http_p50 * 1e3:8.3f} ms   "
-          f"+{(http_p50 - live_p50) * 1e3:.3f} ms over health/live")
+          f"+{(http_p50 - live_again_p50) * 1e3:.3f} ms over health/live timed with it ({live_again_p50 * 1e3:.3f} ms)")
+    print(f"  the same with http.client            p50 {lean_p50 * 1e3:8.3f} ms   "
+          f"+{(lean_p50 - live_lean_p50) * 1e3:.3f} ms over health/live with http.client ({live_lean_p50 * 1e3:.3f} ms)")
     print(f"similarity selector in this process     p50 {inproc_p50 * 1e3:8.3f} ms   over HTTP / in process: "
-          f"{http_p50 / inproc_p50:.2f}x (the selector timed after the server stopped; HTTP includes this client's "
-          f"requests.Session and a new connection per request: gunicorn's sync workers do not keep them alive)")
+          f"{http_p50 / inproc_p50:.2f}x with requests, {lean_p50 / inproc_p50:.2f}x with http.client (the selector "
+          f"timed after the server stopped; a new connection per request: gunicorn's sync workers close them)")
+    print("  the selector after this process slept (as a worker waits for its next request), p50: "
+          + ", ".join(f"{pause * 1e3:.0f} ms asleep {p50 * 1e3:.3f} ms ({p50 / inproc_p50:.2f}x)"
+                      for pause, p50 in after_pause.items()))
 
 
 if __name__ == "__main__":
