@@ -27,7 +27,10 @@ does, and renders none of them. ``--gunicorn`` also times the similarity call ov
 first, in the server's database) and, once the server has stopped, the same search through the selector in
 this process. ``health/live`` and the similarity call are also timed with the standard library's ``http.client``
 (interleaved with the ``requests`` calls): the same requests on new connections, without ``requests``' own work, so
-that the client's share of the HTTP figures shows.
+that the client's share of the HTTP figures shows. The server logs each request's path and gunicorn's request time
+(the environ, the application, the response written), and the bench prints their medians per path. Last, the
+selector is timed again after this process slept 1, 3 and 10 ms before each call, as a worker sleeps in ``accept()``
+between its requests.
 """
 
 from __future__ import annotations
