@@ -34,7 +34,7 @@ from pathlib import Path
 
 from bench_analyze_http import start_server, stop_server  # bench/, beside this script
 from bench_dxf_parse import purge_broker_queue
-from bench_request_overhead import register_vectors, tiny_stl
+from bench_request_overhead import register_vectors, similarity_request, tiny_stl
 from vector_bench_env import bench_environment, drop_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,8 +78,7 @@ def main() -> None:
 
         def similarity(name):
             _server, base, session, _log = servers[name]
-            body = {"feature_version": "v4", "vector": queries[next(asked) % len(queries)], "k": 10}
-            response = session.post(f"{base}/api/v1/vectors/similarity/", json=body)
+            response = session.post(f"{base}/api/v1/vectors/similarity/", json=similarity_request(queries, asked))
             assert response.status_code == 200, response.text
 
         names = list(servers)

@@ -162,6 +162,12 @@ def wsgi_post_json(application, path: str, body: dict, headers: dict[str, str]) 
     return status[0]
 
 
+def similarity_request(queries: list, counter) -> dict:
+    """The next similarity request, the queries taken in turn: the API's body and the selector's keyword arguments
+    alike."""
+    return {"feature_version": "v4", "vector": queries[next(counter) % len(queries)], "k": 10}
+
+
 def run(args, code_root: Path) -> None:
     import numpy as np
     from django.test import Client
@@ -179,20 +185,20 @@ def run(args, code_root: Path) -> None:
     counter = iter(range(10**9))
 
     def similarity_http():
-        body = {"feature_version": "v4", "vector": queries[next(counter) % 64], "k": 10}
-        response = client.post("/api/v1/vectors/similarity/", body, content_type="application/json")
+        response = client.post("/api/v1/vectors/similarity/", similarity_request(queries, counter),
+                               content_type="application/json")
         assert response.status_code == 200, response.content
 
     def similarity_in_process():
-        vector_similarity_search(feature_version="v4", vector=queries[next(counter) % 64], k=10)
+        vector_similarity_search(**similarity_request(queries, counter))
 
     from django.core.handlers.wsgi import WSGIHandler
 
     application = WSGIHandler()
 
     def similarity_wsgi():  # the application as gunicorn's worker calls it: no socket, no test client
-        body = {"feature_version": "v4", "vector": queries[next(counter) % 64], "k": 10}
-        status = wsgi_post_json(application, "/api/v1/vectors/similarity/", body, {"X-API-Key": secret})
+        status = wsgi_post_json(application, "/api/v1/vectors/similarity/", similarity_request(queries, counter),
+                                {"X-API-Key": secret})
         assert status.startswith("200"), status
 
     holder = index_holder()
@@ -327,8 +333,7 @@ def run_gunicorn(args, code_root: Path) -> None:
     variants = iter(range(10**9))
 
     def similarity_http():
-        body = {"feature_version": "v4", "vector": queries[next(counter) % 64], "k": 10}
-        response = session.post(f"{base}/api/v1/vectors/similarity/", json=body)
+        response = session.post(f"{base}/api/v1/vectors/similarity/", json=similarity_request(queries, counter))
         assert response.status_code == 200, response.text
 
     def lean(method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> None:
@@ -343,15 +348,14 @@ def run_gunicorn(args, code_root: Path) -> None:
             connection.close()
 
     def similarity_lean():
-        body = json.dumps({"feature_version": "v4", "vector": queries[next(counter) % 64], "k": 10}).encode()
-        lean("POST", "/api/v1/vectors/similarity/", body,
+        lean("POST", "/api/v1/vectors/similarity/", json.dumps(similarity_request(queries, counter)).encode(),
              {"X-API-Key": session.headers["X-API-Key"], "Content-Type": "application/json"})
 
     def live_lean():
         lean("GET", "/api/v1/health/live/")
 
     def similarity_in_process():  # this process, on the same database
-        vector_similarity_search(feature_version="v4", vector=queries[next(counter) % 64], k=10)
+        vector_similarity_search(**similarity_request(queries, counter))
 
     def live():
         assert session.get(f"{base}/api/v1/health/live/").status_code == 200
@@ -394,24 +398,23 @@ def run_gunicorn(args, code_root: Path) -> None:
             print(f"{purge_broker_queue(args.broker_url)} task(s) left in the broker's queue purged")
     # the selector in this process once the server has stopped: interleaved with the HTTP calls it shared the cores
     # with the server's work on them (measured 2.6 ms against 1.0 ms alone)
-    for _ in range(50):
-        similarity_in_process()
-    in_process = []
-    for _ in range(args.requests):
-        t0 = time.perf_counter()
-        similarity_in_process()
-        in_process.append(time.perf_counter() - t0)
-    # A served request finds its worker idle: the process slept in accept() since its last request. The same call in
-    # process after such a sleep shows what the idle costs on this machine (not counted in the ratio above).
-    after_pause = {}
-    for pause in PAUSES:
+    def selector_p50(pause: float) -> float:
+        """Median seconds of the selector in this process, each call after `pause` seconds asleep (0: back to back)."""
         times = []
         for _ in range(args.requests):
-            time.sleep(pause)
+            if pause:
+                time.sleep(pause)
             t0 = time.perf_counter()
             similarity_in_process()
             times.append(time.perf_counter() - t0)
-        after_pause[pause] = statistics.median(times)
+        return statistics.median(times)
+
+    for _ in range(50):
+        similarity_in_process()
+    inproc_p50 = selector_p50(0)
+    # A served request finds its worker idle: the process slept in accept() since its last request. The same call in
+    # process after such a sleep shows what the idle costs on this machine (not counted in the ratio above).
+    after_pause = {pause: selector_p50(pause) for pause in PAUSES}
     tasks = (f"tasks published to a {args.broker_url.split('://')[0]} broker, no worker" if args.broker_url
              else "no broker: thumbnails rendered in the server after the response")
     print(f"code: {code_root}  database: {args.database_url.split('://')[0]}  gunicorn 2 workers, 1 client, {tasks}  "
@@ -422,14 +425,14 @@ def run_gunicorn(args, code_root: Path) -> None:
         print(f"{name:<36} p50 {p50 * 1e3:8.3f} ms{over}")
     print("server CPU per request (gunicorn, its parse pools; until idle, so work done after the responses, such as "
           "thumbnails, counts): " + ", ".join(f"{name} {cpu * 1e3:.1f} ms" for name, cpu in server_cpu.items()))
-    inproc_p50 = statistics.median(in_process)
     in_server = server_times(log_path)
     print("time in the server (gunicorn's request time: environ, the application, the response written), p50: "
           + ", ".join(f"{path} {statistics.median(times) * 1e3:.3f} ms" for path, times in sorted(in_server.items())))
     print(f"vectors/similarity over HTTP, {args.vectors:,} vectors   p50 {http_p50 * 1e3:8.3f} ms   "
           f"+{(http_p50 - live_again_p50) * 1e3:.3f} ms over health/live timed with it ({live_again_p50 * 1e3:.3f} ms)")
     print(f"  the same with http.client            p50 {lean_p50 * 1e3:8.3f} ms   "
-          f"+{(lean_p50 - live_lean_p50) * 1e3:.3f} ms over health/live with http.client ({live_lean_p50 * 1e3:.3f} ms)")
+          f"+{(lean_p50 - live_lean_p50) * 1e3:.3f} ms over health/live with http.client "
+          f"({live_lean_p50 * 1e3:.3f} ms)")
     print(f"similarity selector in this process     p50 {inproc_p50 * 1e3:8.3f} ms   over HTTP / in process: "
           f"{http_p50 / inproc_p50:.2f}x with requests, {lean_p50 / inproc_p50:.2f}x with http.client (the selector "
           f"timed after the server stopped; a new connection per request: gunicorn's sync workers close them)")
