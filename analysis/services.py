@@ -191,13 +191,13 @@ def analysis_record(*, prepared: IngestResult, data: bytes, vector_write: Checke
     (its first vector), the steps are taken in one transaction instead (`_record_in_steps`). SQLite: the steps, in one
     transaction."""
     if connection.vendor == "postgresql":
-        recorded = _record_in_one_statement(prepared, vector_write, fields)
+        recorded = _record_in_one_statement(prepared, data, vector_write, fields)
         if recorded is not None:
             return recorded
     return _record_in_steps(prepared, data, vector_write, fields)
 
 
-def _record_in_one_statement(prepared: IngestResult, vector_write: CheckedWrite | None,
+def _record_in_one_statement(prepared: IngestResult, data: bytes, vector_write: CheckedWrite | None,
                              fields: dict[str, Any]) -> Analysis | None:
     cad_file = prepared.cad_file
     if cad_file.pk is None:
@@ -216,7 +216,7 @@ def _record_in_one_statement(prepared: IngestResult, vector_write: CheckedWrite 
     if file_id is None:
         return None  # stored concurrently: nothing was written
     if cad_file.pk is None:
-        cad_file_inserted(cad_file, file_id)
+        cad_file_inserted(cad_file, file_id, data=data)
     if analysis_id is None:
         return None  # the version's first vector: the file row is in, the rest is written in steps
     analysis.cad_file = cad_file

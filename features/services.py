@@ -158,15 +158,18 @@ def cad_file_insert_part(cad_file: CadFile, *, name: str) -> StatementPart:
     return StatementPart(name=name, sql=sql, params=values)
 
 
-def cad_file_inserted(cad_file: CadFile, pk: int) -> CadFile:
-    """The row `cad_file` was inserted with id `pk` (by `cad_file_insert_part` or `_cad_file_insert`): the instance
-    is saved, and its thumbnail is queued for after the commit."""
+def cad_file_inserted(cad_file: CadFile, pk: int, *, data: bytes) -> CadFile:
+    """The row `cad_file` of the upload `data` was inserted with id `pk` (by `cad_file_insert_part` or
+    `_cad_file_insert`): the instance is saved, and its thumbnail is queued for after the commit, with what an
+    embedded render can take from this request instead of the database and the storage (`NewFileThumbnail`)."""
     mark_inserted(cad_file, pk)
-    thumbnail_enqueue(cad_file_id=pk)
+    thumbnail_enqueue(cad_file_id=pk, new_file=NewFileThumbnail(
+        cad_file_id=pk, sha256=cad_file.sha256, format=cad_file.format, original_key=cad_file.original_key,
+        data=data if len(data) <= THUMBNAIL_HELD_BYTES else None))
     return cad_file
 
 
-def _cad_file_insert(cad_file: CadFile) -> bool:
+def _cad_file_insert(cad_file: CadFile, *, data: bytes) -> bool:
     """Insert an unsaved row unless a row of the same content exists, in one statement (`_cad_file_insert_sql`). True
     when inserted (`cad_file_inserted` done), False when the content's row was stored concurrently. No savepoint is
     needed around it (an IntegrityError would abort an enclosing Postgres transaction), and no read before it answers
@@ -177,7 +180,7 @@ def _cad_file_insert(cad_file: CadFile) -> bool:
         row = cursor.fetchone()
     if row is None:
         return False
-    cad_file_inserted(cad_file, row[0])
+    cad_file_inserted(cad_file, row[0], data=data)
     return True
 
 
@@ -220,7 +223,7 @@ def cad_file_store(prepared: IngestResult, *, data: bytes) -> IngestResult:
     """Insert the new row of `cad_file_prepare` (one statement); when the same content was stored concurrently, that
     row is taken instead (`reused`). A row already stored is returned as it is."""
     cad_file = prepared.cad_file
-    if cad_file.pk is not None or _cad_file_insert(cad_file):
+    if cad_file.pk is not None or _cad_file_insert(cad_file, data=data):
         return prepared
     return IngestResult(cad_file=cad_file_stored_concurrently(sha256=cad_file.sha256, data=data), reused=True,
                         parse_seconds=prepared.parse_seconds)
@@ -340,22 +343,41 @@ def original_discard_unreferenced(*, sha256: str) -> bool:
 
 # ---- thumbnails ----------------------------------------------------------------------------------------------------
 
-def thumbnail_enqueue(*, cad_file_id: int) -> None:
+# An embedded render of a new file is handed the upload's bytes up to this size (larger ones are read back from the
+# storage), so that the renders waiting in a process's runner (THUMBNAIL_QUEUE_CAPACITY) hold at most 32 MiB.
+THUMBNAIL_HELD_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class NewFileThumbnail:
+    """What the embedded render of a file this process has just inserted takes from the request that inserted it:
+    the row's columns a render needs (no SELECT: a new row has no thumbnail and no recorded failure) and, for an
+    upload of at most THUMBNAIL_HELD_BYTES, its bytes (`data`; None: read back from the storage)."""
+
+    cad_file_id: int
+    sha256: str
+    format: str
+    original_key: str
+    data: bytes | None
+
+
+def thumbnail_enqueue(*, cad_file_id: int, new_file: NewFileThumbnail | None = None) -> None:
     """Render the file's thumbnail off the request path: a Celery task sent once the row has committed, by this
     process's thumbnail runner once the response has been sent (`_thumbnail_publish_after_response`). In the embedded
     default (no broker: Celery eager) it is handed, once the response has been sent, to the same runner, a background
     thread that renders it (`CADML_EMBEDDED_THUMBNAILS=background`), or rendered at the commit by a direct call
-    (`inline`: the response waits for it). Never Celery's eager `apply`: it toggles a
-    process-global "inside a task" flag that concurrent request threads leave set, after which any `result.get()`
-    in the process fails."""
+    (`inline`: the response waits for it); a `new_file` is rendered from what it holds (`new_file_thumbnail_render`).
+    Never Celery's eager `apply`: it toggles a process-global "inside a task" flag that concurrent request threads
+    leave set, after which any `result.get()` in the process fails. A task carries the id alone: its worker may run
+    on another host, and reads the row and the original there."""
     # robust: a broker that is down loses a thumbnail (the backfill command renders it), never the upload
-    transaction.on_commit(lambda: _thumbnail_after_commit(cad_file_id), robust=True)
+    transaction.on_commit(lambda: _thumbnail_after_commit(cad_file_id, new_file), robust=True)
 
 
 THUMBNAIL_TASK = "features.cad_file_thumbnail"
 
 
-def _thumbnail_after_commit(cad_file_id: int) -> None:
+def _thumbnail_after_commit(cad_file_id: int, new_file: NewFileThumbnail | None) -> None:
     """The hand-off waits for the response (`cadml_site.after_response`): handed at the commit, the runner's thread
     took the GIL from the request while its response was still being written."""
     task = registered_task(THUMBNAIL_TASK)  # by name: services never import the tasks module
@@ -364,14 +386,16 @@ def _thumbnail_after_commit(cad_file_id: int) -> None:
                        label=f"thumbnail task of CAD file {cad_file_id}")
         return
     if settings.CADML_EMBEDDED_THUMBNAILS == "inline":
-        _thumbnail_render_embedded(cad_file_id)
+        _thumbnail_render_embedded(cad_file_id, new_file)
         return
-    after_response(lambda: _thumbnail_render_in_background(cad_file_id), label=f"thumbnail of CAD file {cad_file_id}")
+    after_response(lambda: _thumbnail_render_in_background(cad_file_id, new_file),
+                   label=f"thumbnail of CAD file {cad_file_id}")
 
 
-def _thumbnail_render_in_background(cad_file_id: int) -> None:
+def _thumbnail_render_in_background(cad_file_id: int, new_file: NewFileThumbnail | None) -> None:
     runner = thumbnail_runners.get()
-    if not runner.submit(lambda: _thumbnail_render_embedded(cad_file_id), label=f"thumbnail of CAD file {cad_file_id}"):
+    if not runner.submit(lambda: _thumbnail_render_embedded(cad_file_id, new_file),
+                         label=f"thumbnail of CAD file {cad_file_id}"):
         logger.warning("thumbnail of CAD file %s skipped: %d renders are already waiting in this process "
                        "(`manage.py render_thumbnails` renders it)", cad_file_id, runner.capacity)
 
@@ -394,9 +418,12 @@ def _thumbnail_send(task, cad_file_id: int) -> None:
                        cad_file_id, exc_info=True)
 
 
-def _thumbnail_render_embedded(cad_file_id: int) -> None:
+def _thumbnail_render_embedded(cad_file_id: int, new_file: NewFileThumbnail | None) -> None:
     try:
-        cad_file_thumbnail_render(cad_file_id=cad_file_id)
+        if new_file is None:
+            cad_file_thumbnail_render(cad_file_id=cad_file_id)
+        else:
+            new_file_thumbnail_render(new_file)
     except ServiceUnavailable as exc:  # no broker to retry through: `manage.py render_thumbnails` backfills it
         logger.warning("thumbnail of CAD file %s deferred: %s", cad_file_id, exc.code)
 
@@ -427,31 +454,47 @@ def cad_file_thumbnail_render(*, cad_file_id: int, force: bool = False) -> dict:
         return {"status": "skipped", "reason": "original_not_stored"}
     if cad_file.thumbnail_error and not force:
         return {"status": "skipped", "reason": cad_file.thumbnail_error}
-    try:
-        data = original_read(cad_file.original_key)
-    except FileNotFoundError:
-        CadFile.objects.filter(pk=cad_file.pk).update(thumbnail_error="original_missing")
-        return {"status": "failed", "code": "original_missing"}
-    except STORAGE_ERRORS as exc:
-        raise ServiceUnavailable(f"The originals storage could not be read: {type(exc).__name__}",
-                                 code="original_storage_unavailable", stage=STAGE_ORIGINALS,
-                                 context={"sha256": cad_file.sha256}, headers={"Retry-After": "5"}) from None
+    return _thumbnail_drawn(cad_file_id=cad_file.pk, sha256=cad_file.sha256, fmt=cad_file.format,
+                            original_key=cad_file.original_key, data=None)
+
+
+def new_file_thumbnail_render(new_file: NewFileThumbnail) -> dict:
+    """`cad_file_thumbnail_render` of a file this process has just inserted, from what its request held
+    (`NewFileThumbnail`): no SELECT of the row and, for a small upload, no read of its original (the embedded
+    default's render of every new file)."""
+    return _thumbnail_drawn(cad_file_id=new_file.cad_file_id, sha256=new_file.sha256, fmt=new_file.format,
+                            original_key=new_file.original_key, data=new_file.data)
+
+
+def _thumbnail_drawn(*, cad_file_id: int, sha256: str, fmt: str, original_key: str, data: bytes | None) -> dict:
+    """Render, store and record the thumbnail of the row `cad_file_id` (the original read from the storage when
+    `data` is None); one UPDATE."""
+    if data is None:
+        try:
+            data = original_read(original_key)
+        except FileNotFoundError:
+            CadFile.objects.filter(pk=cad_file_id).update(thumbnail_error="original_missing")
+            return {"status": "failed", "code": "original_missing"}
+        except STORAGE_ERRORS as exc:
+            raise ServiceUnavailable(f"The originals storage could not be read: {type(exc).__name__}",
+                                     code="original_storage_unavailable", stage=STAGE_ORIGINALS,
+                                     context={"sha256": sha256}, headers={"Retry-After": "5"}) from None
     started = time.perf_counter()
     try:
-        png = get_parse_pool().render(cad_file.format, data)
+        png = get_parse_pool().render(fmt, data)
     except CadParseError as exc:
-        logger.warning("thumbnail of %s not rendered: %s (%s)", cad_file.sha256[:12], exc.message, exc.code)
-        CadFile.objects.filter(pk=cad_file.pk).update(thumbnail_error=exc.code[:64])
+        logger.warning("thumbnail of %s not rendered: %s (%s)", sha256[:12], exc.message, exc.code)
+        CadFile.objects.filter(pk=cad_file_id).update(thumbnail_error=exc.code[:64])
         return {"status": "failed", "code": exc.code}
     except ParsePoolUnavailable as exc:
         raise ServiceUnavailable(str(exc), code="parser_unavailable", stage="thumbnails",
                                  headers={"Retry-After": "5"}) from None
     seconds = time.perf_counter() - started
     try:
-        key = thumbnail_save(sha256=cad_file.sha256, png=png)
+        key = thumbnail_save(sha256=sha256, png=png)
     except STORAGE_ERRORS as exc:
         raise ServiceUnavailable(f"The originals storage could not store the thumbnail: {type(exc).__name__}",
                                  code="original_storage_unavailable", stage=STAGE_ORIGINALS,
-                                 context={"sha256": cad_file.sha256}, headers={"Retry-After": "5"}) from None
-    CadFile.objects.filter(pk=cad_file.pk).update(thumbnail_key=key, thumbnail_error="")
+                                 context={"sha256": sha256}, headers={"Retry-After": "5"}) from None
+    CadFile.objects.filter(pk=cad_file_id).update(thumbnail_key=key, thumbnail_error="")
     return {"status": "rendered", "key": key, "bytes": len(png), "render_seconds": seconds}

@@ -96,6 +96,65 @@ def test_a_render_reads_the_row_without_its_summary_in_two_statements(django_ass
     assert CadFile.objects.get(pk=row.pk).has_thumbnail
 
 
+def upload_with_its_commit_callbacks(client, data: bytes, name: str, capture) -> list:
+    """POST analyze/ of `data`; the on-commit callbacks it left, not run."""
+    with capture(execute=False) as callbacks:
+        response = client.post(ANALYZE, {"file": SimpleUploadedFile(name, data), "classify": "false",
+                                         "register_vector": "false"}, format="multipart")
+    assert response.status_code == 201, response.content
+    return callbacks
+
+
+@pytest.mark.django_db
+def test_a_new_file_is_drawn_from_what_its_request_held_in_one_statement(key_client, originals_dir, monkeypatch,
+                                                                          django_capture_on_commit_callbacks,
+                                                                          django_assert_num_queries):
+    from features import services
+    from features.thumbnails import render_thumbnail
+
+    def no_read(key):
+        raise AssertionError(f"the original {key} was read back")
+
+    monkeypatch.setattr(services, "original_read", no_read)
+    data = make_binary_stl(make_box_triangles())
+    callbacks = upload_with_its_commit_callbacks(key_client, data, "box.stl", django_capture_on_commit_callbacks)
+    with django_assert_num_queries(1) as captured:  # the UPDATE of its thumbnail key: no SELECT of the row
+        for callback in callbacks:
+            callback()
+    assert captured.captured_queries[0]["sql"].startswith("UPDATE")
+    row = CadFile.objects.get(sha256=hashlib.sha256(data).hexdigest())
+    assert row.thumbnail_key == thumbnail_key(row.sha256)
+    assert (originals_dir / row.thumbnail_key).read_bytes() == render_thumbnail("stl", data)
+
+
+@pytest.mark.django_db
+def test_a_new_file_above_the_held_size_is_read_back_and_a_failure_is_recorded(key_client, cad_samples_dir,
+                                                                               monkeypatch,
+                                                                               django_capture_on_commit_callbacks,
+                                                                               django_assert_num_queries):
+    from features import services
+
+    reads = []
+    real_read = services.original_read
+    monkeypatch.setattr(services, "original_read", lambda key: reads.append(key) or real_read(key))
+    monkeypatch.setattr(services, "THUMBNAIL_HELD_BYTES", 1024)
+    drawing = make_dxf_lines(40)
+    assert len(drawing) > 1024
+    callbacks = upload_with_its_commit_callbacks(key_client, drawing, "lines.dxf", django_capture_on_commit_callbacks)
+    with django_assert_num_queries(1):  # still no SELECT of the row
+        for callback in callbacks:
+            callback()
+    row = CadFile.objects.get(sha256=hashlib.sha256(drawing).hexdigest())
+    assert reads == [row.original_key] and row.has_thumbnail
+
+    torus = (cad_samples_dir / "dxf" / "ezdxf__torus_r2000.dxf").read_bytes()  # one ACIS solid: nothing to draw
+    for callback in upload_with_its_commit_callbacks(key_client, torus, "torus.dxf",
+                                                     django_capture_on_commit_callbacks):
+        callback()
+    failed = CadFile.objects.get(sha256=hashlib.sha256(torus).hexdigest())
+    assert failed.thumbnail_error == "empty_document" and not failed.has_thumbnail
+
+
 @pytest.mark.django_db
 def test_backfill_command_renders_the_missing_ones(capsys):
     rows = [cad_file_ingest(data=make_dxf_lines(n), name=f"d{n}.dxf").cad_file for n in (2, 3)]

@@ -28,28 +28,33 @@ ANALYZE = "/api/v1/analyze/"
 
 
 class GatedRender:
-    """Wraps the real render: records the thread of each call, waits until `release` is set (at most 10 s), then
-    renders for real."""
+    """Wraps the real renders (`wrap`): records the thread of each call, waits until `release` is set (at most 10 s),
+    then renders for real."""
 
-    def __init__(self, real):
-        self.real = real
+    def __init__(self):
         self.started, self.release, self.finished = threading.Event(), threading.Event(), threading.Event()
         self.threads: list[int] = []
 
-    def __call__(self, *, cad_file_id: int, force: bool = False) -> dict:
-        self.threads.append(threading.get_ident())
-        self.started.set()
-        self.release.wait(10)
-        try:
-            return self.real(cad_file_id=cad_file_id, force=force)
-        finally:
-            self.finished.set()
+    def wrap(self, real):
+        def gated(*args, **kwargs) -> dict:
+            self.threads.append(threading.get_ident())
+            self.started.set()
+            self.release.wait(10)
+            try:
+                return real(*args, **kwargs)
+            finally:
+                self.finished.set()
+
+        return gated
 
 
 @pytest.fixture
 def gated_render(monkeypatch):
-    gate = GatedRender(services.cad_file_thumbnail_render)
-    monkeypatch.setattr(services, "cad_file_thumbnail_render", gate)
+    """Both renders gated: a file's by its id (`cad_file_thumbnail_render`) and a new file's from what its request
+    held (`new_file_thumbnail_render`, every upload's here)."""
+    gate = GatedRender()
+    for name in ("cad_file_thumbnail_render", "new_file_thumbnail_render"):
+        monkeypatch.setattr(services, name, gate.wrap(getattr(services, name)))
     yield gate
     gate.release.set()  # never leave the runner's thread waiting
 
