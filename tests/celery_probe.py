@@ -12,10 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import redis
 from celery import Celery
+from kombu import Exchange, Queue
 
 ROOT = Path(__file__).resolve().parents[1]
-BROKER = os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/6"
+# CI's broker (emptied by .ci/run before and after the run), or, without one, a Redis database of the probe's own
+OWN_BROKER = "redis://127.0.0.1:6379/6"
+BROKER = os.environ.get("CELERY_BROKER_URL") or OWN_BROKER
 
 
 @dataclass
@@ -49,4 +53,20 @@ def prefork_worker(env: dict, *, name: str) -> Iterator[ProbeWorker]:
         except subprocess.TimeoutExpired:
             os.killpg(worker.pid, signal.SIGKILL)
             probe.output, _ = worker.communicate()
-        probe.client.close()
+        try:
+            _queue_delete(probe.client, queue)
+            if BROKER == OWN_BROKER:  # also what the worker sent to queues it does not consume (its start's check)
+                redis.Redis.from_url(BROKER).flushdb()
+        finally:
+            probe.client.close()
+
+
+def _queue_delete(client: Celery, name: str) -> None:
+    """Delete the worker's queue, this block's own, so that nothing of it stays in the broker. A worker's
+    `--queues NAME` is bound to a direct exchange of the same name; kombu's Redis transport deletes only the bindings
+    its channel knows, so the binding is declared again, then deleted (its keys go with it)."""
+    queue = Queue(name, Exchange(name, type="direct"), routing_key=name)
+    with client.connection_for_write() as connection:
+        bound = queue(connection.default_channel)
+        bound.declare()
+        bound.delete()

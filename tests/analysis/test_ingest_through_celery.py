@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,6 +56,7 @@ def test_ingest_runs_on_a_celery_worker(tmp_path):
         except subprocess.TimeoutExpired:
             worker.kill()
             log, _ = worker.communicate()
+        redis.Redis.from_url(broker).flushdb()  # the test's own database: no queue, binding or result left in it
     report = f"--- ingest stdout\n{ingest.stdout}\n--- ingest stderr\n{ingest.stderr[-3000:]}\n--- worker\n{log[-5000:]}"
     assert ingest.returncode == 0, report
     assert "ingest (celery): 9 created, 0 duplicates skipped, 0 failed of 9 files" in ingest.stdout, report
