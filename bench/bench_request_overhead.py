@@ -317,7 +317,7 @@ def run_gunicorn(args, code_root: Path) -> None:
     """health/live, the two analyze paths and the similarity call over HTTP, one request at a time, against a private
     gunicorn; then the similarity call in this process, once the server has stopped."""
     from bench_analyze_http import start_server, stop_server  # bench/, beside this script
-    from process_cpu import process_cpu_seconds, server_cpu_when_idle
+    from process_cpu import process_cpu_by_kind, server_cpu_when_idle
 
     import numpy as np
 
@@ -378,13 +378,15 @@ def run_gunicorn(args, code_root: Path) -> None:
             for _ in range(20):
                 call()
             wall = []
-            cpu_start = process_cpu_seconds(session=server.pid, with_reaped_children=True)
+            cpu_start = process_cpu_by_kind(session=server.pid, with_reaped_children=True)
             for _ in range(args.requests):
                 t0 = time.perf_counter()
                 call()
                 wall.append(time.perf_counter() - t0)
             results[name] = statistics.median(wall)
-            server_cpu[name] = (server_cpu_when_idle(server.pid) - cpu_start) / args.requests
+            server_cpu_when_idle(server.pid)
+            server_cpu[name] = {kind: (spent - cpu_start[kind]) / args.requests for kind, spent in
+                                process_cpu_by_kind(session=server.pid, with_reaped_children=True).items()}
         for _ in range(50):  # both gunicorn workers load the index
             similarity_http()
         lean_calls = (similarity_http, similarity_lean, live, live_lean)
@@ -424,7 +426,9 @@ def run_gunicorn(args, code_root: Path) -> None:
         over = "" if p50 is live_p50 else f"   +{(p50 - live_p50) * 1e3:.3f} ms over health/live"
         print(f"{name:<36} p50 {p50 * 1e3:8.3f} ms{over}")
     print("server CPU per request (gunicorn, its parse pools; until idle, so work done after the responses, such as "
-          "thumbnails, counts): " + ", ".join(f"{name} {cpu * 1e3:.1f} ms" for name, cpu in server_cpu.items()))
+          "thumbnails, counts): " + ", ".join(
+              f"{name} {sum(cpu.values()) * 1e3:.1f} ms (gunicorn {cpu['server'] * 1e3:.1f}, parse pools "
+              f"{cpu['parse pool'] * 1e3:.1f})" for name, cpu in server_cpu.items()))
     in_server = server_times(log_path)
     print("time in the server (gunicorn's request time: environ, the application, the response written), p50: "
           + ", ".join(f"{path} {statistics.median(times) * 1e3:.3f} ms" for path, times in sorted(in_server.items())))
