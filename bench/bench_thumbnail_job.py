@@ -62,10 +62,7 @@ def main() -> None:
         return services.cad_file_thumbnail_render(cad_file_id=cad_file.pk)
 
     def held(cad_file, data):
-        return services.new_file_thumbnail_render(services.NewFileThumbnail(
-            cad_file_id=cad_file.pk, sha256=cad_file.sha256, format=cad_file.format,
-            original_key=cad_file.original_key,
-            data=data if len(data) <= services.THUMBNAIL_HELD_BYTES else None))
+        return services.new_file_thumbnail_render(services.NewFileThumbnail.of(cad_file, data))
 
     results = {"by id (before)": ([], [], []), "from what the request held (now)": ([], [], [])}
     jobs = list(zip(results.values(), (by_id, held)))

@@ -163,9 +163,7 @@ def cad_file_inserted(cad_file: CadFile, pk: int, *, data: bytes) -> CadFile:
     `_cad_file_insert`): the instance is saved, and its thumbnail is queued for after the commit, with what an
     embedded render can take from this request instead of the database and the storage (`NewFileThumbnail`)."""
     mark_inserted(cad_file, pk)
-    thumbnail_enqueue(cad_file_id=pk, new_file=NewFileThumbnail(
-        cad_file_id=pk, sha256=cad_file.sha256, format=cad_file.format, original_key=cad_file.original_key,
-        data=data if len(data) <= THUMBNAIL_HELD_BYTES else None))
+    thumbnail_enqueue(cad_file_id=pk, new_file=NewFileThumbnail.of(cad_file, data))
     return cad_file
 
 
@@ -359,6 +357,12 @@ class NewFileThumbnail:
     format: str
     original_key: str
     data: bytes | None
+
+    @classmethod
+    def of(cls, cad_file: CadFile, data: bytes) -> NewFileThumbnail:
+        """The render's part of the row `cad_file` just inserted from the upload `data` (held up to the size)."""
+        return cls(cad_file_id=cad_file.pk, sha256=cad_file.sha256, format=cad_file.format,
+                   original_key=cad_file.original_key, data=data if len(data) <= THUMBNAIL_HELD_BYTES else None)
 
 
 def thumbnail_enqueue(*, cad_file_id: int, new_file: NewFileThumbnail | None = None) -> None:

@@ -34,15 +34,21 @@ def is_png(data: bytes) -> bool:
     return Image.open(io.BytesIO(data)).format == "PNG"
 
 
+def upload_with_its_commit_callbacks(client, data: bytes, name: str, capture) -> list:
+    """POST analyze/ of `data`; the on-commit callbacks it left, not run."""
+    with capture(execute=False) as callbacks:
+        response = client.post(ANALYZE, {"file": SimpleUploadedFile(name, data), "classify": "false",
+                                         "register_vector": "false"}, format="multipart")
+    assert response.status_code == 201, response.content
+    return callbacks
+
+
 @pytest.mark.django_db
 def test_upload_renders_a_thumbnail_after_commit_next_to_the_original(key_client, originals_dir,
                                                                         django_capture_on_commit_callbacks):
     data = make_binary_stl(make_box_triangles())
     sha256 = hashlib.sha256(data).hexdigest()
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = key_client.post(ANALYZE, {"file": SimpleUploadedFile("box.stl", data), "classify": "false",
-                                             "register_vector": "false"}, format="multipart")
-    assert response.status_code == 201
+    callbacks = upload_with_its_commit_callbacks(key_client, data, "box.stl", django_capture_on_commit_callbacks)
     assert len(callbacks) == 1  # enqueued on commit, not rendered inside the request
     pending = key_client.get(thumbnail_url(sha256))
     assert pending.status_code == 404
@@ -94,15 +100,6 @@ def test_a_render_reads_the_row_without_its_summary_in_two_statements(django_ass
     select = captured.captured_queries[0]["sql"]
     assert select.startswith("SELECT") and '"summary"' not in select and '"meta"' not in select
     assert CadFile.objects.get(pk=row.pk).has_thumbnail
-
-
-def upload_with_its_commit_callbacks(client, data: bytes, name: str, capture) -> list:
-    """POST analyze/ of `data`; the on-commit callbacks it left, not run."""
-    with capture(execute=False) as callbacks:
-        response = client.post(ANALYZE, {"file": SimpleUploadedFile(name, data), "classify": "false",
-                                         "register_vector": "false"}, format="multipart")
-    assert response.status_code == 201, response.content
-    return callbacks
 
 
 @pytest.mark.django_db
