@@ -54,9 +54,12 @@ def prefork_worker(env: dict, *, name: str) -> Iterator[ProbeWorker]:
             os.killpg(worker.pid, signal.SIGKILL)
             probe.output, _ = worker.communicate()
         try:
-            _queue_delete(probe.client, queue)
-            if BROKER == OWN_BROKER:  # also what the worker sent to queues it does not consume (its start's check)
+            if BROKER == OWN_BROKER:
+                # the probe's own database: its queue goes, and so does what the worker sent to queues it does not
+                # consume (the abandoned-migration check at its start)
                 redis.Redis.from_url(BROKER).flushdb()
+            else:
+                _queue_delete(probe.client, queue)
         finally:
             probe.client.close()
 
