@@ -16,7 +16,6 @@ import errno
 import hashlib
 import os
 import tempfile
-import threading
 
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage, storages
@@ -118,42 +117,48 @@ def original_save(*, sha256: str, data: bytes) -> tuple[str, bool]:
 
 
 class StagedOriginal:
-    """An original written while something else runs (the upload's parse, in the parse pool), put in place only
-    when asked: `original_stage` starts it, `commit()` gives `(key, written)` like `original_save`, `discard()` leaves
-    nothing behind. On the filesystem backend a thread writes and fsyncs the temporary file of `_save` while the
-    caller waits for the parse, and `commit` joins it and hard-links the file into place (so an upload whose parse
-    fails stores nothing, as when the original was written after the parse); any other backend (S3) writes it all in
-    `commit`, as `original_save` does. The storage's failure (and a `ValueError` for bytes that do not hash to
-    `sha256`) is raised by `commit`."""
+    """An original written while the upload's parse runs, put in place only when asked: `original_stage` prepares it,
+    `write()` writes it (the parse runner calls it once its worker has the upload: `while_parsing`), `commit()` gives
+    `(key, written)` like `original_save`, `discard()` leaves nothing behind.
+
+    On the filesystem backend `write` writes and fsyncs the temporary file of `_save` in the caller's own thread while
+    the worker parses, and `commit` hard-links it into place (writing it first if `write` was not called), so an upload
+    whose parse fails stores nothing, as when the original was written after the parse. No thread is started: one per
+    upload cost the request more (its start, and the GIL it took while the request still needed it) than the write it
+    overlapped. Any other backend (S3) writes it all in `commit`, as `original_save` does. The storage's failure (and
+    a `ValueError` for bytes that do not hash to `sha256`) is raised by `commit`, never by `write`."""
 
     def __init__(self, *, sha256: str, data: bytes):
         self.sha256, self.key = sha256, original_key(sha256)
         self._data: bytes | None = data
         self._temporary: str | None = None
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
+        self._error: Exception | None = None
+        self._staged = False  # a filesystem original not stored yet: written by `write`, linked by `commit`
         try:
             self._storage = originals_storage()
-            absent = isinstance(self._storage, ContentAddressedFileSystemStorage) and not self._storage.exists(self.key)
+            self._staged = (isinstance(self._storage, ContentAddressedFileSystemStorage)
+                            and not self._storage.exists(self.key))
         except STORAGE_ERRORS:
-            return  # commit() runs original_save, which meets (and raises) the storage's failure itself
-        if absent:  # the thread gets the bytes as its argument: it never reads an attribute commit() may clear
-            self._thread = threading.Thread(target=self._write, args=(data,), name="cadml-original-write", daemon=True)
-            self._thread.start()
+            pass  # commit() runs original_save, which meets (and raises) the storage's failure itself
 
-    def _write(self, data: bytes) -> None:
+    def write(self) -> None:
+        """Write and fsync the temporary file, once (a staged filesystem original; otherwise nothing). Never raises:
+        a failure is kept for `commit` to raise."""
+        if not self._staged or self._data is None or self._temporary is not None or self._error is not None:
+            return
         try:
-            if hashlib.sha256(data).hexdigest() != self.sha256:
+            if hashlib.sha256(self._data).hexdigest() != self.sha256:
                 raise ValueError("the data does not match its sha256")
-            self._temporary = self._storage._write_temporary(self.key, ContentFile(data))
-        except BaseException as exc:  # raised in the caller's thread by commit()
+            self._temporary = self._storage._write_temporary(self.key, ContentFile(self._data))
+        except Exception as exc:  # raised by commit()
             self._error = exc
 
     def commit(self) -> tuple[str, bool]:
-        data, self._data = self._data, None
-        if self._thread is None:
+        if not self._staged:
+            data, self._data = self._data, None
             return original_save(sha256=self.sha256, data=data)
-        self._thread.join()
+        self.write()
+        self._data = None
         if self._error is not None:
             raise self._error
         try:
@@ -164,14 +169,14 @@ class StagedOriginal:
 
     def discard(self) -> None:
         self._data = None
-        if self._thread is not None:
-            self._thread.join()
-            if self._temporary is not None:
-                _unlink_quietly(self._temporary)
+        if self._temporary is not None:
+            _unlink_quietly(self._temporary)
+            self._temporary = None
 
 
 def original_stage(*, sha256: str, data: bytes) -> StagedOriginal:
-    """Start writing the original of `data` (see `StagedOriginal`); the caller commits or discards it."""
+    """The original of `data`, to be written while it is parsed (see `StagedOriginal`); the caller commits or discards
+    it."""
     return StagedOriginal(sha256=sha256, data=data)
 
 

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -90,11 +90,13 @@ class IngestResult:
     parse_seconds: float
 
 
-def _parse(data: bytes, name: str) -> tuple[CadDocument, float]:
-    """Parse in the worker pool; a CadParseError (4xx) is counted and raised, an unavailable pool is a 503."""
+def _parse(data: bytes, name: str, *, while_parsing: Callable[[], None] | None = None) -> tuple[CadDocument, float]:
+    """Parse in the worker pool (`while_parsing` runs meanwhile, in this thread); a CadParseError (4xx) is counted and
+    raised, an unavailable pool is a 503."""
     started = time.perf_counter()
     try:
-        document = parse_document(data, name=name, pool=get_parse_pool(), max_bytes=settings.CADML_UPLOAD_MAX_BYTES)
+        document = parse_document(data, name=name, pool=get_parse_pool(), max_bytes=settings.CADML_UPLOAD_MAX_BYTES,
+                                  while_parsing=while_parsing)
     except CadParseError as exc:
         CAD_PARSE_FAILURES.labels(format=_format_label(exc.context.get("format")), reason=exc.code).inc()
         raise
@@ -185,9 +187,9 @@ def _cad_file_insert(cad_file: CadFile, *, data: bytes) -> bool:
 def cad_file_prepare(*, data: bytes, name: str, meta: dict | None = None) -> IngestResult:
     """The row of `data`'s content: the stored row (`reused`), or a new one parsed and not yet inserted (`pk` None),
     its original already in the cad_originals storage, fsynced (a failed write: 503 `original_storage_unavailable`,
-    nothing recorded). The original is written while the parse pool parses (`original_stage`) and put in place only
-    once the parse succeeded, so a file that does not parse leaves nothing. A stored row kept before originals were
-    gets its original now. One statement (the lookup that spares a parse). The caller inserts a new row:
+    nothing recorded). The original is written in this thread while the parse pool parses (`original_stage`, its
+    `write` handed to the parse as `while_parsing`) and put in place only once the parse succeeded, so a file that
+    does not parse leaves nothing. A stored row kept before originals were gets its original now. One statement (the lookup that spares a parse). The caller inserts a new row:
     `cad_file_store` alone, or `cad_file_insert_part` in one statement with the rows that refer to it."""
     sha256 = hashlib.sha256(data).hexdigest()
     existing = cad_file_by_sha256(sha256=sha256)
@@ -197,7 +199,7 @@ def cad_file_prepare(*, data: bytes, name: str, meta: dict | None = None) -> Ing
         return IngestResult(cad_file=existing, reused=True, parse_seconds=0.0)
     staged = original_stage(sha256=sha256, data=data)
     try:
-        document, seconds = _parse(data, name)
+        document, seconds = _parse(data, name, while_parsing=staged.write)
     except BaseException:
         staged.discard()
         raise

@@ -11,9 +11,9 @@ socket operation has a deadline beyond the service's own (which stops the worker
 from __future__ import annotations
 
 import socket
-from typing import Any
+from typing import Any, Callable
 
-from features.parse_workers.pool import ParsePoolUnavailable
+from features.parse_workers.pool import ParsePoolUnavailable, run_while_waiting
 from features.parsers.document import CadDocument
 from features.parsers.errors import CadParseError
 
@@ -41,31 +41,41 @@ class ParseServiceClient:
         sock.settimeout(timeout)
         return sock
 
-    def _call(self, request: dict, data: bytes | None, *, reply_timeout: float) -> tuple[dict, socket.socket]:
+    def _call(self, request: dict, data: bytes | None, *, reply_timeout: float,
+              while_waiting: Callable[[], None] | None = None) -> tuple[dict, socket.socket, BaseException | None]:
+        """(the reply, the open socket, what `while_waiting` raised: it runs once the request has been sent)."""
         sock = self._connect(reply_timeout)
         try:
             send_json(sock, request)
             if data is not None:
                 send_frame(sock, data)
-            return recv_json(sock), sock
+            raised = run_while_waiting(while_waiting)
+            return recv_json(sock), sock, raised
         except (OSError, ProtocolError) as exc:
             sock.close()
             raise ParsePoolUnavailable(
                 f"the parse service at {self.socket_path} did not answer ({type(exc).__name__})") from None
 
-    def _run(self, op: str, fmt: str, data: bytes, timeout_seconds: float | None) -> tuple[dict, socket.socket]:
+    def _run(self, op: str, fmt: str, data: bytes, timeout_seconds: float | None,
+             while_waiting: Callable[[], None] | None = None) -> tuple[dict, socket.socket]:
         timeout = self.timeout_seconds if timeout_seconds is None else timeout_seconds
-        reply, sock = self._call({"op": op, "fmt": fmt, "timeout_seconds": timeout_seconds}, data,
-                                 reply_timeout=2 * timeout + REPLY_MARGIN_SECONDS)
+        reply, sock, raised = self._call({"op": op, "fmt": fmt, "timeout_seconds": timeout_seconds}, data,
+                                         reply_timeout=2 * timeout + REPLY_MARGIN_SECONDS,
+                                         while_waiting=while_waiting)
         if reply.get("ok"):
+            if raised is not None:
+                sock.close()
+                raise raised
             return reply, sock
         sock.close()
         if "error" in reply:
             raise CadParseError.from_payload(reply["error"])
         raise ParsePoolUnavailable(str(reply.get("unavailable") or "the parse service refused the task"))
 
-    def parse(self, fmt: str, data: bytes, *, timeout_seconds: float | None = None) -> CadDocument:
-        reply, sock = self._run("parse", fmt, data, timeout_seconds)
+    def parse(self, fmt: str, data: bytes, *, timeout_seconds: float | None = None,
+              while_parsing: Callable[[], None] | None = None) -> CadDocument:
+        """As `ParsePool.parse`: `while_parsing` runs in the caller's thread once the service has the upload."""
+        reply, sock = self._run("parse", fmt, data, timeout_seconds, while_parsing)
         sock.close()
         return CadDocument.from_dict(reply["document"])
 
@@ -82,7 +92,7 @@ class ParseServiceClient:
 
     def service_status(self, *, timeout: float = 2.0) -> dict[str, Any]:
         """The service's pool status (with ``service_pid``); `ParsePoolUnavailable` when it does not answer."""
-        reply, sock = self._call({"op": "status"}, None, reply_timeout=timeout)
+        reply, sock, _raised = self._call({"op": "status"}, None, reply_timeout=timeout)
         sock.close()
         if not reply.get("ok"):
             raise ParsePoolUnavailable(str(reply.get("unavailable") or "the parse service refused the status"))

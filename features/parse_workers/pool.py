@@ -19,7 +19,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from features.parse_workers.forkserver_path import forkserver_start
 from features.parsers.document import CadDocument
@@ -34,6 +34,19 @@ DEFAULT_MAX_TASKS_PER_WORKER = 500
 
 class ParsePoolUnavailable(Exception):
     """No worker became free in time, or the pool is shut down (the service answers 503)."""
+
+
+def run_while_waiting(while_waiting: Callable[[], None] | None) -> BaseException | None:
+    """Run the caller's `while_waiting` (its own work, once the task has been handed over: the upload's original
+    written while its parse runs) and return what it raised instead of raising it: the runner first collects the
+    answer it owes its worker or service, then raises it (unless the task itself failed)."""
+    if while_waiting is None:
+        return None
+    try:
+        while_waiting()
+    except BaseException as exc:  # noqa: BLE001 - raised by the runner once the answer is in
+        return exc
+    return None
 
 
 @dataclass
@@ -225,15 +238,19 @@ class ParsePool:
             self._idle.append(fresh)
             self._lock.notify()
 
-    def parse(self, fmt: str, data: bytes, *, timeout_seconds: float | None = None) -> CadDocument:
-        return CadDocument.from_dict(self._run("parse", fmt, data, timeout_seconds))
+    def parse(self, fmt: str, data: bytes, *, timeout_seconds: float | None = None,
+              while_parsing: Callable[[], None] | None = None) -> CadDocument:
+        """The summary of `data`. `while_parsing`, when given, runs in the caller's thread once the worker has the
+        upload (`run_while_waiting`); what it raises is raised once the worker has answered, unless the parse failed."""
+        return CadDocument.from_dict(self._run("parse", fmt, data, timeout_seconds, while_parsing))
 
     def render(self, fmt: str, data: bytes, *, timeout_seconds: float | None = None) -> bytes:
         """The PNG thumbnail of `data` (`features.thumbnails`), rendered in a worker under the same memory limit,
         wall timeout and kill as a parse; its failures are the same CadParseErrors."""
         return self._run("thumbnail", fmt, data, timeout_seconds)
 
-    def _run(self, op: str, fmt: str, data: bytes, timeout_seconds: float | None):
+    def _run(self, op: str, fmt: str, data: bytes, timeout_seconds: float | None,
+             while_waiting: Callable[[], None] | None = None):
         timeout = self.timeout_seconds if timeout_seconds is None else timeout_seconds
         worker = self._acquire(time.monotonic() + timeout)
         while not worker.process.is_alive():  # died while idle (killed from outside): replace it
@@ -249,10 +266,12 @@ class ParsePool:
             worker.conn.send_bytes(data)
         except (BrokenPipeError, OSError):
             pass  # the worker died while receiving (e.g. the upload alone broke its memory limit): see below
+        raised = run_while_waiting(while_waiting)
         while True:
             remaining = deadline - time.monotonic()
             try:
-                has_reply = remaining > 0 and worker.conn.poll(remaining)
+                # poll(0) still takes an answer already there (one that came while `while_waiting` ran)
+                has_reply = worker.conn.poll(max(0.0, remaining))
             except (EOFError, OSError):
                 has_reply = True
             if not has_reply:
@@ -288,6 +307,8 @@ class ParsePool:
         worker.tasks += 1
         if kind == "ok":
             self._recycle_or_release(worker, recycle=False)
+            if raised is not None:
+                raise raised
             return reply[2]
         error = CadParseError.from_payload(reply[2])
         if error.code == "parse_memory_limit":

@@ -9,7 +9,7 @@ imports neither the pool nor the worker.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
 from .document import CadDocument
 from .errors import CadParseError
@@ -21,7 +21,7 @@ DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 class ParseRunner(Protocol):
     """What `parse_document` hands the sniffed bytes to: the worker pool (`features.parse_workers.pool.ParsePool`)."""
 
-    def parse(self, fmt: str, data: bytes) -> CadDocument: ...
+    def parse(self, fmt: str, data: bytes, *, while_parsing: Callable[[], None] | None = None) -> CadDocument: ...
 
 
 def too_large_error(size: int, max_bytes: int) -> CadParseError:
@@ -43,11 +43,15 @@ def parse_document(
     name: str | None,
     pool: ParseRunner,
     max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    while_parsing: Callable[[], None] | None = None,
 ) -> CadDocument:
+    """The summary of `data`, parsed by `pool`. `while_parsing` (the caller's own work, such as writing the upload's
+    original) runs once the pool has the bytes, while they are parsed; not at all when the size or the sniff refuses
+    them."""
     check_size(len(data), max_bytes)
     fmt = sniff_format(data, name)
     try:
-        return pool.parse(fmt, data)
+        return pool.parse(fmt, data, while_parsing=while_parsing)
     except CadParseError as exc:
         exc.context.setdefault("format", fmt)
         raise

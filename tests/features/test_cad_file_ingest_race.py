@@ -19,8 +19,8 @@ def test_concurrent_ingests_of_the_same_content_leave_one_row(monkeypatch):
     barrier = threading.Barrier(2)
     real_parse = services._parse
 
-    def parse_then_wait(content, name):
-        parsed = real_parse(content, name)
+    def parse_then_wait(content, name, **options):
+        parsed = real_parse(content, name, **options)
         barrier.wait(timeout=30)  # both writers have missed the lookup and parsed before either inserts
         return parsed
 

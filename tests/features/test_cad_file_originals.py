@@ -157,30 +157,30 @@ def test_original_is_written_before_the_row_and_a_failed_write_leaves_no_row(key
 
 
 @pytest.mark.django_db
-def test_the_original_is_written_during_the_parse_and_put_in_place_after_it(key_client, monkeypatch,
-                                                                           originals_dir):
-    """The temporary file is written and fsynced while the parse pool parses; its name is given (the hard link) only
-    once the parse has succeeded, and the file is whole and durable before the 201."""
-    import features.services as services
+def test_the_original_is_written_while_the_worker_parses_and_put_in_place_after_it(key_client, monkeypatch,
+                                                                                  originals_dir):
+    """The temporary file is written and fsynced by the request's own thread (no thread is started for it) once a
+    parse worker has the upload and before its answer is taken; its name is given (the hard link) only once the parse
+    has succeeded, and the file is whole and durable before the 201."""
+    from features.parse_pool import get_parse_pool
 
     data = make_dxf_lines(9)
     sha256 = hashlib.sha256(data).hexdigest()
+    pool = get_parse_pool()
+    tasks_before = pool.status()["tasks"]
+    request_thread = threading.current_thread()
+    threads_before = threading.active_count()
     order = []
     real_write = ContentAddressedFileSystemStorage._write_temporary
     real_link = ContentAddressedFileSystemStorage._link_into_place
-    real_parse = services._parse
-    write_started = threading.Event()
 
     def spying_write(self, name, content):
-        write_started.set()
+        status = pool.status()
+        order.append(("writing", threading.current_thread() is request_thread, threading.active_count(),
+                      status["tasks"] == tasks_before + 1 and status["busy"] >= 1))  # handed over, not yet answered
         temporary = real_write(self, name, content)
-        order.append(("written", Path(temporary).read_bytes() == data))
+        order.append(("written", Path(temporary).read_bytes() == data, (originals_dir / original_key(sha256)).exists()))
         return temporary
-
-    def spying_parse(data_, name_):
-        assert write_started.wait(10)  # the write began before the parse answered
-        order.append(("parse started", not (originals_dir / original_key(sha256)).exists()))
-        return real_parse(data_, name_)
 
     def spying_link(self, temporary, name):
         order.append(("linked", CadFile.objects.filter(sha256=sha256).exists()))
@@ -188,10 +188,8 @@ def test_the_original_is_written_during_the_parse_and_put_in_place_after_it(key_
 
     monkeypatch.setattr(ContentAddressedFileSystemStorage, "_write_temporary", spying_write)
     monkeypatch.setattr(ContentAddressedFileSystemStorage, "_link_into_place", spying_link)
-    monkeypatch.setattr(services, "_parse", spying_parse)
     assert analyze(key_client, "during.dxf", data).status_code == 201
-    assert sorted(order) == [("linked", False), ("parse started", True), ("written", True)]
-    assert order[-1] == ("linked", False)  # put in place after the parse, before the row
+    assert order == [("writing", True, threads_before, True), ("written", True, False), ("linked", False)]
     assert [p.name for p in stored_files(originals_dir)] == [sha256]
     assert (originals_dir / original_key(sha256)).read_bytes() == data
 
@@ -330,31 +328,21 @@ def test_admin_links_to_the_original_and_serves_it_to_staff(admin_client_logged_
 
 
 @pytest.mark.django_db
-def test_a_parse_that_answers_before_the_writer_has_started_still_stores_the_whole_file(key_client, monkeypatch,
-                                                                                       originals_dir):
-    """The writer thread holds its own reference to the bytes: the commit, which drops the staged bytes, may come
-    before the thread has even hashed them (the bench met a 500 when the thread read them from the staged object)."""
-    import features.originals as originals
+def test_an_original_the_parse_did_not_write_is_written_by_the_commit(key_client, monkeypatch, originals_dir):
+    """A parse runner that never calls `while_parsing` (or one that failed before it could) loses nothing: the commit
+    writes the original itself, whole, before putting it in place."""
     import features.services as services
 
-    parsed = threading.Event()
-    real_sha256, real_parse = originals.hashlib.sha256, services._parse
+    real_parse = services._parse
+    handed = []
 
-    class SlowHashlib:
-        @staticmethod
-        def sha256(data=b""):
-            if threading.current_thread().name == "cadml-original-write":
-                parsed.wait(10)  # the request thread has the parse's answer and goes on to the commit
-            return real_sha256(data)
+    def parse_without_the_write(data_, name_, *, while_parsing=None):
+        handed.append(while_parsing is not None)
+        return real_parse(data_, name_)
 
-    def parse_then_release(data_, name_):
-        try:
-            return real_parse(data_, name_)
-        finally:
-            parsed.set()
-
-    monkeypatch.setattr(originals, "hashlib", SlowHashlib)
-    monkeypatch.setattr(services, "_parse", parse_then_release)
+    monkeypatch.setattr(services, "_parse", parse_without_the_write)
     data = make_dxf_lines(11)
     assert analyze(key_client, "late-writer.dxf", data).status_code == 201
+    assert handed == [True]
     assert (originals_dir / original_key(hashlib.sha256(data).hexdigest())).read_bytes() == data
+    assert [p.name for p in stored_files(originals_dir)] == [hashlib.sha256(data).hexdigest()]  # no temporary left

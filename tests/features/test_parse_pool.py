@@ -94,3 +94,44 @@ def test_shutdown_stops_every_worker():
 def test_fork_start_method_is_refused():
     with pytest.raises(ValueError):
         ParsePool(start_method="fork")
+
+
+def test_while_parsing_runs_once_the_worker_has_the_upload_and_before_its_answer_is_taken(parse_pool):
+    seen = []
+    before = parse_pool.status()
+
+    def while_parsing():
+        status = parse_pool.status()
+        seen.append((status["tasks"] - before["tasks"], status["busy"]))
+
+    document = parse_pool.parse("dxf", make_dxf_lines(4), while_parsing=while_parsing)
+    assert document.entity_count == 4
+    assert seen == [(1, 1)]  # handed over (the task counted), the worker still held for its answer
+    assert parse_pool.status()["busy"] == 0
+
+
+def test_what_while_parsing_raises_comes_after_the_answer_and_leaves_the_pool_whole(parse_pool):
+    class WriteFailed(Exception):
+        pass
+
+    def failing():
+        raise WriteFailed("the disk is full")
+
+    replacements = parse_pool.status()["replacements"]
+    with pytest.raises(WriteFailed):
+        parse_pool.parse("dxf", make_dxf_lines(3), while_parsing=failing)
+    assert parse_pool.status()["busy"] == 0 and parse_pool.status()["replacements"] == replacements
+    with pytest.raises(CadParseError):  # the parse's own failure wins over the caller's
+        parse_pool.parse("dxf", b"  0\nSECTION\n  2\nENTITIES\n  0\nGARBAGE", while_parsing=failing)
+    assert parse_pool.parse("dxf", make_dxf_lines(2)).entity_count == 2  # no stale answer is left in a worker
+    assert parse_pool.status()["replacements"] == replacements
+
+
+def test_an_answer_that_came_while_a_slow_while_parsing_ran_is_not_a_timeout():
+    pool = ParsePool(workers=1, timeout_seconds=0.5).start()
+    try:
+        document = pool.parse("dxf", make_dxf_lines(5), while_parsing=lambda: time.sleep(1.0))
+        assert document.entity_count == 5
+        assert pool.status()["timeouts"] == 0 and pool.status()["replacements"] == 0
+    finally:
+        pool.shutdown()

@@ -48,6 +48,21 @@ def test_a_parse_and_a_thumbnail_round_trip_through_the_service(service, cad_sam
     assert status["alive"] == status["workers"] == 2 and set(status["pids"]) <= set(_tree(service.process.pid))
 
 
+def test_while_parsing_runs_once_the_service_has_the_upload_and_what_it_raises_comes_after_the_answer(service):
+    calls = []
+    assert service.client.parse("dxf", make_dxf_lines(3), while_parsing=lambda: calls.append("written")).entity_count == 3
+    assert calls == ["written"]
+
+    def failing():
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        service.client.parse("dxf", make_dxf_lines(3), while_parsing=failing)
+    with pytest.raises(CadParseError):  # the parse's own failure wins over the caller's
+        service.client.parse("step", b"ISO-10303-21;\nHEADER;\nnot a step file", while_parsing=failing)
+    assert service.client.parse("dxf", make_dxf_lines(2)).entity_count == 2
+
+
 def test_a_file_s_own_failure_is_the_same_error_as_in_process(service, parse_pool):
     data = b"ISO-10303-21;\nHEADER;\nnot a step file"
     with pytest.raises(CadParseError) as remote:
