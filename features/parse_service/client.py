@@ -42,7 +42,7 @@ class ParseServiceClient:
         return sock
 
     def _call(self, request: dict, data: bytes | None, *, reply_timeout: float,
-              while_waiting: Callable[[], None] | None = None) -> tuple[dict, socket.socket, BaseException | None]:
+              while_waiting: Callable[[], None] | None = None) -> tuple[dict, socket.socket, Exception | None]:
         """(the reply, the open socket, what `while_waiting` raised: it runs once the request has been sent)."""
         sock = self._connect(reply_timeout)
         try:
@@ -55,6 +55,9 @@ class ParseServiceClient:
             sock.close()
             raise ParsePoolUnavailable(
                 f"the parse service at {self.socket_path} did not answer ({type(exc).__name__})") from None
+        except BaseException:  # a KeyboardInterrupt or SystemExit from `while_waiting`: the call is given up
+            sock.close()
+            raise
 
     def _run(self, op: str, fmt: str, data: bytes, timeout_seconds: float | None,
              while_waiting: Callable[[], None] | None = None) -> tuple[dict, socket.socket]:

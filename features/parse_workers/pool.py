@@ -36,15 +36,16 @@ class ParsePoolUnavailable(Exception):
     """No worker became free in time, or the pool is shut down (the service answers 503)."""
 
 
-def run_while_waiting(while_waiting: Callable[[], None] | None) -> BaseException | None:
+def run_while_waiting(while_waiting: Callable[[], None] | None) -> Exception | None:
     """Run the caller's `while_waiting` (its own work, once the task has been handed over: the upload's original
-    written while its parse runs) and return what it raised instead of raising it: the runner first collects the
-    answer it owes its worker or service, then raises it (unless the task itself failed)."""
+    written while its parse runs) and return the exception it raised instead of raising it: the runner first collects
+    the answer it owes its worker or service, then raises it (unless the task itself failed). A KeyboardInterrupt or
+    SystemExit is not held back: the runner gives up the task (`ParsePool` replaces the worker)."""
     if while_waiting is None:
         return None
     try:
         while_waiting()
-    except BaseException as exc:  # noqa: BLE001 - raised by the runner once the answer is in
+    except Exception as exc:  # noqa: BLE001 - raised by the runner once the answer is in
         return exc
     return None
 
@@ -266,7 +267,11 @@ class ParsePool:
             worker.conn.send_bytes(data)
         except (BrokenPipeError, OSError):
             pass  # the worker died while receiving (e.g. the upload alone broke its memory limit): see below
-        raised = run_while_waiting(while_waiting)
+        try:
+            raised = run_while_waiting(while_waiting)
+        except BaseException:  # the process is stopping: the worker's answer will not be collected
+            self._replace(worker, reason="abandoned")
+            raise
         while True:
             remaining = deadline - time.monotonic()
             try:

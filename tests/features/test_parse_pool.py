@@ -135,3 +135,18 @@ def test_an_answer_that_came_while_a_slow_while_parsing_ran_is_not_a_timeout():
         assert pool.status()["timeouts"] == 0 and pool.status()["replacements"] == 0
     finally:
         pool.shutdown()
+
+
+def test_an_interrupt_in_while_parsing_gives_up_the_task_and_replaces_its_worker():
+    pool = ParsePool(workers=1).start()
+    try:
+        def interrupted():
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            pool.parse("dxf", make_dxf_lines(3), while_parsing=interrupted)
+        status = pool.status()
+        assert status["replacements"] == 1 and status["idle"] == 1 and status["busy"] == 0
+        assert pool.parse("dxf", make_dxf_lines(2)).entity_count == 2  # the fresh worker owes no stale answer
+    finally:
+        pool.shutdown()
