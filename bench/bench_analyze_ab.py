@@ -5,6 +5,7 @@ servers are two checkouts (`--baseline-root`), or one checkout under two gunicor
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_analyze_ab.py --baseline-root /tmp/before [--requests 600]
         [--broker-url amqp://guest:guest@127.0.0.1:5672//] [--database-url postgres://.../cadml_ab_bench]
+        [--dxf-rounds 5]
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_analyze_ab.py --vectors 100000 \
         --gunicorn-args "--worker-class gthread --threads 1 --keep-alive 5"
 
@@ -16,7 +17,9 @@ per-round differences (this checkout minus the baseline), compare requests made 
 The tiny STL is the 12-triangle box of `bench_request_overhead` with a new header per request (new content: looked
 up, parsed, inserted), `register_vector=false`, `classify=false`. With `--broker-url` both servers publish their
 thumbnail tasks to that broker (no worker: the messages are purged at the end); without it they render them in
-process after the response (the embedded default). `--vectors N` registers N random v4 vectors (and publishes their
+process after the response (the embedded default). `--dxf-rounds N` also posts each text DXF sample N times to both
+servers (new content each time), with `ezdxf.readfile` of the same file in this process in the same round: issue
+14's DXF row for both codes at the same moments. `--vectors N` registers N random v4 vectors (and publishes their
 snapshot) in the shared database before the servers start; the similarity requests ask for the 10 nearest of one of
 64 random queries. The client is a `requests.Session` per server: it keeps its connection alive when the server's
 workers do (gunicorn's sync workers close every connection; gthread workers keep them for `--keep-alive` seconds).
@@ -33,7 +36,7 @@ import time
 from pathlib import Path
 
 from bench_analyze_http import start_server, stop_server  # bench/, beside this script
-from bench_dxf_parse import purge_broker_queue
+from bench_dxf_parse import HTTP_GOAL, purge_broker_queue, text_dxf_files
 from bench_request_overhead import register_vectors, similarity_request, tiny_stl
 from vector_bench_env import bench_environment, drop_database
 
@@ -51,6 +54,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=600, help="rounds of each path (a request to each server)")
     parser.add_argument("--broker-url", default=None)
     parser.add_argument("--database-url", default=DEFAULT_DATABASE)
+    parser.add_argument("--dxf-rounds", type=int, default=0,
+                        help="also post each text DXF sample this many times to both servers (new content each time), "
+                             "alternated, with ezdxf.readfile of the same file in this process in the same round")
+    parser.add_argument("--samples", default=os.environ.get("CADML_SAMPLES_DIR",
+                                                            str(ROOT.parent / "shared" / "cad-samples")))
     args = parser.parse_args()
     roots = {"baseline": Path(args.baseline_root).resolve(), "this checkout": ROOT}
     bench_environment(args.database_url, var_prefix="cadml-ab-bench-", unset=("REDIS_URL",),
@@ -109,12 +117,56 @@ def main() -> None:
                 for name in names}
         print(f"new content over health/live: baseline +{over['baseline']:.3f} ms, "
               f"this checkout +{over['this checkout']:.3f} ms")
+        if args.dxf_rounds:
+            dxf_side_by_side(servers, text_dxf_files(Path(args.samples)), args.dxf_rounds)
     finally:
         for server, *_rest in servers.values():
             stop_server(server)
         if args.broker_url:
             print(f"{purge_broker_queue(args.broker_url)} task(s) left in the broker's queue purged")
         drop_database(args.database_url)
+
+
+def dxf_side_by_side(servers: dict, files: list[Path], rounds: int) -> None:
+    """Issue 14's DXF row for both servers at the same moments: each round takes each text DXF in turn, posts it to
+    both servers (the order swapped every round; trailing blank lines make its content new for each request, so
+    every request parses, `classify=false`) and reads it with `ezdxf.readfile` in this process. The sums over the
+    files of the per-file medians, and each server's ratio against `readfile`'s sum (goal: <= 1.2x)."""
+    import ezdxf
+
+    names = list(servers)
+    variants = itertools.count(1)
+    times = {name: {path: [] for path in files} for name in [*names, "readfile"]}
+
+    def post(name: str, path: Path) -> float:
+        _server, base, session, _log = servers[name]
+        data = path.read_bytes() + b"\n" * next(variants)  # a new sha256: parsed, not reused
+        started = time.perf_counter()
+        response = session.post(f"{base}/api/v1/analyze/", files={"file": (path.name, data)},
+                                data={"classify": "false"}, timeout=120)
+        seconds = time.perf_counter() - started
+        assert response.status_code == 201 and not response.json()["reused_file"], response.text
+        return seconds
+
+    for path in files:  # warm-up: every worker, fonts, imports
+        for name in names:
+            post(name, path)
+            post(name, path)
+    for round_ in range(rounds):
+        for index, path in enumerate(files):
+            order = names if (round_ + index) % 2 == 0 else names[::-1]
+            for name in order:
+                times[name][path].append(post(name, path))
+            started = time.perf_counter()
+            ezdxf.readfile(path)
+            times["readfile"][path].append(time.perf_counter() - started)
+    totals = {name: sum(statistics.median(values) for values in per_file.values()) for name, per_file in times.items()}
+    print(f"POST analyze/ of the {len(files)} text DXF samples, {rounds} rounds, sum of per-file medians "
+          f"(ezdxf.readfile of each file in this process in the same rounds): "
+          f"readfile {totals['readfile'] * 1e3:.1f} ms")
+    for name in names:
+        print(f"  {name:<16} {totals[name] * 1e3:8.1f} ms   ratio {totals[name] / totals['readfile']:.2f}x "
+              f"(goal <= {HTTP_GOAL}x)")
 
 
 if __name__ == "__main__":
