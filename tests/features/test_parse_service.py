@@ -50,7 +50,8 @@ def test_a_parse_and_a_thumbnail_round_trip_through_the_service(service, cad_sam
 
 def test_while_parsing_runs_once_the_service_has_the_upload_and_what_it_raises_comes_after_the_answer(service):
     calls = []
-    assert service.client.parse("dxf", make_dxf_lines(3), while_parsing=lambda: calls.append("written")).entity_count == 3
+    document = service.client.parse("dxf", make_dxf_lines(3), while_parsing=lambda: calls.append("written"))
+    assert document.entity_count == 3
     assert calls == ["written"]
 
     def failing():
