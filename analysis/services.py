@@ -22,7 +22,7 @@ from cadml_site.statement_parts import StatementPart, insert_columns, joined_sta
 from features.models import CadFile
 from features.originals import STORAGE_ERRORS, original_key, original_read
 from features.parsers.errors import CadParseError
-from features.selectors import cad_file_by_sha256, summary_handedness
+from features.selectors import cad_file_by_sha256, cad_file_lookup_parts, cad_file_of_row, summary_handedness
 from features.services import (
     IngestResult,
     cad_file_features,
@@ -48,7 +48,11 @@ logger = logging.getLogger("cadml.analysis")
 def _features_through_cache(cad_file: CadFile, version: str, data: bytes | None) -> tuple[list[float], bool]:
     """(values, cache_hit): the feature cache's entry, or the values computed by `features.services.cad_file_features`
     (from the stored summary, re-parsed first when it predates the version's geometry), not yet cached."""
-    cached = feature_cache_get(sha256=cad_file.sha256, version=version)
+    return _features_of(cad_file, version, data, feature_cache_get(sha256=cad_file.sha256, version=version))
+
+
+def _features_of(cad_file: CadFile, version: str, data: bytes | None, cached: dict | None) -> tuple[list[float], bool]:
+    """`_features_through_cache` with the feature cache's entry (`cached`, None: a miss) already read."""
     if cached is not None:
         return [float(v) for v in cached["values"]], True
     return cad_file_features(cad_file=cad_file, version=version, data=data), False
@@ -84,22 +88,43 @@ def _vector_section(key: str, generation: int | None, created: bool | None) -> d
     return {"status": "registered", "key": key, "generation": generation, "registered": True, "created": created}
 
 
-def _similar_section(version: str, values: list[float], k: int, own_key: str | None, match: str, cad_file: CadFile,
-                     mirror: str = "same") -> dict:
+def _similar_section(version: str, values: list[float], k: int, own_key: str | None, match: str, sha256: str,
+                     handedness: int | None, mirror: str = "same") -> dict:
     """The similar parts, searched before the analysis writes (its vector's own key is left out, so the answer is
-    the one it would be after the write but for concurrent writes). A file not stored yet gives its handedness from
-    its summary."""
+    the one it would be after the write but for concurrent writes). `handedness`: a file not stored yet gives its own,
+    from its summary; None for a stored one (read with the results)."""
     found = vector_similarity_search(
         feature_version=version,
         vector=values,
         k=k,
         exclude_keys=(own_key,) if own_key else (),
         match=match,
-        cad_file=cad_file.sha256,
+        cad_file=sha256,
         mirror=mirror,
-        cad_file_handedness=summary_handedness(cad_file.summary) if cad_file.pk is None else None,
+        cad_file_handedness=handedness,
     )
     return {"status": "ok", **found}
+
+
+_VECTOR_NOT_REQUESTED = {"status": "not_requested", "key": None, "generation": None, "registered": False}
+
+
+def _searched_and_classified(sections: dict, timings: dict, *, version: str, values: list[float], sha256: str,
+                             handedness: int | None, own_key: str | None, similar_k: int, match: str, mirror: str,
+                             classify: bool) -> None:
+    """The similar and classification sections of an analysis of the content `sha256` (into `sections`, their times
+    into `timings`); `handedness` and `own_key` as `_similar_section` takes them."""
+    if similar_k > 0:
+        sections["similar"] = _timed_section(
+            "similar", timings,
+            lambda: _similar_section(version, values, similar_k, own_key, match, sha256, handedness, mirror))
+    else:
+        sections["similar"] = {"status": "not_requested", "results": []}
+    if classify:
+        sections["classification"] = _timed_section(
+            "classification", timings, lambda: _classification_section(version, values))
+    else:
+        sections["classification"] = {"status": "not_requested"}
 
 
 def _classification_section(version: str, values: list[float]) -> dict:
@@ -131,20 +156,35 @@ def analysis_create(
 
     Everything is read and computed first; then the file row (new content), the vector and the analysis are written
     together (`analysis_record`): on Postgres in one statement, on SQLite in one transaction. So the similar parts
-    are searched before the vector is written (its own key is left out of them either way)."""
+    are searched before the vector is written (its own key is left out of them either way).
+
+    Content whose features this process has cached, analyzed without registering a vector, is looked up and recorded
+    in one statement on Postgres (`_known_content_analysis`): its features depend on the content alone, so nothing in
+    the analysis waits for the row."""
     started = time.perf_counter()
     version = feature_version_check(feature_version or served_feature_version())
     similarity_options_check(feature_version=version, match=match, mirror=mirror)  # before the parse
-    prepared = cad_file_prepare(data=data, name=name, meta=meta)
+    sha256 = hashlib.sha256(data).hexdigest()
+    feature_started = time.perf_counter()
+    cached = feature_cache_get(sha256=sha256, version=version)
+    cache_seconds = time.perf_counter() - feature_started
+    if cached is not None and not register_vector and connection.vendor == "postgresql":
+        known = _known_content_analysis(
+            sha256=sha256, data=data, version=version, values=[float(v) for v in cached["values"]],
+            timings={"parse_seconds": 0.0, "features_seconds": cache_seconds}, started=started,
+            similar_k=similar_k, match=match, mirror=mirror, classify=classify)
+        if known is not None:
+            return known
+    prepared = cad_file_prepare(data=data, name=name, meta=meta, sha256=sha256)
     cad_file = prepared.cad_file
     timings: dict[str, float] = {"parse_seconds": prepared.parse_seconds}
     feature_started = time.perf_counter()
     try:
-        values, cache_hit = _features_through_cache(cad_file, version, data)
+        values, cache_hit = _features_of(cad_file, version, data, cached)
     except DomainError:
         cad_file_store(prepared, data=data)  # a file whose features fail is kept, as a file that was analyzed
         raise
-    timings["features_seconds"] = time.perf_counter() - feature_started
+    timings["features_seconds"] = time.perf_counter() - feature_started + cache_seconds
 
     sections: dict[str, Any] = {"cache": {"hit": cache_hit}}
     vector_write: CheckedWrite | None = None
@@ -158,19 +198,12 @@ def analysis_create(
         except DomainError as exc:
             sections["vector"] = _error_section("vector", exc)
     else:
-        sections["vector"] = {"status": "not_requested", "key": None, "generation": None, "registered": False}
-    if similar_k > 0:
-        own_key = vector_write.keys[0] if vector_write is not None else None
-        sections["similar"] = _timed_section(
-            "similar", timings,
-            lambda: _similar_section(version, values, similar_k, own_key, match, cad_file, mirror))
-    else:
-        sections["similar"] = {"status": "not_requested", "results": []}
-    if classify:
-        sections["classification"] = _timed_section(
-            "classification", timings, lambda: _classification_section(version, values))
-    else:
-        sections["classification"] = {"status": "not_requested"}
+        sections["vector"] = dict(_VECTOR_NOT_REQUESTED)
+    _searched_and_classified(
+        sections, timings, version=version, values=values, sha256=cad_file.sha256,
+        handedness=summary_handedness(cad_file.summary) if cad_file.pk is None else None,
+        own_key=vector_write.keys[0] if vector_write is not None else None,
+        similar_k=similar_k, match=match, mirror=mirror, classify=classify)
     timings["total_seconds"] = time.perf_counter() - started
     analysis = analysis_record(prepared=prepared, data=data, vector_write=vector_write,
                                fields={"feature_version": version, "values": values, "timings": timings,
@@ -178,6 +211,48 @@ def analysis_create(
     if not cache_hit:
         feature_cache_put(sha256=cad_file.sha256, version=version, values=values, document_id=analysis.cad_file_id)
     return analysis
+
+
+def _known_content_analysis(*, sha256: str, data: bytes, version: str, values: list[float], timings: dict,
+                            started: float, similar_k: int, match: str, mirror: str, classify: bool) -> Analysis | None:
+    """The analysis of content whose features (`values`) the feature cache held, registering no vector (Postgres).
+
+    The sections are computed first, as for any analysis of a stored file; then one statement reads the content's
+    row and inserts the analysis referring to it (`_known_content_recorded`): the lookup and the write in one round
+    trip. None when no row holds the content any more (the cache outlived it): the caller analyzes it as new content.
+    A row stored before originals were kept gets its original first, and the analysis is recorded after it."""
+    sections: dict[str, Any] = {"cache": {"hit": True}, "vector": dict(_VECTOR_NOT_REQUESTED)}
+    _searched_and_classified(sections, timings, version=version, values=values, sha256=sha256, handedness=None,
+                             own_key=None, similar_k=similar_k, match=match, mirror=mirror, classify=classify)
+    timings["total_seconds"] = time.perf_counter() - started
+    fields = {"feature_version": version, "values": values, "timings": timings, "sections": sections}
+    cad_file, analysis = _known_content_recorded(sha256, fields)
+    if cad_file is None or analysis is not None:
+        return analysis
+    cad_file_original_backfill(cad_file=cad_file, data=data)
+    return analysis_record(prepared=IngestResult(cad_file=cad_file, reused=True, parse_seconds=0.0), data=data,
+                           vector_write=None, fields=fields)
+
+
+def _known_content_recorded(sha256: str, fields: dict[str, Any]) -> tuple[CadFile | None, Analysis | None]:
+    """One statement: the row of the content `sha256` and, when the row keeps its original, the analysis (`fields`,
+    `reused_file`) inserted referring to it. (row, analysis); (row, None) when the row has no original (nothing
+    written); (None, None) when no row holds the content (nothing written)."""
+    analysis = Analysis(reused_file=True, **fields)
+    parts = [*cad_file_lookup_parts(sha256=sha256, row="found", with_original="file"),
+             _analysis_insert_part(analysis, with_vector=False)]
+    sql, params = joined_statement(parts, "SELECT found.*, (SELECT id FROM recorded) FROM found")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    cad_file = cad_file_of_row(row)
+    if row[-1] is None:
+        return cad_file, None
+    analysis.cad_file = cad_file
+    mark_inserted(analysis, row[-1])
+    return cad_file, analysis
 
 
 def analysis_record(*, prepared: IngestResult, data: bytes, vector_write: CheckedWrite | None,

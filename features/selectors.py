@@ -7,10 +7,12 @@ import re
 from dataclasses import dataclass
 
 from django.core.files.base import File
+from django.db import connection
 from django.db.models.fields.json import KT
 
 from cadml_site.errors import NotFound, ServiceUnavailable
-from cadml_site.model_rows import model_rows
+from cadml_site.model_rows import model_instances, model_rows, model_select
+from cadml_site.statement_parts import StatementPart
 from features.extractors import FEATURE_VERSIONS, NeedsSource, check_version, dimension, extract_features, slots
 from features.extractors.v5_match import handedness_of
 from features.models import CadFile
@@ -28,6 +30,23 @@ def cad_file_by_sha256(*, sha256: str) -> CadFile | None:
     """The row of one content, or None. sha256 is unique: no ORDER BY, ``LIMIT 1``; read by ``model_rows`` (every
     analyze asks: the queryset's compilation cost twice the round trip)."""
     return next(iter(model_rows(CadFile, where={"sha256": sha256}, limit=1)), None)
+
+
+def cad_file_lookup_parts(*, sha256: str, row: str, with_original: str) -> list[StatementPart]:
+    """`cad_file_by_sha256` as two parts of one statement (`cadml_site.statement_parts`): `row`, the content's row
+    (every column, in field order: `cad_file_of_row` reads it back) or none; `with_original`, a relation of one column,
+    `id`, holding that row's id when the row keeps its original (a row stored before originals were kept has none)."""
+    quote = connection.ops.quote_name
+    meta = CadFile._meta
+    sql, params = model_select(CadFile, where={"sha256": sha256}, limit=1)
+    pk, original = quote(meta.pk.column), quote(meta.get_field("original_key").column)
+    return [StatementPart(name=row, sql=sql, params=params),
+            StatementPart(name=with_original, sql=f"SELECT {pk} AS id FROM {row} WHERE {original} <> ''")]
+
+
+def cad_file_of_row(row) -> CadFile:
+    """The CadFile whose columns lead `row` (a row of `cad_file_lookup_parts`' `row` part; later columns ignored)."""
+    return model_instances(CadFile, [row])[0]
 
 
 def cad_file_document(*, sha256: str) -> CadDocument | None:

@@ -184,15 +184,16 @@ def _cad_file_insert(cad_file: CadFile, *, data: bytes) -> bool:
     return True
 
 
-def cad_file_prepare(*, data: bytes, name: str, meta: dict | None = None) -> IngestResult:
+def cad_file_prepare(*, data: bytes, name: str, meta: dict | None = None, sha256: str | None = None) -> IngestResult:
     """The row of `data`'s content: the stored row (`reused`), or a new one parsed and not yet inserted (`pk` None),
     its original already in the cad_originals storage, fsynced (a failed write: 503 `original_storage_unavailable`,
     nothing recorded). The original is written in this thread while the parse pool parses (`original_stage`, its
     `write` handed to the parse as `while_parsing`) and put in place only once the parse succeeded, so a file that
     does not parse leaves nothing. A stored row kept before originals were gets its original now. One statement (the
     lookup that spares a parse). The caller inserts a new row: `cad_file_store` alone, or `cad_file_insert_part` in
-    one statement with the rows that refer to it."""
-    sha256 = hashlib.sha256(data).hexdigest()
+    one statement with the rows that refer to it. `sha256`: the hex sha256 the caller has just computed of `data`
+    (computed here when None; the original's write checks it again)."""
+    sha256 = sha256 or hashlib.sha256(data).hexdigest()
     existing = cad_file_by_sha256(sha256=sha256)
     if existing is not None:
         if not existing.has_original:

@@ -31,7 +31,8 @@ def fields(values: list[float], vector_key: str | None = None) -> dict:
             "sections": {"cache": {"hit": False}, "vector": vector}}
 
 
-def test_new_file_its_vector_and_its_analysis_are_written_together():
+def test_new_file_its_vector_and_its_analysis_are_written_together(request_caches_held):
+    # the caches' once-a-second convergence held: the feature cache is read before the parse and written after it
     vector_upsert(key="other", feature_version="v4", values=[0.5] * 24)  # the version's index state exists
     before = IndexState.objects.get(feature_version="v4").generation
     with CaptureQueriesContext(connection) as queries:
