@@ -1,6 +1,6 @@
-"""Two servers side by side, requests alternated: `POST analyze/` of a tiny STL (new content), `GET health/live/`
-and, with `--vectors`, `POST vectors/similarity/`; one client, the latency of each server at the same moments. The two
-servers are two checkouts (`--baseline-root`), or one checkout under two gunicorn configurations
+"""Two servers side by side, requests alternated: `GET health/live/`, `POST analyze/` of a tiny STL (new content, then
+known content) and, with `--vectors`, `POST vectors/similarity/`; one client, the latency of each server at the same
+moments. The two servers are two checkouts (`--baseline-root`), or one checkout under two gunicorn configurations
 (`--baseline-gunicorn-args`, `--gunicorn-args`), or both.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_analyze_ab.py --baseline-root /tmp/before [--requests 600]
@@ -9,20 +9,21 @@ servers are two checkouts (`--baseline-root`), or one checkout under two gunicor
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_analyze_ab.py --vectors 100000 \
         --gunicorn-args "--worker-class gthread --threads 1 --keep-alive 5"
 
-On a shared machine the latency of one server moves by a factor of two from one minute to the next, so a before
-and an after run one after the other compare two moments, not two codes. Here both servers run at once (a private
-gunicorn each, 2 workers, `bench_analyze_http.start_server`, on one fresh Postgres database), and each round sends
-the same kind of request to one then the other, the order swapped every round: the medians, and the median of the
-per-round differences (this checkout minus the baseline), compare requests made within milliseconds of each other.
-The tiny STL is the 12-triangle box of `bench_request_overhead` with a new header per request (new content: looked
-up, parsed, inserted), `register_vector=false`, `classify=false`. With `--broker-url` both servers publish their
-thumbnail tasks to that broker (no worker: the messages are purged at the end); without it they render them in
-process after the response (the embedded default). `--dxf-rounds N` also posts each text DXF sample N times to both
-servers (new content each time), with `ezdxf.readfile` of the same file in this process in the same round: issue
-14's DXF row for both codes at the same moments. `--vectors N` registers N random v4 vectors (and publishes their
-snapshot) in the shared database before the servers start; the similarity requests ask for the 10 nearest of one of
-64 random queries. The client is a `requests.Session` per server: it keeps its connection alive when the server's
-workers do (gunicorn's sync workers close every connection; gthread workers keep them for `--keep-alive` seconds).
+On a shared machine the latency of one server moves by a factor of two from one minute to the next, so a before and an
+after run one after the other compare two moments, not two codes. Here both servers run at once (a private gunicorn
+each, 2 workers, `bench_analyze_http.start_server`, on one fresh Postgres database), and each round sends the same kind
+of request to one then the other, the order swapped every round: the medians, and the median of the per-round
+differences (this checkout minus the baseline), compare requests made within milliseconds of each other. The tiny STL is
+the 12-triangle box of `bench_request_overhead` with a new header per request (new content: looked up, parsed,
+inserted), then one box posted again and again (known content: parsed once, by whichever server had it first),
+`register_vector=false`, `classify=false`. With `--broker-url` both servers publish their thumbnail tasks to that broker
+(no worker: the messages are purged at the end); without it they render them in process after the response (the embedded
+default). `--dxf-rounds N` also posts each text DXF sample N times to both servers (new content each time), with
+`ezdxf.readfile` of the same file in this process in the same round: issue 14's DXF row for both codes at the same
+moments. `--vectors N` registers N random v4 vectors (and publishes their snapshot) in the shared database before the
+servers start; the similarity requests ask for the 10 nearest of one of 64 random queries. The client is a
+`requests.Session` per server: it keeps its connection alive when the server's workers do (gunicorn's sync workers close
+every connection; gthread workers keep them for `--keep-alive` seconds).
 """
 
 from __future__ import annotations
@@ -84,6 +85,12 @@ def main() -> None:
                                     data={"register_vector": "false", "classify": "false"})
             assert response.status_code == 201, response.text
 
+        def analyze_known(name):  # one content for both servers (one database): looked up, parsed once
+            _server, base, session, _log = servers[name]
+            response = session.post(f"{base}/api/v1/analyze/", files={"file": ("box.stl", tiny_stl(-1))},
+                                    data={"register_vector": "false", "classify": "false"})
+            assert response.status_code == 201 and response.json()["reused_file"] in (True, False), response.text
+
         def similarity(name):
             _server, base, session, _log = servers[name]
             response = session.post(f"{base}/api/v1/vectors/similarity/", json=similarity_request(queries, asked))
@@ -96,7 +103,8 @@ def main() -> None:
               f"{'tasks published to ' + args.broker_url.split('://')[0] if args.broker_url else 'embedded thumbnails'}"
               f"; {args.requests} rounds per path; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         medians = {}
-        paths = [("health/live", live), ("analyze tiny STL, new content", analyze_new)]
+        paths = [("health/live", live), ("analyze tiny STL, new content", analyze_new),
+                 ("analyze tiny STL, known content", analyze_known)]
         if args.vectors:
             paths.append((f"similarity, {args.vectors:,} vectors", similarity))
         for label, call in paths:
@@ -113,10 +121,11 @@ def main() -> None:
             base_ms, this_ms = medians[label]["baseline"] * 1e3, medians[label]["this checkout"] * 1e3
             print(f"{label:<32} p50 baseline {base_ms:7.3f} ms   this checkout {this_ms:7.3f} ms   "
                   f"ratio {this_ms / base_ms:.2f}x   median per-round difference {difference * 1e3:+.3f} ms")
-        over = {name: (medians["analyze tiny STL, new content"][name] - medians["health/live"][name]) * 1e3
-                for name in names}
-        print(f"new content over health/live: baseline +{over['baseline']:.3f} ms, "
-              f"this checkout +{over['this checkout']:.3f} ms")
+        for content in ("new", "known"):
+            over = {name: (medians[f"analyze tiny STL, {content} content"][name] - medians["health/live"][name]) * 1e3
+                    for name in names}
+            print(f"{content} content over health/live: baseline +{over['baseline']:.3f} ms, "
+                  f"this checkout +{over['this checkout']:.3f} ms")
         if args.dxf_rounds:
             dxf_side_by_side(servers, text_dxf_files(Path(args.samples)), args.dxf_rounds)
     finally:
