@@ -36,15 +36,6 @@ def test_an_authenticated_request_costs_no_statement(key_client, request_caches_
         assert key_client.get("/api/v1/auth/whoami/").status_code == 200
 
 
-@pytest.fixture
-def feature_cache_empty():
-    """The feature cache is process-global and outlives each test's rows: content an earlier test analyzed would be a
-    cache hit here (a cache that outlived its row costs the known-content path a statement: it parses it as new)."""
-    from cachectl.holder import holder
-
-    holder.reset()
-
-
 def analyze(client, name: str, data: bytes, register_vector: str):
     return client.post("/api/v1/analyze/", {"file": SimpleUploadedFile(name, data), "register_vector": register_vector,
                                             "classify": "false"}, format="multipart")

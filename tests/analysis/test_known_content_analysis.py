@@ -17,15 +17,7 @@ from features.originals import original_read, originals_storage
 from tests.features.cad_builders import make_binary_stl, make_box_triangles
 from vectors.services import vector_upsert
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def feature_cache_empty():
-    """The feature cache is process-global: content an earlier test analyzed must not be a hit here."""
-    holder.reset()
-    yield
-    holder.reset()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("feature_cache_empty")]
 
 
 def box(size: float) -> bytes:
