@@ -79,17 +79,19 @@ def main() -> None:
             _server, base, session, _log = servers[name]
             assert session.get(f"{base}/api/v1/health/live/").status_code == 200
 
-        def analyze_new(name):
+        def analyze_tiny_stl(name, data: bytes):
             _server, base, session, _log = servers[name]
-            response = session.post(f"{base}/api/v1/analyze/", files={"file": ("box.stl", tiny_stl(next(variants)))},
+            response = session.post(f"{base}/api/v1/analyze/", files={"file": ("box.stl", data)},
                                     data={"register_vector": "false", "classify": "false"})
             assert response.status_code == 201, response.text
+            return response
+
+        def analyze_new(name):
+            analyze_tiny_stl(name, tiny_stl(next(variants)))
 
         def analyze_known(name):  # one content for both servers (one database): looked up, parsed once
-            _server, base, session, _log = servers[name]
-            response = session.post(f"{base}/api/v1/analyze/", files={"file": ("box.stl", tiny_stl(-1))},
-                                    data={"register_vector": "false", "classify": "false"})
-            assert response.status_code == 201 and response.json()["reused_file"] in (True, False), response.text
+            response = analyze_tiny_stl(name, tiny_stl(-1))
+            assert response.json()["reused_file"] in (True, False), response.text
 
         def similarity(name):
             _server, base, session, _log = servers[name]
