@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import time
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from django.db import connection, transaction
@@ -19,6 +20,7 @@ from analysis.models import Analysis
 from cachectl.services import feature_cache_get, feature_cache_put
 from cadml_site.errors import DomainError
 from cadml_site.statement_parts import StatementPart, insert_columns, joined_statement, mark_inserted
+from features.file_facts import CadFileFacts, file_facts
 from features.models import CadFile
 from features.originals import STORAGE_ERRORS, original_key, original_read
 from features.parsers.errors import CadParseError
@@ -158,9 +160,10 @@ def analysis_create(
     together (`analysis_record`): on Postgres in one statement, on SQLite in one transaction. So the similar parts
     are searched before the vector is written (its own key is left out of them either way).
 
-    Content whose features this process has cached, analyzed without registering a vector, is looked up and recorded
-    in one statement on Postgres (`_known_content_analysis`): its features depend on the content alone, so nothing in
-    the analysis waits for the row."""
+    Content whose features this process has cached is looked up and recorded in one statement on Postgres
+    (`_known_content_analysis`): its features depend on the content alone, so nothing in the analysis waits for the
+    row; a call that registers the vector also needs the facts of the row this process read last
+    (`features.file_facts`), checked by the statement."""
     started = time.perf_counter()
     version = feature_version_check(feature_version or served_feature_version())
     similarity_options_check(feature_version=version, match=match, mirror=mirror)  # before the parse
@@ -168,13 +171,18 @@ def analysis_create(
     feature_started = time.perf_counter()
     cached = feature_cache_get(sha256=sha256, version=version)
     cache_seconds = time.perf_counter() - feature_started
-    if cached is not None and not register_vector and connection.vendor == "postgresql":
-        known = _known_content_analysis(
-            sha256=sha256, data=data, version=version, values=[float(v) for v in cached["values"]],
-            timings={"parse_seconds": 0.0, "features_seconds": cache_seconds}, started=started,
-            similar_k=similar_k, match=match, mirror=mirror, classify=classify)
-        if known is not None:
-            return known
+    registered = _VectorRequest(name=name, meta=meta, key=vector_key) if register_vector else None
+    if cached is not None and connection.vendor == "postgresql":
+        facts = file_facts.get(sha256) if registered is not None else None
+        if registered is None or facts is not None:
+            known = _known_content_analysis(
+                sha256=sha256, data=data, version=version, values=[float(v) for v in cached["values"]],
+                timings={"parse_seconds": 0.0, "features_seconds": cache_seconds}, started=started,
+                similar_k=similar_k, match=match, mirror=mirror, classify=classify, registered=registered,
+                facts=facts)
+            if known is not None:
+                file_facts.remember(known.cad_file)
+                return known
     prepared = cad_file_prepare(data=data, name=name, meta=meta, sha256=sha256)
     cad_file = prepared.cad_file
     timings: dict[str, float] = {"parse_seconds": prepared.parse_seconds}
@@ -187,18 +195,7 @@ def analysis_create(
     timings["features_seconds"] = time.perf_counter() - feature_started + cache_seconds
 
     sections: dict[str, Any] = {"cache": {"hit": cache_hit}}
-    vector_write: CheckedWrite | None = None
-    if register_vector:
-        vector_meta = {**cad_file.meta, **(meta or {}), "cad_file": cad_file.sha256, "format": cad_file.format,
-                       "name": name or cad_file.original_name}
-        try:
-            vector_write = vector_write_check(key=vector_key or cad_file.sha256, feature_version=version,
-                                              values=values, meta=vector_meta)
-            sections["vector"] = _vector_section(vector_write.keys[0], None, None)  # filled in by the write
-        except DomainError as exc:
-            sections["vector"] = _error_section("vector", exc)
-    else:
-        sections["vector"] = dict(_VECTOR_NOT_REQUESTED)
+    vector_write = _vector_write_into(sections, registered, cad_file, version, values)
     _searched_and_classified(
         sections, timings, version=version, values=values, sha256=cad_file.sha256,
         handedness=summary_handedness(cad_file.summary) if cad_file.pk is None else None,
@@ -210,49 +207,110 @@ def analysis_create(
                                        "sections": sections})
     if not cache_hit:
         feature_cache_put(sha256=cad_file.sha256, version=version, values=values, document_id=analysis.cad_file_id)
+    file_facts.remember(analysis.cad_file)
     return analysis
 
 
-def _known_content_analysis(*, sha256: str, data: bytes, version: str, values: list[float], timings: dict,
-                            started: float, similar_k: int, match: str, mirror: str, classify: bool) -> Analysis | None:
-    """The analysis of content whose features (`values`) the feature cache held, registering no vector (Postgres).
+@dataclass(frozen=True)
+class _VectorRequest:
+    """What an analysis that registers its vector was asked: the upload's name, the caller's meta, the vector's key
+    (None: the content's sha256)."""
 
-    The sections are computed first, as for any analysis of a stored file; then one statement reads the content's
-    row and inserts the analysis referring to it (`_known_content_recorded`): the lookup and the write in one round
-    trip. None when no row holds the content any more (the cache outlived it): the caller analyzes it as new content.
-    A row stored before originals were kept gets its original first, and the analysis is recorded after it."""
-    sections: dict[str, Any] = {"cache": {"hit": True}, "vector": dict(_VECTOR_NOT_REQUESTED)}
+    name: str
+    meta: dict | None
+    key: str | None
+
+
+def _vector_write_into(sections: dict, registered: _VectorRequest | None, row, version: str,
+                       values: list[float]) -> CheckedWrite | None:
+    """The vector's checked write and its section (into `sections`): its metadata from the content's `row` (a
+    `CadFile`, or the `features.file_facts` of one) and from the call. None when no vector is registered, or when the
+    write is refused (the section says why)."""
+    if registered is None:
+        sections["vector"] = dict(_VECTOR_NOT_REQUESTED)
+        return None
+    vector_meta = {**row.meta, **(registered.meta or {}), "cad_file": row.sha256, "format": row.format,
+                   "name": registered.name or row.original_name}
+    try:
+        vector_write = vector_write_check(key=registered.key or row.sha256, feature_version=version, values=values,
+                                          meta=vector_meta)
+    except DomainError as exc:
+        sections["vector"] = _error_section("vector", exc)
+        return None
+    sections["vector"] = _vector_section(vector_write.keys[0], None, None)  # filled in by the write
+    return vector_write
+
+
+def _known_content_analysis(*, sha256: str, data: bytes, version: str, values: list[float], timings: dict,
+                            started: float, similar_k: int, match: str, mirror: str, classify: bool,
+                            registered: _VectorRequest | None, facts: CadFileFacts | None) -> Analysis | None:
+    """The analysis of content whose features (`values`) the feature cache held (Postgres).
+
+    The sections are computed first, as for any analysis of a stored file (a vector to register takes its metadata
+    from `facts`, the row this process read last); then one statement reads the content's row and inserts the vector
+    and the analysis referring to it (`_known_content_recorded`): the lookup and the writes in one round trip. None
+    when no row holds the content any more (the cache outlived it): the caller analyzes it as new content. When the
+    statement wrote nothing (a row stored before originals were kept, a row that is not the one of `facts`, the
+    version's first vector), the analysis is recorded from the row it read: its original stored first if it has none,
+    and the vector's metadata taken from it."""
+    sections: dict[str, Any] = {"cache": {"hit": True}}
+    vector_write = _vector_write_into(sections, registered, facts, version, values)
     _searched_and_classified(sections, timings, version=version, values=values, sha256=sha256, handedness=None,
-                             own_key=None, similar_k=similar_k, match=match, mirror=mirror, classify=classify)
+                             own_key=vector_write.keys[0] if vector_write is not None else None,
+                             similar_k=similar_k, match=match, mirror=mirror, classify=classify)
     timings["total_seconds"] = time.perf_counter() - started
     fields = {"feature_version": version, "values": values, "timings": timings, "sections": sections}
-    cad_file, analysis = _known_content_recorded(sha256, fields)
+    cad_file, analysis = _known_content_recorded(sha256, fields, vector_write,
+                                                 row_id=facts.id if vector_write is not None else None)
     if cad_file is None or analysis is not None:
         return analysis
-    cad_file_original_backfill(cad_file=cad_file, data=data)
+    if not cad_file.has_original:
+        cad_file_original_backfill(cad_file=cad_file, data=data)
+    if vector_write is not None:  # the same key and values; the metadata of the row as it is
+        vector_write = _vector_write_into(sections, registered, cad_file, version, values)
     return analysis_record(prepared=IngestResult(cad_file=cad_file, reused=True, parse_seconds=0.0), data=data,
-                           vector_write=None, fields=fields)
+                           vector_write=vector_write, fields=fields)
 
 
-def _known_content_recorded(sha256: str, fields: dict[str, Any]) -> tuple[CadFile | None, Analysis | None]:
-    """One statement: the row of the content `sha256` and, when the row keeps its original, the analysis (`fields`,
-    `reused_file`) inserted referring to it. (row, analysis); (row, None) when the row has no original (nothing
-    written); (None, None) when no row holds the content (nothing written)."""
+def _known_content_recorded(sha256: str, fields: dict[str, Any], vector_write: CheckedWrite | None,
+                            row_id: int | None) -> tuple[CadFile | None, Analysis | None]:
+    """One statement: the row of the content `sha256` and, when the row keeps its original (and, with `row_id`, is
+    the row of that id), the vector (`vector_write`) and the analysis (`fields`, `reused_file`) written referring to
+    it. (row, analysis); (row, None) when nothing was written; (None, None) when no row holds the content (nothing
+    written)."""
     analysis = Analysis(reused_file=True, **fields)
-    parts = [*cad_file_lookup_parts(sha256=sha256, row="found", with_original="file"),
-             _analysis_insert_part(analysis, with_vector=False)]
-    sql, params = joined_statement(parts, "SELECT found.*, (SELECT id FROM recorded) FROM found")
+    parts = cad_file_lookup_parts(sha256=sha256, row="found", with_original="file", row_id=row_id)
+    if vector_write is not None:
+        parts += vector_write_parts(vector_write, after="file")
+    parts.append(_analysis_insert_part(analysis, with_vector=vector_write is not None))
+    sql, params = joined_statement(parts, f"SELECT found.*, {_recorded_columns(vector_write)} FROM found")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None, None
     cad_file = cad_file_of_row(row)
-    if row[-1] is None:
-        return cad_file, None
+    return cad_file, _recorded(analysis, cad_file, *row[-3:])
+
+
+def _recorded_columns(vector_write: CheckedWrite | None) -> str:
+    """The statement's last three columns: the analysis's id (``recorded``), the vector's generation and ``created``
+    (``written``; NULL without a vector)."""
+    written = "(SELECT generation FROM written), (SELECT created FROM written)" if vector_write else "NULL, NULL"
+    return f"(SELECT id FROM recorded), {written}"
+
+
+def _recorded(analysis: Analysis, cad_file: CadFile, analysis_id: int | None, generation: int | None,
+              created: bool | None) -> Analysis | None:
+    """`analysis` as the statement stored it (id `analysis_id`, referring to `cad_file`, its vector section filled in
+    from the write), or None when the statement did not insert it."""
+    if analysis_id is None:
+        return None
     analysis.cad_file = cad_file
-    mark_inserted(analysis, row[-1])
-    return cad_file, analysis
+    mark_inserted(analysis, analysis_id)
+    if generation is not None:
+        analysis.sections["vector"].update(generation=generation, created=created)
+    return analysis
 
 
 def analysis_record(*, prepared: IngestResult, data: bytes, vector_write: CheckedWrite | None,
@@ -283,8 +341,7 @@ def _record_in_one_statement(prepared: IngestResult, data: bytes, vector_write: 
         parts += vector_write_parts(vector_write, after="file")
     analysis = Analysis(reused_file=prepared.reused, **fields)
     parts.append(_analysis_insert_part(analysis, with_vector=vector_write is not None))
-    written = "(SELECT generation FROM written), (SELECT created FROM written)" if vector_write else "NULL, NULL"
-    sql, params = joined_statement(parts, f"SELECT (SELECT id FROM file), (SELECT id FROM recorded), {written}")
+    sql, params = joined_statement(parts, f"SELECT (SELECT id FROM file), {_recorded_columns(vector_write)}")
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         file_id, analysis_id, generation, created = cursor.fetchone()
@@ -292,13 +349,8 @@ def _record_in_one_statement(prepared: IngestResult, data: bytes, vector_write: 
         return None  # stored concurrently: nothing was written
     if cad_file.pk is None:
         cad_file_inserted(cad_file, file_id, data=data)
-    if analysis_id is None:
-        return None  # the version's first vector: the file row is in, the rest is written in steps
-    analysis.cad_file = cad_file
-    mark_inserted(analysis, analysis_id)
-    if vector_write is not None:
-        analysis.sections["vector"].update(generation=generation, created=created)
-    return analysis
+    # None: the version's first vector; the file row is in, the rest is written in steps
+    return _recorded(analysis, cad_file, analysis_id, generation, created)
 
 
 def _analysis_insert_part(analysis: Analysis, *, with_vector: bool) -> StatementPart:

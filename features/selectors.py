@@ -32,16 +32,19 @@ def cad_file_by_sha256(*, sha256: str) -> CadFile | None:
     return next(iter(model_rows(CadFile, where={"sha256": sha256}, limit=1)), None)
 
 
-def cad_file_lookup_parts(*, sha256: str, row: str, with_original: str) -> list[StatementPart]:
+def cad_file_lookup_parts(*, sha256: str, row: str, with_original: str, row_id: int | None = None) -> list[StatementPart]:
     """`cad_file_by_sha256` as two parts of one statement (`cadml_site.statement_parts`): `row`, the content's row
     (every column, in field order: `cad_file_of_row` reads it back) or none; `with_original`, a relation of one column,
-    `id`, holding that row's id when the row keeps its original (a row stored before originals were kept has none)."""
+    `id`, holding that row's id when the row keeps its original (a row stored before originals were kept has none)
+    and, with `row_id`, only when the row is still the one of that id (`features.file_facts`)."""
     quote = connection.ops.quote_name
     meta = CadFile._meta
     sql, params = model_select(CadFile, where={"sha256": sha256}, limit=1)
     pk, original = quote(meta.pk.column), quote(meta.get_field("original_key").column)
+    kept = f"SELECT {pk} AS id FROM {row} WHERE {original} <> ''"
     return [StatementPart(name=row, sql=sql, params=params),
-            StatementPart(name=with_original, sql=f"SELECT {pk} AS id FROM {row} WHERE {original} <> ''")]
+            StatementPart(name=with_original, sql=kept if row_id is None else f"{kept} AND {pk} = %s",
+                          params=[] if row_id is None else [row_id])]
 
 
 def cad_file_of_row(row) -> CadFile:

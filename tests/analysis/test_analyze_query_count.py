@@ -18,13 +18,15 @@ from tests.features.cad_builders import make_binary_stl, make_box_triangles
 ANALYZE_TINY_STL_STATEMENTS = {"postgresql": 2, "sqlite": 5}
 # register_vector=true: Postgres, the vector's generation bump (UPDATE ... RETURNING) and upsert (INSERT ... ON CONFLICT
 # DO UPDATE RETURNING whether it inserted) join the same statement: still two. SQLite: the bump and the upsert in a
-# nested SAVEPOINT pair. Known content: the file row is not inserted (Postgres: the statement reads the file's id as a
-# part).
+# nested SAVEPOINT pair.
 ANALYZE_TINY_STL_REGISTERED_STATEMENTS = {"postgresql": 2, "sqlite": 9}
-ANALYZE_KNOWN_TINY_STL_REGISTERED_STATEMENTS = {"postgresql": 2, "sqlite": 8}
-# Known content whose features this process has cached, register_vector=false: Postgres, the lookup and the analysis's
-# insert are one statement (`analysis.services._known_content_analysis`). SQLite: the lookup, then the insert.
+# Known content whose features this process has cached: Postgres, the lookup and the writes are one statement
+# (`analysis.services._known_content_analysis`), with register_vector=false the analysis's insert, with
+# register_vector=true also the vector's bump and upsert (its metadata from the row's facts this process read when it
+# stored the content, `features.file_facts`). SQLite: the lookup, then the insert; registering, the lookup, then the
+# writes in their SAVEPOINT pairs (the file row is not inserted).
 ANALYZE_KNOWN_TINY_STL_STATEMENTS = {"postgresql": 1, "sqlite": 2}
+ANALYZE_KNOWN_TINY_STL_REGISTERED_STATEMENTS = {"postgresql": 1, "sqlite": 8}
 # An authenticated GET whoami/ once the credential row is cached and the throttle synced: no SQL at all.
 AUTHENTICATED_REQUEST_STATEMENTS = 0
 
