@@ -16,14 +16,15 @@ of request to one then the other, the order swapped every round: the medians, an
 differences (this checkout minus the baseline), compare requests made within milliseconds of each other. The tiny STL is
 the 12-triangle box of `bench_request_overhead` with a new header per request (new content: looked up, parsed,
 inserted), then one box posted again and again (known content: parsed once, by whichever server had it first),
-`register_vector=false`, `classify=false`. With `--broker-url` both servers publish their thumbnail tasks to that broker
-(no worker: the messages are purged at the end); without it they render them in process after the response (the embedded
-default). `--dxf-rounds N` also posts each text DXF sample N times to both servers (new content each time), with
-`ezdxf.readfile` of the same file in this process in the same round: issue 14's DXF row for both codes at the same
-moments. `--vectors N` registers N random v4 vectors (and publishes their snapshot) in the shared database before the
-servers start; the similarity requests ask for the 10 nearest of one of 64 random queries. The client is a
-`requests.Session` per server: it keeps its connection alive when the server's workers do (gunicorn's sync workers close
-every connection; gthread workers keep them for `--keep-alive` seconds).
+`register_vector=false`, `classify=false`; then another box posted again and again with `register_vector=true` (known
+content whose vector each request registers again: the default call). With `--broker-url` both servers publish their
+thumbnail tasks to that broker (no worker: the messages are purged at the end); without it they render them in process
+after the response (the embedded default). `--dxf-rounds N` also posts each text DXF sample N times to both servers (new
+content each time), with `ezdxf.readfile` of the same file in this process in the same round: issue 14's DXF row for
+both codes at the same moments. `--vectors N` registers N random v4 vectors (and publishes their snapshot) in the shared
+database before the servers start; the similarity requests ask for the 10 nearest of one of 64 random queries. The
+client is a `requests.Session` per server: it keeps its connection alive when the server's workers do (gunicorn's sync
+workers close every connection; gthread workers keep them for `--keep-alive` seconds).
 """
 
 from __future__ import annotations
@@ -79,10 +80,10 @@ def main() -> None:
             _server, base, session, _log = servers[name]
             assert session.get(f"{base}/api/v1/health/live/").status_code == 200
 
-        def analyze_tiny_stl(name, data: bytes):
+        def analyze_tiny_stl(name, data: bytes, register_vector: str = "false"):
             _server, base, session, _log = servers[name]
             response = session.post(f"{base}/api/v1/analyze/", files={"file": ("box.stl", data)},
-                                    data={"register_vector": "false", "classify": "false"})
+                                    data={"register_vector": register_vector, "classify": "false"})
             assert response.status_code == 201, response.text
             return response
 
@@ -92,6 +93,10 @@ def main() -> None:
         def analyze_known(name):  # one content for both servers (one database): looked up, parsed once
             response = analyze_tiny_stl(name, tiny_stl(-1))
             assert response.json()["reused_file"] in (True, False), response.text
+
+        def analyze_known_registered(name):  # another content, its vector registered (the default call) every time
+            response = analyze_tiny_stl(name, tiny_stl(-2), register_vector="true")
+            assert response.json()["vector"]["registered"] is True, response.text
 
         def similarity(name):
             _server, base, session, _log = servers[name]
@@ -106,7 +111,8 @@ def main() -> None:
               f"; {args.requests} rounds per path; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
         medians = {}
         paths = [("health/live", live), ("analyze tiny STL, new content", analyze_new),
-                 ("analyze tiny STL, known content", analyze_known)]
+                 ("analyze tiny STL, known content", analyze_known),
+                 ("known content, vector registered", analyze_known_registered)]
         if args.vectors:
             paths.append((f"similarity, {args.vectors:,} vectors", similarity))
         for label, call in paths:
