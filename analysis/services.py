@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from analysis.models import Analysis
 from cachectl.services import feature_cache_get, feature_cache_put
 from cadml_site.errors import DomainError
+from cadml_site.prepared_statements import statement_cursor
 from cadml_site.statement_parts import StatementPart, insert_columns, joined_statement, mark_inserted
 from features.file_facts import CadFileFacts, file_facts
 from features.models import CadFile
@@ -284,7 +285,7 @@ def _known_content_recorded(sha256: str, fields: dict[str, Any], vector_write: C
         parts += vector_write_parts(vector_write, after="file")
     parts.append(_analysis_insert_part(analysis, with_vector=vector_write is not None))
     sql, params = joined_statement(parts, f"SELECT found.*, {_recorded_columns(vector_write)} FROM found")
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:  # prepared once per connection
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
@@ -342,7 +343,7 @@ def _record_in_one_statement(prepared: IngestResult, data: bytes, vector_write: 
     analysis = Analysis(reused_file=prepared.reused, **fields)
     parts.append(_analysis_insert_part(analysis, with_vector=vector_write is not None))
     sql, params = joined_statement(parts, f"SELECT (SELECT id FROM file), {_recorded_columns(vector_write)}")
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:  # prepared once per connection
         cursor.execute(sql, params)
         file_id, analysis_id, generation, created = cursor.fetchone()
     if file_id is None:

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from django.db import connections
 from django.db.models import Model
 
+from cadml_site.prepared_statements import statement_cursor
+
 
 def model_select(model: type[Model], *, where: dict[str, object], limit: int | None = None,
                  using: str = "default") -> tuple[str, list]:
@@ -60,7 +62,7 @@ def model_rows(model: type[Model], *, where: dict[str, object], limit: int | Non
     """Instances of ``model`` whose fields named in ``where`` equal the given values (no ordering), at most
     ``limit``."""
     sql, params = model_select(model, where=where, limit=limit, using=using)
-    with connections[using].cursor() as cursor:
+    with statement_cursor(using) as cursor:  # prepared once per connection (Postgres)
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return model_instances(model, rows, using=using)

@@ -106,8 +106,12 @@ if DATABASE_URL:
         DATABASES["default"]["OPTIONS"] = {"connect_timeout": CADML_DATABASE_CONNECT_TIMEOUT_SECONDS,
                                            **DATABASES["default"].get("OPTIONS", {})}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Django's backend with a health check that polls the socket before it spends a round trip on SELECT 1
+        # Django's backend with a health check that polls the socket before it spends a round trip on SELECT 1, and
+        # prepared statements for the statements on every request's path (`prepared_cursor`; Django's client-side
+        # binding prepares nothing, so the threshold only enables the statements that cursor asks to prepare)
         DATABASES["default"]["ENGINE"] = "cadml_site.postgres_backend"
+        DATABASES["default"]["OPTIONS"].setdefault(
+            "prepare_threshold", 5 if env_bool("CADML_DATABASE_PREPARED_STATEMENTS", True) else None)
 else:
     DATABASES = {
         "default": {

@@ -17,6 +17,7 @@ from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from cadml_site import metrics
+from cadml_site.prepared_statements import statement_cursor
 from features.extractors.v5_match import MATCH_MODES, MIRROR_MODES, candidate_count, v5_matches
 from features.selectors import cad_file_handedness
 from vectors.errors import GenerationNotReached, InvalidQuery, MatchNeedsV5, VectorNotFound
@@ -309,7 +310,7 @@ def _index_state_and_rows(feature_version: str, ids: list[int], *,
     sql = (f"SELECT {', '.join(columns)} FROM {quote(IndexState._meta.db_table)} s "
            f"LEFT JOIN {quote(Vector._meta.db_table)} v ON {on} "
            f"WHERE s.{quote(IndexState._meta.get_field('feature_version').column)} = %s")
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:  # prepared once per connection (Postgres)
         cursor.execute(sql, [*ids, feature_version])
         fetched = cursor.fetchall()
     if not fetched:

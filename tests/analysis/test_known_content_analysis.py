@@ -117,6 +117,9 @@ def test_a_registering_call_writes_the_vector_in_the_same_statement():
     statements = _statements(queries)
     if connection.vendor == "postgresql":
         assert len(statements) == 1 and statements[0].startswith("WITH found AS (SELECT"), statements
+        with connection.cursor() as cursor:  # prepared on this connection: parsed and planned once
+            cursor.execute("SELECT statement FROM pg_prepared_statements")
+            assert any(text.startswith("WITH found AS (SELECT") and "$1" in text for (text,) in cursor.fetchall())
     assert again.reused_file is True and again.cad_file_id == first.cad_file_id
     vector = again.sections["vector"]
     assert vector["status"] == "registered" and vector["key"] == first.cad_file.sha256

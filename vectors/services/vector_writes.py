@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from cadml_site.prepared_statements import statement_cursor
 from cadml_site.statement_parts import StatementPart, joined_statement
 from vectors.errors import DuplicateKey, VectorNotFound
 from vectors.models import IndexState, Vector, VectorDeletion, VectorOpsAudit
@@ -194,7 +195,7 @@ def _write_in_one_statement(checked: CheckedWrite) -> tuple[int, int, int] | Non
     its own transaction, where a transaction would add BEGIN and COMMIT round trips. None when the version has no
     row yet (its first write); the statement then changed nothing."""
     sql, params = joined_statement(vector_write_parts(checked), "SELECT created, generation FROM written")
-    with connection.cursor() as cursor:
+    with statement_cursor() as cursor:  # prepared once per connection
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     if not rows:
