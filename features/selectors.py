@@ -32,7 +32,8 @@ def cad_file_by_sha256(*, sha256: str) -> CadFile | None:
     return next(iter(model_rows(CadFile, where={"sha256": sha256}, limit=1)), None)
 
 
-def cad_file_lookup_parts(*, sha256: str, row: str, with_original: str, row_id: int | None = None) -> list[StatementPart]:
+def cad_file_lookup_parts(*, sha256: str, row: str, with_original: str,
+                          row_id: int | None = None) -> list[StatementPart]:
     """`cad_file_by_sha256` as two parts of one statement (`cadml_site.statement_parts`): `row`, the content's row
     (every column, in field order: `cad_file_of_row` reads it back) or none; `with_original`, a relation of one column,
     `id`, holding that row's id when the row keeps its original (a row stored before originals were kept has none)

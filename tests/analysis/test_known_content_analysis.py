@@ -79,7 +79,8 @@ def test_the_sections_are_those_of_the_lookup_first_path():
     one_statement = analyze(data, similar_k=3)  # its features now cached
     assert one_statement.sections["cache"] == {"hit": True}
     assert one_statement.sections["similar"] == looked_up.sections["similar"]
-    assert one_statement.sections["similar"]["status"] == "ok" and len(one_statement.sections["similar"]["results"]) == 3
+    similar = one_statement.sections["similar"]
+    assert similar["status"] == "ok" and len(similar["results"]) == 3
 
 
 def test_content_whose_row_is_gone_is_parsed_again():
